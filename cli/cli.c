@@ -1,0 +1,252 @@
+/*
+ * cli.c: helpers shared by the increstore commands (cli.h): exit codes, one-line
+ * error reporting, option parsing, cancellation and formatting.
+ */
+#include "cli.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/textout.h"
+
+_Static_assert(sizeof(sig_atomic_t) == sizeof(int), "irs_restore_options.cancel reads an int");
+
+volatile sig_atomic_t irs_cli_cancelled;
+
+int irs_cli_exit_code(int code)
+{
+	switch (code) {
+	case 0:
+		return IRS_CLI_EXIT_OK;
+	case IRS_EINVAL:
+		return IRS_CLI_EXIT_USAGE;
+	case IRS_ECORRUPT:
+	case IRS_ECHAIN:
+	case IRS_ESCHEMA:
+	case IRS_EINPUT:
+	case IRS_EDUPKEY:
+	case IRS_EMISMATCH:
+		return IRS_CLI_EXIT_INPUT;
+	case IRS_ECANCELED:
+		return IRS_CLI_EXIT_CANCELED;
+	case IRS_EIO:
+	case IRS_ENOMEM:
+	case IRS_ELIMIT:
+	case IRS_ESHARD:
+	case IRS_ENOTFOUND:
+	case IRS_EEXIST:
+	default:
+		return IRS_CLI_EXIT_IO;
+	}
+}
+
+/* Writes "increstore: msg\n" with any newline in msg turned into a space. */
+static void print_line(const char *msg)
+{
+	char buf[IRS_ERROR_MESSAGE_MAX * 2];
+	snprintf(buf, sizeof buf, "%s", msg);
+	for (char *s = buf; *s; s++)
+		if (*s == '\n' || *s == '\r')
+			*s = ' ';
+	fflush(stdout);
+	fprintf(stderr, "increstore: %s\n", buf);
+}
+
+int irs_cli_fail(const irs_error *err)
+{
+	int code = err && err->code ? err->code : IRS_EIO;
+	if (err && err->message[0])
+		print_line(err->message);
+	else
+		print_line(irs_strerror(code));
+	return irs_cli_exit_code(code);
+}
+
+int irs_cli_errorf(int exit_code, const char *fmt, ...)
+{
+	char msg[IRS_ERROR_MESSAGE_MAX * 2];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	print_line(msg);
+	return exit_code;
+}
+
+int irs_cli_usage_error(const irs_cli_command *cmd, const char *fmt, ...)
+{
+	char msg[IRS_ERROR_MESSAGE_MAX];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	if (cmd)
+		return irs_cli_errorf(IRS_CLI_EXIT_USAGE, "%s: %s (see 'increstore %s --help')",
+				      cmd->name, msg, cmd->name);
+	return irs_cli_errorf(IRS_CLI_EXIT_USAGE, "%s (see 'increstore --help')", msg);
+}
+
+void irs_cli_print_usage(const irs_cli_command *cmd)
+{
+	fputs(cmd->usage, stdout);
+}
+
+void irs_cli_parser_init(irs_cli_parser *p, const irs_cli_command *cmd, int argc, char **argv)
+{
+	memset(p, 0, sizeof *p);
+	p->cmd = cmd;
+	p->argc = argc;
+	p->argv = argv;
+	p->idx = 1;
+}
+
+int irs_cli_getopt(irs_cli_parser *p, const irs_cli_opt *opts)
+{
+	for (;;) {
+		if (p->idx >= p->argc)
+			return IRS_CLI_OPT_END;
+		const char *a = p->argv[p->idx++];
+		p->arg = a;
+		p->opt = NULL;
+		if (p->only_positional || a[0] != '-' || a[1] == '\0')
+			return IRS_CLI_OPT_POSITIONAL;
+		if (strcmp(a, "--") == 0) {
+			p->only_positional = true;
+			continue;
+		}
+		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			irs_cli_print_usage(p->cmd);
+			return IRS_CLI_OPT_HELP;
+		}
+		const char *eq = strncmp(a, "--", 2) == 0 ? strchr(a, '=') : NULL;
+		size_t nlen = eq ? (size_t)(eq - a) : strlen(a);
+		const irs_cli_opt *o = opts;
+		while (o->name && !(strlen(o->name) == nlen && strncmp(o->name, a, nlen) == 0))
+			o++;
+		if (!o->name) {
+			irs_cli_usage_error(p->cmd, "unknown option '%.*s'", (int)nlen, a);
+			return IRS_CLI_OPT_ERROR;
+		}
+		p->opt = o->name;
+		if (!o->has_arg) {
+			if (eq) {
+				irs_cli_usage_error(p->cmd, "option '%s' takes no value", o->name);
+				return IRS_CLI_OPT_ERROR;
+			}
+			p->arg = NULL;
+			return o->id;
+		}
+		if (eq) {
+			p->arg = eq + 1;
+			return o->id;
+		}
+		if (p->idx >= p->argc || strncmp(p->argv[p->idx], "--", 2) == 0) {
+			irs_cli_usage_error(p->cmd, "option '%s' needs a value", o->name);
+			return IRS_CLI_OPT_ERROR;
+		}
+		p->arg = p->argv[p->idx++];
+		return o->id;
+	}
+}
+
+bool irs_cli_parse_u64(const irs_cli_parser *p, const char *value, uint64_t min, uint64_t max,
+		       uint64_t *out)
+{
+	const char *opt = p->opt ? p->opt : "value";
+	char *end;
+	errno = 0;
+	if (value[0] < '0' || value[0] > '9') {
+		irs_cli_usage_error(p->cmd, "%s: '%s' is not a number", opt, value);
+		return false;
+	}
+	unsigned long long v = strtoull(value, &end, 10);
+	if (*end != '\0') {
+		irs_cli_usage_error(p->cmd, "%s: '%s' is not a number", opt, value);
+		return false;
+	}
+	if (errno == ERANGE || v < min || v > max) {
+		irs_cli_usage_error(p->cmd, "%s: '%s' is out of range (%" PRIu64 "..%" PRIu64 ")", opt,
+				    value, min, max);
+		return false;
+	}
+	*out = v;
+	return true;
+}
+
+static void on_signal(int sig)
+{
+	irs_cli_cancelled = 1;
+	signal(sig, SIG_DFL); /* a second signal ends the process */
+}
+
+void irs_cli_cancel_install(void)
+{
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+}
+
+const char *irs_cli_format_time(int64_t us, char out[32])
+{
+	if (!irs__text_timestamp(us, out))
+		snprintf(out, 32, "%" PRId64, us);
+	return out;
+}
+
+const char *irs_cli_format_bytes(uint64_t bytes, char out[32])
+{
+	static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+	if (bytes < 1024) {
+		snprintf(out, 32, "%" PRIu64 " B", bytes);
+		return out;
+	}
+	double v = (double)bytes;
+	int u = 0;
+	while (v >= 1024 && u < 6) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(out, 32, "%.1f %s", v, units[u]);
+	return out;
+}
+
+const char *irs_cli_kind_name(irs_backup_kind kind)
+{
+	return kind == IRS_BACKUP_FULL ? "full" : kind == IRS_BACKUP_INCREMENTAL ? "incremental" : "?";
+}
+
+int irs_cli_find_table(const irs_cli_command *cmd, const irs_collection *c, const char *name)
+{
+	int i = irs_collection_find_table(c, name);
+	if (i >= 0)
+		return i;
+	char list[256];
+	size_t len = 0;
+	list[0] = '\0';
+	uint32_t n = irs_collection_table_count(c);
+	for (uint32_t t = 0; t < n; t++) {
+		irs_table_def d;
+		if (irs_collection_table(c, t, &d))
+			continue;
+		int w = snprintf(list + len, sizeof list - len, "%s%s", t ? ", " : "", d.name);
+		if (w < 0 || (size_t)w >= sizeof list - len) {
+			snprintf(list + (sizeof list - 5), 5, "...");
+			break;
+		}
+		len += (size_t)w;
+	}
+	irs_cli_usage_error(cmd, "no table named '%s' (tables: %s)", name, list);
+	return -1;
+}
+
+int irs_cli_open(const char *dir, unsigned flags, irs_collection **out)
+{
+	irs_error err = {0};
+	int rc = irs_collection_open(dir, NULL, flags, out, &err);
+	if (rc)
+		return irs_cli_fail(&err);
+	return 0;
+}

@@ -1,0 +1,149 @@
+/*
+ * cli.h (private to the CLI): what every `increstore` command shares: the command
+ * table entry, option parsing, error reporting, exit codes and cancellation.
+ *
+ * ADDING A COMMAND (e.g. `increstore restore`)
+ *   1. Write cli/cmd_restore.c defining
+ *          static int run_restore(const irs_cli_command *cmd, int argc, char **argv);
+ *          const irs_cli_command irs_cli_cmd_restore = {
+ *              "restore", "restore a collection into memory and export it",
+ *              "usage: increstore restore DIR [--shards N] ...\n\n...details...\n",
+ *              run_restore};
+ *      run() gets argv[0] = the command name and argv[1..argc) = its arguments. Parse
+ *      them with irs_cli_getopt (below), which handles -h/--help, "--", "--opt=value"
+ *      and reports unknown options. Return an exit code (IRS_CLI_EXIT_*).
+ *   2. Declare `extern const irs_cli_command irs_cli_cmd_restore;` below.
+ *   3. Put `&irs_cli_cmd_restore` in the table in cli/main.c (replacing its
+ *      placeholder). cli/CMakeLists.txt globs every .c file in cli/, so nothing else
+ *      changes.
+ *
+ * OUTPUT RULES
+ *   Results go to stdout. Every error is ONE line on stderr, "increstore: <message>",
+ *   printed by irs_cli_fail / irs_cli_errorf / irs_cli_usage_error, which also return
+ *   the exit code to use. Usage errors end with a pointer to the command's --help.
+ */
+#ifndef IRS_CLI_CLI_H
+#define IRS_CLI_CLI_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/error.h" /* IRS_PRINTF */
+#include "increstore.h"
+
+/* Exit codes (DESIGN.md section 5). */
+enum {
+	IRS_CLI_EXIT_OK = 0,
+	IRS_CLI_EXIT_DIFF = 1,      /* verify found a difference */
+	IRS_CLI_EXIT_USAGE = 2,     /* unknown option, missing argument, bad flag value */
+	IRS_CLI_EXIT_INPUT = 3,     /* invalid or corrupt input */
+	IRS_CLI_EXIT_IO = 4,        /* I/O or system error */
+	IRS_CLI_EXIT_CANCELED = 5
+};
+
+typedef struct irs_cli_command irs_cli_command;
+
+struct irs_cli_command {
+	const char *name;       /* "add" */
+	const char *summary;    /* one line for `increstore --help` */
+	const char *usage;      /* the full text of `increstore NAME --help` (ends with '\n') */
+	int (*run)(const irs_cli_command *cmd, int argc, char **argv);
+};
+
+/* The commands (one cmd_<name>.c each). */
+extern const irs_cli_command irs_cli_cmd_create;
+extern const irs_cli_command irs_cli_cmd_add;
+extern const irs_cli_command irs_cli_cmd_inspect;
+extern const irs_cli_command irs_cli_cmd_restore;
+
+/*
+ * Exit code for a library error code: EINVAL -> 2; ECORRUPT, ECHAIN, ESCHEMA, EINPUT,
+ * EDUPKEY, EMISMATCH -> 3; EIO, ENOMEM, ELIMIT, ESHARD, ENOTFOUND, EEXIST -> 4
+ * (file-system state: missing or existing paths); ECANCELED -> 5; 0 -> 0.
+ */
+int irs_cli_exit_code(int irs_code);
+
+/* Prints "increstore: <err->message>" (or the generic text) and returns its exit code. */
+int irs_cli_fail(const irs_error *err);
+
+/* Prints "increstore: <formatted>" and returns exit_code. */
+int irs_cli_errorf(int exit_code, const char *fmt, ...) IRS_PRINTF(2, 3);
+
+/* Prints "increstore: CMD: <formatted> (see 'increstore CMD --help')"; returns 2. */
+int irs_cli_usage_error(const irs_cli_command *cmd, const char *fmt, ...) IRS_PRINTF(2, 3);
+
+/* ------------------------------------------------------------------ options */
+
+typedef struct irs_cli_opt {
+	const char *name;       /* "--shards" (a short alias like "-n" may be a second entry) */
+	bool has_arg;           /* takes a value: "--shards 4" or "--shards=4" */
+	int id;                 /* returned by irs_cli_getopt; must be > 0 */
+} irs_cli_opt;
+
+typedef struct irs_cli_parser {
+	const irs_cli_command *cmd;
+	int argc;
+	char **argv;
+	int idx;                /* next argv index */
+	bool only_positional;   /* after "--" */
+	const char *arg;        /* the option's value, or the positional argument */
+	const char *opt;        /* the option as written (for messages) */
+} irs_cli_parser;
+
+enum {
+	IRS_CLI_OPT_END = 0,          /* no more arguments */
+	IRS_CLI_OPT_POSITIONAL = -1,  /* p->arg is a positional argument ("-" is one) */
+	IRS_CLI_OPT_HELP = -2,        /* -h/--help: usage was printed to stdout; exit 0 */
+	IRS_CLI_OPT_ERROR = -3        /* a usage error was printed; exit 2 */
+};
+
+/* Starts parsing argv[1..argc) of cmd (argv[0] is the command name). */
+void irs_cli_parser_init(irs_cli_parser *p, const irs_cli_command *cmd, int argc, char **argv);
+
+/*
+ * Returns the next option's id (p->arg = its value when it has one), or one of
+ * IRS_CLI_OPT_* above. opts ends with an entry whose name is NULL.
+ */
+int irs_cli_getopt(irs_cli_parser *p, const irs_cli_opt *opts);
+
+/* Parses a decimal unsigned flag value in [min, max]; on failure prints a usage
+ * error naming the option and returns false. */
+bool irs_cli_parse_u64(const irs_cli_parser *p, const char *value, uint64_t min, uint64_t max,
+		       uint64_t *out);
+
+/* Prints cmd->usage to stdout. */
+void irs_cli_print_usage(const irs_cli_command *cmd);
+
+/* ------------------------------------------------------------------ helpers */
+
+/*
+ * Cancellation: after irs_cli_cancel_install(), SIGINT and SIGTERM set
+ * irs_cli_cancelled to 1 (a second signal kills the process as usual). Pass
+ * &irs_cli_cancelled to importers, or as irs_restore_options.cancel (sig_atomic_t
+ * is int on every platform we build on; cli.c checks it at compile time).
+ */
+extern volatile sig_atomic_t irs_cli_cancelled;
+void irs_cli_cancel_install(void);
+
+/* Formats microseconds since the epoch like textout (RFC 3339 UTC, 6 digits), or the
+ * integer outside years 0000-9999. out needs 32 bytes. */
+const char *irs_cli_format_time(int64_t us, char out[32]);
+
+/* "1.5 MiB"-style size for people. out needs 32 bytes. */
+const char *irs_cli_format_bytes(uint64_t bytes, char out[32]);
+
+/* "full" or "incremental". */
+const char *irs_cli_kind_name(irs_backup_kind kind);
+
+/*
+ * Finds the collection table named `name`; on failure prints a usage error listing
+ * the tables and returns -1 (the caller returns IRS_CLI_EXIT_USAGE).
+ */
+int irs_cli_find_table(const irs_cli_command *cmd, const irs_collection *c, const char *name);
+
+/* Opens a collection for the CLI (flags as irs_collection_open). On failure prints the
+ * error and returns its exit code; 0 on success. */
+int irs_cli_open(const char *dir, unsigned flags, irs_collection **out);
+
+#endif

@@ -1,0 +1,155 @@
+/*
+ * alloc.c: the irs_mem accounting allocator (see alloc.h).
+ *
+ * Every byte is counted on the way in and out, so the limit is exact for memory the
+ * library allocates. The counters are relaxed atomics: they order nothing.
+ */
+#include "alloc.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void *libc_malloc(void *ctx, size_t size)
+{
+	(void)ctx;
+	return malloc(size);
+}
+static void *libc_realloc(void *ctx, void *p, size_t old_size, size_t new_size)
+{
+	(void)ctx;
+	(void)old_size;
+	return realloc(p, new_size);
+}
+static void libc_free(void *ctx, void *p, size_t size)
+{
+	(void)ctx;
+	(void)size;
+	free(p);
+}
+
+void irs__mem_init(irs_mem *m, const irs_allocator *alloc, uint64_t limit)
+{
+	m->a.malloc = alloc && alloc->malloc ? alloc->malloc : libc_malloc;
+	m->a.realloc = alloc && alloc->realloc ? alloc->realloc : libc_realloc;
+	m->a.free = alloc && alloc->free ? alloc->free : libc_free;
+	m->a.ctx = alloc ? alloc->ctx : NULL;
+	atomic_init(&m->used, 0);
+	atomic_init(&m->peak, 0);
+	atomic_init(&m->limit_hit, 0);
+	m->limit = limit;
+#ifdef IRS_FAULT_INJECTION
+	atomic_init(&m->fail_after, -1);
+#endif
+}
+
+/* Counts size bytes in; false (and nothing counted) when the limit forbids it. */
+static bool charge(irs_mem *m, uint64_t size)
+{
+#ifdef IRS_FAULT_INJECTION
+	if (atomic_load_explicit(&m->fail_after, memory_order_relaxed) >= 0 &&
+	    atomic_fetch_sub_explicit(&m->fail_after, 1, memory_order_relaxed) == 0)
+		return false;
+#endif
+	uint64_t now = atomic_fetch_add_explicit(&m->used, size, memory_order_relaxed) + size;
+	if (m->limit && now > m->limit) {
+		atomic_fetch_sub_explicit(&m->used, size, memory_order_relaxed);
+		atomic_store_explicit(&m->limit_hit, 1, memory_order_relaxed);
+		return false;
+	}
+	uint64_t peak = atomic_load_explicit(&m->peak, memory_order_relaxed);
+	while (now > peak &&
+	       !atomic_compare_exchange_weak_explicit(&m->peak, &peak, now, memory_order_relaxed,
+						      memory_order_relaxed))
+		;
+	return true;
+}
+
+static void uncharge(irs_mem *m, uint64_t size)
+{
+	atomic_fetch_sub_explicit(&m->used, size, memory_order_relaxed);
+}
+
+void *irs__malloc(irs_mem *m, size_t size)
+{
+	if (size == 0)
+		size = 1;
+	if (!charge(m, size))
+		return NULL;
+	void *p = m->a.malloc(m->a.ctx, size);
+	if (!p)
+		uncharge(m, size);
+	return p;
+}
+
+void *irs__calloc(irs_mem *m, size_t size)
+{
+	void *p = irs__malloc(m, size);
+	if (p)
+		memset(p, 0, size);
+	return p;
+}
+
+void *irs__realloc(irs_mem *m, void *p, size_t old_size, size_t new_size)
+{
+	if (!p)
+		return irs__malloc(m, new_size);
+	if (new_size == 0)
+		new_size = 1;
+	if (new_size > old_size && !charge(m, new_size - old_size))
+		return NULL;
+	void *q = m->a.realloc(m->a.ctx, p, old_size, new_size);
+	if (!q) {
+		if (new_size > old_size)
+			uncharge(m, new_size - old_size);
+		return NULL;
+	}
+	if (new_size < old_size)
+		uncharge(m, old_size - new_size);
+	return q;
+}
+
+void irs__free(irs_mem *m, void *p, size_t size)
+{
+	if (!p)
+		return;
+	if (size == 0)
+		size = 1;
+	m->a.free(m->a.ctx, p, size);
+	uncharge(m, size);
+}
+
+char *irs__strdup(irs_mem *m, const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *d = irs__malloc(m, n);
+	if (d)
+		memcpy(d, s, n);
+	return d;
+}
+
+void irs__strfree(irs_mem *m, char *s)
+{
+	if (s)
+		irs__free(m, s, strlen(s) + 1);
+}
+
+bool irs__mem_reserve(irs_mem *m, uint64_t size)
+{
+	return charge(m, size);
+}
+
+void irs__mem_release(irs_mem *m, uint64_t size)
+{
+	uncharge(m, size);
+}
+
+irs_mem *irs__mem_default(void)
+{
+	static irs_mem mem = {
+		.a = {libc_malloc, libc_realloc, libc_free, NULL},
+#ifdef IRS_FAULT_INJECTION
+		.fail_after = -1,
+#endif
+	};
+	return &mem;
+}

@@ -1,0 +1,57 @@
+/*
+ * alloc.h (private): the library's allocation interface. Every allocation goes
+ * through an irs_mem, which wraps the embedder's irs_allocator (or libc), counts the
+ * bytes in use, remembers the peak, and enforces an optional limit.
+ *
+ * THREADS: one irs_mem is shared by the coordinator and every shard; the counters are
+ * atomics (relaxed: they are accounting, not synchronisation). A NULL return means
+ * out of memory or over the limit; irs__mem_over_limit() says which.
+ */
+#ifndef IRS_COMMON_ALLOC_H
+#define IRS_COMMON_ALLOC_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "increstore.h"
+
+typedef struct irs_mem {
+	irs_allocator a;          /* never has NULL members (libc filled in) */
+	_Atomic uint64_t used;    /* bytes currently allocated through this irs_mem */
+	_Atomic uint64_t peak;    /* high-water mark of used */
+	uint64_t limit;           /* 0 = unlimited */
+	_Atomic int limit_hit;    /* set when an allocation was refused by the limit */
+#ifdef IRS_FAULT_INJECTION
+	_Atomic int64_t fail_after; /* tests: fail the Nth allocation from now (-1 = never) */
+#endif
+} irs_mem;
+
+/* Initialises m from alloc (NULL = libc) with a limit (0 = none). */
+void irs__mem_init(irs_mem *m, const irs_allocator *alloc, uint64_t limit);
+
+void *irs__malloc(irs_mem *m, size_t size);
+void *irs__calloc(irs_mem *m, size_t size);
+void *irs__realloc(irs_mem *m, void *p, size_t old_size, size_t new_size);
+void irs__free(irs_mem *m, void *p, size_t size);
+char *irs__strdup(irs_mem *m, const char *s);
+void irs__strfree(irs_mem *m, char *s);
+
+/*
+ * Reserves `size` bytes of the limit without allocating (memory the caller will
+ * allocate outside irs_mem, such as fresh arena chunks touched later). Returns false
+ * when over the limit. irs__mem_release gives it back.
+ */
+bool irs__mem_reserve(irs_mem *m, uint64_t size);
+void irs__mem_release(irs_mem *m, uint64_t size);
+
+static inline bool irs__mem_over_limit(irs_mem *m)
+{
+	return atomic_load_explicit(&m->limit_hit, memory_order_relaxed) != 0;
+}
+
+/* The process-wide libc-backed irs_mem, for code with no handle. */
+irs_mem *irs__mem_default(void);
+
+#endif

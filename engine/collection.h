@@ -1,0 +1,50 @@
+/*
+ * collection.h (private): an opened, validated collection. Immutable after open
+ * (a backup writer replaces it wholesale on commit), so any number of threads may
+ * read it at once.
+ */
+#ifndef IRS_ENGINE_COLLECTION_H
+#define IRS_ENGINE_COLLECTION_H
+
+#include "common/alloc.h"
+#include "common/schema.h"
+#include "format.h"
+
+typedef struct irs_backup_meta {
+	const Increstore__Backup *pb;
+	irs_backup_kind kind;
+	uint32_t base;                         /* index of the full backup it builds on */
+	uint64_t records, bytes;
+	uint32_t segments;
+	const Increstore__TableBackup **by_table; /* per table, NULL when it holds nothing */
+} irs_backup_meta;
+
+struct irs_collection {
+	irs_mem mem;
+	char *dir;                /* as given */
+	char *realdir;            /* realpath of dir: segments must resolve inside it */
+	int dirfd;
+	Increstore__Manifest *m;
+	uint32_t ntables;
+	irs_schema_table *tables;
+	irs_column_def **coldefs; /* per table, for irs_collection_table */
+	uint32_t nbackups;
+	irs_backup_meta *backups;
+	uint32_t max_ncols;
+};
+
+/* Builds (and validates) the internal schema of the manifest's tables. */
+int irs__schema_build(irs_mem *mem, const Increstore__Manifest *m, irs_schema_table **out,
+		      irs_error *err);
+void irs__schema_free(irs_mem *mem, irs_schema_table *t, uint32_t n);
+
+/* Chain index of the full backup that a restore up to `upto` starts from. */
+static inline uint32_t irs__collection_base(const irs_collection *c, uint32_t upto)
+{
+	return c->backups[upto].base;
+}
+
+/* Checks that a relative path stays inside the collection (no "..", not absolute). */
+int irs__path_check(const char *rel);
+
+#endif

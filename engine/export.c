@@ -1,0 +1,327 @@
+/*
+ * export.c: writing restored tables out as JSONL, CSV, a SQLite database, or a new
+ * collection holding one full backup (the chain compacted into a new base).
+ *
+ * Every export writes to a temporary name beside the target and renames it into place
+ * at the end, so a failed or interrupted export never leaves a partial file under the
+ * target name.
+ *
+ * SQLITE TYPES: tables are created STRICT so SQLite stores exactly what is bound:
+ * bool, int32, int64, uint32, timestamp -> INTEGER (timestamp in microseconds); double
+ * -> REAL; utf8 -> TEXT; bytes -> BLOB; uint64 -> ANY, holding an INTEGER when the
+ * value fits in a signed 64-bit integer and its decimal TEXT above 2^63-1 (SQLite has
+ * no unsigned 64-bit integer, and any numeric affinity would round such values).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/error.h"
+#include "restore.h"
+#include "sqlite_out.h"
+#include "textout.h"
+
+typedef struct text_ctx {
+	FILE *f;
+	irs_textbuf buf;
+	const irs_schema_table *t;
+	int csv;
+	int io_errno;
+} text_ctx;
+
+static int text_row(void *ctx, const irs_value *row)
+{
+	text_ctx *x = ctx;
+	irs__textbuf_reset(&x->buf);
+	int rc = x->csv ? irs__text_csv_row(&x->buf, x->t, row) : irs__text_jsonl_row(&x->buf, x->t, row);
+	if (rc)
+		return rc;
+	if (fwrite(x->buf.data, 1, x->buf.len, x->f) != x->buf.len) {
+		x->io_errno = errno;
+		return IRS_EIO;
+	}
+	return 0;
+}
+
+static int tmp_name(char *out, size_t cap, const char *path)
+{
+	return snprintf(out, cap, "%s.tmp-%ld", path, (long)getpid()) >= (int)cap ? -1 : 0;
+}
+
+static int export_text(const irs_restore *r, uint32_t table, const char *path, int csv,
+		       irs_error *err)
+{
+	char tmp[4096];
+	if (tmp_name(tmp, sizeof tmp, path))
+		return irs__seterr(err, IRS_EINVAL, "%s: path too long", path);
+	FILE *f = fopen(tmp, "we");
+	if (!f)
+		return irs__seterr(err, IRS_EIO, "%s: cannot create: %s", tmp, strerror(errno));
+	setvbuf(f, NULL, _IOFBF, 1 << 20);
+	text_ctx x = {.f = f, .t = &r->c->tables[table], .csv = csv};
+	irs__textbuf_init(&x.buf, (irs_mem *)&r->mem);
+	int rc = 0;
+	if (csv) {
+		rc = irs__text_csv_header(&x.buf, x.t);
+		if (!rc && fwrite(x.buf.data, 1, x.buf.len, f) != x.buf.len)
+			rc = IRS_EIO;
+	}
+	if (!rc)
+		rc = irs_restore_scan(r, table, text_row, &x, err);
+	if (fflush(f) != 0 || fsync(fileno(f)) != 0)
+		rc = rc ? rc : IRS_EIO;
+	if (fclose(f) != 0)
+		rc = rc ? rc : IRS_EIO;
+	irs__textbuf_free(&x.buf);
+	if (!rc && rename(tmp, path) != 0)
+		rc = irs__seterr(err, IRS_EIO, "%s: rename failed: %s", path, strerror(errno));
+	if (rc) {
+		unlink(tmp);
+		if (rc == IRS_EIO && (!err || !err->code))
+			irs__seterr(err, IRS_EIO, "%s: write failed: %s", path,
+				    strerror(x.io_errno ? x.io_errno : errno));
+		else if (rc == IRS_ENOMEM && (!err || !err->code))
+			irs__seterr(err, rc, "%s: out of memory", path);
+		else if (err && !err->code)
+			irs__seterr(err, rc, "%s: export failed", path);
+	}
+	return rc;
+}
+
+/* ---- SQLite */
+
+static const char *sqlite_type(irs_type t)
+{
+	switch (t) {
+	case IRS_TYPE_DOUBLE: return "REAL";
+	case IRS_TYPE_UTF8: return "TEXT";
+	case IRS_TYPE_BYTES: return "BLOB";
+	case IRS_TYPE_UINT64: return "ANY";
+	default: return "INTEGER";
+	}
+}
+
+/* Appends a double-quoted SQL identifier. */
+static void put_ident(irs_textbuf *b, const char *name)
+{
+	irs__textbuf_put(b, "\"", 1);
+	for (const char *p = name; *p; p++) {
+		if (*p == '"')
+			irs__textbuf_put(b, "\"\"", 2); /* doubled inside the quotes */
+		else
+			irs__textbuf_put(b, p, 1);
+	}
+	irs__textbuf_put(b, "\"", 1);
+}
+
+int irs__sqlite_bind_value(sqlite3_stmt *st, int i, irs_type type, const irs_value *v)
+{
+	if (v->state != IRS_VALUE_SET)
+		return sqlite3_bind_null(st, i);
+	switch (type) {
+	case IRS_TYPE_BOOL: return sqlite3_bind_int(st, i, v->v.b);
+	case IRS_TYPE_INT32:
+	case IRS_TYPE_INT64:
+	case IRS_TYPE_TIMESTAMP: return sqlite3_bind_int64(st, i, v->v.i64);
+	case IRS_TYPE_UINT32: return sqlite3_bind_int64(st, i, (sqlite3_int64)v->v.u64);
+	case IRS_TYPE_UINT64:
+		if (v->v.u64 <= (uint64_t)INT64_MAX)
+			return sqlite3_bind_int64(st, i, (sqlite3_int64)v->v.u64);
+		char dec[24];
+		snprintf(dec, sizeof dec, "%" PRIu64, v->v.u64);
+		return sqlite3_bind_text(st, i, dec, -1, SQLITE_TRANSIENT);
+	case IRS_TYPE_DOUBLE: return sqlite3_bind_double(st, i, v->v.d);
+	case IRS_TYPE_UTF8: return sqlite3_bind_text(st, i, v->v.s.len ? v->v.s.ptr : "", (int)v->v.s.len, SQLITE_STATIC);
+	case IRS_TYPE_BYTES: return sqlite3_bind_blob(st, i, v->v.s.len ? v->v.s.ptr : "", (int)v->v.s.len, SQLITE_STATIC);
+	}
+	return SQLITE_MISUSE;
+}
+
+int irs__sqlite_table_sql(irs_textbuf *create, irs_textbuf *insert, const irs_schema_table *t)
+{
+	irs__textbuf_reset(create);
+	irs__textbuf_reset(insert);
+	irs__textbuf_put(create, "CREATE TABLE ", 13);
+	put_ident(create, t->name);
+	irs__textbuf_put(create, " (", 2);
+	irs__textbuf_put(insert, "INSERT INTO ", 12);
+	put_ident(insert, t->name);
+	irs__textbuf_put(insert, " VALUES (", 9);
+	for (uint32_t c = 0; c < t->ncols; c++) {
+		if (c) {
+			irs__textbuf_put(create, ", ", 2);
+			irs__textbuf_put(insert, ", ", 2);
+		}
+		put_ident(create, t->cols[c].name);
+		irs__textbuf_put(create, " ", 1);
+		const char *ty = sqlite_type(t->cols[c].type);
+		irs__textbuf_put(create, ty, strlen(ty));
+		if (t->cols[c].is_key)
+			irs__textbuf_put(create, " NOT NULL", 9);
+		irs__textbuf_put(insert, "?", 1);
+	}
+	irs__textbuf_put(create, ", PRIMARY KEY (", 15);
+	for (uint32_t k = 0; k < t->nkey; k++) {
+		if (k)
+			irs__textbuf_put(create, ", ", 2);
+		put_ident(create, t->cols[t->key_cols[k]].name);
+	}
+	irs__textbuf_put(create, ")) STRICT", 9);
+	irs__textbuf_put(insert, ")", 1);
+	if (irs__textbuf_cstr(create) || irs__textbuf_cstr(insert))
+		return IRS_ENOMEM;
+	return 0;
+}
+
+typedef struct sql_ctx {
+	sqlite3 *db;
+	sqlite3_stmt *ins;
+	const irs_schema_table *t;
+} sql_ctx;
+
+static int sql_row(void *ctx, const irs_value *row)
+{
+	sql_ctx *x = ctx;
+	for (uint32_t c = 0; c < x->t->ncols; c++)
+		if (irs__sqlite_bind_value(x->ins, (int)c + 1, x->t->cols[c].type, &row[c]) != SQLITE_OK)
+			return IRS_EIO;
+	int rc = sqlite3_step(x->ins);
+	sqlite3_reset(x->ins);
+	return rc == SQLITE_DONE ? 0 : IRS_EIO;
+}
+
+static int export_sqlite(const irs_restore *r, const char *path, irs_error *err)
+{
+	char tmp[4096];
+	if (tmp_name(tmp, sizeof tmp, path))
+		return irs__seterr(err, IRS_EINVAL, "%s: path too long", path);
+	unlink(tmp);
+	sqlite3 *db = NULL;
+	int rc = 0;
+	if (sqlite3_open_v2(tmp, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
+		rc = irs__seterr(err, IRS_EIO, "%s: %s", tmp, db ? sqlite3_errmsg(db) : "cannot open");
+		goto out;
+	}
+	sqlite3_exec(db, "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF", NULL, NULL, NULL);
+	if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
+		rc = irs__seterr(err, IRS_EIO, "%s: %s", tmp, sqlite3_errmsg(db));
+		goto out;
+	}
+	irs_textbuf create, insert;
+	irs__textbuf_init(&create, (irs_mem *)&r->mem);
+	irs__textbuf_init(&insert, (irs_mem *)&r->mem);
+	for (uint32_t t = 0; t < r->c->ntables && !rc; t++) {
+		const irs_schema_table *ts = &r->c->tables[t];
+		if (irs__sqlite_table_sql(&create, &insert, ts)) {
+			rc = irs__seterr(err, IRS_ENOMEM, "out of memory");
+			break;
+		}
+		sql_ctx x = {.db = db, .t = ts};
+		if (sqlite3_exec(db, create.data, NULL, NULL, NULL) != SQLITE_OK ||
+		    sqlite3_prepare_v2(db, insert.data, -1, &x.ins, NULL) != SQLITE_OK) {
+			rc = irs__seterr(err, IRS_EIO, "%s: table %s: %s", tmp, ts->name, sqlite3_errmsg(db));
+			break;
+		}
+		rc = irs_restore_scan(r, t, sql_row, &x, err);
+		if (rc && err && !err->code)
+			irs__seterr(err, rc, "%s: table %s: %s", tmp, ts->name, sqlite3_errmsg(db));
+		sqlite3_finalize(x.ins);
+	}
+	irs__textbuf_free(&create);
+	irs__textbuf_free(&insert);
+	if (!rc && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+		rc = irs__seterr(err, IRS_EIO, "%s: %s", tmp, sqlite3_errmsg(db));
+out:
+	if (db && sqlite3_close(db) != SQLITE_OK && !rc)
+		rc = irs__seterr(err, IRS_EIO, "%s: close failed", tmp);
+	if (!rc && rename(tmp, path) != 0)
+		rc = irs__seterr(err, IRS_EIO, "%s: rename failed: %s", path, strerror(errno));
+	if (rc)
+		unlink(tmp);
+	return rc;
+}
+
+/* ---- a new collection with one full backup */
+
+typedef struct coll_ctx {
+	irs_backup_writer *w;
+	uint32_t table;
+	uint64_t n;
+	irs_error *err;
+} coll_ctx;
+
+static int coll_row(void *ctx, const irs_value *row)
+{
+	coll_ctx *x = ctx;
+	return irs_backup_writer_upsert(x->w, x->table, row, ++x->n, x->err);
+}
+
+static int export_collection(const irs_restore *r, const char *path, irs_error *err)
+{
+	const irs_collection *c = r->c;
+	struct stat st;
+	if (stat(path, &st) == 0)
+		return irs__seterr(err, IRS_EEXIST, "%s already exists", path);
+	char tmp[4096];
+	if (tmp_name(tmp, sizeof tmp, path))
+		return irs__seterr(err, IRS_EINVAL, "%s: path too long", path);
+	irs_table_def *defs = irs__calloc((irs_mem *)&r->mem, sizeof(irs_table_def) * c->ntables);
+	if (!defs)
+		return irs__seterr(err, IRS_ENOMEM, "out of memory");
+	for (uint32_t t = 0; t < c->ntables; t++)
+		irs_collection_table(c, t, &defs[t]);
+	irs_collection *nc = NULL;
+	irs_backup_writer *w = NULL;
+	int rc = irs_collection_create(tmp, defs, c->ntables, err);
+	irs__free((irs_mem *)&r->mem, defs, sizeof(irs_table_def) * c->ntables);
+	if (!rc)
+		rc = irs_collection_open(tmp, NULL, 0, &nc, err);
+	const char *base_name = r->through >= 0 ? c->backups[r->through].pb->name : "empty";
+	if (!rc)
+		rc = irs_backup_writer_begin(nc, IRS_BACKUP_FULL, base_name, NULL, &w, err);
+	for (uint32_t t = 0; !rc && t < c->ntables; t++) {
+		coll_ctx x = {.w = w, .table = t, .err = err};
+		rc = irs_restore_scan(r, t, coll_row, &x, err);
+		if (!rc)
+			rc = irs_backup_writer_set_expected(w, t, irs_restore_row_count(r, t),
+							    irs_restore_digest(r, t), err);
+	}
+	if (w) {
+		if (rc)
+			irs_backup_writer_abort(w);
+		else
+			rc = irs_backup_writer_commit(w, err);
+	}
+	irs_collection_close(nc);
+	if (!rc && rename(tmp, path) != 0)
+		rc = irs__seterr(err, IRS_EIO, "%s: rename failed: %s", path, strerror(errno));
+	if (rc)
+		irs__remove_tree_at(AT_FDCWD, tmp); /* the partial temporary collection */
+	return rc;
+}
+
+int irs_restore_export(const irs_restore *r, irs_export_format format, uint32_t table,
+		       const char *path, irs_error *err)
+{
+	irs__errclear(err);
+	if (!r || !path || !r->shards)
+		return irs__seterr(err, IRS_EINVAL, "irs_restore_export: bad argument");
+	switch (format) {
+	case IRS_EXPORT_JSONL:
+	case IRS_EXPORT_CSV:
+		if (table >= r->c->ntables)
+			return irs__seterr(err, IRS_EINVAL, "table index %u of %u", table, r->c->ntables);
+		return export_text(r, table, path, format == IRS_EXPORT_CSV, err);
+	case IRS_EXPORT_SQLITE:
+		return export_sqlite(r, path, err);
+	case IRS_EXPORT_COLLECTION:
+		return export_collection(r, path, err);
+	}
+	return irs__seterr(err, IRS_EINVAL, "unknown export format %d", (int)format);
+}

@@ -1,0 +1,187 @@
+/*
+ * manifest.c: reading and atomically replacing DIR/MANIFEST.
+ *
+ * FORMAT
+ *     offset 0   "IRSMAN\r\n"     magic
+ *     offset 8   u32 version      IRS_FORMAT_VERSION
+ *     offset 12  u32 length       of the payload, at most IRS_MAX_MANIFEST
+ *     offset 16  u32 crc32c       of the payload
+ *     offset 20  payload          a protobuf increstore.Manifest (proto/collection.proto)
+ * The file must end exactly after the payload.
+ *
+ * CRASH SAFETY: a new manifest is written to MANIFEST.tmp, fsynced, renamed over
+ * MANIFEST (atomic on POSIX file systems) and the directory is fsynced, so after a
+ * crash the directory holds the old manifest or the new one, never a mix. Segment
+ * files are written and fsynced before the manifest that names them (writer.c).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/crc32c.h"
+#include "common/error.h"
+#include "format.h"
+
+static void *pb_alloc(void *ctx, size_t size)
+{
+	/* protobuf-c frees without a size, so each block carries its own. */
+	size_t *p = irs__malloc(ctx, size + sizeof(size_t) * 2);
+	if (!p)
+		return NULL;
+	p[0] = size + sizeof(size_t) * 2;
+	return p + 2;
+}
+
+static void pb_free(void *ctx, void *ptr)
+{
+	if (!ptr)
+		return;
+	size_t *p = (size_t *)ptr - 2;
+	irs__free(ctx, p, p[0]);
+}
+
+void irs__pb_allocator(irs_mem *mem, ProtobufCAllocator *out)
+{
+	out->alloc = pb_alloc;
+	out->free = pb_free;
+	out->allocator_data = mem;
+}
+
+int irs__manifest_read(const char *dir, irs_mem *mem, Increstore__Manifest **out, irs_error *err)
+{
+	char path[4096];
+	*out = NULL;
+	if (snprintf(path, sizeof path, "%s/MANIFEST", dir) >= (int)sizeof path)
+		return irs__seterr(err, IRS_EINVAL, "collection path too long: %s", dir);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		int e = errno;
+		if (e == ENOENT) {
+			struct stat st;
+			if (stat(dir, &st) != 0)
+				return irs__seterr(err, IRS_EIO, "%s: no such collection directory", dir);
+			return irs__seterr(err, IRS_ECORRUPT, "%s: not a collection (no MANIFEST)", dir);
+		}
+		return irs__seterr(err, IRS_EIO, "%s: cannot open: %s", path, strerror(e));
+	}
+	struct stat st;
+	uint8_t hdr[IRS_MANIFEST_HEADER];
+	ssize_t n = fstat(fd, &st) == 0 ? pread(fd, hdr, sizeof hdr, 0) : -1;
+	int rc = 0;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	if (n < 0) {
+		rc = irs__seterr(err, IRS_EIO, "%s: read failed: %s", path, strerror(errno));
+		goto done;
+	}
+	if ((size_t)n < sizeof hdr) {
+		rc = irs__seterr(err, IRS_ECORRUPT, "%s: truncated header (%zd of %u bytes) at byte 0", path, n,
+				 IRS_MANIFEST_HEADER);
+		goto done;
+	}
+	if (memcmp(hdr, IRS_MANIFEST_MAGIC, 8) != 0) {
+		rc = irs__seterr(err, IRS_ECORRUPT, "%s: bad magic at byte 0", path);
+		goto done;
+	}
+	if (irs__load_le32(hdr + 8) != IRS_FORMAT_VERSION) {
+		rc = irs__seterr(err, IRS_ECORRUPT, "%s: unknown format version %u at byte 8", path,
+				 irs__load_le32(hdr + 8));
+		goto done;
+	}
+	len = irs__load_le32(hdr + 12);
+	if (len > IRS_MAX_MANIFEST || (uint64_t)st.st_size != IRS_MANIFEST_HEADER + (uint64_t)len) {
+		rc = irs__seterr(err, IRS_ECORRUPT,
+				 "%s: payload length %zu at byte 12 does not match the file size %llu", path,
+				 len, (unsigned long long)st.st_size);
+		goto done;
+	}
+	buf = irs__malloc(mem, len);
+	if (!buf) {
+		rc = irs__seterr(err, IRS_ENOMEM, "%s: no memory for %zu bytes", path, len);
+		goto done;
+	}
+	size_t got = 0;
+	while (got < len) {
+		ssize_t k = pread(fd, buf + got, len - got, (off_t)(IRS_MANIFEST_HEADER + got));
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0) {
+			rc = irs__seterr(err, k < 0 ? IRS_EIO : IRS_ECORRUPT, "%s: read failed at byte %zu", path,
+					 IRS_MANIFEST_HEADER + got);
+			goto done;
+		}
+		got += (size_t)k;
+	}
+	uint32_t crc = irs__crc32c(0, buf, len);
+	if (crc != irs__load_le32(hdr + 16)) {
+		rc = irs__seterr(err, IRS_ECORRUPT, "%s: CRC32C mismatch (stored %08x, computed %08x) at byte 16",
+				 path, irs__load_le32(hdr + 16), crc);
+		goto done;
+	}
+	ProtobufCAllocator pa;
+	irs__pb_allocator(mem, &pa);
+	*out = increstore__manifest__unpack(&pa, len, buf);
+	if (!*out)
+		rc = irs__seterr(err, IRS_ECORRUPT, "%s: payload at byte 20 is not a valid Manifest message",
+				 path);
+done:
+	irs__free(mem, buf, len);
+	close(fd);
+	return rc;
+}
+
+void irs__manifest_free(irs_mem *mem, Increstore__Manifest *m)
+{
+	if (!m)
+		return;
+	ProtobufCAllocator pa;
+	irs__pb_allocator(mem, &pa);
+	increstore__manifest__free_unpacked(m, &pa);
+}
+
+int irs__manifest_write(const char *dir, const Increstore__Manifest *m, bool sync, irs_error *err)
+{
+	size_t len = increstore__manifest__get_packed_size(m);
+	if (len > IRS_MAX_MANIFEST)
+		return irs__seterr(err, IRS_EINVAL, "manifest of %zu bytes exceeds the limit", len);
+	irs_mem *mem = irs__mem_default();
+	uint8_t *buf = irs__malloc(mem, IRS_MANIFEST_HEADER + len);
+	if (!buf)
+		return irs__seterr(err, IRS_ENOMEM, "no memory for the manifest");
+	increstore__manifest__pack(m, buf + IRS_MANIFEST_HEADER);
+	memcpy(buf, IRS_MANIFEST_MAGIC, 8);
+	irs__store_le32(buf + 8, IRS_FORMAT_VERSION);
+	irs__store_le32(buf + 12, (uint32_t)len);
+	irs__store_le32(buf + 16, irs__crc32c(0, buf + IRS_MANIFEST_HEADER, len));
+
+	int rc = 0;
+	int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0) {
+		rc = irs__seterr(err, IRS_EIO, "%s: cannot open directory: %s", dir, strerror(errno));
+		goto out;
+	}
+	int fd = openat(dirfd, "MANIFEST.tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		rc = irs__seterr(err, IRS_EIO, "%s/MANIFEST.tmp: cannot create: %s", dir, strerror(errno));
+		goto out_dir;
+	}
+	rc = irs__write_all(fd, buf, IRS_MANIFEST_HEADER + len, "MANIFEST.tmp", err);
+	if (!rc && sync && fsync(fd) != 0)
+		rc = irs__seterr(err, IRS_EIO, "%s/MANIFEST.tmp: fsync failed: %s", dir, strerror(errno));
+	if (close(fd) != 0 && !rc)
+		rc = irs__seterr(err, IRS_EIO, "%s/MANIFEST.tmp: close failed: %s", dir, strerror(errno));
+	if (!rc && renameat(dirfd, "MANIFEST.tmp", dirfd, "MANIFEST") != 0)
+		rc = irs__seterr(err, IRS_EIO, "%s: rename of MANIFEST.tmp failed: %s", dir, strerror(errno));
+	if (rc)
+		unlinkat(dirfd, "MANIFEST.tmp", 0);
+	else if (sync && fsync(dirfd) != 0)
+		rc = irs__seterr(err, IRS_EIO, "%s: fsync of the directory failed: %s", dir, strerror(errno));
+out_dir:
+	close(dirfd);
+out:
+	irs__free(mem, buf, IRS_MANIFEST_HEADER + len);
+	return rc;
+}

@@ -1,0 +1,117 @@
+/*
+ * textout.h (private): values and rows as text, for export (engine/export.c) and the
+ * CLI. Output goes into a growable irs_textbuf allocated through an irs_mem.
+ *
+ * TEXT FORMS (the import side, cli/import.c, reads every one of them back exactly)
+ *
+ *   type       JSON                               CSV field
+ *   bool       true / false                       true / false
+ *   int32,     decimal number                     decimal
+ *   int64,
+ *   uint32,
+ *   uint64     (uint64 full range, 0..18446744073709551615)
+ *   double     shortest of %.15g/%.16g/%.17g       the same text
+ *              that strtod()s back to the same
+ *              bits (-0 stays "-0"); NaN, +inf,
+ *              -inf as the STRINGS "NaN",
+ *              "Infinity", "-Infinity" (JSON has
+ *              no such numbers, and writing null
+ *              would turn a value into a NULL)
+ *   utf8       JSON string (escaped)              raw bytes, RFC 4180 quoted when needed
+ *   bytes      JSON string when valid UTF-8,      raw bytes, quoted when needed
+ *              else {"base64": "<std, padded>"}
+ *   timestamp  "YYYY-MM-DDTHH:MM:SS.ffffffZ" for  the same
+ *              years 0000..9999 (UTC, always 6
+ *              fractional digits); outside those
+ *              years RFC 3339 has no form, so the
+ *              integer microseconds are written
+ *              as a JSON number instead
+ *   NULL       null                               empty, unquoted
+ *
+ * CSV: fields are separated by ',' and rows end with "\n". A field is quoted (RFC 4180,
+ * '"' doubled) when it is an empty string (so "" differs from NULL: PostgreSQL COPY's
+ * CSV convention), contains ',', '"', CR or LF, starts or ends with a space or tab,
+ * or is exactly "\." (PostgreSQL's end-of-data marker).
+ *
+ * All NaNs print as "NaN": the sign and payload bits of a NaN are not kept.
+ */
+#ifndef IRS_ENGINE_TEXTOUT_H
+#define IRS_ENGINE_TEXTOUT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/alloc.h"
+#include "common/schema.h"
+
+/* A growable byte buffer. data is not NUL-terminated unless irs__textbuf_cstr() is used. */
+typedef struct irs_textbuf {
+	irs_mem *mem;   /* allocates data */
+	char *data;
+	size_t len;     /* bytes in use */
+	size_t cap;     /* bytes allocated */
+} irs_textbuf;
+
+/* Initialises an empty buffer; mem NULL = irs__mem_default(). Pair with irs__textbuf_free. */
+void irs__textbuf_init(irs_textbuf *b, irs_mem *mem);
+/* Releases data (the struct itself is the caller's). */
+void irs__textbuf_free(irs_textbuf *b);
+/* Forgets the contents, keeps the memory. */
+static inline void irs__textbuf_reset(irs_textbuf *b)
+{
+	b->len = 0;
+}
+/* Makes room for `extra` more bytes. 0 or IRS_ENOMEM (the contents stay intact). */
+int irs__textbuf_reserve(irs_textbuf *b, size_t extra);
+/* Appends bytes. 0 or IRS_ENOMEM. */
+int irs__textbuf_put(irs_textbuf *b, const void *p, size_t n);
+/* Makes data a C string (a NUL after len, not counted in len). 0 or IRS_ENOMEM. */
+int irs__textbuf_cstr(irs_textbuf *b);
+
+/*
+ * Appends one value of column type `type` in the JSON form above. An ABSENT or NULL
+ * value is written as null. 0, IRS_ENOMEM, or IRS_EINVAL for an unknown type.
+ */
+int irs__text_json_value(irs_textbuf *b, irs_type type, const irs_value *v);
+
+/* Appends s[0..len) as a JSON string: quotes, escapes for '"', '\\' and control
+ * characters; other bytes are copied as they are (the caller passes valid UTF-8). */
+int irs__text_json_string(irs_textbuf *b, const void *s, size_t len);
+
+/* Appends one value in the CSV form above (NULL/ABSENT = nothing, unquoted). */
+int irs__text_csv_value(irs_textbuf *b, irs_type type, const irs_value *v);
+
+/* Appends one CSV field holding s[0..len), quoted when needed. */
+int irs__text_csv_field(irs_textbuf *b, const void *s, size_t len);
+
+/*
+ * Appends a whole row, row[] holding one value per column of t in schema order:
+ *   _jsonl_row: {"col": value, ...} with every column (NULL as null) and "\n";
+ *   _csv_row:   the fields in schema order and "\n";
+ *   _csv_header: the column names in schema order and "\n".
+ * 0, IRS_ENOMEM or IRS_EINVAL.
+ */
+int irs__text_jsonl_row(irs_textbuf *b, const irs_schema_table *t, const irs_value *row);
+int irs__text_csv_row(irs_textbuf *b, const irs_schema_table *t, const irs_value *row);
+int irs__text_csv_header(irs_textbuf *b, const irs_schema_table *t);
+
+/*
+ * Formats a double as the shortest of %.15g/%.16g/%.17g that reads back to the same
+ * bits, into out (at least IRS_TEXT_DOUBLE_MAX bytes). NaN/inf give "NaN", "Infinity",
+ * "-Infinity". Returns the length.
+ */
+#define IRS_TEXT_DOUBLE_MAX 32
+size_t irs__text_double(double d, char *out);
+
+/*
+ * Formats microseconds since the epoch as "YYYY-MM-DDTHH:MM:SS.ffffffZ" (27 bytes plus
+ * a NUL; out needs IRS_TEXT_TIMESTAMP_MAX). Returns the length, or 0 when the year
+ * falls outside 0000..9999 (the caller then writes the integer).
+ */
+#define IRS_TEXT_TIMESTAMP_MAX 32
+size_t irs__text_timestamp(int64_t us, char *out);
+
+/* Appends standard base64 (RFC 4648, '=' padded) of p[0..n). */
+int irs__text_base64(irs_textbuf *b, const void *p, size_t n);
+
+#endif

@@ -1,0 +1,428 @@
+/*
+ * increstore.h: the public API of libincrestore, and the only public header.
+ *
+ * increstore restores the tables of a backup collection (full backups, each followed
+ * by an ordered chain of incremental backups) into in-memory, hash-partitioned tables,
+ * with one coordinator thread and a pool of shard threads. Everything not declared
+ * here is private and may change in any release.
+ *
+ * Conventions
+ *   - Every fallible function returns int: 0 on success, a negative IRS_E* code on
+ *     failure. When `err` is not NULL it receives the code and a one-line message
+ *     naming what failed and where (file, frame, byte offset, key). Passing the error
+ *     out (rather than keeping it on a handle or in a thread-local) works before a
+ *     handle exists and from any thread.
+ *   - Handles are opaque. Destructors accept NULL and return void.
+ *   - The library never prints, never exits and never aborts on bad input or on
+ *     out-of-memory: it returns IRS_ENOMEM / IRS_ECORRUPT / ... instead.
+ *   - "Thread:" at the end of a comment says who may call the function. Unless it
+ *     says otherwise, one handle must not be used by two threads at once.
+ */
+#ifndef INCRESTORE_H
+#define INCRESTORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(IRS_STATIC_DEFINE)
+#define IRS_API
+#elif defined(__GNUC__)
+#define IRS_API __attribute__((visibility("default")))
+#else
+#define IRS_API
+#endif
+
+#define IRS_VERSION_MAJOR 0
+#define IRS_VERSION_MINOR 1
+#define IRS_VERSION_PATCH 0
+#define IRS_VERSION_STRING "0.1.0"
+
+/* Returns IRS_VERSION_STRING of the linked library. Thread: any. */
+IRS_API const char *irs_version(void);
+
+/* ------------------------------------------------------------------ errors */
+
+/*
+ * X(NAME, value, message). Released values never change and are never reused.
+ * The CLI maps them to exit codes (docs/cli.md): EINVAL -> 2; ECORRUPT, ECHAIN,
+ * ESCHEMA, EINPUT, EDUPKEY, EMISMATCH -> 3; EIO, ENOMEM, ELIMIT, ESHARD -> 4;
+ * ECANCELED -> 5.
+ */
+#define IRS_ERRNO_MAP(X)                                                        \
+	X(EINVAL, -1, "invalid argument")                                       \
+	X(ENOMEM, -2, "out of memory")                                          \
+	X(EIO, -3, "I/O error")                                                 \
+	X(ECORRUPT, -4, "corrupt collection data")                              \
+	X(ECHAIN, -5, "invalid backup chain")                                   \
+	X(ESCHEMA, -6, "schema error")                                          \
+	X(EINPUT, -7, "invalid input data")                                     \
+	X(EDUPKEY, -8, "duplicate key within one backup")                       \
+	X(ECANCELED, -9, "cancelled")                                           \
+	X(ELIMIT, -10, "memory limit exceeded")                                 \
+	X(ENOTFOUND, -11, "not found")                                          \
+	X(EEXIST, -12, "already exists")                                        \
+	X(ESHARD, -13, "shard failure")                                         \
+	X(EMISMATCH, -14, "restored state differs from the expected state")
+
+typedef enum irs_err {
+	IRS_OK = 0,
+#define IRS_ERR_ENUM_(name, value, msg) IRS_##name = value,
+	IRS_ERRNO_MAP(IRS_ERR_ENUM_)
+#undef IRS_ERR_ENUM_
+} irs_err;
+
+/* "IRS_ECORRUPT" for IRS_ECORRUPT; "IRS_UNKNOWN" otherwise. Thread: any. */
+IRS_API const char *irs_err_name(int code);
+/* The generic text of a code ("corrupt collection data"). Thread: any. */
+IRS_API const char *irs_strerror(int code);
+
+#define IRS_ERROR_MESSAGE_MAX 512
+
+/* Filled by fallible calls when passed non-NULL. message is NUL-terminated. */
+typedef struct irs_error {
+	int code;                              /* 0 or an IRS_E* value */
+	char message[IRS_ERROR_MESSAGE_MAX];   /* one line, no trailing newline */
+} irs_error;
+
+/* ------------------------------------------------------------------ allocator */
+
+/*
+ * Every allocation the library makes goes through one of these. NULL everywhere
+ * means libc. A NULL return is an out-of-memory failure the library reports as
+ * IRS_ENOMEM; it is never fatal. free receives the size that was requested, so
+ * sized deallocation (jemalloc's sdallocx) can be used. The functions are called
+ * from any thread, concurrently.
+ */
+typedef struct irs_allocator {
+	void *(*malloc)(void *ctx, size_t size);
+	void *(*realloc)(void *ctx, void *ptr, size_t old_size, size_t new_size);
+	void (*free)(void *ctx, void *ptr, size_t size);
+	void *ctx;
+} irs_allocator;
+
+/* ------------------------------------------------------------------ schema and values */
+
+typedef enum irs_type {
+	IRS_TYPE_BOOL = 1,
+	IRS_TYPE_INT32 = 2,
+	IRS_TYPE_INT64 = 3,
+	IRS_TYPE_UINT32 = 4,
+	IRS_TYPE_UINT64 = 5,
+	IRS_TYPE_DOUBLE = 6,
+	IRS_TYPE_UTF8 = 7,
+	IRS_TYPE_BYTES = 8,
+	IRS_TYPE_TIMESTAMP = 9 /* int64 microseconds since the Unix epoch */
+} irs_type;
+
+/* "uint64" for IRS_TYPE_UINT64, NULL for an unknown value. Thread: any. */
+IRS_API const char *irs_type_name(irs_type type);
+/* Parses a type name, case-insensitive; YDB's names (Uint32, Utf8, String = bytes,
+ * Int64, Bool, Double, Timestamp, ...) are accepted too. 0 on success. Thread: any. */
+IRS_API int irs_type_parse(const char *name, irs_type *out);
+
+typedef struct irs_column_def {
+	const char *name;
+	irs_type type;
+} irs_column_def;
+
+typedef struct irs_table_def {
+	const char *name;
+	const irs_column_def *columns;
+	uint32_t column_count;
+	const uint32_t *primary_key;  /* indexes into columns, in key order */
+	uint32_t primary_key_count;   /* at least 1 */
+} irs_table_def;
+
+/* A value in a row or a change. */
+typedef enum irs_value_state {
+	IRS_VALUE_ABSENT = 0,  /* not listed: unchanged by an upsert, NULL in a full row */
+	IRS_VALUE_NULL = 1,
+	IRS_VALUE_SET = 2
+} irs_value_state;
+
+typedef struct irs_value {
+	uint8_t state;  /* irs_value_state */
+	union {
+		int b;        /* bool: 0 or 1 */
+		int64_t i64;  /* int32, int64, timestamp */
+		uint64_t u64; /* uint32, uint64 */
+		double d;
+		struct {
+			const void *ptr;
+			size_t len;
+		} s;          /* utf8 (valid UTF-8), bytes */
+	} v;
+} irs_value;
+
+/* ------------------------------------------------------------------ collections */
+
+typedef struct irs_collection irs_collection;
+
+typedef enum irs_backup_kind {
+	IRS_BACKUP_FULL = 1,
+	IRS_BACKUP_INCREMENTAL = 2
+} irs_backup_kind;
+
+/*
+ * Creates an empty collection (no backups) in `dir`, which must not exist or be an
+ * empty directory. Table and column names are non-empty UTF-8, unique, at most 255
+ * bytes. Crash-safe: a crash leaves no MANIFEST or a complete one.
+ * Errors: IRS_EEXIST (a MANIFEST is there), IRS_ESCHEMA, IRS_EIO, IRS_ENOMEM.
+ * Thread: any; not concurrently with other writers of the same directory.
+ */
+IRS_API int irs_collection_create(const char *dir, const irs_table_def *tables,
+				  uint32_t table_count, irs_error *err);
+
+/* Flags for irs_collection_open. */
+#define IRS_OPEN_VERIFY_CRC 0x1u  /* also read every segment and check its CRC32C */
+
+/*
+ * Opens a collection and validates it before anything can be applied: the manifest's
+ * framing and CRC, its schema, the chain (kinds, order, gaps, parents, unique names, a
+ * full first), every segment (present, inside the collection, right size; with
+ * IRS_OPEN_VERIFY_CRC, right CRC). Frame contents are checked when read.
+ * On success *out owns the collection; release it with irs_collection_close().
+ * alloc may be NULL (libc); it must outlive the collection.
+ * Thread: any. The handle may then be read by several threads at once (it is
+ * immutable) except while a writer adds to it.
+ */
+IRS_API int irs_collection_open(const char *dir, const irs_allocator *alloc,
+				unsigned flags, irs_collection **out, irs_error *err);
+
+/* Releases a collection; NULL is a no-op. Thread: the owner, once nothing uses it. */
+IRS_API void irs_collection_close(irs_collection *c);
+
+/* Information about the collection. Strings live as long as the collection. */
+IRS_API const char *irs_collection_id(const irs_collection *c);
+IRS_API uint32_t irs_collection_table_count(const irs_collection *c);
+/* Fills *out with table i's definition; pointers live as long as the collection. */
+IRS_API int irs_collection_table(const irs_collection *c, uint32_t i, irs_table_def *out);
+/* Index of the table named `name`, or -1. */
+IRS_API int irs_collection_find_table(const irs_collection *c, const char *name);
+IRS_API uint32_t irs_collection_backup_count(const irs_collection *c);
+
+typedef struct irs_backup_info {
+	const char *name;
+	irs_backup_kind kind;
+	uint64_t seq;           /* 1-based position in the chain */
+	const char *parent;     /* "" for the first backup */
+	int64_t created_us;
+	uint32_t base_index;    /* index of the full backup this one builds on (itself for a full) */
+	uint64_t records;       /* changes (rows, for a full) in all tables */
+	uint64_t bytes;         /* segment bytes in all tables */
+	uint32_t segments;
+} irs_backup_info;
+
+/* Backup i (0-based chain position). */
+IRS_API int irs_collection_backup(const irs_collection *c, uint32_t i, irs_backup_info *out);
+/* Index of the backup named `name`, or -1. */
+IRS_API int irs_collection_find_backup(const irs_collection *c, const char *name);
+
+typedef struct irs_table_backup_info {
+	uint64_t records;
+	uint64_t bytes;
+	uint32_t segments;
+	int has_expected;       /* gen records the expected state after each backup */
+	uint64_t expected_rows;
+	uint64_t expected_digest;
+} irs_table_backup_info;
+
+/* What backup `backup` holds for table `table` (zeros when it holds nothing). */
+IRS_API int irs_collection_table_backup(const irs_collection *c, uint32_t backup,
+					uint32_t table, irs_table_backup_info *out);
+
+/* Progress of irs_collection_verify_data, called after each segment. */
+typedef void (*irs_verify_progress_fn)(void *ctx, uint64_t bytes_done, uint64_t bytes_total);
+
+/*
+ * Reads every frame of every segment (or of backups [0, upto] when upto is not
+ * UINT32_MAX) and checks framing, CRCs, decoding, types against the schema, record
+ * counts against the manifest and that no key occurs twice within one backup and
+ * table. The first problem found is returned with its backup, file, frame and byte
+ * offset. Thread: any; it does not modify the collection.
+ */
+IRS_API int irs_collection_verify_data(const irs_collection *c, uint32_t upto,
+				       irs_verify_progress_fn progress, void *ctx,
+				       irs_error *err);
+
+/* ------------------------------------------------------------------ writing backups */
+
+typedef struct irs_backup_writer irs_backup_writer;
+
+/*
+ * Starts a new backup at the end of the chain. name NULL gives a UTC timestamp name
+ * ("20261126T091500.123456Z") that sorts in chain order. Nothing is visible until
+ * irs_backup_writer_commit(); irs_backup_writer_abort() (or a crash) leaves the
+ * collection as it was. An incremental needs a full backup before it (IRS_ECHAIN).
+ * The writer accepts changes in any order and keeps its memory bounded (it spills
+ * sorted runs to temporary files in the collection). Options: see irs_writer_options.
+ * Thread: one writer per collection at a time; the writer is single-threaded.
+ */
+typedef struct irs_writer_options {
+	uint32_t version;             /* IRS_WRITER_OPTIONS_VERSION */
+	size_t memory_budget;         /* bytes buffered before a sorted run is spilled; 0 = 64 MiB */
+	uint32_t batch_rows;          /* changes per frame; 0 = 4096 */
+	uint64_t segment_bytes;       /* target segment file size; 0 = 256 MiB */
+	int collapse_duplicates;      /* incremental: collapse repeated keys in order (DESIGN 1);
+				       * 0 = report a repeated key as IRS_EDUPKEY. Fulls always report. */
+	int no_sync;                  /* skip every fsync: for scratch collections and tests only;
+				       * a crash may then lose or tear the backup */
+} irs_writer_options;
+#define IRS_WRITER_OPTIONS_VERSION 1
+IRS_API void irs_writer_options_init(irs_writer_options *o, uint32_t version);
+
+IRS_API int irs_backup_writer_begin(irs_collection *c, irs_backup_kind kind, const char *name,
+				    const irs_writer_options *opts, irs_backup_writer **out,
+				    irs_error *err);
+
+/*
+ * Adds one change to table `table`. values has one entry per column. For a full
+ * backup this is a row (ABSENT = NULL). For an incremental, an upsert lists the
+ * changed columns (ABSENT = unchanged). Key columns must be SET. `tag` is echoed in
+ * errors about this change (the importer passes the input line number).
+ * Errors: IRS_EINPUT (a type or value problem, a NULL key), IRS_EDUPKEY, IRS_EIO,
+ * IRS_ENOMEM. After an error the writer can only be aborted.
+ */
+IRS_API int irs_backup_writer_upsert(irs_backup_writer *w, uint32_t table,
+				     const irs_value *values, uint64_t tag, irs_error *err);
+/* Adds an ERASE of the key in values (only the key columns are read). */
+IRS_API int irs_backup_writer_erase(irs_backup_writer *w, uint32_t table,
+				    const irs_value *values, uint64_t tag, irs_error *err);
+/* Records the expected state of `table` after this backup (see gen). */
+IRS_API int irs_backup_writer_set_expected(irs_backup_writer *w, uint32_t table, uint64_t rows,
+					   uint64_t digest, irs_error *err);
+
+/* Writes the remaining data, fsyncs it, then replaces the MANIFEST atomically and
+ * re-reads it into c. The writer is released in every case. */
+IRS_API int irs_backup_writer_commit(irs_backup_writer *w, irs_error *err);
+/* Discards the backup and releases the writer; NULL is a no-op. */
+IRS_API void irs_backup_writer_abort(irs_backup_writer *w);
+
+/* ------------------------------------------------------------------ restore */
+
+typedef struct irs_restore irs_restore;  /* the restored tables */
+
+/* Progress, called by the coordinator thread after every backup and about every
+ * 100 ms during one. */
+typedef struct irs_progress {
+	uint32_t backup_index;     /* chain index being restored */
+	uint32_t backups_done;     /* of the backups this restore applies */
+	uint32_t backups_total;
+	const char *backup_name;
+	uint64_t changes_done;     /* changes applied so far, all backups */
+	uint64_t changes_total;
+	uint64_t bytes_done;       /* segment bytes decoded so far */
+	uint64_t bytes_total;
+} irs_progress;
+typedef void (*irs_progress_fn)(void *ctx, const irs_progress *p);
+
+/*
+ * Called by the coordinator after backup `backup_index` is applied by every shard and
+ * before the next one starts: every shard is quiescent, so the read functions below
+ * may be used on `r`. Returning non-zero cancels the restore (IRS_ECANCELED) with the
+ * tables left at this backup.
+ */
+typedef int (*irs_barrier_fn)(void *ctx, irs_restore *r, uint32_t backup_index);
+
+typedef struct irs_restore_options {
+	uint32_t version;              /* IRS_RESTORE_OPTIONS_VERSION */
+	uint32_t shards;               /* 1..256; 0 = online CPUs */
+	const char *upto;              /* backup name; NULL = the last backup */
+	const char *const *tables;     /* restore only these tables; NULL = all */
+	uint32_t table_count;
+	irs_progress_fn progress;
+	void *progress_ctx;
+	irs_barrier_fn barrier;
+	void *barrier_ctx;
+	const volatile int *cancel;    /* set non-zero from any thread to cancel */
+	uint64_t memory_limit;         /* bytes the restore may allocate; 0 = unlimited */
+	int check_expected;            /* 1 = fail with IRS_EMISMATCH when an expected state
+					* recorded in the manifest differs (default 1) */
+} irs_restore_options;
+#define IRS_RESTORE_OPTIONS_VERSION 1
+IRS_API void irs_restore_options_init(irs_restore_options *o, uint32_t version);
+
+/* Statistics of a restore, per backup applied. */
+typedef struct irs_backup_stats {
+	uint32_t backup_index;
+	uint64_t wall_ns;          /* from start of the backup to its barrier */
+	uint64_t inserted, updated, erased, noop_erases;
+	uint64_t bytes;
+	uint64_t barrier_turnaround_ns;  /* last shard done -> coordinator wakes */
+	uint64_t max_shard_applied, sum_shard_applied;  /* skew = max / (sum / shards) */
+	uint64_t max_shard_wait_ns;      /* longest time a shard sat idle at the barrier */
+	const uint64_t *shard_applied;   /* changes applied by each shard (shard count entries) */
+} irs_backup_stats;
+
+/*
+ * Restores the chain of `c` up to opts->upto: the last full backup at or before it,
+ * then every incremental after it in order. Backup i+1 starts only after every shard
+ * has applied all of backup i. On failure in backup i the tables are exactly as they
+ * were after backup i-1 (empty if the failure is in the full backup) and *out is still
+ * returned when it could be built, so the caller can read that state;
+ * irs_restore_through() says which backup the tables reflect.
+ * Thread: any caller thread acts as the coordinator; the call blocks until done.
+ */
+IRS_API int irs_restore_run(const irs_collection *c, const irs_restore_options *opts,
+			    const irs_allocator *alloc, irs_restore **out, irs_error *err);
+
+/* Releases the tables; NULL is a no-op. */
+IRS_API void irs_restore_free(irs_restore *r);
+
+/* Chain index of the last backup fully applied, or -1 when none was. */
+IRS_API int64_t irs_restore_through(const irs_restore *r);
+IRS_API uint32_t irs_restore_shard_count(const irs_restore *r);
+/* Statistics of the backups applied, in order; valid while r lives. */
+IRS_API const irs_backup_stats *irs_restore_stats(const irs_restore *r, uint32_t *count);
+/* Peak bytes allocated through the restore's allocator accounting. */
+IRS_API uint64_t irs_restore_peak_bytes(const irs_restore *r);
+
+/* Restored tables are addressed by the collection's table index. Tables filtered
+ * out by opts->tables are empty. */
+IRS_API uint64_t irs_restore_row_count(const irs_restore *r, uint32_t table);
+/* Logical size: encoded keys + values + NULL bits of every row of the table. */
+IRS_API uint64_t irs_restore_logical_bytes(const irs_restore *r, uint32_t table);
+/* Order-independent content digest of the table (docs/format.md, "Content digest"). */
+IRS_API uint64_t irs_restore_digest(const irs_restore *r, uint32_t table);
+
+/*
+ * Point get. key has one entry per column (only the primary key columns are read).
+ * On success row[] (one per column) receives the row; string values point into the
+ * table and stay valid until the restore changes or is freed. IRS_ENOTFOUND when
+ * there is no such row. Thread: the caller of irs_restore_run after it returned, or
+ * the barrier callback.
+ */
+IRS_API int irs_restore_get(const irs_restore *r, uint32_t table, const irs_value *key,
+			    irs_value *row, irs_error *err);
+
+/*
+ * Calls fn for every row of the table in primary key order (each partition sorted,
+ * then merged). row[] is valid during the call only. A non-zero return from fn stops
+ * the scan and is returned. Thread: as irs_restore_get.
+ */
+typedef int (*irs_row_fn)(void *ctx, const irs_value *row);
+IRS_API int irs_restore_scan(const irs_restore *r, uint32_t table, irs_row_fn fn, void *ctx,
+			     irs_error *err);
+
+/* Export formats for irs_restore_export. */
+typedef enum irs_export_format {
+	IRS_EXPORT_JSONL = 1,   /* one object per row, key order, NULL as null */
+	IRS_EXPORT_CSV = 2,     /* header, key order, NULL as an unquoted empty field */
+	IRS_EXPORT_SQLITE = 3,  /* every table, typed columns, primary key; `table` ignored */
+	IRS_EXPORT_COLLECTION = 4 /* a new collection with one full backup; `table` ignored */
+} irs_export_format;
+
+/* Writes table `table` (or all, for SQLITE and COLLECTION) to `path`.
+ * The file is written to a temporary name and renamed into place. */
+IRS_API int irs_restore_export(const irs_restore *r, irs_export_format format, uint32_t table,
+			       const char *path, irs_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* INCRESTORE_H */

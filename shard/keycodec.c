@@ -1,0 +1,227 @@
+/*
+ * keycodec.c: the order-preserving encoding of primary keys (FORMAT in keycodec.h).
+ *
+ * The encoded key is what the tables hash, compare and sort, so its bytewise order
+ * (memcmp, then length) must equal the typed order of the key tuple:
+ *
+ *   - Fixed-width numbers are written big-endian so that memcmp compares the most
+ *     significant byte first. Signed integers get their sign bit flipped, which maps
+ *     INT_MIN..INT_MAX onto 0..UINT_MAX monotonically.
+ *   - Doubles: for a positive number (sign bit clear) the IEEE bits already order like
+ *     unsigned integers, so flipping the sign bit puts positives above every negative.
+ *     For a negative number a larger magnitude must sort lower, so every bit is
+ *     flipped. -0.0 (0x8000...) becomes 0x7FFF... and +0.0 becomes 0x8000...: distinct,
+ *     adjacent keys, -0 first.
+ *   - Strings must be self-delimiting so that ("a", "b") and ("ab", ...) cannot
+ *     collide, and a shorter string must sort before its extensions. The terminator
+ *     0x00 0x00 is lower than any continuation (a literal 0x00 is written 0x00 0xFF,
+ *     any other byte is >= 0x01), so "ab" < "ab\0" < "ab\x01" all hold.
+ *
+ * DECODING trusts nothing: every read is bounds-checked against key_len, bool bytes
+ * must be 0 or 1, an escape must be 0x00 0x00 or 0x00 0xFF, and the encoding must end
+ * exactly after the last key column. Anything else is IRS_ECORRUPT. The encoding is
+ * canonical (one byte string per key tuple), so decode(encode(k)) == k and
+ * encode(decode(b)) == b for every b that decodes. utf8 validity of decoded strings
+ * is not re-checked: keys are only built from values that passed irs__value_check.
+ */
+#include "keycodec.h"
+
+#include <string.h>
+
+#include <xxhash.h>
+
+static inline void store_be32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+static inline void store_be64(uint8_t *p, uint64_t v)
+{
+	store_be32(p, (uint32_t)(v >> 32));
+	store_be32(p + 4, (uint32_t)v);
+}
+
+static inline uint32_t load_be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
+}
+
+static inline uint64_t load_be64(const uint8_t *p)
+{
+	return (uint64_t)load_be32(p) << 32 | load_be32(p + 4);
+}
+
+#define SIGN32 0x80000000u
+#define SIGN64 0x8000000000000000u
+
+/* Order-preserving bits of a double (see the top comment). */
+static inline uint64_t double_to_key(double d)
+{
+	uint64_t bits;
+	memcpy(&bits, &d, sizeof bits);
+	return (bits & SIGN64) ? ~bits : bits ^ SIGN64;
+}
+
+static inline double key_to_double(uint64_t k)
+{
+	uint64_t bits = (k & SIGN64) ? k ^ SIGN64 : ~k;
+	double d;
+	memcpy(&d, &bits, sizeof d);
+	return d;
+}
+
+size_t irs__key_part_bound(irs_type type, const irs_value *v)
+{
+	uint8_t w = irs__type_width(type);
+	if (w)
+		return w;
+	/* Worst case every byte is 0x00 (two bytes each), plus the terminator. */
+	return 2u * v->v.s.len + 2u;
+}
+
+size_t irs__key_encode(const irs_schema_table *t, const irs_value *row, uint8_t *out, size_t cap)
+{
+	size_t limit = cap < IRS_MAX_KEY_BYTES ? cap : IRS_MAX_KEY_BYTES;
+	size_t n = 0;
+	for (uint32_t k = 0; k < t->nkey; k++) {
+		uint32_t c = t->key_cols[k];
+		irs_type ty = t->cols[c].type;
+		const irs_value *v = &row[c];
+		uint8_t w = irs__type_width(ty);
+		if (w) {
+			if (limit - n < w)
+				return 0;
+			uint8_t *p = out + n;
+			switch (ty) {
+			case IRS_TYPE_BOOL: *p = (uint8_t)(v->v.b != 0); break;
+			case IRS_TYPE_INT32: store_be32(p, (uint32_t)(int32_t)v->v.i64 ^ SIGN32); break;
+			case IRS_TYPE_UINT32: store_be32(p, (uint32_t)v->v.u64); break;
+			case IRS_TYPE_INT64:
+			case IRS_TYPE_TIMESTAMP: store_be64(p, (uint64_t)v->v.i64 ^ SIGN64); break;
+			case IRS_TYPE_UINT64: store_be64(p, v->v.u64); break;
+			case IRS_TYPE_DOUBLE: store_be64(p, double_to_key(v->v.d)); break;
+			default: return 0;
+			}
+			n += w;
+			continue;
+		}
+		if (!irs__type_is_var(ty))
+			return 0;
+		/* Copy runs between 0x00 bytes with memcpy: keys rarely hold 0x00. */
+		const uint8_t *s = v->v.s.ptr;
+		size_t len = v->v.s.len;
+		while (len) {
+			const uint8_t *z = memchr(s, 0, len);
+			size_t run = z ? (size_t)(z - s) : len;
+			if (limit - n < run)
+				return 0;
+			memcpy(out + n, s, run);
+			n += run;
+			s += run;
+			len -= run;
+			if (z) {
+				if (limit - n < 2)
+					return 0;
+				out[n++] = 0x00;
+				out[n++] = 0xFF;
+				s++;
+				len--;
+			}
+		}
+		if (limit - n < 2)
+			return 0;
+		out[n++] = 0x00;
+		out[n++] = 0x00;
+	}
+	return n;
+}
+
+int irs__key_decode(const irs_schema_table *t, const uint8_t *key, size_t key_len, irs_value *row,
+		    uint8_t *scratch)
+{
+	size_t n = 0;
+	size_t used = 0; /* bytes of scratch handed out */
+	for (uint32_t k = 0; k < t->nkey; k++) {
+		uint32_t c = t->key_cols[k];
+		irs_type ty = t->cols[c].type;
+		irs_value *v = &row[c];
+		uint8_t w = irs__type_width(ty);
+		if (w) {
+			if (key_len - n < w)
+				return IRS_ECORRUPT;
+			const uint8_t *p = key + n;
+			switch (ty) {
+			case IRS_TYPE_BOOL:
+				if (*p > 1)
+					return IRS_ECORRUPT;
+				v->v.b = *p;
+				break;
+			case IRS_TYPE_INT32: v->v.i64 = (int32_t)(load_be32(p) ^ SIGN32); break;
+			case IRS_TYPE_UINT32: v->v.u64 = load_be32(p); break;
+			case IRS_TYPE_INT64:
+			case IRS_TYPE_TIMESTAMP: v->v.i64 = (int64_t)(load_be64(p) ^ SIGN64); break;
+			case IRS_TYPE_UINT64: v->v.u64 = load_be64(p); break;
+			case IRS_TYPE_DOUBLE: v->v.d = key_to_double(load_be64(p)); break;
+			default: return IRS_ECORRUPT;
+			}
+			v->state = IRS_VALUE_SET;
+			n += w;
+			continue;
+		}
+		if (!irs__type_is_var(ty))
+			return IRS_ECORRUPT;
+		/*
+		 * Find the terminator. The first 0x00 decides: 0x00 0x00 ends the string
+		 * (the common case: the value points into key), 0x00 0xFF is an escaped
+		 * 0x00 and the value must be unescaped into scratch.
+		 */
+		const uint8_t *s = key + n;
+		size_t avail = key_len - n;
+		const uint8_t *z = memchr(s, 0, avail);
+		if (!z || (size_t)(z - s) + 1 >= avail)
+			return IRS_ECORRUPT;
+		if (z[1] == 0x00) {
+			size_t len = (size_t)(z - s);
+			v->v.s.ptr = s;
+			v->v.s.len = len;
+			v->state = IRS_VALUE_SET;
+			n += len + 2;
+			continue;
+		}
+		uint8_t *o = scratch + used;
+		size_t olen = 0;
+		size_t i = 0;
+		for (;;) {
+			if (i >= avail)
+				return IRS_ECORRUPT;
+			uint8_t b = s[i++];
+			if (b != 0x00) {
+				o[olen++] = b;
+				continue;
+			}
+			if (i >= avail)
+				return IRS_ECORRUPT;
+			uint8_t e = s[i++];
+			if (e == 0x00)
+				break;
+			if (e != 0xFF)
+				return IRS_ECORRUPT;
+			o[olen++] = 0x00;
+		}
+		/* olen < i, so scratch use never exceeds key_len in total. */
+		v->v.s.ptr = o;
+		v->v.s.len = olen;
+		v->state = IRS_VALUE_SET;
+		used += olen;
+		n += i;
+	}
+	return n == key_len ? 0 : IRS_ECORRUPT;
+}
+
+uint64_t irs__key_hash(const uint8_t *key, size_t len)
+{
+	return XXH3_64bits(key, len);
+}

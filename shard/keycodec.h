@@ -1,0 +1,53 @@
+/*
+ * keycodec.h (private): the encoded primary key, whose bytewise order (memcmp, then
+ * length) equals the typed order of the key tuple.
+ *
+ * FORMAT, per key column in key order:
+ *   bool              1 byte, 0 or 1
+ *   int32, int64,     big-endian two's complement with the sign bit flipped
+ *   timestamp         (4 bytes for int32, 8 otherwise)
+ *   uint32, uint64    big-endian (4 or 8 bytes)
+ *   double            IEEE-754 bits big-endian; sign bit flipped for +, all bits
+ *                     flipped for -; so -inf < ... < -0 < +0 < ... < +inf. NaNs sort
+ *                     past the infinities by their bits. -0 and +0 are distinct keys.
+ *   utf8, bytes       each 0x00 byte written as 0x00 0xFF, then the terminator 0x00 0x00
+ *                     (order-preserving and self-delimiting, so composite keys work)
+ *
+ * The hash that partitions rows across shards is XXH3-64 of these bytes.
+ */
+#ifndef IRS_SHARD_KEYCODEC_H
+#define IRS_SHARD_KEYCODEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/schema.h"
+
+/*
+ * Encodes the key columns of `row` (one irs_value per column, key columns SET) into
+ * out[0..cap). Returns the encoded length, or 0 when it would exceed cap or
+ * IRS_MAX_KEY_BYTES. Values must already have passed irs__value_check.
+ */
+size_t irs__key_encode(const irs_schema_table *t, const irs_value *row, uint8_t *out, size_t cap);
+
+/* Upper bound of the encoded length of one key column value. */
+size_t irs__key_part_bound(irs_type type, const irs_value *v);
+
+/*
+ * Decodes an encoded key into the key columns of row[] (other entries untouched).
+ * utf8/bytes values without a 0x00 point into key; those with 0x00 are unescaped into
+ * scratch (of at least key_len bytes). Returns 0, or IRS_ECORRUPT on malformed input.
+ */
+int irs__key_decode(const irs_schema_table *t, const uint8_t *key, size_t key_len, irs_value *row,
+		    uint8_t *scratch);
+
+/* The partition/slot hash of an encoded key. */
+uint64_t irs__key_hash(const uint8_t *key, size_t len);
+
+/* Shard owning a hash, for `shards` shards (uses the high bits; slots use the low). */
+static inline uint32_t irs__shard_of(uint64_t hash, uint32_t shards)
+{
+	return (uint32_t)(((hash >> 32) * (uint64_t)shards) >> 32);
+}
+
+#endif
