@@ -587,7 +587,12 @@ static int read_more(importer *im)
 	}
 	if (r->end == r->cap) {
 		size_t limit = im->max_line + 2; /* a full line, its '\n', one more byte */
-		size_t ncap = r->cap ? r->cap * 2 : (READ_CHUNK < limit ? READ_CHUNK : limit);
+		size_t first = READ_CHUNK;
+		if (r->fd < 0 && r->mem_len - r->mem_pos + 2 < first)
+			first = r->mem_len - r->mem_pos + 2; /* a small buffer for a small input */
+		if (first < 64)
+			first = 64;
+		size_t ncap = r->cap ? r->cap * 2 : (first < limit ? first : limit);
 		if (ncap > limit)
 			ncap = limit;
 		if (ncap <= r->cap)

@@ -251,7 +251,8 @@ int irs__batch_decode(irs_batch_decoder *d, const irs_schema_table *t, const uin
 							   "change %u: column %s: value length %u runs past "
 							   "the column data",
 							   r, col->name, l);
-				src = cv->data.data + d->offset[c];
+				/* protobuf-c leaves an empty bytes field NULL */
+				src = cv->data.data ? cv->data.data + d->offset[c] : (const uint8_t *)"";
 				d->offset[c] += l;
 				vlen = l;
 				if (col->type == IRS_TYPE_UTF8 && !irs__utf8_valid(src, vlen))

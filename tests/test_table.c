@@ -337,14 +337,13 @@ static uint64_t model_logical(env *e, uint64_t *count, uint64_t *digest)
 }
 
 /* The partition equals the model, row by row; its validator agrees. */
-static void compare(env *e)
+static void compare_rows(env *e)
 {
 	const irs_schema_table *t = e->t;
 	char why[256];
 	int rc = irs__part_check(e->part, why, sizeof why);
 	if (rc)
 		fail_msg("irs__part_check: %s", why);
-	assert_int_equal(irs__part_error(e->part), 0);
 	irs_value got[32];
 	uint8_t scratch[256];
 	assert_true(irs__part_max_key_len(e->part) <= sizeof scratch);
@@ -378,6 +377,12 @@ static void compare(env *e)
 	assert_int_equal(irs__part_digest(e->part, &pd), 0);
 	assert_int_equal(pd, digest);
 	assert_memory_equal(&e->counts, &e->expect, sizeof e->counts);
+}
+
+static void compare(env *e)
+{
+	assert_int_equal(irs__part_error(e->part), 0);
+	compare_rows(e);
 }
 
 /* Applies recs as one staged backup: reserve, then apply with no allocation at all. */
@@ -840,10 +845,152 @@ static void test_reserve_accounting(void **state)
 	assert_int_equal(atomic_load(&e.mem.used), used);
 	irs__part_unreserve(e.part);
 	compare(&e);
+	irs_part_stats st;
+	irs__part_stats(e.part, &st);
+	assert_int_equal(st.rows, 4000);
+	assert_int_equal(st.logical_bytes, irs__part_logical_bytes(e.part));
+	assert_int_equal(st.arena_bytes, st.live_bytes + st.free_bytes + st.unused_bytes);
+	assert_int_equal(st.index_bytes + st.arena_bytes + st.other_bytes,
+			 irs__part_memory_bytes(e.part));
+	assert_true(st.live_bytes >= st.logical_bytes);
+	assert_int_equal(st.reserved_rows, 0);
 	for (uint32_t i = 0; i < 4000; i++)
 		free(recs[i]);
 	free(recs);
 	env_free(&e);
+}
+
+/* A full row for key id: every value column listed (ABSENT means NULL). */
+static irs_rec *full_row(env *e, uint32_t id)
+{
+	const irs_schema_table *t = e->t;
+	irs_value row[32];
+	for (uint32_t c = 0; c < t->ncols; c++)
+		row[c] = tu_absent();
+	key_row(e, id, row);
+	for (uint32_t vi = 0; vi < t->nvalues; vi++) {
+		uint32_t c = t->value_cols[vi];
+		row[c] = rand_value(e, t->cols[c].type);
+	}
+	irs_rec *rec = tu_rec_new(t, IRS_REC_UPSERT, true, row);
+	assert_non_null(rec);
+	return rec;
+}
+
+/* Applies a full row to the model (as insert_batch would). */
+static void model_full(env *e, uint32_t id, const irs_rec *rec)
+{
+	irs_value row[32];
+	uint8_t scratch[256];
+	assert_int_equal(irs__rec_decode(e->t, rec, row, scratch), 0);
+	e->expect.inserted++;
+	model_upsert(e, id, row);
+}
+
+/* Full backups: inserts, and a repeated key is reported with its index. */
+static void test_insert_batch(void **state)
+{
+	(void)state;
+	env e;
+	env_init(&e, S_MAIN, 2000, 1000, 0, 131);
+	irs_rec *recs[1000];
+	uint64_t bytes = 0;
+	for (uint32_t i = 0; i < 1000; i++) {
+		recs[i] = full_row(&e, i);
+		bytes += irs__part_rec_bound(e.part, recs[i]);
+	}
+	assert_int_equal(irs__part_reserve(e.part, 1000, bytes), 0);
+	uint64_t used = atomic_load(&e.mem.used);
+	size_t dup = 12345;
+	assert_int_equal(irs__part_insert_batch(e.part, (const irs_rec *const *)recs, 1000,
+						&e.counts, &dup), 0);
+	assert_int_equal(atomic_load(&e.mem.used), used);
+	assert_int_equal(dup, 12345);
+	for (uint32_t i = 0; i < 1000; i++) {
+		model_full(&e, i, recs[i]);
+		free(recs[i]);
+	}
+	compare(&e);
+	/* A key already in the table at index 5: the first five go in, the rest do not. */
+	for (uint32_t i = 0; i < 10; i++)
+		recs[i] = full_row(&e, i == 5 ? 17 : 1000 + i);
+	assert_int_equal(irs__part_reserve(e.part, 10, 10 * 4096), 0);
+	assert_int_equal(irs__part_insert_batch(e.part, (const irs_rec *const *)recs, 10,
+						&e.counts, &dup), IRS_EDUPKEY);
+	assert_int_equal(dup, 5);
+	for (uint32_t i = 0; i < 5; i++)
+		model_full(&e, 1000 + i, recs[i]);
+	for (uint32_t i = 0; i < 10; i++)
+		free(recs[i]);
+	compare(&e);
+	/* A key repeated inside the batch. */
+	for (uint32_t i = 0; i < 4; i++)
+		recs[i] = full_row(&e, i == 3 ? 1500 : 1500 + i);
+	assert_int_equal(irs__part_insert_batch(e.part, (const irs_rec *const *)recs, 4, &e.counts,
+						&dup), IRS_EDUPKEY);
+	assert_int_equal(dup, 3);
+	for (uint32_t i = 0; i < 3; i++)
+		model_full(&e, 1500 + i, recs[i]);
+	for (uint32_t i = 0; i < 4; i++)
+		free(recs[i]);
+	irs__part_unreserve(e.part);
+	compare(&e);
+	env_free(&e);
+}
+
+/* Unreserved updates that need new blobs under a memory limit: each failing change
+ * is dropped whole (the row stays as it was) and the error is sticky. */
+static void test_unreserved_update_failure(void **state)
+{
+	(void)state;
+	for (int schema = S_MAIN; schema <= S_WIDE; schema += S_WIDE - S_MAIN) {
+		env e;
+		env_init(&e, schema, 3000, 3000, 3u << 20, 141);
+		uint32_t n = 0;
+		for (; n < 3000; n++) {
+			irs_rec *rec = full_row(&e, n);
+			if (irs__part_reserve(e.part, 1, irs__part_rec_bound(e.part, rec))) {
+				free(rec);
+				break;
+			}
+			irs__part_apply(e.part, rec, &e.counts);
+			model_full(&e, n, rec);
+			free(rec);
+		}
+		assert_true(n > 10);
+		compare(&e);
+		static uint8_t big[2000];
+		memset(big, 'z', sizeof big);
+		uint32_t failed = 0;
+		for (uint32_t k = 0; k < 4 * n; k++) {
+			uint32_t id = k % n;
+			irs_value row[32];
+			for (uint32_t c = 0; c < e.t->ncols; c++)
+				row[c] = tu_absent();
+			key_row(&e, id, row);
+			/* grow every other var column (the others keep inline values) */
+			uint32_t nv = 0;
+			for (uint32_t vi = 0; vi < e.t->nvalues; vi++) {
+				uint32_t c = e.t->value_cols[vi];
+				if (irs__type_is_var(e.t->cols[c].type) && nv++ % 2 == 0)
+					row[c] = tu_bytes(big, 500 + k % 1000);
+			}
+			irs_rec *rec = tu_rec_new(e.t, IRS_REC_UPSERT, false, row);
+			uint64_t before = e.counts.updated;
+			irs__part_apply(e.part, rec, &e.counts);
+			free(rec);
+			if (e.counts.updated == before) {
+				failed++;
+				continue;
+			}
+			e.expect.updated++;
+			model_upsert(&e, id, row);
+		}
+		assert_true(failed > 0);
+		assert_int_equal(irs__part_error(e.part), IRS_ELIMIT);
+		compare_rows(&e);
+		env_free(&e);
+	}
 }
 
 int main(void)
@@ -863,6 +1010,8 @@ int main(void)
 		cmocka_unit_test(test_reserve_failure),
 		cmocka_unit_test(test_unreserved),
 		cmocka_unit_test(test_reserve_accounting),
+		cmocka_unit_test(test_insert_batch),
+		cmocka_unit_test(test_unreserved_update_failure),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
