@@ -319,11 +319,23 @@ static bool column_value(sqlite3_stmt *st, int i, irs_type type, irs_value *v)
 		return false;
 	int64_t x = sqlite3_column_int64(st, i);
 	switch (type) {
-	case IRS_TYPE_BOOL: v->v.b = x != 0; break;
+	case IRS_TYPE_BOOL:
+		if (x != 0 && x != 1)
+			return false;
+		v->v.b = (int)x;
+		break;
 	case IRS_TYPE_INT32:
+		if (x < INT32_MIN || x > INT32_MAX)
+			return false;
+		v->v.i64 = x;
+		break;
+	case IRS_TYPE_UINT32:
+		if (x < 0 || x > (int64_t)UINT32_MAX)
+			return false;
+		v->v.u64 = (uint64_t)x;
+		break;
 	case IRS_TYPE_INT64:
 	case IRS_TYPE_TIMESTAMP: v->v.i64 = x; break;
-	case IRS_TYPE_UINT32:
 	case IRS_TYPE_UINT64: memcpy(&v->v.u64, &x, sizeof x); break;
 	case IRS_TYPE_DOUBLE: memcpy(&v->v.d, &x, sizeof x); break;
 	default: return false;
@@ -757,6 +769,9 @@ static int compare_all(vctx *v, irs_restore *r, uint32_t b)
 				 "the engine and SQLite differ after backup %s: table %s has %" PRIu64
 				 " rows in the engine (%" PRIu64 " scanned) and %" PRIu64 " in SQLite",
 				 v->c->backups[b].pb->name, t->name, n_eng, sc.n, n_orc);
+			irs__textbuf_put(&v->report, "verify: DIFFERENCE: ", 20);
+			irs__textbuf_put(&v->report, v->where, strlen(v->where));
+			irs__textbuf_put(&v->report, "\n", 1);
 			v->differ = true;
 			return 1;
 		}
@@ -769,6 +784,9 @@ static int compare_all(vctx *v, irs_restore *r, uint32_t b)
 				 " rows with digest %016" PRIx64,
 				 v->c->backups[b].pb->name, t->name, n_eng, v->digest, tbi.expected_rows,
 				 tbi.expected_digest);
+			irs__textbuf_put(&v->report, "verify: DIFFERENCE: ", 20);
+			irs__textbuf_put(&v->report, v->where, strlen(v->where));
+			irs__textbuf_put(&v->report, "\n", 1);
 			v->differ = true;
 			return 1;
 		}
@@ -798,7 +816,8 @@ static void print_ok_line(vctx *v, bool final, uint32_t b)
  * the final comparison, so that verify must find a difference. On the middle row in
  * key order: update flips the first value column between NULL and a value (0, '' or
  * a zero-length blob); delete removes the row; insert adds a copy of it under a key
- * just past the largest one (first key column + 1, or with a byte appended).
+ * just past the largest one (in the first non-bool key column: + 1, or a byte
+ * appended).
  */
 static int tamper(vctx *v)
 {
@@ -822,7 +841,14 @@ static int tamper(vctx *v)
 	} else if (strcmp(kind, "delete") == 0) {
 		sqlf(o, "DELETE FROM t0 WHERE (");
 	} else {
-		uint32_t k0 = t->key_cols[0];
+		uint32_t k0 = UINT32_MAX; /* the first key column that is not bool */
+		for (uint32_t k = 0; k < t->nkey && k0 == UINT32_MAX; k++)
+			if (t->cols[t->key_cols[k]].type != IRS_TYPE_BOOL)
+				k0 = t->key_cols[k];
+		if (k0 == UINT32_MAX) {
+			v->tamper = "delete";
+			return tamper(v);
+		}
 		irs_type ty = t->cols[k0].type;
 		sqlf(o, "INSERT INTO t0 SELECT ");
 		for (uint32_t c = 0; c < t->ncols; c++) {
