@@ -37,15 +37,20 @@ step "tsan tests"
 ctest --preset tsan -j "$jobs"
 
 step "fuzz smoke"
-ci/build.sh fuzz
-for f in build/fuzz/tests/fuzz/fuzz_*; do
-  [ -x "$f" ] || continue
-  name=$(basename "$f")
-  corpus=tests/fuzz/corpus/${name#fuzz_}
-  secs=${IRS_FUZZ_SECONDS:-8}
-  [ "${IRS_LONG:-0}" = 1 ] && secs=600
+targets="fuzz_jsonl_rows fuzz_changes_jsonl fuzz_csv fuzz_schema_json fuzz_batch fuzz_manifest"
+cmake --preset fuzz >/dev/null
+cmake --build --preset fuzz -j "$jobs" --target $targets
+secs=${IRS_FUZZ_SECONDS:-10}
+[ "${IRS_LONG:-0}" = 1 ] && secs=600
+for name in $targets; do
   mkdir -p "build/fuzz/work/$name"
-  "$f" -max_total_time="$secs" -print_final_stats=0 "build/fuzz/work/$name" "$corpus" 2>&1 | tail -n 1
+  # new inputs go to the work directory; the committed seed corpus is only read
+  log=build/fuzz/work/$name.log
+  if ! build/fuzz/tests/fuzz/$name -max_total_time="$secs" -dict=tests/fuzz/import.dict \
+       "build/fuzz/work/$name" "tests/fuzz/corpus/$name" >"$log" 2>&1; then
+    tail -n 40 "$log"; echo "fuzz target $name failed (crash input in the directory above)"; exit 1
+  fi
+  echo "$name: $(grep -E '^#[0-9]+ +DONE' "$log" | tail -n 1)"
 done
 
 step "done in $(( $(date +%s) - start ))s"

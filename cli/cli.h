@@ -12,7 +12,9 @@
  *      run() gets argv[0] = the command name and argv[1..argc) = its arguments. Parse
  *      them with irs_cli_getopt (below), which handles -h/--help, "--", "--opt=value"
  *      and reports unknown options. Return an exit code (IRS_CLI_EXIT_*).
- *   2. Declare `extern const irs_cli_command irs_cli_cmd_restore;` below.
+ *   2. Declare `extern const irs_cli_command irs_cli_cmd_restore;
+extern const irs_cli_command irs_cli_cmd_verify;
+extern const irs_cli_command irs_cli_cmd_gen;` below.
  *   3. Put `&irs_cli_cmd_restore` in the table in cli/main.c (replacing its
  *      placeholder). cli/CMakeLists.txt globs every .c file in cli/, so nothing else
  *      changes.
@@ -56,6 +58,8 @@ extern const irs_cli_command irs_cli_cmd_create;
 extern const irs_cli_command irs_cli_cmd_add;
 extern const irs_cli_command irs_cli_cmd_inspect;
 extern const irs_cli_command irs_cli_cmd_restore;
+extern const irs_cli_command irs_cli_cmd_verify;
+extern const irs_cli_command irs_cli_cmd_gen;
 
 /*
  * Exit code for a library error code: EINVAL -> 2; ECORRUPT, ECHAIN, ESCHEMA, EINPUT,

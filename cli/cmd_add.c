@@ -260,9 +260,12 @@ static int run_add(const irs_cli_command *cmd, int argc, char **argv)
 		io.name = s->shown;
 		io.table = s->table;
 		io.cancel = &irs_cli_cancelled;
-		if (irs_import_fd(&s->def, s->fd, &io, &sink, &s->stats, &err) != 0) {
+		int irc = irs_import_fd(&s->def, s->fd, &io, &sink, &s->stats, &err);
+		if (irc != 0) {
 			irs_backup_writer_abort(w);
 			w = NULL;
+			if (irc == IRS_ECANCELED)
+				irs__errprefix(&err, "no backup was added");
 			rc = irs_cli_fail(&err);
 			goto out;
 		}

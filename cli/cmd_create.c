@@ -102,7 +102,8 @@ const irs_cli_command irs_cli_cmd_create = {
 	"\n"
 	"schema.json describes one table:\n"
 	"  {\"table\": \"orders\",\n"
-	"   \"columns\": [{\"name\": \"id\", \"type\": \"uint64\"}, {\"name\": \"note\", \"type\": \"utf8\"}],\n"
+	"   \"columns\": [{\"name\": \"id\", \"type\": \"uint64\"},\n"
+	"               {\"name\": \"note\", \"type\": \"utf8\"}],\n"
 	"   \"primary_key\": [\"id\"]}\n"
 	"or several: {\"tables\": [ ...objects like the one above... ]}.\n"
 	"Types: bool, int32, int64, uint32, uint64, double, utf8, bytes, timestamp\n"
@@ -112,7 +113,7 @@ const irs_cli_command irs_cli_cmd_create = {
 	"  --schema FILE   the schema (required)\n"
 	"  -q, --quiet     print nothing on success\n"
 	"\n"
-	"exit codes: 0 created, 2 usage, 3 invalid schema, 4 I/O error or DIR already holds\n"
-	"a collection\n",
+	"exit codes: 0 created, 2 usage, 3 invalid schema, 4 I/O error or DIR already\n"
+	"holds a collection\n",
 	run_create,
 };

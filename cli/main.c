@@ -12,36 +12,14 @@
 
 #include "cli.h"
 
-/*
- * PLACEHOLDERS: verify and gen are not written yet. Each stub below stands in
- * for cli/cmd_<name>.c; when that file lands, replace the table entry with
- * &irs_cli_cmd_<name> and delete the stub.
- */
-static int not_implemented(const irs_cli_command *cmd, int argc, char **argv)
-{
-	(void)argc;
-	(void)argv;
-	return irs_cli_errorf(IRS_CLI_EXIT_USAGE, "%s: not implemented yet", cmd->name);
-}
-
-static const irs_cli_command stub_verify = {
-	"verify", "check a restore against SQLite (not implemented yet)",
-	"usage: increstore verify DIR [--upto NAME] [--each]\n\n(not implemented yet)\n",
-	not_implemented};
-static const irs_cli_command stub_gen = {
-	"gen", "generate a synthetic collection (not implemented yet)",
-	"usage: increstore gen DIR --rows N --incrementals K --changes M [--seed S]\n\n"
-	"(not implemented yet)\n",
-	not_implemented};
-
 /* The command table, in the order `increstore --help` lists them. */
 static const irs_cli_command *const commands[] = {
 	&irs_cli_cmd_create,
 	&irs_cli_cmd_add,
 	&irs_cli_cmd_inspect,
 	&irs_cli_cmd_restore,
-	&stub_verify,  /* PLACEHOLDER: &irs_cli_cmd_verify */
-	&stub_gen,     /* PLACEHOLDER: &irs_cli_cmd_gen */
+	&irs_cli_cmd_verify,
+	&irs_cli_cmd_gen,
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

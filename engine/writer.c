@@ -182,15 +182,37 @@ static void clean_leftovers(irs_collection *c)
 	closedir(dd);
 }
 
-static void default_name(char *out, size_t cap)
+/* "20261126T091500.123456Z": UTC, microseconds; sorts like the time it names. */
+static void timestamp_name(char *out, size_t cap, int64_t us)
+{
+	time_t secs = (time_t)(us / 1000000);
+	struct tm tm;
+	gmtime_r(&secs, &tm);
+	snprintf(out, cap, "%04d%02d%02dT%02d%02d%02d.%06ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
+		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (long)(us % 1000000));
+}
+
+static bool is_timestamp_name(const char *s)
+{
+	return strlen(s) == 23 && s[8] == 'T' && s[15] == '.' && s[22] == 'Z';
+}
+
+/* The default name: now, or just after the previous default name when the clock is
+ * behind it, so default names are unique and sort in chain order. */
+static void default_name(const irs_collection *c, char *out, size_t cap)
 {
 	struct timeval tv;
 	gettimeofday(&tv, NULL);
-	struct tm tm;
-	time_t s = tv.tv_sec;
-	gmtime_r(&s, &tm);
-	snprintf(out, cap, "%04d%02d%02dT%02d%02d%02d.%06ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
-		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (long)tv.tv_usec);
+	int64_t us = (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
+	const char *last = NULL;
+	for (uint32_t i = c->nbackups; i-- > 0 && !last;)
+		if (is_timestamp_name(c->backups[i].pb->name))
+			last = c->backups[i].pb->name;
+	for (;; us++) {
+		timestamp_name(out, cap, us);
+		if ((!last || strcmp(out, last) > 0) && irs_collection_find_backup(c, out) < 0)
+			return;
+	}
 }
 
 int irs_backup_writer_begin(irs_collection *c, irs_backup_kind kind, const char *name,
@@ -214,12 +236,7 @@ int irs_backup_writer_begin(irs_collection *c, irs_backup_kind kind, const char 
 				return irs__seterr(err, IRS_EINVAL, "backup name holds a control character");
 		snprintf(nm, sizeof nm, "%s", name);
 	} else {
-		default_name(nm, sizeof nm);
-		/* Two adds in one microsecond, or a clock behind the last name: keep names
-		 * unique and in chain order. */
-		const char *last = c->nbackups ? c->backups[c->nbackups - 1].pb->name : "";
-		if (strcmp(nm, last) <= 0)
-			snprintf(nm, sizeof nm, "%.*s+%u", IRS_MAX_NAME - 12, last, c->nbackups + 1);
+		default_name(c, nm, sizeof nm);
 	}
 	if (irs_collection_find_backup(c, nm) >= 0)
 		return irs__seterr(err, IRS_EEXIST, "%s: a backup named %s already exists", c->dir, nm);

@@ -108,12 +108,6 @@
 #define CHUNK_MIN ((size_t)16 << 10)
 #define CHUNK_MAX ((size_t)8 << 20)
 #define MAX_SLOTS ((size_t)1 << 31)
-#ifndef PF_SLOT
-#define PF_SLOT 16                    /* apply_batch: prefetch the slot this far ahead */
-#endif
-#ifndef PF_ROW
-#define PF_ROW 8                      /* ... and the row blob this far ahead */
-#endif
 
 typedef struct irs_slot {
 	uint32_t tag; /* low 32 bits of the key hash */
@@ -1186,67 +1180,92 @@ void irs__part_apply(irs_table_part *p, const irs_rec *rec, irs_apply_counts *co
 	}
 }
 
+/*
+ * BATCHES: a change costs two dependent cache misses (slot, then row), 200-330 ns each
+ * here, while about 16 independent misses overlap. So batches go in groups of GROUP
+ * records: the next group's slots are prefetched, then this group's candidate rows
+ * are read by a tight loop of independent loads (the CPU overlaps them), then the
+ * group is applied with everything in cache. Real loads rather than a software
+ * prefetch of the rows: on the development VM, row prefetches issued a few records
+ * ahead were measured to arrive too rarely to matter, while this loop made applying
+ * updates ~3x faster (146 vs 473 ns each). Slot prefetches do work there.
+ */
+#define GROUP 16
+
 static inline void prefetch_slot(const irs_table_part *p, const irs_rec *rec)
 {
 	__builtin_prefetch(&p->slots[rec->hash & p->mask], 1, 3);
 }
 
-/* The slot should be in cache by now: prefetch the row it (probably) points at. */
-static inline void prefetch_row(const irs_table_part *p, const irs_rec *rec)
+/* Loads the first byte of the row each record (probably) finds, for the cache. */
+static inline void touch_rows(const irs_table_part *p, const irs_rec *const *recs, size_t m)
 {
-	size_t i = rec->hash & p->mask;
-	uint32_t tag = (uint32_t)rec->hash;
-	for (int k = 0; k < 4; k++) {
-		irs_slot s = p->slots[i];
-		if (!s.ref)
-			return;
-		if (s.tag == tag) {
-			__builtin_prefetch(ref_ptr(p, s.ref), 1, 3);
-			return;
+	unsigned acc = 0;
+	for (size_t k = 0; k < m; k++) {
+		size_t i = recs[k]->hash & p->mask;
+		uint32_t tag = (uint32_t)recs[k]->hash;
+		for (int probe = 0; probe < 4; probe++) {
+			irs_slot s = p->slots[i];
+			if (!s.ref)
+				break;
+			if (s.tag == tag) {
+				acc += *ref_ptr(p, s.ref);
+				break;
+			}
+			i = (i + 1) & p->mask;
 		}
-		i = (i + 1) & p->mask;
 	}
+	__asm__ volatile("" : : "r"(acc)); /* keep the loads */
+}
+
+/* Prefetches the slots of the group after recs[0..m) and touches this group's rows. */
+static inline void group_start(const irs_table_part *p, const irs_rec *const *recs, size_t m,
+			       size_t left_after)
+{
+	size_t next = left_after < GROUP ? left_after : GROUP;
+	for (size_t k = 0; k < next; k++)
+		prefetch_slot(p, recs[m + k]);
+	touch_rows(p, recs, m);
 }
 
 void irs__part_apply_batch(irs_table_part *p, const irs_rec *const *recs, size_t n,
 			   irs_apply_counts *counts)
 {
-	for (size_t i = 0; i < n && i < PF_SLOT; i++)
-		if (p->cap)
-			prefetch_slot(p, recs[i]);
-	for (size_t i = 0; i < n; i++) {
+	for (size_t k = 0; k < n && k < GROUP && p->cap; k++)
+		prefetch_slot(p, recs[k]);
+	for (size_t g = 0; g < n; g += GROUP) {
+		size_t m = n - g < GROUP ? n - g : GROUP;
 		/* p->cap is re-read: an unreserved apply may have grown the index. */
-		if (p->cap) {
-			if (i + PF_SLOT < n)
-				prefetch_slot(p, recs[i + PF_SLOT]);
-			if (i + PF_ROW < n)
-				prefetch_row(p, recs[i + PF_ROW]);
-		}
-		irs__part_apply(p, recs[i], counts);
+		if (p->cap)
+			group_start(p, recs + g, m, n - g - m);
+		for (size_t k = 0; k < m; k++)
+			irs__part_apply(p, recs[g + k], counts);
 	}
 }
 
 int irs__part_insert_batch(irs_table_part *p, const irs_rec *const *recs, size_t n,
 			   irs_apply_counts *counts, size_t *dup)
 {
-	for (size_t i = 0; i < n && i < PF_SLOT; i++)
+	for (size_t k = 0; k < n && k < GROUP && p->cap; k++)
+		prefetch_slot(p, recs[k]);
+	for (size_t g = 0; g < n; g += GROUP) {
+		size_t m = n - g < GROUP ? n - g : GROUP;
 		if (p->cap)
-			prefetch_slot(p, recs[i]);
-	for (size_t i = 0; i < n; i++) {
-		if (p->cap && i + PF_SLOT < n)
-			prefetch_slot(p, recs[i + PF_SLOT]);
-		const irs_rec *rec = recs[i];
-		if (rec->op != IRS_REC_UPSERT) {
-			irs__part_apply(p, rec, counts);
-			continue;
+			group_start(p, recs + g, m, n - g - m);
+		for (size_t k = 0; k < m; k++) {
+			const irs_rec *rec = recs[g + k];
+			if (rec->op != IRS_REC_UPSERT) {
+				irs__part_apply(p, rec, counts);
+				continue;
+			}
+			size_t at;
+			if (index_find(p, irs__rec_key(rec), rec->key_len, rec->hash, &at)) {
+				*dup = g + k;
+				return IRS_EDUPKEY;
+			}
+			if (row_insert(p, at, rec))
+				counts->inserted++;
 		}
-		size_t at;
-		if (index_find(p, irs__rec_key(rec), rec->key_len, rec->hash, &at)) {
-			*dup = i;
-			return IRS_EDUPKEY;
-		}
-		if (row_insert(p, at, rec))
-			counts->inserted++;
 	}
 	return 0;
 }
@@ -1366,13 +1385,20 @@ const uint8_t *irs__part_next(const irs_table_part *p, size_t *pos)
 	return NULL;
 }
 
-/* Scans visit slots in order and rows at random: fetch the row PF_SCAN slots ahead. */
-#define PF_SCAN 12
-
+/*
+ * Scans visit slots in order and rows at random: at the start of every GROUP slots,
+ * touch their rows with independent loads (see BATCHES) before using them.
+ */
 static inline void prefetch_ahead(const irs_table_part *p, size_t i)
 {
-	if (i + PF_SCAN < p->cap && p->slots[i + PF_SCAN].ref)
-		__builtin_prefetch(ref_ptr(p, p->slots[i + PF_SCAN].ref), 0, 3);
+	if (i % GROUP)
+		return;
+	unsigned acc = 0;
+	size_t end = i + GROUP < p->cap ? i + GROUP : p->cap;
+	for (size_t k = i; k < end; k++)
+		if (p->slots[k].ref)
+			acc += *ref_ptr(p, p->slots[k].ref);
+	__asm__ volatile("" : : "r"(acc));
 }
 
 /* ------------------------------------------------------------------ sorting */

@@ -381,7 +381,7 @@ static Increstore__Manifest *man_read(fx *f)
 static void man_write(fx *f, Increstore__Manifest *m)
 {
 	irs_error err;
-	ASSERT_OK(irs__manifest_write(f->coll, m, true, &err), err);
+	ASSERT_OK(irs__manifest_write(f->coll, m, false, &err), err); /* no fsync: speed */
 }
 
 static void man_free(fx *f, Increstore__Manifest *m)
@@ -1023,6 +1023,7 @@ static irs_writer_options rt_opts(void)
 	o.batch_rows = 7;
 	o.segment_bytes = 2048;
 	o.memory_budget = 64 << 10;
+	o.no_sync = 1; /* hundreds of small segments; fsync is tested elsewhere */
 	return o;
 }
 
@@ -2010,9 +2011,10 @@ static void test_chain_incremental_first(void **state)
 	m->chain = chain + 1;
 	m->n_chain = 2;
 	m->chain[0]->seq = 1;
+	char *parent = m->chain[0]->parent;
 	m->chain[0]->parent = (char *)"";
 	man_write(f, m);
-	m->chain[0]->parent = NULL; /* not owned; restored below */
+	m->chain[0]->parent = parent;
 	m->chain = chain;
 	m->n_chain = 3;
 	man_free(f, m);
@@ -2359,6 +2361,186 @@ static void test_dup_key_two_segments(void **state)
 	ASSERT_ERR(irs_collection_verify_data(c, UINT32_MAX, NULL, NULL, &err), err, IRS_EDUPKEY,
 		   "backup b4 table t: key id=99 appears twice (segment data/hand/i1.seg frame 0 change 1, "
 		   "and segment data/hand/i2.seg frame 1 change 0)");
+	irs_collection_close(c);
+}
+
+/* ---- the batch decoder on hand-packed ChangeBatch payloads: every rule */
+
+typedef struct hb {
+	Increstore__ChangeBatch b;
+	Increstore__ColumnValues cv[3];
+	Increstore__ColumnValues *cvp[3];
+	uint8_t ops[4], changed[4], nulls[4];
+	uint8_t id[8], n[16], len[8], data[8], fixed1[1];
+} hb;
+
+/* One UPSERT of table t: id = 5, v = "a", n = 9, every column listed. */
+static void hb_init(hb *h)
+{
+	memset(h, 0, sizeof *h);
+	Increstore__ChangeBatch b = INCRESTORE__CHANGE_BATCH__INIT;
+	h->b = b;
+	for (int c = 0; c < 3; c++) {
+		Increstore__ColumnValues cv = INCRESTORE__COLUMN_VALUES__INIT;
+		h->cv[c] = cv;
+		h->cvp[c] = &h->cv[c];
+	}
+	h->b.count = 1;
+	h->ops[0] = IRS_REC_UPSERT;
+	h->b.ops = (ProtobufCBinaryData){1, h->ops};
+	h->changed[0] = 0x7;
+	h->b.changed = (ProtobufCBinaryData){1, h->changed};
+	h->b.nulls = (ProtobufCBinaryData){1, h->nulls};
+	h->b.n_columns = 3;
+	h->b.columns = h->cvp;
+	irs__store_le64(h->id, 5);
+	h->cv[0].fixed = (ProtobufCBinaryData){8, h->id};
+	irs__store_le32(h->len, 1);
+	h->data[0] = 'a';
+	h->cv[1].lengths = (ProtobufCBinaryData){4, h->len};
+	h->cv[1].data = (ProtobufCBinaryData){1, h->data};
+	irs__store_le64(h->n, 9);
+	h->cv[2].fixed = (ProtobufCBinaryData){8, h->n};
+}
+
+static int count_sink(void *ctx, const irs_rec *rec, irs_error *err)
+{
+	(void)rec;
+	(void)err;
+	(*(int *)ctx)++;
+	return 0;
+}
+
+static int hb_decode(fx *f, const irs_schema_table *t, const Increstore__ChangeBatch *b, bool full,
+		     int *records, irs_error *err)
+{
+	uint64_t used = atomic_load(&f->mem.used);
+	size_t n = increstore__change_batch__get_packed_size(b);
+	uint8_t *buf = malloc(n + 1);
+	assert_non_null(buf);
+	increstore__change_batch__pack(b, buf);
+	irs_batch_decoder d;
+	irs__batch_decoder_init(&d, &f->mem);
+	uint32_t count = 99;
+	*records = 0;
+	int rc = irs__batch_decode(&d, t, buf, n, full, 0, count_sink, records, &count, err);
+	if (rc == 0)
+		assert_int_equal(count, (uint32_t)*records);
+	else
+		assert_int_equal(count, 0);
+	irs__batch_decoder_free(&d);
+	free(buf);
+	assert_int_equal(atomic_load(&f->mem.used), used);
+	return rc;
+}
+
+static void test_batch_validation(void **state)
+{
+	fx *f = *state;
+	irs_error err;
+	ASSERT_OK(irs_collection_create(f->coll, &small_table, 1, &err), err);
+	irs_collection *c = open_ok(f->coll, 0);
+	const irs_schema_table *t = &c->tables[0];
+	hb h;
+	int recs;
+#define EXPECT(full, ...)                                                                  \
+	ASSERT_ERR(hb_decode(f, t, &h.b, full, &recs, &err), err, IRS_ECORRUPT, __VA_ARGS__)
+
+	hb_init(&h);
+	ASSERT_OK(hb_decode(f, t, &h.b, true, &recs, &err), err);
+	assert_int_equal(recs, 1);
+	ASSERT_OK(hb_decode(f, t, &h.b, false, &recs, &err), err);
+
+	hb_init(&h); h.ops[0] = 2;
+	EXPECT(false, "change 0: unknown op code 2");
+	hb_init(&h); h.b.ops.len = 2;
+	EXPECT(false, "batch of 1 changes has 2 op codes");
+	hb_init(&h); h.b.changed.len = 2;
+	EXPECT(false, "needs 1-byte bitmaps, has 2 and 1");
+	hb_init(&h); h.b.nulls.len = 0;
+	EXPECT(false, "needs 1-byte bitmaps, has 1 and 0");
+	hb_init(&h); h.b.n_columns = 2;
+	EXPECT(false, "batch has 2 columns, table t has 3");
+	hb_init(&h); h.b.count = IRS_MAX_BATCH_ROWS + 1;
+	EXPECT(false, "batch claims 1048577 changes, more than the limit 1048576");
+	hb_init(&h); h.nulls[0] = 0x1;
+	EXPECT(false, "change 0: key column id is NULL");
+	hb_init(&h); h.changed[0] = 0x6;
+	EXPECT(false, "change 0: key column id is missing");
+	hb_init(&h); h.changed[0] = 0x5; h.nulls[0] = 0x2; h.b.columns[1]->lengths.len = 0;
+	h.b.columns[1]->data.len = 0;
+	EXPECT(false, "change 0: column v is NULL but not listed");
+	hb_init(&h); h.ops[0] = IRS_REC_ERASE;
+	EXPECT(false, "change 0: an erase lists column v");
+	hb_init(&h); h.ops[0] = IRS_REC_ERASE; h.changed[0] = 0x1; h.cv[1].lengths.len = 0;
+	h.cv[1].data.len = 0; h.cv[2].fixed.len = 0;
+	ASSERT_OK(hb_decode(f, t, &h.b, false, &recs, &err), err); /* a valid erase */
+	EXPECT(true, "change 0: an erase inside a full backup");
+	hb_init(&h); h.changed[0] = 0x3; h.cv[2].fixed.len = 0;
+	ASSERT_OK(hb_decode(f, t, &h.b, false, &recs, &err), err); /* a partial upsert */
+	EXPECT(true, "change 0: a full-backup row does not list column n");
+	hb_init(&h); h.data[0] = 0xC3;
+	EXPECT(false, "change 0: column v: invalid UTF-8");
+	hb_init(&h); irs__store_le32(h.len, 5);
+	EXPECT(false, "change 0: column v: value length 5 runs past the column data");
+	hb_init(&h); h.cv[2].fixed.len = 0;
+	EXPECT(false, "change 0: column n has only 0 values");
+	hb_init(&h); h.cv[2].fixed.len = 16;
+	EXPECT(false, "column n holds 2 values (0 data bytes), the bitmaps use 1 (0)");
+	hb_init(&h); h.cv[2].fixed.len = 7;
+	EXPECT(false, "column n (int64): 7 value bytes is not a multiple of 8");
+	hb_init(&h); h.cv[1].fixed = (ProtobufCBinaryData){1, h.fixed1};
+	EXPECT(false, "column v (utf8): malformed length array");
+	hb_init(&h); h.cv[1].lengths.len = 3;
+	EXPECT(false, "column v (utf8): malformed length array");
+	hb_init(&h); h.cv[1].data.len = 2;
+	EXPECT(false, "column v holds 1 values (2 data bytes), the bitmaps use 1 (1)");
+	hb_init(&h); h.cv[0].lengths = (ProtobufCBinaryData){4, h.len};
+	EXPECT(false, "column id (uint64)");
+
+	/* A bool column: bytes other than 0 and 1 are refused. */
+	Increstore__Column c0 = INCRESTORE__COLUMN__INIT, c1 = INCRESTORE__COLUMN__INIT,
+			   c2 = INCRESTORE__COLUMN__INIT;
+	c0.name = (char *)"id";
+	c0.type = INCRESTORE__COLUMN_TYPE__UINT64;
+	c1.name = (char *)"flag";
+	c1.type = INCRESTORE__COLUMN_TYPE__BOOL;
+	c2.name = (char *)"n";
+	c2.type = INCRESTORE__COLUMN_TYPE__INT64;
+	Increstore__Column *cols[3] = {&c0, &c1, &c2};
+	uint32_t pk[1] = {0};
+	Increstore__TableSchema ts = INCRESTORE__TABLE_SCHEMA__INIT;
+	ts.name = (char *)"bt";
+	ts.n_columns = 3;
+	ts.columns = cols;
+	ts.n_primary_key = 1;
+	ts.primary_key = pk;
+	Increstore__TableSchema *tsp[1] = {&ts};
+	Increstore__Manifest m = INCRESTORE__MANIFEST__INIT;
+	m.n_tables = 1;
+	m.tables = tsp;
+	irs_schema_table *bt;
+	ASSERT_OK(irs__schema_build(&f->mem, &m, &bt, &err), err);
+	hb_init(&h);
+	h.cv[1].lengths.len = 0;
+	h.cv[1].data.len = 0;
+	h.fixed1[0] = 1;
+	h.cv[1].fixed = (ProtobufCBinaryData){1, h.fixed1};
+	ASSERT_OK(hb_decode(f, bt, &h.b, true, &recs, &err), err);
+	h.fixed1[0] = 2;
+	ASSERT_ERR(hb_decode(f, bt, &h.b, true, &recs, &err), err, IRS_ECORRUPT,
+		   "change 0: column flag: bool byte 2");
+	irs__schema_free(&f->mem, bt, 1);
+
+	/* Not a ChangeBatch at all. */
+	irs_batch_decoder d;
+	irs__batch_decoder_init(&d, &f->mem);
+	uint32_t count;
+	ASSERT_ERR(irs__batch_decode(&d, t, (const uint8_t *)"\xff\xff\xff", 3, false, 0, count_sink, &recs,
+				     &count, &err),
+		   err, IRS_ECORRUPT, "payload is not a valid ChangeBatch message");
+	irs__batch_decoder_free(&d);
+#undef EXPECT
 	irs_collection_close(c);
 }
 
@@ -2710,6 +2892,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_dup_key_other_writer, fx_setup_small, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_dup_key_other_writer_segments, fx_setup_small, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_dup_key_two_segments, fx_setup_small, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_batch_validation, fx_setup_dir, fx_teardown),
 		/* c) writer failures */
 		cmocka_unit_test_setup_teardown(test_writer_abort, fx_setup_small, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_writer_input_errors, fx_setup_small, fx_teardown),

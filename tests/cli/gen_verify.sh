@@ -97,7 +97,7 @@ CONFIGS=(
 	"--rows 4000 --incrementals 6 --changes 900"
 	"--rows 3000 --incrementals 8 --changes 600 --tables 3 --fulls 2 --empty-every 3 --keys zipf --reinserts 0.4 --noop-erases 0.3 --null-fraction 0.15"
 	"--schema $T/schema.json --rows 3000 --incrementals 6 --changes 700 --keys sequential --partial 0.8 --partial-columns 2 --reinserts 0.5 --fulls 3"
-	"--rows 1500 --incrementals 70 --changes 300 --keys zipf --zipf-theta 0.9 --partial 1 --types uint64,double,bytes,utf8,int32 --columns 7 --value-bytes 5 --null-fraction 0.3"
+	"--rows 1500 --incrementals 66 --changes 300 --keys zipf --zipf-theta 0.9 --partial 1 --types uint64,double,bytes,utf8,int32 --columns 7 --value-bytes 5 --null-fraction 0.3"
 	"--rows 2000 --incrementals 5 --changes 2500 --updates 0.5 --erases 0.5 --partial 0 --value-bytes 0"
 )
 
@@ -110,9 +110,11 @@ for cfg in "${CONFIGS[@]}"; do
 		D=$T/c$n-s$seed
 		expect 0 "$BIN" gen "$D" "${args[@]}" --seed "$seed" -q
 		out_has "generated $D"
-		expect 0 "$BIN" gen "$D.again" "${args[@]}" --seed "$seed" -q
-		same_segments "$D" "$D.again" || fail "config $n seed $seed: the same seed gave different segments"
-		rm -rf "$D.again"
+		if [ "$seed" = 1 ]; then
+			expect 0 "$BIN" gen "$D.again" "${args[@]}" --seed "$seed" -q
+			same_segments "$D" "$D.again" || fail "config $n: the same seed gave different segments"
+			rm -rf "$D.again"
+		fi
 		expect 0 "$BIN" inspect "$D" --verify-data
 		expect 0 "$BIN" restore "$D" -q
 		expect 0 "$BIN" verify "$D" -q
