@@ -1049,8 +1049,9 @@ const irs_cli_command irs_cli_cmd_verify = {
 	"On a difference it prints the first differing table and key with both rows as\n"
 	"JSON, and exits 1. Corrupt input exits 3, as `restore` does.\n"
 	"\n"
-	"Cost: SQLite applies changes about 100x slower than the engine (W1's 10 M changes\n"
-	"take minutes), and memory holds both copies of the tables (SQLite's is 2-3x the\n"
-	"engine's logical size). Meant for testing, not for production restores.\n",
+	"Cost: SQLite applies changes about 100x slower than the engine, and memory holds\n"
+	"both copies of the tables (SQLite's is 2-3x the engine's logical size): W1 (5 M\n"
+	"rows + 10 x 500 K changes) takes about 3 minutes and 1.2 GB on 2 cores. Meant for\n"
+	"testing, not for production restores.\n",
 	run_verify,
 };

@@ -1,6 +1,7 @@
 /*
- * sqlite_out.h (private): the SQLite table layout of a restored table (export.c), also
- * used by the oracle that verify builds, so both agree on types and NULLs.
+ * sqlite_out.h (private): the SQLite table layout of an exported table (export.c).
+ * (verify's oracle keeps its own layout: it stores doubles and uint64 as 64-bit
+ * patterns so NaN and -0.0 survive a bitwise comparison.)
  */
 #ifndef IRS_ENGINE_SQLITE_OUT_H
 #define IRS_ENGINE_SQLITE_OUT_H

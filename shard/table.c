@@ -776,8 +776,8 @@ static uint32_t blob_alloc_unreserved(irs_table_part *p, uint32_t units)
 	if (ref)
 		return ref;
 	int rc = ensure_free_heads(p);
-	if (!rc)
-		rc = arena_grow(p, units);
+	if (!rc) /* keep what is still reserved backed by the new bump region */
+		rc = arena_grow(p, p->resv_units + units);
 	if (rc) {
 		p->err = rc;
 		return 0;
@@ -842,7 +842,7 @@ static bool row_insert(irs_table_part *p, size_t at, const irs_rec *rec)
 	size_t kl = rec->key_len;
 	/* The index must have room first: growing it moves the slot we were given. */
 	if (p->count + 1 > p->max_load) {
-		int rc = index_grow(p, p->count + 1);
+		int rc = index_grow(p, p->count + p->resv_rows + 1);
 		if (rc) {
 			p->err = rc;
 			return false;

@@ -1046,6 +1046,9 @@ static void write_full(rt *r, irs_collection *c, const char *name, unsigned frac
 				add_upsert(r, w, t, id, true, tag++);
 		}
 	}
+	/* With the 64 KiB budget the writer has spilled sorted runs by now. */
+	if (frac && o->memory_budget == (64u << 10))
+		assert_int_equal(count_entries(c->dir, "tmp-"), 1);
 	ASSERT_OK(irs_backup_writer_commit(w, &err), err);
 }
 
@@ -1069,6 +1072,8 @@ static void write_incr(rt *r, irs_collection *c, const char *name, uint32_t nops
 		else
 			add_upsert(r, w, t, id, false, i + 1);
 	}
+	if (nops >= 1000)
+		assert_int_equal(count_entries(c->dir, "tmp-"), 1);
 	ASSERT_OK(irs_backup_writer_commit(w, &err), err);
 }
 
@@ -1921,8 +1926,8 @@ static void test_path_escape(void **state)
 	ASSERT_ERR(irs_collection_open(f->coll, NULL, 0, &c, &err), err, IRS_ECORRUPT,
 		   "segment data/up.seg resolves outside the collection");
 	/* A symbolic link that stays inside is still not a regular file. */
-	char rel_target[300];
-	snprintf(rel_target, sizeof rel_target, "%s", strrchr(f->seg[1], '/') ? f->seg[1] + 5 : f->seg[1]);
+	assert_memory_equal(f->seg[1], "data/", 5);
+	const char *rel_target = f->seg[1] + 5; /* relative to data/ */
 	assert_int_equal(symlink(rel_target, S("%s/data/alias.seg", f->coll)), 0);
 	set_seg_path(f, 1, "data/alias.seg");
 	ASSERT_ERR(irs_collection_open(f->coll, NULL, 0, &c, &err), err, IRS_ECORRUPT,
@@ -2364,6 +2369,68 @@ static void test_dup_key_two_segments(void **state)
 	irs_collection_close(c);
 }
 
+/* Creating a collection: the schema is validated before anything is written; an
+ * existing collection, or a directory holding other files, is refused. */
+static void test_create_rules(void **state)
+{
+	fx *f = *state;
+	irs_error err;
+	static const irs_column_def dup_cols[] = {{"a", IRS_TYPE_UINT64}, {"a", IRS_TYPE_UTF8}};
+	static const irs_column_def ok_cols[] = {{"a", IRS_TYPE_UINT64}, {"b", IRS_TYPE_UTF8}};
+	static const irs_column_def bad_type[] = {{"a", IRS_TYPE_UINT64}, {"b", (irs_type)0}};
+	static const irs_column_def noname[] = {{"a", IRS_TYPE_UINT64}, {"", IRS_TYPE_UTF8}};
+	static const uint32_t pk0[] = {0}, pk5[] = {5}, pk00[] = {0, 0};
+	const struct {
+		irs_table_def t;
+		const char *msg;
+	} bad[] = {
+		{{"t", dup_cols, 2, pk0, 1}, "table t: duplicate column a"},
+		{{"t", ok_cols, 2, pk5, 1}, "primary key part 0 names column 5"},
+		{{"t", ok_cols, 2, pk00, 2}, "primary key part 1 names column 0"},
+		{{"t", ok_cols, 2, pk0, 0}, "the primary key must have 1 to 2 columns"},
+		{{"t", bad_type, 2, pk0, 1}, "table t column b: unknown type 0"},
+		{{"t", noname, 2, pk0, 1}, "column name '' must be 1 to 255 bytes"},
+		{{"", ok_cols, 2, pk0, 1}, "table name '' must be 1 to 255 bytes"},
+		{{"t\x01", ok_cols, 2, pk0, 1}, "control character"},
+	};
+	for (size_t i = 0; i < NSP(bad); i++) {
+		ASSERT_ERR(irs_collection_create(f->coll, &bad[i].t, 1, &err), err, IRS_ESCHEMA, bad[i].msg);
+		assert_false(exists(S("%s/MANIFEST", f->coll)));
+	}
+	ASSERT_ERR(irs_collection_create(f->coll, NULL, 0, &err), err, IRS_ESCHEMA, "the collection has 0 tables");
+	irs_table_def two[2] = {{"t", ok_cols, 2, pk0, 1}, {"t", ok_cols, 2, pk0, 1}};
+	ASSERT_ERR(irs_collection_create(f->coll, two, 2, &err), err, IRS_ESCHEMA, "duplicate table t");
+	assert_false(exists(S("%s/MANIFEST", f->coll)));
+
+	ASSERT_OK(irs_collection_create(f->coll, &small_table, 1, &err), err);
+	ASSERT_ERR(irs_collection_create(f->coll, &small_table, 1, &err), err, IRS_EEXIST,
+		   "a collection already exists there");
+	irs_collection *c = open_ok(f->coll, IRS_OPEN_VERIFY_CRC);
+	assert_int_equal(irs_collection_backup_count(c), 0);
+	assert_int_equal(strlen(irs_collection_id(c)), 32);
+	irs_table_def td;
+	assert_int_equal(irs_collection_table(c, 0, &td), 0);
+	assert_string_equal(td.name, "t");
+	assert_int_equal(td.column_count, 3);
+	assert_int_equal(td.primary_key_count, 1);
+	assert_int_equal(td.primary_key[0], 0);
+	assert_string_equal(td.columns[1].name, "v");
+	assert_int_equal(td.columns[1].type, IRS_TYPE_UTF8);
+	ASSERT_OK(irs_collection_verify_data(c, UINT32_MAX, NULL, NULL, &err), err);
+	irs_collection_close(c);
+
+	/* include/increstore.h: "dir ... must not exist or be an empty directory". */
+	char other[600];
+	snprintf(other, sizeof other, "%s/notempty", f->tmp);
+	assert_int_equal(mkdir(other, 0755), 0);
+	write_file(S("%s/precious.txt", other), "x", 1);
+	int rc = irs_collection_create(other, &small_table, 1, &err);
+	if (rc == 0)
+		fail_msg("irs_collection_create made a collection inside a non-empty directory (%s); the "
+			 "header says it must not exist or be empty (engine/collection.c)", other);
+	assert_int_equal(rc, IRS_EEXIST);
+}
+
 /* ---- the batch decoder on hand-packed ChangeBatch payloads: every rule */
 
 typedef struct hb {
@@ -2700,6 +2767,39 @@ static void test_leftovers_cleaned(void **state)
 	assert_no_leftovers(f->coll);
 }
 
+/* Another writer may lay its segments out differently (docs/format.md: readers use the
+ * manifest's paths only). The leftover cleanup of the next begin must not delete files
+ * the manifest references, wherever they are. */
+static void test_leftovers_foreign_layout(void **state)
+{
+	fx *f = *state;
+	irs_error err;
+	irs_collection *c = open_ok(f->coll, 0);
+	hand_rec a[] = {{IRS_REC_UPSERT, 500, "x", 1, 0}, {IRS_REC_UPSERT, 501, "y", 2, 0}};
+	hand_rec b[] = {{IRS_REC_UPSERT, 502, "z", 3, 0}};
+	Increstore__Segment seg[2];
+	hand_segment(f, &c->tables[0], 0, false, "data/b4.seg", a, NSP(a), &seg[0]);
+	hand_segment(f, &c->tables[0], 0, false, "other/b4-more.seg", b, NSP(b), &seg[1]);
+	irs_collection_close(c);
+	splice_backup(f, "b4", false, seg, 2);
+	c = open_ok(f->coll, IRS_OPEN_VERIFY_CRC);
+	ASSERT_OK(irs_collection_verify_data(c, UINT32_MAX, NULL, NULL, &err), err);
+	irs_backup_writer *w;
+	ASSERT_OK(irs_backup_writer_begin(c, IRS_BACKUP_INCREMENTAL, "b5", NULL, &w, &err), err);
+	add_filler(w, 9000, 5);
+	int rc = irs_backup_writer_commit(w, &err);
+	irs_collection_close(c);
+	if (!exists(S("%s/data/b4.seg", f->coll)))
+		fail_msg("the next writer deleted data/b4.seg, a segment the manifest references "
+			 "(engine/writer.c clean_leftovers removes every unreferenced-looking data/b* "
+			 "entry, files included)");
+	ASSERT_OK(rc, err);
+	c = open_ok(f->coll, IRS_OPEN_VERIFY_CRC);
+	assert_int_equal(irs_collection_backup_count(c), 5);
+	ASSERT_OK(irs_collection_verify_data(c, UINT32_MAX, NULL, NULL, &err), err);
+	irs_collection_close(c);
+}
+
 /* Two writers at once on one collection: the second is refused by the lock. */
 static void test_writer_lock(void **state)
 {
@@ -2893,11 +2993,13 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_dup_key_other_writer_segments, fx_setup_small, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_dup_key_two_segments, fx_setup_small, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_batch_validation, fx_setup_dir, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_create_rules, fx_setup_dir, fx_teardown),
 		/* c) writer failures */
 		cmocka_unit_test_setup_teardown(test_writer_abort, fx_setup_small, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_writer_input_errors, fx_setup_small, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_writer_commit_after_error, fx_setup_small, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_leftovers_cleaned, fx_setup_small, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_leftovers_foreign_layout, fx_setup_small, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_writer_lock, fx_setup_small, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_writer_stale_handle, fx_setup_small, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_writer_commit_faults, fx_setup_small, fx_teardown),
