@@ -42,8 +42,10 @@ static void *arena_alloc(void *ctx, size_t size)
 	if (!c || c->size - c->used < size) {
 		size_t cs = size > (256u << 10) ? size : (256u << 10);
 		struct irs_arena_chunk *n = irs__malloc(d->mem, sizeof *n + cs);
-		if (!n)
+		if (!n) {
+			d->alloc_failed = true;
 			return NULL;
+		}
 		n->size = cs;
 		n->used = 0;
 		n->next = c;
@@ -138,11 +140,13 @@ int irs__batch_decode(irs_batch_decoder *d, const irs_schema_table *t, const uin
 {
 	*count = 0;
 	arena_reset(d);
+	d->alloc_failed = false;
 	ProtobufCAllocator pa = {arena_alloc, arena_free, d};
 	Increstore__ChangeBatch *b = increstore__change_batch__unpack(&pa, len, payload);
 	if (!b) {
-		if (d->mem->limit && irs__mem_over_limit(d->mem))
-			return irs__seterr(err, IRS_ELIMIT, "memory limit reached decoding a batch");
+		if (d->alloc_failed)
+			return irs__seterr(err, d->mem->limit && irs__mem_over_limit(d->mem) ? IRS_ELIMIT : IRS_ENOMEM,
+					   "out of memory decoding a batch");
 		return irs__seterr(err, IRS_ECORRUPT, "payload is not a valid ChangeBatch message");
 	}
 	const uint32_t C = t->ncols, N = b->count;

@@ -24,6 +24,7 @@ typedef int (*irs_rec_sink)(void *ctx, const irs_rec *rec, irs_error *err);
 typedef struct irs_batch_decoder {
 	irs_mem *mem;
 	struct irs_arena_chunk *arena;  /* bump arena for protobuf-c's unpack */
+	bool alloc_failed;              /* an arena allocation failed during this unpack */
 	irs_value *row;                 /* one per column of the widest table */
 	uint32_t row_cap;
 	uint32_t *cursor;               /* per column: values consumed */

@@ -17,6 +17,7 @@
  */
 #include "collection.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -365,11 +366,17 @@ int irs_collection_open(const char *dir, const irs_allocator *alloc, unsigned fl
 		rc = irs__seterr(err, IRS_ENOMEM, "out of memory opening %s", dir);
 		goto fail;
 	}
+	c->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct stat mst;
+	if (c->dirfd >= 0 && fstatat(c->dirfd, "MANIFEST", &mst, 0) == 0) {
+		c->manifest_ino = (uint64_t)mst.st_ino;
+		c->manifest_size = (uint64_t)mst.st_size;
+		c->manifest_mtime_ns = (int64_t)mst.st_mtim.tv_sec * 1000000000 + mst.st_mtim.tv_nsec;
+	}
 	rc = irs__manifest_read(dir, &c->mem, &c->m, err);
 	if (rc)
 		goto fail;
 	c->realdir = realpath(dir, NULL);
-	c->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (!c->realdir || c->dirfd < 0) {
 		rc = irs__seterr(err, IRS_EIO, "%s: cannot open directory: %s", dir, strerror(errno));
 		goto fail;
@@ -412,6 +419,15 @@ int irs_collection_open(const char *dir, const irs_allocator *alloc, unsigned fl
 fail:
 	irs_collection_close(c);
 	return rc;
+}
+
+bool irs__collection_changed(const irs_collection *c)
+{
+	struct stat st;
+	if (fstatat(c->dirfd, "MANIFEST", &st, 0) != 0)
+		return true;
+	return (uint64_t)st.st_ino != c->manifest_ino || (uint64_t)st.st_size != c->manifest_size ||
+	       (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec != c->manifest_mtime_ns;
 }
 
 /* ---- information */
@@ -512,6 +528,17 @@ int irs_collection_create(const char *dir, const irs_table_def *tables, uint32_t
 	snprintf(path, sizeof path, "%s/MANIFEST", dir);
 	if (access(path, F_OK) == 0)
 		return irs__seterr(err, IRS_EEXIST, "%s: a collection already exists there", dir);
+	DIR *dh = opendir(dir);
+	if (!dh)
+		return irs__seterr(err, IRS_EIO, "%s: cannot open directory: %s", dir, strerror(errno));
+	struct dirent *e;
+	bool empty = true;
+	while ((e = readdir(dh)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+			empty = false;
+	closedir(dh);
+	if (!empty)
+		return irs__seterr(err, IRS_EEXIST, "%s: the directory is not empty", dir);
 
 	/* Build the manifest from the definitions, then validate it exactly as open would. */
 	irs_mem *mem = irs__mem_default();

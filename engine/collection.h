@@ -31,7 +31,13 @@ struct irs_collection {
 	uint32_t nbackups;
 	irs_backup_meta *backups;
 	uint32_t max_ncols;
+	uint64_t manifest_ino, manifest_size;   /* identify the MANIFEST that was read */
+	int64_t manifest_mtime_ns;
 };
+
+/* True when DIR/MANIFEST is no longer the file this handle read (another writer
+ * committed since), or cannot be checked. */
+bool irs__collection_changed(const irs_collection *c);
 
 /* Builds (and validates) the internal schema of the manifest's tables. */
 int irs__schema_build(irs_mem *mem, const Increstore__Manifest *m, irs_schema_table **out,

@@ -335,6 +335,9 @@ static int run_backup(irs_restore *r, uint32_t b, uint32_t done, uint32_t total,
 
 static void shards_stop(irs_restore *r)
 {
+	if (r->stopped || !r->shards)
+		return;
+	r->stopped = true;
 	for (uint32_t s = 0; s < r->nshards; s++) {
 		irs_shard *sh = &r->shards[s];
 		if (!sh->started)
@@ -359,7 +362,12 @@ static void shards_stop(irs_restore *r)
 		}
 		irs__free(&r->mem, sh->recs, sizeof(*sh->recs) * sh->recs_cap);
 		sh->recs = NULL;
+		struct cds_wfcq_node *n;
+		while ((n = irs__inbox_pop_nonblocking(&sh->returns)))
+			irs__free(&r->mem, caa_container_of(caa_container_of(n, irs_msg, node), irs_run, msg),
+				  sizeof(irs_run) + r->run_cap);
 		irs__inbox_destroy(&sh->inbox);
+		irs__inbox_destroy(&sh->returns);
 	}
 	plan_free(r);
 }
@@ -398,13 +406,18 @@ static int shards_start(irs_restore *r, uint32_t base, irs_error *err)
 	if (!r->shards)
 		return irs__seterr(err, IRS_ENOMEM, "out of memory creating %u shards", r->nshards);
 	size_t recs_cap = r->run_cap / IRS_REC_HEADER + 2;
+	/* Everything shards_stop undoes is set up first, for every shard. */
 	for (uint32_t s = 0; s < r->nshards; s++) {
 		irs_shard *sh = &r->shards[s];
 		sh->r = r;
 		sh->id = s;
 		sh->staged_tail = &sh->staged;
 		irs__inbox_init(&sh->inbox);
+		irs__inbox_init(&sh->returns);
 		irs__batch_decoder_init(&sh->dec, &r->mem);
+	}
+	for (uint32_t s = 0; s < r->nshards; s++) {
+		irs_shard *sh = &r->shards[s];
 		sh->parts = irs__calloc(&r->mem, sizeof(*sh->parts) * c->ntables);
 		sh->out = irs__calloc(&r->mem, sizeof(irs_run *) * r->nshards);
 		sh->recs = irs__malloc(&r->mem, sizeof(*sh->recs) * recs_cap);

@@ -43,6 +43,27 @@ static void pb_free(void *ctx, void *ptr)
 	irs__free(ctx, p, p[0]);
 }
 
+/* For unpack: remembers whether an allocation failed, so a NULL result can be told
+ * apart (out of memory, or a malformed message). Blocks free as pb_free does. */
+typedef struct pb_track {
+	irs_mem *mem;
+	bool failed;
+} pb_track;
+
+static void *pb_alloc_tracked(void *ctx, size_t size)
+{
+	pb_track *t = ctx;
+	void *p = pb_alloc(t->mem, size);
+	if (!p)
+		t->failed = true;
+	return p;
+}
+
+static void pb_free_tracked(void *ctx, void *ptr)
+{
+	pb_free(((pb_track *)ctx)->mem, ptr);
+}
+
 void irs__pb_allocator(irs_mem *mem, ProtobufCAllocator *out)
 {
 	out->alloc = pb_alloc;
@@ -121,10 +142,13 @@ int irs__manifest_read(const char *dir, irs_mem *mem, Increstore__Manifest **out
 				 path, irs__load_le32(hdr + 16), crc);
 		goto done;
 	}
-	ProtobufCAllocator pa;
-	irs__pb_allocator(mem, &pa);
+	pb_track track = {mem, false};
+	ProtobufCAllocator pa = {pb_alloc_tracked, pb_free_tracked, &track};
 	*out = increstore__manifest__unpack(&pa, len, buf);
-	if (!*out)
+	if (!*out && track.failed)
+		rc = irs__seterr(err, mem->limit && irs__mem_over_limit(mem) ? IRS_ELIMIT : IRS_ENOMEM,
+				 "%s: out of memory reading the manifest", path);
+	else if (!*out)
 		rc = irs__seterr(err, IRS_ECORRUPT, "%s: payload at byte 20 is not a valid Manifest message",
 				 path);
 done:

@@ -74,6 +74,7 @@ typedef struct irs_msg {
 typedef struct irs_run {
 	irs_msg msg;                /* type IRS_MSG_RUN */
 	struct irs_run *next;       /* destination's staged list */
+	uint32_t owner;             /* shard that allocated it: where it is recycled */
 	uint32_t table;
 	uint32_t count;             /* records */
 	size_t used, cap;           /* bytes of data */
@@ -106,6 +107,7 @@ typedef struct irs_shard {
 	pthread_t thread;
 	bool started;
 	irs_inbox inbox;
+	irs_inbox returns;          /* runs of standard size coming back for reuse */
 	irs_msg cmd;                /* BEGIN/APPLY/...; reused: one command in flight */
 	irs_msg end;                /* END for this shard, posted by the last decoder */
 	irs_table_part **parts;     /* one per table (NULL for filtered-out tables) */
@@ -137,6 +139,7 @@ struct irs_restore {
 	irs_shard *shards;
 	bool *enabled;              /* per table */
 	int64_t through;            /* last backup fully applied, -1 for none */
+	bool stopped;               /* shard threads joined and their buffers freed */
 	irs_plan plan;
 	size_t run_cap;             /* bytes of record data per run */
 	_Atomic uint64_t changes_done;

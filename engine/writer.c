@@ -142,6 +142,17 @@ void irs__remove_tree_at(int dirfd, const char *rel)
 	unlinkat(dirfd, rel, AT_REMOVEDIR);
 }
 
+/* "b000012-0123456789abcdef": the directories this writer creates under data/. */
+static bool is_backup_dir_name(const char *s)
+{
+	if (s[0] != 'b' || strlen(s) != 24 || s[7] != '-')
+		return false;
+	for (int i = 1; i < 24; i++)
+		if (i != 7 && !((s[i] >= '0' && s[i] <= '9') || (i > 7 && s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return true;
+}
+
 /* Deletes what an interrupted writer left: tmp-* directories, MANIFEST.tmp, and data/
  * directories that the manifest does not reference. */
 static void clean_leftovers(irs_collection *c)
@@ -165,7 +176,7 @@ static void clean_leftovers(irs_collection *c)
 	}
 	struct dirent *e;
 	while ((e = readdir(dd))) {
-		if (e->d_name[0] != 'b')
+		if (!is_backup_dir_name(e->d_name) || e->d_type != DT_DIR)
 			continue;
 		char prefix[300];
 		snprintf(prefix, sizeof prefix, "data/%s/", e->d_name);
@@ -215,6 +226,41 @@ static void default_name(const irs_collection *c, char *out, size_t cap)
 	}
 }
 
+/* Re-reads the collection after the manifest changed and swaps it into c. */
+static int reload(irs_collection *c, irs_error *err)
+{
+	irs_collection *n;
+	int rc = irs_collection_open(c->dir, &c->mem.a, 0, &n, err);
+	if (rc)
+		return rc;
+	irs_collection old = *c;
+	*c = *n;
+	*n = old;
+	irs_collection_close(n);
+	return 0;
+}
+
+/* The chain and name rules for a new backup, against the current chain. */
+static int check_begin(const irs_collection *c, irs_backup_kind kind, const char *name,
+		       irs_error *err)
+{
+	if (kind == IRS_BACKUP_INCREMENTAL && c->nbackups == 0)
+		return irs__seterr(err, IRS_ECHAIN,
+				   "%s: an incremental backup needs a full backup before it", c->dir);
+	if (!name)
+		return 0;
+	size_t n = strlen(name);
+	if (n == 0 || n > IRS_MAX_NAME || !irs__utf8_valid((const uint8_t *)name, n))
+		return irs__seterr(err, IRS_EINVAL, "backup name must be 1 to %d bytes of UTF-8",
+				   IRS_MAX_NAME);
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)name[i] < 0x20)
+			return irs__seterr(err, IRS_EINVAL, "backup name holds a control character");
+	if (irs_collection_find_backup(c, name) >= 0)
+		return irs__seterr(err, IRS_EEXIST, "%s: a backup named %s already exists", c->dir, name);
+	return 0;
+}
+
 int irs_backup_writer_begin(irs_collection *c, irs_backup_kind kind, const char *name,
 			    const irs_writer_options *opts, irs_backup_writer **out, irs_error *err)
 {
@@ -222,25 +268,8 @@ int irs_backup_writer_begin(irs_collection *c, irs_backup_kind kind, const char 
 	if (!c || !out || (kind != IRS_BACKUP_FULL && kind != IRS_BACKUP_INCREMENTAL))
 		return irs__seterr(err, IRS_EINVAL, "irs_backup_writer_begin: bad argument");
 	*out = NULL;
-	if (kind == IRS_BACKUP_INCREMENTAL && c->nbackups == 0)
-		return irs__seterr(err, IRS_ECHAIN,
-				   "%s: an incremental backup needs a full backup before it", c->dir);
-	char nm[IRS_MAX_NAME + 1];
-	if (name) {
-		size_t n = strlen(name);
-		if (n == 0 || n > IRS_MAX_NAME || !irs__utf8_valid((const uint8_t *)name, n))
-			return irs__seterr(err, IRS_EINVAL, "backup name must be 1 to %d bytes of UTF-8",
-					   IRS_MAX_NAME);
-		for (size_t i = 0; i < n; i++)
-			if ((unsigned char)name[i] < 0x20)
-				return irs__seterr(err, IRS_EINVAL, "backup name holds a control character");
-		snprintf(nm, sizeof nm, "%s", name);
-	} else {
-		default_name(c, nm, sizeof nm);
-	}
-	if (irs_collection_find_backup(c, nm) >= 0)
-		return irs__seterr(err, IRS_EEXIST, "%s: a backup named %s already exists", c->dir, nm);
-
+	/* Lock, then re-read the manifest: another handle (or process) may have added
+	 * backups since c was opened, and the new backup must follow the real chain. */
 	int lockfd = openat(c->dirfd, "LOCK", O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (lockfd < 0)
 		return irs__seterr(err, IRS_EIO, "%s/LOCK: %s", c->dir, strerror(errno));
@@ -248,6 +277,18 @@ int irs_backup_writer_begin(irs_collection *c, irs_backup_kind kind, const char 
 		close(lockfd);
 		return irs__seterr(err, IRS_EIO, "%s: another writer is adding a backup", c->dir);
 	}
+	int rc = irs__collection_changed(c) ? reload(c, err) : 0;
+	if (!rc)
+		rc = check_begin(c, kind, name, err);
+	if (rc) {
+		close(lockfd);
+		return rc;
+	}
+	char nm[IRS_MAX_NAME + 1];
+	if (name)
+		snprintf(nm, sizeof nm, "%s", name);
+	else
+		default_name(c, nm, sizeof nm);
 	irs_backup_writer *w = irs__calloc(&c->mem, sizeof *w);
 	if (!w) {
 		close(lockfd);
@@ -402,8 +443,21 @@ static int spill_largest(irs_backup_writer *w, irs_error *err)
 
 /* ---- adding changes */
 
+static int add_change_checked(irs_backup_writer *w, uint32_t table, int op,
+			      const irs_value *values, uint64_t tag, irs_error *err);
+
+/* Every error poisons the writer: a backup missing a refused change must not commit. */
 static int add_change(irs_backup_writer *w, uint32_t table, int op, const irs_value *values,
 		      uint64_t tag, irs_error *err)
+{
+	int rc = add_change_checked(w, table, op, values, tag, err);
+	if (rc && w && rc != IRS_EINVAL)
+		w->failed = 1;
+	return rc;
+}
+
+static int add_change_checked(irs_backup_writer *w, uint32_t table, int op,
+			      const irs_value *values, uint64_t tag, irs_error *err)
 {
 	irs__errclear(err);
 	if (!w || w->failed)
@@ -771,20 +825,6 @@ out:
 	irs__free(w->mem, src, sizeof(source) * nsrc);
 	irs__free(w->mem, heap, sizeof(source *) * nsrc);
 	return rc;
-}
-
-/* Re-reads the collection after the manifest changed and swaps it into c. */
-static int reload(irs_collection *c, irs_error *err)
-{
-	irs_collection *n;
-	int rc = irs_collection_open(c->dir, &c->mem.a, 0, &n, err);
-	if (rc)
-		return rc;
-	irs_collection old = *c;
-	*c = *n;
-	*n = old;
-	irs_collection_close(n);
-	return 0;
 }
 
 int irs_backup_writer_commit(irs_backup_writer *w, irs_error *err)

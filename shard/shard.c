@@ -40,9 +40,16 @@ static void shard_fail(irs_shard *sh, int code)
 	atomic_store_explicit(&sh->r->plan.abort, 1, memory_order_relaxed);
 }
 
+/* A consumed run goes back to the shard that allocated it, which reuses it: no
+ * malloc/free (and no fresh pages to fault in) per run in the steady state. Odd-sized
+ * runs (one huge record) are freed. */
 static void run_free(irs_restore *r, irs_run *run)
 {
-	irs__free(&r->mem, run, sizeof *run + run->cap);
+	if (run->cap != r->run_cap) {
+		irs__free(&r->mem, run, sizeof *run + run->cap);
+		return;
+	}
+	irs__inbox_push(&r->shards[run->owner].returns, &run->msg.node);
 }
 
 static void push_run(irs_restore *r, uint32_t dest, irs_run *run)
@@ -84,10 +91,13 @@ static int route(void *ctx, const irs_rec *rec, irs_error *err)
 	}
 	if (!run) {
 		size_t cap = sz > r->run_cap ? sz : r->run_cap;
-		run = irs__malloc(&r->mem, sizeof *run + cap);
+		struct cds_wfcq_node *n = cap == r->run_cap ? irs__inbox_pop_nonblocking(&sh->returns) : NULL;
+		run = n ? caa_container_of(caa_container_of(n, irs_msg, node), irs_run, msg)
+			: irs__malloc(&r->mem, sizeof *run + cap);
 		if (!run)
 			return irs__seterr(err, irs__mem_over_limit(&r->mem) ? IRS_ELIMIT : IRS_ENOMEM,
 					   "shard %u: no memory for a %zu-byte run", sh->id, cap);
+		run->owner = sh->id;
 		run->table = rc->table;
 		run->count = 0;
 		run->used = 0;
@@ -200,7 +210,7 @@ static void apply_full_run(irs_shard *sh, irs_run *run)
 	size_t n = run_records(run, recs);
 	uint64_t bytes = 0;
 	for (size_t i = 0; i < n; i++)
-		bytes += irs__rec_row_bound(t, recs[i]);
+		bytes += irs__part_rec_bound(part, recs[i]);
 	int rc = irs__part_reserve(part, n, bytes);
 	if (rc) {
 		irs__seterr(&sh->error, rc, "shard %u: %s reserving %zu rows of table %s", sh->id,
@@ -315,7 +325,7 @@ static void finish_stage(irs_shard *sh)
 				off += irs__rec_padded(rec->size);
 				if (rec->op == IRS_REC_UPSERT) {
 					rows++;
-					bytes += irs__rec_row_bound(t, rec);
+					bytes += irs__part_rec_bound(sh->parts[ti], rec);
 				}
 			}
 		}

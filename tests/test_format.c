@@ -184,6 +184,34 @@ static uint64_t rng_next(uint64_t *s)
 	return mix64(*s);
 }
 
+/* An allocator that fails its Nth call from now (once), for out-of-memory paths. */
+typedef struct failalloc {
+	int64_t countdown; /* < 0: never */
+} failalloc;
+
+static bool fa_fail(failalloc *a)
+{
+	return a->countdown >= 0 && a->countdown-- == 0;
+}
+
+static void *fa_malloc(void *ctx, size_t n)
+{
+	return fa_fail(ctx) ? NULL : malloc(n);
+}
+
+static void *fa_realloc(void *ctx, void *p, size_t o, size_t n)
+{
+	(void)o;
+	return fa_fail(ctx) ? NULL : realloc(p, n);
+}
+
+static void fa_free(void *ctx, void *p, size_t n)
+{
+	(void)ctx;
+	(void)n;
+	free(p);
+}
+
 /* Names in DIR (one level) starting with prefix; returns how many. */
 static int count_entries(const char *dir, const char *prefix)
 {
@@ -2608,7 +2636,31 @@ static void test_batch_validation(void **state)
 		   err, IRS_ECORRUPT, "payload is not a valid ChangeBatch message");
 	irs__batch_decoder_free(&d);
 #undef EXPECT
-	irs_collection_close(c);
+
+	/* Out of memory while unpacking is IRS_ENOMEM, not corruption. */
+	{
+		failalloc fa = {0};
+		irs_allocator al = {fa_malloc, fa_realloc, fa_free, &fa};
+		irs_mem fm;
+		irs__mem_init(&fm, &al, 0);
+		hb_init(&h);
+		size_t n = increstore__change_batch__get_packed_size(&h.b);
+		uint8_t *buf = malloc(n);
+		assert_non_null(buf);
+		increstore__change_batch__pack(&h.b, buf);
+		irs_batch_decoder od;
+		irs__batch_decoder_init(&od, &fm);
+		uint32_t ocount;
+		int rc = irs__batch_decode(&od, t, buf, n, false, 0, count_sink, &recs, &ocount, &err);
+		irs__batch_decoder_free(&od);
+		free(buf);
+		irs_collection_close(c);
+		if (rc != IRS_ENOMEM)
+			fail_msg("decoding with a failing allocator: %s \"%s\", want IRS_ENOMEM (engine/batch.c "
+				 "reports a failed arena allocation as a corrupt payload)",
+				 irs_err_name(rc), err.message);
+		assert_int_equal(atomic_load(&fm.used), 0);
+	}
 }
 
 /* ================================================================== c) writer failures */
@@ -2847,34 +2899,6 @@ static void test_writer_stale_handle(void **state)
 			 irs_collection_backup_count(c), rc);
 	ASSERT_OK(irs_collection_verify_data(c, UINT32_MAX, NULL, NULL, &err), err);
 	irs_collection_close(c);
-}
-
-/* An allocator that fails its Nth call from now (once), for out-of-memory paths. */
-typedef struct failalloc {
-	int64_t countdown; /* < 0: never */
-} failalloc;
-
-static bool fa_fail(failalloc *a)
-{
-	return a->countdown >= 0 && a->countdown-- == 0;
-}
-
-static void *fa_malloc(void *ctx, size_t n)
-{
-	return fa_fail(ctx) ? NULL : malloc(n);
-}
-
-static void *fa_realloc(void *ctx, void *p, size_t o, size_t n)
-{
-	(void)o;
-	return fa_fail(ctx) ? NULL : realloc(p, n);
-}
-
-static void fa_free(void *ctx, void *p, size_t n)
-{
-	(void)ctx;
-	(void)n;
-	free(p);
 }
 
 /*

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# perf/engine_vs_loop.sh [ROWS INCREMENTALS CHANGES]: the engine at 1 and 2 shards
+# against the single-threaded loop (perf/naive_loop.c: read, decode, apply with the
+# same table code; no threads, no queues), on one generated collection, in one run;
+# then the barrier turnaround with 16 shards on a chain of 200 small incrementals,
+# and peak RSS against the tables' logical size. Writes perf/results/engine_vs_loop.md.
+#
+# Default size: W1 of DESIGN section 6 (5000000 rows, 10 x 500000 changes).
+# Needs the bench preset: bash ci/build.sh bench
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROWS=${1:-5000000} INCS=${2:-10} CHANGES=${3:-500000} REPS=${REPS:-3}
+B=build/bench/cli/increstore
+LOOP=build/bench/perf/irs_naive_loop
+[ -x "$B" ] && [ -x "$LOOP" ] || { echo "build first: bash ci/build.sh bench" >&2; exit 2; }
+W=${PERF_WORK:-build/perf-work}
+mkdir -p "$W" perf/results
+C=$W/w-$ROWS-$INCS-$CHANGES
+[ -f "$C/MANIFEST" ] || "$B" gen "$C" --rows "$ROWS" --incrementals "$INCS" --changes "$CHANGES" --seed 1 -q
+cat "$C"/data/*/*.seg > /dev/null   # page cache: the comparison excludes disk reads
+CHG=$(python3 -c "import sys;print($ROWS + $INCS * $CHANGES)")
+
+median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+run_engine() { # shards -> seconds (the restore's own wall time)
+  "$B" restore "$C" --shards "$1" --no-check-expected -q --stats-json "$W/s.json"
+  python3 -c "import json;print(json.load(open('$W/s.json'))['wall_s'])"
+}
+declare -A T
+for rep in $(seq "$REPS"); do     # interleaved, so machine noise hits all alike
+  "$LOOP" "$C" > "$W/loop.json"
+  T[loop]+="$(python3 -c "import json;print(json.load(open('$W/loop.json'))['seconds'])") "
+  for s in 1 2; do T[s$s]+="$(run_engine $s) "; done
+done
+loop=$(echo ${T[loop]} | tr ' ' '\n' | median)
+s1=$(echo ${T[s1]} | tr ' ' '\n' | median)
+s2=$(echo ${T[s2]} | tr ' ' '\n' | median)
+dl=$(python3 -c "import json;print(json.load(open('$W/loop.json'))['digest'])")
+de=$(python3 -c "import json;print(json.load(open('$W/s.json'))['tables'][0]['digest'])")
+[ "$dl" = "$de" ] || { echo "digest mismatch: loop $dl engine $de" >&2; exit 1; }
+rss=$(python3 -c "import json;s=json.load(open('$W/s.json'));print(s['peak_rss_bytes'], s['tables'][0]['logical_bytes'])")
+
+# Barrier turnaround: 200 incrementals of 1000 changes, 16 shards.
+CB=$W/barrier
+[ -f "$CB/MANIFEST" ] || "$B" gen "$CB" --rows 100000 --incrementals 200 --changes 1000 --seed 2 -q
+"$B" restore "$CB" --shards 16 --no-check-expected -q --stats-json "$W/b.json"
+bt=$(python3 -c "
+import json; s = json.load(open('$W/b.json'))
+v = sorted(b['barrier_turnaround_us'] for b in s['backups'][1:])
+print('%.1f %.1f %.1f' % (v[len(v)//2], v[int(len(v)*0.99)], v[-1]))")
+
+python3 - "$loop" "$s1" "$s2" "$CHG" $rss $bt <<'PY' > perf/results/engine_vs_loop.md
+import sys, platform, subprocess
+loop, s1, s2, chg, rss, logical, p50, p99, mx = sys.argv[1:]
+loop, s1, s2, chg = float(loop), float(s1), float(s2), int(chg)
+rss, logical = int(rss), int(logical)
+cpu = [l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name')]
+mem = [l.split()[1] for l in open('/proc/meminfo') if l.startswith('MemTotal')][0]
+print('# Engine vs the single-threaded loop\n')
+print('Machine: %s, %d cores, %.1f GiB, Linux %s\n' % (cpu[0], len(cpu), int(mem) / 2**20, platform.release()))
+print('Collection: %d changes in total (gen, seed 1); files in page cache; median of the runs.\n' % chg)
+print('| contender | seconds | M changes/s | vs loop | DESIGN target |')
+print('| --- | ---: | ---: | ---: | --- |')
+print('| single-threaded loop | %.3f | %.2f | 1.00x | |' % (loop, chg / loop / 1e6))
+print('| increstore, 1 shard | %.3f | %.2f | %.2fx | >= 0.9x |' % (s1, chg / s1 / 1e6, loop / s1))
+print('| increstore, 2 shards | %.3f | %.2f | %.2fx | >= 1.7x |' % (s2, chg / s2 / 1e6, loop / s2))
+print('\nPeak RSS (2 shards): %.0f MiB for %.0f MiB of logical table data: %.2fx '
+      '(target <= 1.5x + 64 MiB = %.0f MiB).\n' % (rss / 2**20, logical / 2**20, rss / logical,
+                                                  (1.5 * logical + 64 * 2**20) / 2**20))
+print('Barrier turnaround, 16 shards, 200 incrementals (last shard done -> coordinator awake): '
+      'p50 %s us, p99 %s us, max %s us (target p99 <= 100 us).' % (p50, p99, mx))
+PY
+cat perf/results/engine_vs_loop.md
