@@ -14,5 +14,6 @@ trap 'rm -rf "$W"' EXIT
 rows=$("$CLI" restore "$W/c" --quiet --out "$W/o.jsonl" && wc -l < "$W/o.jsonl")
 tail -n 1 "$W/out.txt" | grep -qx "$rows rows" || { echo "example printed: $(tail -n 1 "$W/out.txt"), want $rows rows"; exit 1; }
 # same keys in the same order as the CLI's key-ordered export
-diff <(sed -n 's/^{"id": \([0-9]*\),.*/\1/p' "$W/out.txt") <(sed -n 's/^{"id": \([0-9]*\),.*/\1/p' "$W/o.jsonl")
+export LC_ALL=C
+diff <(grep -ao '^{"id": [0-9]*' "$W/out.txt") <(grep -ao '^{"id": [0-9]*' "$W/o.jsonl")
 echo "example OK: $rows rows"
