@@ -32,6 +32,22 @@
 #include "common/crc32c.h"
 #include "common/error.h"
 
+/* The MANIFEST's header (length and CRC32C of the payload) plus its inode: a new
+ * manifest differs here. False when it cannot be read. */
+static bool manifest_identity(int dirfd, uint8_t out[28])
+{
+	memset(out, 0, 28);
+	int fd = openat(dirfd, "MANIFEST", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	struct stat st;
+	bool ok = fstat(fd, &st) == 0 && pread(fd, out, IRS_MANIFEST_HEADER, 0) == IRS_MANIFEST_HEADER;
+	uint64_t ino = (uint64_t)st.st_ino;
+	memcpy(out + IRS_MANIFEST_HEADER, &ino, 8);
+	close(fd);
+	return ok;
+}
+
 /* ---- schema */
 
 static int name_check(const char *name, const char *what, irs_error *err)
@@ -267,12 +283,16 @@ static int chain_build(irs_collection *c, unsigned flags, irs_error *err)
 			return irs__seterr(err, IRS_ECHAIN,
 					   "backup %s: the chain starts with an incremental backup (no full before it)",
 					   b->name);
-		if (b->seq != (uint64_t)i + 1)
+		if (b->seq != (uint64_t)i + 1) {
+			bool later = false; /* the expected one comes later: reordered, not missing */
+			for (size_t j = i + 1; j < m->n_chain; j++)
+				later |= m->chain[j]->seq == (uint64_t)i + 1;
 			return irs__seterr(err, IRS_ECHAIN,
 					   "backup %s: sequence number %llu at chain position %u: %s", b->name,
 					   (unsigned long long)b->seq, i + 1,
-					   b->seq > (uint64_t)i + 1 ? "a backup before it is missing (gap)"
-								     : "the chain is out of order");
+					   b->seq > (uint64_t)i + 1 && !later ? "a backup before it is missing (gap)"
+									      : "the chain is out of order");
+		}
 		const char *want = i ? m->chain[i - 1]->name : "";
 		if (strcmp(b->parent, want) != 0)
 			return irs__seterr(err, IRS_ECHAIN,
@@ -367,12 +387,8 @@ int irs_collection_open(const char *dir, const irs_allocator *alloc, unsigned fl
 		goto fail;
 	}
 	c->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	struct stat mst;
-	if (c->dirfd >= 0 && fstatat(c->dirfd, "MANIFEST", &mst, 0) == 0) {
-		c->manifest_ino = (uint64_t)mst.st_ino;
-		c->manifest_size = (uint64_t)mst.st_size;
-		c->manifest_mtime_ns = (int64_t)mst.st_mtim.tv_sec * 1000000000 + mst.st_mtim.tv_nsec;
-	}
+	if (c->dirfd >= 0)
+		manifest_identity(c->dirfd, c->manifest_id);
 	rc = irs__manifest_read(dir, &c->mem, &c->m, err);
 	if (rc)
 		goto fail;
@@ -423,11 +439,8 @@ fail:
 
 bool irs__collection_changed(const irs_collection *c)
 {
-	struct stat st;
-	if (fstatat(c->dirfd, "MANIFEST", &st, 0) != 0)
-		return true;
-	return (uint64_t)st.st_ino != c->manifest_ino || (uint64_t)st.st_size != c->manifest_size ||
-	       (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec != c->manifest_mtime_ns;
+	uint8_t now[sizeof c->manifest_id];
+	return !manifest_identity(c->dirfd, now) || memcmp(now, c->manifest_id, sizeof now) != 0;
 }
 
 /* ---- information */

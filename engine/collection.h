@@ -31,8 +31,7 @@ struct irs_collection {
 	uint32_t nbackups;
 	irs_backup_meta *backups;
 	uint32_t max_ncols;
-	uint64_t manifest_ino, manifest_size;   /* identify the MANIFEST that was read */
-	int64_t manifest_mtime_ns;
+	uint8_t manifest_id[28];  /* header + inode of the MANIFEST read (irs__collection_changed) */
 };
 
 /* True when DIR/MANIFEST is no longer the file this handle read (another writer

@@ -156,6 +156,10 @@ static int plan_backup(irs_restore *r, uint32_t b, irs_error *err)
 			}
 		}
 	}
+	p->want_digest = false;
+	for (uint32_t t = 0; t < c->ntables && r->o.check_expected; t++)
+		if (r->enabled[t] && c->backups[b].by_table[t] && c->backups[b].by_table[t]->expected)
+			p->want_digest = true;
 	atomic_store_explicit(&p->next_frame, 0, memory_order_relaxed);
 	atomic_store_explicit(&p->abort, 0, memory_order_relaxed);
 	return 0;
@@ -197,22 +201,6 @@ static uint64_t table_rows(const irs_restore *r, uint32_t t)
 	return n;
 }
 
-static int table_digest(const irs_restore *r, uint32_t t, uint64_t *out)
-{
-	uint64_t sum = 0;
-	for (uint32_t s = 0; s < r->nshards; s++) {
-		uint64_t d = 0;
-		if (r->shards[s].parts[t]) {
-			int rc = irs__part_digest(r->shards[s].parts[t], &d);
-			if (rc)
-				return rc;
-		}
-		sum += d;
-	}
-	*out = sum;
-	return 0;
-}
-
 /* Compares each restored table with the expected state the manifest records. */
 static int check_expected(irs_restore *r, uint32_t b, irs_error *err)
 {
@@ -222,10 +210,17 @@ static int check_expected(irs_restore *r, uint32_t b, irs_error *err)
 		if (!r->enabled[t] || !tb || !tb->expected)
 			continue;
 		uint64_t rows = table_rows(r, t), digest = 0;
-		int rc = table_digest(r, t, &digest);
+		int rc = 0;
+		for (uint32_t s = 0; s < r->nshards; s++) {
+			digest += r->shards[s].digest[t];
+			if (r->shards[s].digest_rc)
+				rc = r->shards[s].digest_rc;
+		}
 		if (rc)
 			return irs__seterr(err, rc, "backup %s table %s: cannot compute the digest",
 					   c->backups[b].pb->name, c->tables[t].name);
+		r->digests[t] = digest; /* the CLI prints it too */
+		r->digest_gen[t] = r->plan.gen + 1;
 		if (rows != tb->expected->rows || digest != tb->expected->digest)
 			return irs__seterr(err, IRS_EMISMATCH,
 					   "backup %s table %s: restored %llu rows with digest %016llx, the "
@@ -387,6 +382,7 @@ void irs_restore_free(irs_restore *r)
 					irs__part_destroy(sh->parts[t]);
 				irs__free(mem, sh->parts, sizeof(*sh->parts) * c->ntables);
 			}
+			irs__free(mem, sh->digest, sizeof(uint64_t) * c->ntables);
 		}
 		irs__free(mem, r->shards, sizeof(irs_shard) * r->nshards);
 	}
@@ -394,6 +390,8 @@ void irs_restore_free(irs_restore *r)
 	irs__free(mem, r->stats, sizeof(irs_backup_stats) * (c->nbackups ? c->nbackups : 1));
 	irs__free(mem, r->scratch, r->scratch_cap);
 	irs__free(mem, r->shard_applied, sizeof(uint64_t) * r->nshards * c->nbackups);
+	irs__free(mem, r->digests, sizeof(uint64_t) * c->ntables);
+	irs__free(mem, r->digest_gen, sizeof(uint64_t) * c->ntables);
 	irs_allocator a = mem->a;
 	a.free(a.ctx, r, sizeof *r);
 }
@@ -422,7 +420,8 @@ static int shards_start(irs_restore *r, uint32_t base, irs_error *err)
 		sh->out = irs__calloc(&r->mem, sizeof(irs_run *) * r->nshards);
 		sh->recs = irs__malloc(&r->mem, sizeof(*sh->recs) * recs_cap);
 		sh->recs_cap = recs_cap;
-		if (!sh->parts || !sh->out || !sh->recs)
+		sh->digest = irs__calloc(&r->mem, sizeof(uint64_t) * c->ntables);
+		if (!sh->parts || !sh->out || !sh->recs || !sh->digest)
 			return irs__seterr(err, IRS_ENOMEM, "out of memory creating shard %u", s);
 		for (uint32_t t = 0; t < c->ntables; t++) {
 			if (!r->enabled[t])
@@ -501,9 +500,11 @@ int irs_restore_run(const irs_collection *c, const irs_restore_options *opts,
 	r->enabled = irs__calloc(&r->mem, sizeof(bool) * c->ntables);
 	r->stats = irs__calloc(&r->mem, sizeof(irs_backup_stats) * (c->nbackups ? c->nbackups : 1));
 	r->shard_applied = irs__calloc(&r->mem, sizeof(uint64_t) * r->nshards * c->nbackups);
+	r->digests = irs__calloc(&r->mem, sizeof(uint64_t) * c->ntables);
+	r->digest_gen = irs__calloc(&r->mem, sizeof(uint64_t) * c->ntables);
 	r->scratch_cap = IRS_MAX_KEY_BYTES;
 	r->scratch = irs__malloc(&r->mem, r->scratch_cap);
-	if (!r->enabled || !r->stats || !r->scratch || !r->shard_applied) {
+	if (!r->enabled || !r->stats || !r->scratch || !r->shard_applied || !r->digests || !r->digest_gen) {
 		rc = irs__seterr(err, IRS_ENOMEM, "out of memory");
 		goto fail;
 	}

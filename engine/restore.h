@@ -86,6 +86,7 @@ typedef struct irs_plan {
 	uint32_t backup;            /* chain index */
 	uint64_t gen;               /* incremented for every backup started */
 	bool full;
+	bool want_digest;           /* shards compute partition digests after APPLY */
 	irs_frame_ref *frames;      /* every frame of every enabled table's segments */
 	size_t nframes, frames_cap;
 	uint32_t *frame_table;      /* per segment: table index */
@@ -125,6 +126,8 @@ typedef struct irs_shard {
 	/* report */
 	Increstore__IncrementalRestoreResult result;
 	uint64_t result_gen;        /* plan.gen the result belongs to */
+	uint64_t *digest;           /* per table: partition digest after APPLY (want_digest) */
+	int digest_rc;              /* 0, or the error computing one */
 	irs_error error;
 	uint64_t idle_since_ns;     /* when it last reported: barrier statistics */
 	uint64_t wait_ns;
@@ -149,6 +152,8 @@ struct irs_restore {
 	uint64_t *shard_applied;    /* nstats x nshards, behind stats[].shard_applied */
 	uint64_t peak_bytes;
 	uint8_t *scratch;           /* unescaped key strings for reads */
+	uint64_t *digests;          /* per table: cached irs_restore_digest */
+	uint64_t *digest_gen;       /* per table: plan.gen + 1 when cached, 0 = none */
 	size_t scratch_cap;
 };
 

@@ -65,15 +65,23 @@ uint64_t irs_restore_logical_bytes(const irs_restore *r, uint32_t table)
 	return n;
 }
 
+/* A digest reads every row, so it is kept until the tables change (next backup). */
 uint64_t irs_restore_digest(const irs_restore *r, uint32_t table)
 {
 	uint64_t sum = 0;
 	if (!table_ok(r, table))
 		return 0;
+	irs_restore *w = (irs_restore *)r;
+	if (w->digests && w->digest_gen[table] == r->plan.gen + 1)
+		return w->digests[table];
 	for (uint32_t s = 0; s < r->nshards; s++) {
 		uint64_t d = 0;
 		if (r->shards[s].parts[table] && irs__part_digest(r->shards[s].parts[table], &d) == 0)
 			sum += d;
+	}
+	if (w->digests) {
+		w->digests[table] = sum;
+		w->digest_gen[table] = r->plan.gen + 1;
 	}
 	return sum;
 }

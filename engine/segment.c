@@ -50,6 +50,7 @@ static int read_at(int fd, void *buf, size_t len, uint64_t off, size_t *got)
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
+			*got = done;
 			return -1;
 		}
 		if (n == 0)

@@ -142,13 +142,18 @@ void irs__remove_tree_at(int dirfd, const char *rel)
 	unlinkat(dirfd, rel, AT_REMOVEDIR);
 }
 
-/* "b000012-0123456789abcdef": the directories this writer creates under data/. */
+/* "b000012-0123456789abcdef" (6 or more digits, 16 hex digits): the directories
+ * this writer creates under data/. */
 static bool is_backup_dir_name(const char *s)
 {
-	if (s[0] != 'b' || strlen(s) != 24 || s[7] != '-')
+	const char *dash = strchr(s, '-');
+	if (s[0] != 'b' || !dash || dash - s < 7 || strlen(dash + 1) != 16)
 		return false;
-	for (int i = 1; i < 24; i++)
-		if (i != 7 && !((s[i] >= '0' && s[i] <= '9') || (i > 7 && s[i] >= 'a' && s[i] <= 'f')))
+	for (const char *p = s + 1; p < dash; p++)
+		if (*p < '0' || *p > '9')
+			return false;
+	for (const char *p = dash + 1; *p; p++)
+		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
 			return false;
 	return true;
 }
@@ -176,7 +181,11 @@ static void clean_leftovers(irs_collection *c)
 	}
 	struct dirent *e;
 	while ((e = readdir(dd))) {
-		if (!is_backup_dir_name(e->d_name) || e->d_type != DT_DIR)
+		struct stat st;
+		if (!is_backup_dir_name(e->d_name) ||
+		    (e->d_type != DT_DIR &&
+		     (e->d_type != DT_UNKNOWN || fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+		      !S_ISDIR(st.st_mode))))
 			continue;
 		char prefix[300];
 		snprintf(prefix, sizeof prefix, "data/%s/", e->d_name);
@@ -915,6 +924,11 @@ int irs_backup_writer_commit(irs_backup_writer *w, irs_error *err)
 		irs_backup_writer_abort(w);
 		return rc;
 	}
+	char w_name[IRS_MAX_NAME + 1];
+	memcpy(w_name, w->name, sizeof w_name);
 	writer_free(w);
-	return reload(c, err);
+	rc = reload(c, err);
+	if (rc)
+		irs__errprefix(err, "backup %s was committed, but re-reading the collection failed", w_name);
+	return rc;
 }
