@@ -21,5 +21,9 @@ if(BUILD_SHARED_LIBS)
 else()
   set(IRS_PC_PRIVATE "Requires.private: liburcu-cds libprotobuf-c libxxhash sqlite3")
 endif()
+# Relocatable: the prefix is found from the .pc file's own place, so an install with
+# `cmake --install --prefix P` works wherever P is.
+file(RELATIVE_PATH IRS_PC_UP "${CMAKE_INSTALL_FULL_LIBDIR}/pkgconfig" "${CMAKE_INSTALL_PREFIX}")
+string(REGEX REPLACE "/$" "" IRS_PC_UP "${IRS_PC_UP}")
 configure_file(${PROJECT_SOURCE_DIR}/cmake/increstore.pc.in ${PROJECT_BINARY_DIR}/increstore.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/increstore.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
