@@ -14,14 +14,19 @@
 
 #include "cli.h"
 
-enum { OPT_SHARDS = 1, OPT_UPTO, OPT_TABLE, OPT_OUT, OPT_STATS, OPT_QUIET, OPT_LIMIT, OPT_NOCHECK };
+enum {
+	OPT_SHARDS = 1, OPT_UPTO, OPT_TABLE, OPT_OUT, OPT_STATS, OPT_QUIET, OPT_LIMIT, OPT_NOCHECK,
+	OPT_CKPT, OPT_CKPT_EVERY, OPT_CKPT_SECONDS
+};
 
 static const irs_cli_opt opts[] = {
 	{"--shards", true, OPT_SHARDS},      {"--upto", true, OPT_UPTO},
 	{"--table", true, OPT_TABLE},        {"--out", true, OPT_OUT},
 	{"--stats-json", true, OPT_STATS},   {"--quiet", false, OPT_QUIET},
 	{"-q", false, OPT_QUIET},            {"--memory-limit", true, OPT_LIMIT},
-	{"--no-check-expected", false, OPT_NOCHECK}, {NULL, false, 0},
+	{"--no-check-expected", false, OPT_NOCHECK}, {"--checkpoint", true, OPT_CKPT},
+	{"--checkpoint-every", true, OPT_CKPT_EVERY}, {"--checkpoint-seconds", true, OPT_CKPT_SECONDS},
+	{NULL, false, 0},
 };
 
 static double now_s(void)
@@ -212,7 +217,8 @@ static int run_restore(const irs_cli_command *cmd, int argc, char **argv)
 	irs_cli_parser p;
 	irs_cli_parser_init(&p, cmd, argc, argv);
 	const char *dir = NULL, *upto = NULL, *table_name = NULL, *out = NULL, *stats = NULL;
-	uint64_t shards = 0, limit = 0;
+	uint64_t shards = 0, limit = 0, ckpt_every = 1, ckpt_seconds = 30;
+	const char *ckpt = NULL;
 	bool quiet = false, check = true;
 	int o;
 	while ((o = irs_cli_getopt(&p, opts)) != IRS_CLI_OPT_END) {
@@ -238,6 +244,15 @@ static int run_restore(const irs_cli_command *cmd, int argc, char **argv)
 				return IRS_CLI_EXIT_USAGE;
 			break;
 		case OPT_NOCHECK: check = false; break;
+		case OPT_CKPT: ckpt = p.arg; break;
+		case OPT_CKPT_EVERY:
+			if (!irs_cli_parse_u64(&p, p.arg, 1, UINT32_MAX, &ckpt_every))
+				return IRS_CLI_EXIT_USAGE;
+			break;
+		case OPT_CKPT_SECONDS:
+			if (!irs_cli_parse_u64(&p, p.arg, 0, UINT32_MAX, &ckpt_seconds))
+				return IRS_CLI_EXIT_USAGE;
+			break;
 		}
 	}
 	if (!dir)
@@ -270,6 +285,9 @@ static int run_restore(const irs_cli_command *cmd, int argc, char **argv)
 	ro.cancel = (const volatile int *)&irs_cli_cancelled;
 	ro.memory_limit = limit;
 	ro.check_expected = check;
+	ro.checkpoint_dir = ckpt;
+	ro.checkpoint_every = (uint32_t)ckpt_every;
+	ro.checkpoint_seconds = (uint32_t)ckpt_seconds;
 	irs_cli_cancel_install();
 	irs_restore *r = NULL;
 	irs_error err;
@@ -278,6 +296,12 @@ static int run_restore(const irs_cli_command *cmd, int argc, char **argv)
 	double secs = now_s() - t0;
 	if (ps.drew)
 		fputc('\n', stderr);
+	if (r && irs_restore_resumed_from(r) >= 0 && !quiet) {
+		irs_backup_info ri;
+		irs_collection_backup(c, (uint32_t)irs_restore_resumed_from(r), &ri);
+		fprintf(stderr, "resumed from checkpoint %s: backups through %s were already restored\n", ckpt,
+			ri.name);
+	}
 	ec = 0;
 	if (rc)
 		ec = irs_cli_fail(&err);
@@ -329,6 +353,8 @@ const irs_cli_command irs_cli_cmd_restore = {
 	"restore a collection into memory; print, export or check the tables",
 	"usage: increstore restore DIR [--shards N] [--upto NAME] [--table T] [--out PATH]\n"
 	"                              [--stats-json FILE] [--memory-limit BYTES] [--quiet]\n"
+	"                              [--checkpoint DIR [--checkpoint-every N]\n"
+	"                               [--checkpoint-seconds T]]\n"
 	"\n"
 	"Restores the chain of DIR up to backup NAME (default: the last): the last full backup\n"
 	"at or before it, then every incremental after it, in order. Each backup is applied by\n"
@@ -350,6 +376,12 @@ const irs_cli_command irs_cli_cmd_restore = {
 	"  --stats-json FILE   per-backup wall time, changes by kind, per-shard counts, barrier\n"
 	"                      waits, skew, totals and peak RSS as JSON ('-' = stdout)\n"
 	"  --memory-limit B    fail cleanly (exit 4) rather than allocate more than B bytes\n"
+	"  --checkpoint DIR    after a barrier, save the tables and the restore's position in\n"
+	"                      DIR (atomically); a rerun with the same DIR resumes after the\n"
+	"                      last saved backup. A checkpoint of another collection, --upto\n"
+	"                      or --table is refused (exit 2)\n"
+	"  --checkpoint-every N     save at most every N backups (default 1)\n"
+	"  --checkpoint-seconds T   ... and at most every T seconds (default 30)\n"
 	"  --no-check-expected do not compare with the expected states a generated\n"
 	"                      collection records (faster for timing runs)\n"
 	"  -q, --quiet         no progress and no summary\n"

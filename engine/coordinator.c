@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "common/error.h"
+#include "checkpoint.h"
 #include "restore.h"
 
 #ifdef IRS_FAULT_INJECTION
@@ -107,25 +108,40 @@ static void plan_free(irs_restore *r)
 }
 
 /* Indexes the frames of backup b's segments (enabled tables only). */
-static int plan_backup(irs_restore *r, uint32_t b, irs_error *err)
+/*
+ * Indexes the frames of backup sb of `src` (enabled tables only). src is the restored
+ * collection, or a checkpoint (a collection of the same schema holding one full
+ * backup), whose state stands for chain index b of the restored collection.
+ */
+static int plan_backup(irs_restore *r, const irs_collection *src, uint32_t sb, uint32_t b,
+		       irs_error *err)
 {
-	const irs_collection *c = r->c;
+	const irs_collection *c = src;
 	irs_plan *p = &r->plan;
 	plan_release(r);
 	p->backup = b;
+	p->src = src;
+	p->src_backup = sb;
 	p->gen++;
-	p->full = c->backups[b].kind == IRS_BACKUP_FULL;
+	p->full = c->backups[sb].kind == IRS_BACKUP_FULL;
+	if (src == r->c)
+		snprintf(p->name_buf, sizeof p->name_buf, "%s", c->backups[sb].pb->name);
+	else
+		snprintf(p->name_buf, sizeof p->name_buf, "checkpoint of %s", r->c->backups[b].pb->name);
+	p->name = p->name_buf;
 	uint32_t nsegs = 0;
 	for (uint32_t t = 0; t < c->ntables; t++)
-		if (r->enabled[t] && c->backups[b].by_table[t])
-			nsegs += (uint32_t)c->backups[b].by_table[t]->n_segments;
+		if (r->enabled[t] && c->backups[sb].by_table[t])
+			nsegs += (uint32_t)c->backups[sb].by_table[t]->n_segments;
 	if (nsegs > p->segs_cap) {
 		uint32_t ncap = nsegs;
 		uint64_t gen = p->gen;
 		plan_free(r);
 		p->gen = gen;
 		p->backup = b;
-		p->full = c->backups[b].kind == IRS_BACKUP_FULL;
+		p->src = src;
+		p->src_backup = sb;
+		p->full = c->backups[sb].kind == IRS_BACKUP_FULL;
 		p->frame_table = irs__malloc(&r->mem, sizeof(uint32_t) * ncap);
 		p->seg_path = irs__malloc(&r->mem, sizeof(char *) * ncap);
 		p->seg_fd = irs__malloc(&r->mem, sizeof(int) * ncap);
@@ -134,10 +150,10 @@ static int plan_backup(irs_restore *r, uint32_t b, irs_error *err)
 		p->segs_cap = ncap;
 		if (!p->frame_table || !p->seg_path || !p->seg_fd || !p->seg_records || !p->seg_decoded)
 			return irs__seterr(err, IRS_ENOMEM, "out of memory planning backup %s",
-					   c->backups[b].pb->name);
+					   p->name);
 	}
 	for (uint32_t t = 0; t < c->ntables; t++) {
-		const Increstore__TableBackup *tb = c->backups[b].by_table[t];
+		const Increstore__TableBackup *tb = c->backups[sb].by_table[t];
 		if (!r->enabled[t] || !tb)
 			continue;
 		for (size_t s = 0; s < tb->n_segments; s++) {
@@ -151,14 +167,14 @@ static int plan_backup(irs_restore *r, uint32_t b, irs_error *err)
 			int rc = irs__segment_index(&r->mem, c->dirfd, tb->segments[s]->path, t, si, &p->frames,
 						    &p->nframes, &p->frames_cap, &p->seg_fd[si], err);
 			if (rc) {
-				irs__errprefix(err, "backup %s", c->backups[b].pb->name);
+				irs__errprefix(err, "%s", p->name);
 				return rc;
 			}
 		}
 	}
 	p->want_digest = false;
 	for (uint32_t t = 0; t < c->ntables && r->o.check_expected; t++)
-		if (r->enabled[t] && c->backups[b].by_table[t] && c->backups[b].by_table[t]->expected)
+		if (r->enabled[t] && c->backups[sb].by_table[t] && c->backups[sb].by_table[t]->expected)
 			p->want_digest = true;
 	atomic_store_explicit(&p->next_frame, 0, memory_order_relaxed);
 	atomic_store_explicit(&p->abort, 0, memory_order_relaxed);
@@ -202,9 +218,10 @@ static uint64_t table_rows(const irs_restore *r, uint32_t t)
 }
 
 /* Compares each restored table with the expected state the manifest records. */
-static int check_expected(irs_restore *r, uint32_t b, irs_error *err)
+static int check_expected(irs_restore *r, irs_error *err)
 {
-	const irs_collection *c = r->c;
+	const irs_collection *c = r->plan.src;
+	uint32_t b = r->plan.src_backup;
 	for (uint32_t t = 0; t < c->ntables; t++) {
 		const Increstore__TableBackup *tb = c->backups[b].by_table[t];
 		if (!r->enabled[t] || !tb || !tb->expected)
@@ -218,14 +235,14 @@ static int check_expected(irs_restore *r, uint32_t b, irs_error *err)
 		}
 		if (rc)
 			return irs__seterr(err, rc, "backup %s table %s: cannot compute the digest",
-					   c->backups[b].pb->name, c->tables[t].name);
+					   r->plan.name, c->tables[t].name);
 		r->digests[t] = digest; /* the CLI prints it too */
 		r->digest_gen[t] = r->plan.gen + 1;
 		if (rows != tb->expected->rows || digest != tb->expected->digest)
 			return irs__seterr(err, IRS_EMISMATCH,
 					   "backup %s table %s: restored %llu rows with digest %016llx, the "
 					   "manifest expects %llu rows with digest %016llx",
-					   c->backups[b].pb->name, c->tables[t].name, (unsigned long long)rows,
+					   r->plan.name, c->tables[t].name, (unsigned long long)rows,
 					   (unsigned long long)digest, (unsigned long long)tb->expected->rows,
 					   (unsigned long long)tb->expected->digest);
 	}
@@ -266,8 +283,9 @@ static void stats_collect(irs_restore *r, uint32_t b, uint64_t t0, uint64_t woke
 
 /* Runs backup b through stage and apply. On failure the tables are left as they were
  * after b-1 (incremental) or empty (full). */
-static int run_backup(irs_restore *r, uint32_t b, uint32_t done, uint32_t total,
-		      uint64_t changes_total, uint64_t bytes_total, irs_error *err)
+static int run_backup(irs_restore *r, const irs_collection *src, uint32_t sb, uint32_t b,
+		      uint32_t done, uint32_t total, uint64_t changes_total, uint64_t bytes_total,
+		      irs_error *err)
 {
 	const irs_collection *c = r->c;
 	irs_plan *p = &r->plan;
@@ -279,7 +297,7 @@ static int run_backup(irs_restore *r, uint32_t b, uint32_t done, uint32_t total,
 	if (r->o.cancel && *r->o.cancel)
 		rc = irs__seterr(err, IRS_ECANCELED, "cancelled before backup %s", c->backups[b].pb->name);
 	if (!rc)
-		rc = plan_backup(r, b, err);
+		rc = plan_backup(r, src, sb, b, err);
 	if (rc)
 		return rc; /* nothing reached a shard: the tables are untouched */
 	irs__countdown_arm(&p->decoding, r->nshards);
@@ -292,12 +310,12 @@ static int run_backup(irs_restore *r, uint32_t b, uint32_t done, uint32_t total,
 		uint64_t got = atomic_load_explicit(&p->seg_decoded[s], memory_order_relaxed);
 		if (got != p->seg_records[s])
 			rc = irs__seterr(err, IRS_ECORRUPT,
-					 "backup %s: segment %s holds %llu records, the manifest says %llu",
-					 c->backups[b].pb->name, p->seg_path[s], (unsigned long long)got,
+					 "%s: segment %s holds %llu records, the manifest says %llu",
+					 p->name, p->seg_path[s], (unsigned long long)got,
 					 (unsigned long long)p->seg_records[s]);
 	}
 	if (!rc && r->o.cancel && *r->o.cancel)
-		rc = irs__seterr(err, IRS_ECANCELED, "cancelled during backup %s", c->backups[b].pb->name);
+		rc = irs__seterr(err, IRS_ECANCELED, "cancelled during %s", p->name);
 
 	/* A full backup was applied while streaming: on failure it is cleared instead. */
 	uint32_t next = rc ? (p->full ? IRS_MSG_CLEAR : IRS_MSG_DISCARD) : IRS_MSG_APPLY;
@@ -317,7 +335,7 @@ static int run_backup(irs_restore *r, uint32_t b, uint32_t done, uint32_t total,
 	if (used > r->peak_bytes)
 		r->peak_bytes = used;
 	if (r->o.check_expected) {
-		rc = check_expected(r, b, err);
+		rc = check_expected(r, err);
 		if (rc)
 			return rc;
 	}
@@ -396,8 +414,9 @@ void irs_restore_free(irs_restore *r)
 	a.free(a.ctx, r, sizeof *r);
 }
 
-/* Allocates the shards, sizes their partitions from the manifest, starts the threads. */
-static int shards_start(irs_restore *r, uint32_t base, irs_error *err)
+/* Allocates the shards, sizes their partitions from the row counts of backup `base` of
+ * `sizing` (the base full, or a checkpoint's), starts the threads. */
+static int shards_start(irs_restore *r, const irs_collection *sizing, uint32_t base, irs_error *err)
 {
 	const irs_collection *c = r->c;
 	r->shards = irs__calloc(&r->mem, sizeof(irs_shard) * r->nshards);
@@ -427,7 +446,7 @@ static int shards_start(irs_restore *r, uint32_t base, irs_error *err)
 			if (!r->enabled[t])
 				continue;
 			irs_table_backup_info tbi;
-			irs_collection_table_backup(c, base, t, &tbi);
+			irs_collection_table_backup(sizing, base, t, &tbi);
 			uint64_t expect = tbi.records / r->nshards + tbi.records / r->nshards / 8 + 16;
 			int rc = irs__part_create(&r->mem, &c->tables[t], expect, &sh->parts[t]);
 			if (rc)
@@ -482,6 +501,7 @@ int irs_restore_run(const irs_collection *c, const irs_restore_options *opts,
 	r->o = o;
 	r->nshards = o.shards;
 	r->through = -1;
+	r->resumed_from = -1;
 	irs__countdown_init(&r->plan.decoding);
 	irs__countdown_init(&r->plan.staged);
 	irs__countdown_init(&r->plan.applied);
@@ -519,9 +539,19 @@ int irs_restore_run(const irs_collection *c, const irs_restore_options *opts,
 		r->enabled[t] = true;
 	}
 	uint32_t base = c->backups[upto].base;
-	rc = shards_start(r, base, err);
-	if (rc)
+	r->upto = upto;
+	irs_collection *ckpt = NULL;
+	int64_t ckpt_through = -1;
+	if (o.checkpoint_dir) {
+		rc = irs__checkpoint_load(r, upto, &ckpt, &ckpt_through, err);
+		if (rc)
+			goto fail;
+	}
+	rc = ckpt ? shards_start(r, ckpt, 0, err) : shards_start(r, c, base, err);
+	if (rc) {
+		irs_collection_close(ckpt);
 		goto fail;
+	}
 	uint64_t changes_total = 0, bytes_total = 0;
 	for (uint32_t b = base; b <= upto; b++)
 		for (uint32_t t = 0; t < c->ntables; t++) {
@@ -531,8 +561,29 @@ int irs_restore_run(const irs_collection *c, const irs_restore_options *opts,
 				bytes_total += tbi.bytes;
 			}
 		}
-	for (uint32_t b = base; b <= upto && !rc; b++)
-		rc = run_backup(r, b, b - base, upto - base + 1, changes_total, bytes_total, err);
+	uint32_t first = base;
+	if (ckpt) {
+		/* Load the checkpoint's tables as the state after backup ckpt_through. */
+		rc = run_backup(r, ckpt, 0, (uint32_t)ckpt_through, 0, upto - (uint32_t)ckpt_through + 1,
+				changes_total, bytes_total, err);
+		irs_collection_close(ckpt);
+		if (!rc)
+			r->resumed_from = ckpt_through;
+		first = (uint32_t)ckpt_through + 1;
+	}
+	uint64_t last_ckpt_ns = irs__now_ns();
+	uint32_t since_ckpt = 0;
+	for (uint32_t b = first; b <= upto && !rc; b++) {
+		rc = run_backup(r, c, b, b, b - base, upto - base + 1, changes_total, bytes_total, err);
+		since_ckpt++;
+		uint32_t every = o.checkpoint_every ? o.checkpoint_every : 1;
+		if (!rc && o.checkpoint_dir && b < upto && since_ckpt >= every &&
+		    irs__now_ns() - last_ckpt_ns >= (uint64_t)o.checkpoint_seconds * 1000000000u) {
+			rc = irs__checkpoint_write(r, b, err);
+			last_ckpt_ns = irs__now_ns();
+			since_ckpt = 0;
+		}
+	}
 	shards_stop(r);
 	if (rc && err) {
 		char where[300];

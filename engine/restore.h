@@ -83,7 +83,11 @@ typedef struct irs_run {
 
 /* The current backup's work, read-only for shards during a phase except the atomics. */
 typedef struct irs_plan {
-	uint32_t backup;            /* chain index */
+	uint32_t backup;            /* chain index (in r->c; the checkpoint's state counts as `through`) */
+	const irs_collection *src;  /* where its segments are: r->c, or a checkpoint's collection */
+	uint32_t src_backup;        /* chain index in src */
+	const char *name;           /* for messages: the backup's name, or "checkpoint ..." */
+	char name_buf[IRS_MAX_NAME + 32];
 	uint64_t gen;               /* incremented for every backup started */
 	bool full;
 	bool want_digest;           /* shards compute partition digests after APPLY */
@@ -142,6 +146,8 @@ struct irs_restore {
 	irs_shard *shards;
 	bool *enabled;              /* per table */
 	int64_t through;            /* last backup fully applied, -1 for none */
+	int64_t resumed_from;       /* chain index of the checkpoint resumed from, -1 for none */
+	uint32_t upto;              /* the restore's target chain index */
 	bool stopped;               /* shard threads joined and their buffers freed */
 	irs_plan plan;
 	size_t run_cap;             /* bytes of record data per run */

@@ -18,6 +18,11 @@ int64_t irs_restore_through(const irs_restore *r)
 	return r ? r->through : -1;
 }
 
+int64_t irs_restore_resumed_from(const irs_restore *r)
+{
+	return r ? r->resumed_from : -1;
+}
+
 uint32_t irs_restore_shard_count(const irs_restore *r)
 {
 	return r ? r->nshards : 0;

@@ -342,6 +342,9 @@ typedef struct irs_restore_options {
 	uint64_t memory_limit;         /* bytes the restore may allocate; 0 = unlimited */
 	int check_expected;            /* 1 = fail with IRS_EMISMATCH when an expected state
 					* recorded in the manifest differs (default 1) */
+	const char *checkpoint_dir;    /* resume from and write checkpoints here; NULL = none */
+	uint32_t checkpoint_every;     /* write one when at least this many backups ... (0 = 1) */
+	uint32_t checkpoint_seconds;   /* ... and at least this many seconds passed since the last */
 } irs_restore_options;
 #define IRS_RESTORE_OPTIONS_VERSION 1
 IRS_API void irs_restore_options_init(irs_restore_options *o, uint32_t version);
@@ -365,6 +368,14 @@ typedef struct irs_backup_stats {
  * were after backup i-1 (empty if the failure is in the full backup) and *out is still
  * returned when it could be built, so the caller can read that state;
  * irs_restore_through() says which backup the tables reflect.
+ *
+ * CHECKPOINTS: with opts->checkpoint_dir, after a barrier (at most every
+ * checkpoint_every backups and checkpoint_seconds seconds) the tables are written to
+ * the directory as a compacted collection with a RestoreState record, atomically
+ * (a new subdirectory, fsync, then the CURRENT file replaced by rename). A later run
+ * with the same directory, collection, target and table filter resumes after the last
+ * checkpointed backup; a checkpoint of another collection, target or filter is refused
+ * with IRS_EINVAL. Backups before the target's base full are never needed.
  * Thread: any caller thread acts as the coordinator; the call blocks until done.
  */
 IRS_API int irs_restore_run(const irs_collection *c, const irs_restore_options *opts,
@@ -375,6 +386,8 @@ IRS_API void irs_restore_free(irs_restore *r);
 
 /* Chain index of the last backup fully applied, or -1 when none was. */
 IRS_API int64_t irs_restore_through(const irs_restore *r);
+/* Chain index of the backup the restore resumed from (its checkpoint), or -1. */
+IRS_API int64_t irs_restore_resumed_from(const irs_restore *r);
 IRS_API uint32_t irs_restore_shard_count(const irs_restore *r);
 /* Statistics of the backups applied, in order; valid while r lives. */
 IRS_API const irs_backup_stats *irs_restore_stats(const irs_restore *r, uint32_t *count);

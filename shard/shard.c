@@ -148,7 +148,7 @@ static void decode_frames(irs_shard *sh)
 		irs_error *err = &sh->error;
 		int rc = irs__frame_read(&r->mem, p->seg_fd[seg], path, f, &sh->frame_buf, &sh->frame_cap, err);
 		if (rc) {
-			irs__errprefix(err, "backup %s", c->backups[p->backup].pb->name);
+			irs__errprefix(err, "backup %s", p->name);
 			shard_fail(sh, rc);
 			break;
 		}
@@ -159,7 +159,7 @@ static void decode_frames(irs_shard *sh)
 		if (rc) {
 			if (rc == IRS_ECORRUPT)
 				irs__errprefix(err, "backup %s: segment %s: frame %u at byte %llu",
-					       c->backups[p->backup].pb->name, path, f->index,
+					       p->name, path, f->index,
 					       (unsigned long long)f->offset);
 			shard_fail(sh, rc);
 			break;
@@ -224,7 +224,7 @@ static void apply_full_run(irs_shard *sh, irs_run *run)
 		char key[256];
 		irs__rec_key_format(t, irs__rec_key(recs[dup]), recs[dup]->key_len, key, sizeof key);
 		irs__seterr(&sh->error, IRS_EDUPKEY, "backup %s table %s: key %s appears twice in the full backup",
-			    r->c->backups[r->plan.backup].pb->name, t->name, key);
+			    r->plan.name, t->name, key);
 		shard_fail(sh, IRS_EDUPKEY);
 	}
 	count_applied(sh, &ac);
@@ -296,7 +296,7 @@ static void finish_stage(irs_shard *sh)
 						irs__rec_key_format(t, irs__rec_key(rec), rec->key_len, key, sizeof key);
 						irs__seterr(&sh->error, IRS_EDUPKEY,
 							    "backup %s table %s: key %s appears twice in one backup",
-							    c->backups[r->plan.backup].pb->name, t->name, key);
+							    r->plan.name, t->name, key);
 						shard_fail(sh, IRS_EDUPKEY);
 						goto done;
 					}

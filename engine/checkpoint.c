@@ -1,0 +1,284 @@
+/*
+ * checkpoint.c: writing and loading restore checkpoints.
+ *
+ * LAYOUT of a checkpoint directory DIR
+ *     DIR/CURRENT                 one line: the name of the current checkpoint below
+ *     DIR/ckpt-<seq>-<hex>/       a collection (MANIFEST, data/) holding one full backup:
+ *                                 every restored table as of backup <seq>, with its
+ *                                 expected row count and digest recorded
+ *     DIR/ckpt-<seq>-<hex>/RESTORE_STATE
+ *                                 "IRSCKP\r\n" | u32 version | u32 length | u32 crc32c |
+ *                                 RestoreState (proto/messages.proto)
+ *
+ * WRITE PROTOCOL (crash-safe): the new subdirectory is written completely and fsynced
+ * (the collection writer fsyncs its files; RESTORE_STATE is fsynced), then CURRENT.tmp
+ * is written, fsynced and renamed over CURRENT, and DIR is fsynced. A crash at any
+ * point leaves CURRENT naming the previous complete checkpoint (or no CURRENT). Older
+ * subdirectories are removed only after the rename.
+ *
+ * LOADING trusts nothing: the state's framing and CRC, the collection id, the target
+ * backup and the table filter must match the restore being run, the backup it names
+ * must be in the chain under the same name, and the checkpoint collection must have the
+ * same schema and hold exactly one full backup, whose expected state the restore then
+ * checks as it loads it.
+ */
+#include "checkpoint.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "common/crc32c.h"
+#include "common/error.h"
+
+#define STATE_MAGIC "IRSCKP\r\n"
+#define STATE_HEADER 20u
+#define STATE_MAX (16u << 20)
+
+static int write_file_sync(int dirfd, const char *name, const void *buf, size_t len, irs_error *err)
+{
+	int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return irs__seterr(err, IRS_EIO, "checkpoint %s: cannot create: %s", name, strerror(errno));
+	int rc = irs__write_all(fd, buf, len, name, err);
+	if (!rc && fsync(fd) != 0)
+		rc = irs__seterr(err, IRS_EIO, "checkpoint %s: fsync failed: %s", name, strerror(errno));
+	close(fd);
+	return rc;
+}
+
+/* Reads a whole small file into buf (NUL-terminated); returns its length or -1. */
+static ssize_t read_small(int dirfd, const char *name, uint8_t *buf, size_t cap)
+{
+	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -1;
+	size_t n = 0;
+	ssize_t k;
+	while (n < cap - 1 && (k = read(fd, buf + n, cap - 1 - n)) > 0)
+		n += (size_t)k;
+	close(fd);
+	buf[n] = 0;
+	return (ssize_t)n;
+}
+
+static bool same_schema(const irs_collection *a, const irs_collection *b)
+{
+	if (a->ntables != b->ntables)
+		return false;
+	for (uint32_t t = 0; t < a->ntables; t++) {
+		const irs_schema_table *x = &a->tables[t], *y = &b->tables[t];
+		if (strcmp(x->name, y->name) || x->ncols != y->ncols || x->nkey != y->nkey)
+			return false;
+		for (uint32_t c = 0; c < x->ncols; c++)
+			if (strcmp(x->cols[c].name, y->cols[c].name) || x->cols[c].type != y->cols[c].type)
+				return false;
+		for (uint32_t k = 0; k < x->nkey; k++)
+			if (x->key_cols[k] != y->key_cols[k])
+				return false;
+	}
+	return true;
+}
+
+int irs__checkpoint_load(irs_restore *r, uint32_t upto, irs_collection **state, int64_t *through,
+			 irs_error *err)
+{
+	const irs_collection *c = r->c;
+	const char *dir = r->o.checkpoint_dir;
+	*state = NULL;
+	*through = -1;
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return errno == ENOENT ? 0 : irs__seterr(err, IRS_EIO, "checkpoint %s: %s", dir, strerror(errno));
+	uint8_t cur[256];
+	ssize_t n = read_small(dfd, "CURRENT", cur, sizeof cur);
+	if (n < 0) {
+		close(dfd);
+		return 0; /* no checkpoint written yet */
+	}
+	while (n > 0 && (cur[n - 1] == '\n' || cur[n - 1] == ' '))
+		cur[--n] = 0;
+	if (strncmp((char *)cur, "ckpt-", 5) != 0 || strchr((char *)cur, '/') || irs__path_check((char *)cur)) {
+		close(dfd);
+		return irs__seterr(err, IRS_ECORRUPT, "checkpoint %s: CURRENT names '%s'", dir, cur);
+	}
+	char sub[512];
+	snprintf(sub, sizeof sub, "%s/RESTORE_STATE", (char *)cur);
+	static uint8_t zero;
+	uint8_t hdr[STATE_HEADER];
+	int fd = openat(dfd, sub, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	close(dfd);
+	if (fd < 0)
+		return irs__seterr(err, IRS_ECORRUPT, "checkpoint %s/%s: missing", dir, sub);
+	struct stat st;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int rc = 0;
+	if (fstat(fd, &st) != 0 || pread(fd, hdr, sizeof hdr, 0) != (ssize_t)sizeof hdr ||
+	    memcmp(hdr, STATE_MAGIC, 8) != 0 || irs__load_le32(hdr + 8) != 1 ||
+	    (len = irs__load_le32(hdr + 12)) > STATE_MAX || (uint64_t)st.st_size != STATE_HEADER + len) {
+		close(fd);
+		return irs__seterr(err, IRS_ECORRUPT, "checkpoint %s/%s: bad header", dir, sub);
+	}
+	buf = irs__malloc(&r->mem, len ? len : 1);
+	if (!buf) {
+		close(fd);
+		return irs__seterr(err, IRS_ENOMEM, "out of memory reading a checkpoint");
+	}
+	if (len && pread(fd, buf, len, STATE_HEADER) != (ssize_t)len)
+		rc = irs__seterr(err, IRS_EIO, "checkpoint %s/%s: short read", dir, sub);
+	close(fd);
+	Increstore__RestoreState *rs = NULL;
+	if (!rc && irs__crc32c(0, len ? buf : &zero, len) != irs__load_le32(hdr + 16))
+		rc = irs__seterr(err, IRS_ECORRUPT, "checkpoint %s/%s: CRC32C mismatch", dir, sub);
+	if (!rc && !(rs = increstore__restore_state__unpack(NULL, len, buf)))
+		rc = irs__seterr(err, IRS_ECORRUPT, "checkpoint %s/%s: not a RestoreState message", dir, sub);
+	irs__free(&r->mem, buf, len ? len : 1);
+	if (rc)
+		return rc;
+	/* The restore it belongs to must be this one. */
+	const char *target = c->backups[upto].pb->name;
+	if (strcmp(rs->collection_id, irs_collection_id(c)) != 0)
+		rc = irs__seterr(err, IRS_EINVAL,
+				 "checkpoint %s belongs to collection %s, not to %s (collection %s)", dir,
+				 rs->collection_id, c->dir, irs_collection_id(c));
+	else if (strcmp(rs->upto, target) != 0)
+		rc = irs__seterr(err, IRS_EINVAL,
+				 "checkpoint %s was written by a restore up to %s, not up to %s", dir, rs->upto,
+				 target);
+	uint32_t nenabled = 0;
+	for (uint32_t t = 0; !rc && t < c->ntables; t++) {
+		if (!r->enabled[t])
+			continue;
+		if (nenabled >= rs->n_tables || strcmp(rs->tables[nenabled], c->tables[t].name) != 0)
+			rc = irs__seterr(err, IRS_EINVAL,
+					 "checkpoint %s was written for other tables (--table differs)", dir);
+		nenabled++;
+	}
+	if (!rc && nenabled != rs->n_tables)
+		rc = irs__seterr(err, IRS_EINVAL, "checkpoint %s was written for other tables (--table differs)",
+				 dir);
+	int64_t b = (int64_t)rs->through_seq - 1;
+	if (!rc && (b < 0 || b > (int64_t)upto || strcmp(c->backups[b].pb->name, rs->through_name) != 0))
+		rc = irs__seterr(err, IRS_ECORRUPT,
+				 "checkpoint %s: backup %s (seq %llu) is not in the chain up to %s", dir,
+				 rs->through_name, (unsigned long long)rs->through_seq, target);
+	increstore__restore_state__free_unpacked(rs, NULL);
+	if (rc)
+		return rc;
+	char cdir[4096];
+	snprintf(cdir, sizeof cdir, "%s/%s", dir, (char *)cur);
+	irs_collection *sc = NULL;
+	rc = irs_collection_open(cdir, &r->mem.a, 0, &sc, err);
+	if (rc) {
+		irs__errprefix(err, "checkpoint");
+		return rc;
+	}
+	if (!same_schema(c, sc) || sc->nbackups != 1 || sc->backups[0].kind != IRS_BACKUP_FULL) {
+		irs_collection_close(sc);
+		return irs__seterr(err, IRS_ECORRUPT,
+				   "checkpoint %s: its tables do not match the collection's schema", cdir);
+	}
+	*state = sc;
+	*through = b;
+	return 0;
+}
+
+/* Removes every ckpt-* subdirectory except `keep`. */
+static void remove_old(int dfd, const char *keep)
+{
+	DIR *d = fdopendir(dup(dfd));
+	if (!d)
+		return;
+	struct dirent *e;
+	while ((e = readdir(d)))
+		if (!strncmp(e->d_name, "ckpt-", 5) && strcmp(e->d_name, keep) != 0)
+			irs__remove_tree_at(dfd, e->d_name);
+	closedir(d);
+}
+
+int irs__checkpoint_write(irs_restore *r, uint32_t b, irs_error *err)
+{
+	const irs_collection *c = r->c;
+	const char *dir = r->o.checkpoint_dir;
+	if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+		return irs__seterr(err, IRS_EIO, "checkpoint %s: cannot create: %s", dir, strerror(errno));
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return irs__seterr(err, IRS_EIO, "checkpoint %s: %s", dir, strerror(errno));
+	char sub[64], path[4096];
+	struct timeval tv;
+	gettimeofday(&tv, NULL);
+	snprintf(sub, sizeof sub, "ckpt-%06u-%08lx%05lx", b + 1, (unsigned long)tv.tv_sec,
+		 (unsigned long)tv.tv_usec);
+	snprintf(path, sizeof path, "%s/%s", dir, sub);
+	irs__remove_tree_at(dfd, sub);
+	int rc = irs_restore_export(r, IRS_EXPORT_COLLECTION, 0, path, err);
+	if (rc) {
+		irs__errprefix(err, "writing checkpoint %s", path);
+		close(dfd);
+		return rc;
+	}
+	/* The restore state, beside the tables. */
+	Increstore__RestoreState rs = INCRESTORE__RESTORE_STATE__INIT;
+	rs.collection_id = (char *)irs_collection_id(c);
+	rs.upto = (char *)c->backups[r->upto].pb->name;
+	rs.through_seq = (uint64_t)b + 1;
+	rs.through_name = (char *)c->backups[b].pb->name;
+	rs.shards = r->nshards;
+	rs.created_us = (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
+	char *names[IRS_MAX_TABLES > 256 ? 256 : IRS_MAX_TABLES];
+	char **np = names;
+	size_t nn = 0;
+	if (c->ntables > 256) {
+		np = irs__malloc(&r->mem, sizeof(char *) * c->ntables);
+		if (!np) {
+			close(dfd);
+			return irs__seterr(err, IRS_ENOMEM, "out of memory writing a checkpoint");
+		}
+	}
+	for (uint32_t t = 0; t < c->ntables; t++)
+		if (r->enabled[t])
+			np[nn++] = c->tables[t].name;
+	rs.n_tables = nn;
+	rs.tables = np;
+	size_t len = increstore__restore_state__get_packed_size(&rs);
+	uint8_t *buf = irs__malloc(&r->mem, STATE_HEADER + len);
+	if (!buf) {
+		rc = irs__seterr(err, IRS_ENOMEM, "out of memory writing a checkpoint");
+	} else {
+		increstore__restore_state__pack(&rs, buf + STATE_HEADER);
+		memcpy(buf, STATE_MAGIC, 8);
+		irs__store_le32(buf + 8, 1);
+		irs__store_le32(buf + 12, (uint32_t)len);
+		irs__store_le32(buf + 16, irs__crc32c(0, buf + STATE_HEADER, len));
+		char rel[128];
+		snprintf(rel, sizeof rel, "%s/RESTORE_STATE", sub);
+		rc = write_file_sync(dfd, rel, buf, STATE_HEADER + len, err);
+		irs__free(&r->mem, buf, STATE_HEADER + len);
+	}
+	if (np != names)
+		irs__free(&r->mem, np, sizeof(char *) * c->ntables);
+	if (!rc)
+		rc = irs__fsync_dir_at(dfd, sub, err);
+	/* Publish: CURRENT names the new checkpoint. */
+	char line[80];
+	int ln = snprintf(line, sizeof line, "%s\n", sub);
+	if (!rc)
+		rc = write_file_sync(dfd, "CURRENT.tmp", line, (size_t)ln, err);
+	if (!rc && renameat(dfd, "CURRENT.tmp", dfd, "CURRENT") != 0)
+		rc = irs__seterr(err, IRS_EIO, "checkpoint %s: rename of CURRENT failed: %s", dir, strerror(errno));
+	if (!rc && fsync(dfd) != 0)
+		rc = irs__seterr(err, IRS_EIO, "checkpoint %s: fsync failed: %s", dir, strerror(errno));
+	if (!rc)
+		remove_old(dfd, sub);
+	else
+		irs__remove_tree_at(dfd, sub);
+	close(dfd);
+	return rc;
+}

@@ -1,0 +1,23 @@
+/*
+ * checkpoint.h (private): restore checkpoints (checkpoint.c describes the layout and
+ * the crash-safe write protocol). Both functions run on the coordinator while every
+ * shard is idle.
+ */
+#ifndef IRS_ENGINE_CHECKPOINT_H
+#define IRS_ENGINE_CHECKPOINT_H
+
+#include "restore.h"
+
+/*
+ * Looks for a checkpoint in r->o.checkpoint_dir for this restore (target chain index
+ * upto). 0 with *state NULL: none yet. 0 with *state: the checkpoint's collection (one
+ * full backup, the caller closes it) standing for chain index *through. IRS_EINVAL: it
+ * belongs to another collection, target or table filter. IRS_ECORRUPT/EIO otherwise.
+ */
+int irs__checkpoint_load(irs_restore *r, uint32_t upto, irs_collection **state, int64_t *through,
+			 irs_error *err);
+
+/* Writes the tables as restored through chain index b, and makes it the current one. */
+int irs__checkpoint_write(irs_restore *r, uint32_t b, irs_error *err);
+
+#endif

@@ -1,0 +1,154 @@
+/*
+ * perf_walk.h: what the perf/ contenders share. Each walks a generated collection's
+ * chain (the last full backup, then every incremental after it) with the library's
+ * own reader and batch decoder, exactly as irs_naive_loop does, and hands every
+ * decoded change record to the contender. Header-only (static functions) so each
+ * program stays one file plus this.
+ */
+#ifndef IRS_PERF_WALK_H
+#define IRS_PERF_WALK_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/digest.h"
+#include "engine/batch.h"
+#include "engine/collection.h"
+
+static inline double perf_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Callbacks of one walk. begin/end may be NULL. A non-zero return stops the walk. */
+typedef struct perf_walk_cb {
+	int (*backup_begin)(void *ctx, uint32_t backup, bool full);
+	/* one frame of table t: its records, valid during the call only */
+	int (*frame)(void *ctx, uint32_t t, const irs_rec *const *recs, size_t n);
+	int (*backup_end)(void *ctx, uint32_t backup);
+	void *ctx;
+} perf_walk_cb;
+
+typedef struct perf_frame_buf {
+	uint8_t *buf;
+	size_t used, cap;
+	const irs_rec **recs;
+	size_t n, recs_cap;
+} perf_frame_buf;
+
+static inline int perf__collect(void *ctx, const irs_rec *rec, irs_error *err)
+{
+	perf_frame_buf *f = ctx;
+	size_t sz = irs__rec_padded(rec->size);
+	if (f->used + sz > f->cap || f->n == f->recs_cap)
+		return irs__seterr(err, IRS_ENOMEM, "frame larger than the buffer");
+	memcpy(f->buf + f->used, rec, rec->size);
+	f->recs[f->n++] = (const irs_rec *)(f->buf + f->used);
+	f->used += sz;
+	return 0;
+}
+
+/*
+ * Reads and decodes backups [base of the last, last] of c in chain order, table by
+ * table, frame by frame, calling cb. *changes receives the number of changes.
+ * Returns 0, or prints the error and returns non-zero.
+ */
+static inline int perf_walk(irs_collection *c, const perf_walk_cb *cb, uint64_t *changes)
+{
+	irs_error err;
+	memset(&err, 0, sizeof err);
+	uint32_t last = c->nbackups - 1, base = c->backups[last].base;
+	irs_batch_decoder d;
+	irs__batch_decoder_init(&d, &c->mem);
+	perf_frame_buf f = {.cap = 2u * IRS_MAX_FRAME, .recs_cap = IRS_MAX_BATCH_ROWS};
+	f.buf = malloc(f.cap);
+	f.recs = malloc(sizeof *f.recs * f.recs_cap);
+	int rc = 0;
+	*changes = 0;
+	if (!f.buf || !f.recs) {
+		fprintf(stderr, "out of memory\n");
+		rc = 1;
+		goto out;
+	}
+	for (uint32_t b = base; b <= last && !rc; b++) {
+		bool full = c->backups[b].kind == IRS_BACKUP_FULL;
+		if (cb->backup_begin && (rc = cb->backup_begin(cb->ctx, b, full)))
+			break;
+		for (uint32_t t = 0; t < c->ntables && !rc; t++) {
+			const Increstore__TableBackup *tb = c->backups[b].by_table[t];
+			for (size_t s = 0; tb && s < tb->n_segments && !rc; s++) {
+				irs_segment_reader r;
+				if (irs__segment_open(&r, &c->mem, c->dirfd, tb->segments[s]->path, t, &err)) {
+					fprintf(stderr, "%s\n", err.message);
+					rc = 1;
+					break;
+				}
+				const uint8_t *payload;
+				size_t len;
+				int nr;
+				while ((nr = irs__segment_next(&r, &payload, &len, &err)) == 1) {
+					uint32_t n;
+					f.used = f.n = 0;
+					if (irs__batch_decode(&d, &c->tables[t], payload, len, full, 0, perf__collect,
+							      &f, &n, &err)) {
+						nr = -1;
+						break;
+					}
+					*changes += n;
+					if ((rc = cb->frame(cb->ctx, t, f.recs, f.n)))
+						break;
+				}
+				irs__segment_close(&r);
+				if (nr < 0) {
+					fprintf(stderr, "%s\n", err.message);
+					rc = 1;
+				}
+			}
+		}
+		if (!rc && cb->backup_end)
+			rc = cb->backup_end(cb->ctx, b);
+	}
+out:
+	free(f.buf);
+	free(f.recs);
+	irs__batch_decoder_free(&d);
+	return rc;
+}
+
+static inline int perf__noop_frame(void *ctx, uint32_t t, const irs_rec *const *recs, size_t n)
+{
+	(void)ctx, (void)t, (void)recs, (void)n;
+	return 0;
+}
+
+/* Seconds to read and decode the whole chain (the records then go nowhere). */
+static inline double perf_decode_only(irs_collection *c)
+{
+	perf_walk_cb cb = {.frame = perf__noop_frame};
+	uint64_t n;
+	double t0 = perf_now();
+	if (perf_walk(c, &cb, &n))
+		exit(3);
+	return perf_now() - t0;
+}
+
+static inline irs_collection *perf_open(int argc, char **argv, const char *usage)
+{
+	if (argc != 2) {
+		fprintf(stderr, "usage: %s\n", usage);
+		exit(2);
+	}
+	irs_error err;
+	irs_collection *c;
+	if (irs_collection_open(argv[1], NULL, 0, &c, &err)) {
+		fprintf(stderr, "%s\n", err.message);
+		exit(3);
+	}
+	return c;
+}
+
+#endif
