@@ -1,0 +1,609 @@
+/*
+ * test_faults.c: out-of-memory and shard failures at every point of a small restore.
+ *
+ * (a) OUT OF MEMORY: an embedder allocator (the public irs_allocator hook) that counts
+ *     bytes and calls with atomics and fails every allocation from the Nth on (or only
+ *     the Nth), swept over N across a whole restore of a small chain (a full backup and
+ *     3 incrementals, a few hundred rows in 2 tables) with 1, 2 and 3 shards. For every
+ *     N the restore either succeeds with exactly the expected tables, or fails with
+ *     IRS_ENOMEM leaving every table exactly as after backup irs_restore_through()
+ *     (empty for -1), compared by row count and content digest with fault-free
+ *     restores up to each backup. The allocator's byte and block counters return to 0
+ *     after irs_restore_free (no leak even on error paths; ASan checks the rest).
+ * (b) SHARD FAILURE: irs__fault.fail_backup/fail_shard at every (incremental, shard)
+ *     with 1, 2 and 5 shards: IRS_ESHARD, through = backup - 1, tables at backup - 1.
+ * (c) Every test runs under a watchdog (alarm) that names the test that hung.
+ *
+ * Built only with IRS_FAULT_INJECTION (the dev and asan presets); otherwise a main that
+ * skips.
+ */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#ifdef IRS_FAULT_INJECTION
+
+#include "engine/restore.h"
+#include "test_util.h"
+
+/* ------------------------------------------------------------------ generated collections
+ * (the same small generator is in test_memory.c, test_faults.c and test_cancel.c) */
+
+#define GEN_MAX_COLS 6
+
+typedef struct gen_schema {
+	irs_table_def def[3];
+	irs_column_def cols[3][GEN_MAX_COLS];
+	uint32_t pk[3][2];
+	uint32_t ntables;
+} gen_schema;
+
+/* kinds: 0 = (id uint64 | a int64, s utf8, d double, f bool)
+ *        1 = (k utf8, k2 int32 | b bytes, ts timestamp)
+ *        2 = (id uint64 | v uint64) */
+static void gen_schema_init(gen_schema *g, const int *kinds, uint32_t n)
+{
+	static const char *names[3] = {"t", "u", "n"};
+	memset(g, 0, sizeof *g);
+	g->ntables = n;
+	for (uint32_t i = 0; i < n; i++) {
+		irs_column_def *c = g->cols[i];
+		uint32_t nc = 0, npk = 1;
+		switch (kinds[i]) {
+		case 0:
+			c[nc++] = (irs_column_def){"id", IRS_TYPE_UINT64};
+			c[nc++] = (irs_column_def){"a", IRS_TYPE_INT64};
+			c[nc++] = (irs_column_def){"s", IRS_TYPE_UTF8};
+			c[nc++] = (irs_column_def){"d", IRS_TYPE_DOUBLE};
+			c[nc++] = (irs_column_def){"f", IRS_TYPE_BOOL};
+			break;
+		case 1:
+			c[nc++] = (irs_column_def){"k", IRS_TYPE_UTF8};
+			c[nc++] = (irs_column_def){"k2", IRS_TYPE_INT32};
+			c[nc++] = (irs_column_def){"b", IRS_TYPE_BYTES};
+			c[nc++] = (irs_column_def){"ts", IRS_TYPE_TIMESTAMP};
+			npk = 2;
+			break;
+		default:
+			c[nc++] = (irs_column_def){"id", IRS_TYPE_UINT64};
+			c[nc++] = (irs_column_def){"v", IRS_TYPE_UINT64};
+			break;
+		}
+		g->pk[i][0] = 0;
+		g->pk[i][1] = 1;
+		g->def[i] = (irs_table_def){names[kinds[i] % 3], c, nc, g->pk[i], npk};
+	}
+}
+
+static uint64_t gen_gcd(uint64_t a, uint64_t b)
+{
+	while (b) {
+		uint64_t t = a % b;
+		a = b;
+		b = t;
+	}
+	return a;
+}
+
+typedef struct gen_params {
+	uint64_t seed;
+	uint32_t rows;        /* rows of each table in the full backup */
+	uint32_t incrementals;
+	uint32_t changes;     /* per incremental and table */
+	uint32_t batch_rows;  /* 0 = writer default */
+	uint32_t max_str;     /* longest generated string value */
+} gen_params;
+
+/* One value of column `col` for key id `id`. bufs holds string storage per column. */
+static irs_value gen_val(const irs_column_def *col, bool key, uint64_t id, uint64_t *rng,
+			 char *buf, uint32_t max_str)
+{
+	uint64_t x = tu_rand(rng);
+	switch (col->type) {
+	case IRS_TYPE_BOOL: return tu_bool((int)(x & 1));
+	case IRS_TYPE_INT32: return tu_i64(key ? (int64_t)(id % 1000) - 500 : (int32_t)x);
+	case IRS_TYPE_INT64:
+	case IRS_TYPE_TIMESTAMP: return tu_i64((int64_t)(x >> 1) - (int64_t)(x >> 2));
+	case IRS_TYPE_UINT32: return tu_u64((uint32_t)x);
+	case IRS_TYPE_UINT64: return tu_u64(key ? id * 0x9E3779B97F4A7C15ull : x);
+	case IRS_TYPE_DOUBLE: return tu_dbl((double)(int64_t)(x >> 11) / 1024.0);
+	case IRS_TYPE_UTF8:
+	case IRS_TYPE_BYTES: {
+		if (key) {
+			int n = snprintf(buf, 64, "key-%llu", (unsigned long long)id);
+			return tu_bytes(buf, (size_t)n);
+		}
+		uint32_t len = max_str ? (uint32_t)(x % (max_str + 1)) : 0;
+		for (uint32_t i = 0; i < len; i++)
+			buf[i] = (char)('a' + (tu_rand(rng) % 26));
+		return tu_bytes(buf, len);
+	}
+	}
+	return tu_null();
+}
+
+/* Creates dir (must not exist) holding a full backup "b00" and incrementals "b01"...,
+ * changes to distinct keys per backup and table. */
+static void gen_collection(const char *dir, const gen_schema *g, const gen_params *gp)
+{
+	irs_error err;
+	if (irs_collection_create(dir, g->def, g->ntables, &err) != 0)
+		fail_msg("create %s: %s", dir, err.message);
+	irs_collection *c;
+	if (irs_collection_open(dir, NULL, 0, &c, &err) != 0)
+		fail_msg("open %s: %s", dir, err.message);
+	uint64_t rng = gp->seed * 0x9E3779B97F4A7C15ull + 7;
+	static char bufs[GEN_MAX_COLS][512];
+	uint32_t max_str = gp->max_str > 500 ? 500 : gp->max_str;
+	uint64_t keyspace = gp->rows + gp->rows / 4 + 2;
+	for (uint32_t b = 0; b <= gp->incrementals; b++) {
+		bool full = b == 0;
+		irs_writer_options wo;
+		irs_writer_options_init(&wo, IRS_WRITER_OPTIONS_VERSION);
+		wo.no_sync = 1;
+		if (gp->batch_rows)
+			wo.batch_rows = gp->batch_rows;
+		irs_backup_writer *w;
+		char name[32];
+		snprintf(name, sizeof name, "b%02u", b);
+		if (irs_backup_writer_begin(c, full ? IRS_BACKUP_FULL : IRS_BACKUP_INCREMENTAL, name, &wo, &w,
+					    &err) != 0)
+			fail_msg("begin %s: %s", name, err.message);
+		for (uint32_t t = 0; t < g->ntables; t++) {
+			const irs_table_def *d = &g->def[t];
+			uint64_t n = full ? gp->rows : gp->changes;
+			if (n > keyspace)
+				n = keyspace;
+			uint64_t start = full ? 0 : tu_rand_below(&rng, keyspace);
+			uint64_t stride = full ? 1 : 1 + tu_rand_below(&rng, keyspace);
+			while (gen_gcd(stride, keyspace) != 1)
+				stride++;
+			for (uint64_t i = 0; i < n; i++) {
+				uint64_t id = (start + i * stride) % keyspace;
+				irs_value row[GEN_MAX_COLS];
+				for (uint32_t col = 0; col < d->column_count; col++) {
+					bool key = col < d->primary_key_count;
+					row[col] = gen_val(&d->columns[col], key, id, &rng, bufs[col], max_str);
+					if (!key) {
+						uint64_t r = tu_rand_below(&rng, 10);
+						if (r == 0)
+							row[col] = tu_null();
+						else if (!full && r < 4)
+							row[col] = tu_absent();
+					}
+				}
+				int rc;
+				if (!full && tu_rand_below(&rng, 100) < 15)
+					rc = irs_backup_writer_erase(w, t, row, i + 1, &err);
+				else
+					rc = irs_backup_writer_upsert(w, t, row, i + 1, &err);
+				if (rc)
+					fail_msg("%s: change %llu: %s", name, (unsigned long long)i, err.message);
+			}
+		}
+		if (irs_backup_writer_commit(w, &err) != 0)
+			fail_msg("commit %s: %s", name, err.message);
+	}
+	irs_collection_close(c);
+}
+
+static void gen_rmrf(const char *dir)
+{
+	char cmd[600];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		fail_msg("cannot remove %s", dir);
+}
+
+/* ------------------------------------------------------------------ watchdog */
+
+static const char *volatile wd_test = "(none)";
+
+static void wd_on_alarm(int sig)
+{
+	(void)sig;
+	static const char pre[] = "\nWATCHDOG: test hung: ";
+	ssize_t ignored = write(2, pre, sizeof pre - 1);
+	const char *t = wd_test;
+	ignored = write(2, t, strlen(t));
+	ignored = write(2, "\n", 1);
+	(void)ignored;
+	_exit(1);
+}
+
+/* Arms a watchdog of `secs` seconds for the test named `name`. */
+static void wd_arm(const char *name, unsigned secs)
+{
+	wd_test = name;
+	signal(SIGALRM, wd_on_alarm);
+	alarm(secs);
+}
+
+static void wd_disarm(void)
+{
+	alarm(0);
+	wd_test = "(none)";
+}
+
+/* ------------------------------------------------------------------ failing allocator */
+
+typedef struct fail_alloc {
+	_Atomic int64_t calls;      /* malloc + growing realloc calls so far */
+	_Atomic int64_t fail_at;    /* the call number (0-based) that fails; -1 = never */
+	_Atomic int sticky;         /* 1: every call from fail_at on fails */
+	_Atomic int64_t bytes;      /* bytes currently allocated */
+	_Atomic int64_t blocks;     /* blocks currently allocated */
+	_Atomic int64_t failed;     /* calls refused */
+} fail_alloc;
+
+static bool fa_should_fail(fail_alloc *fa)
+{
+	int64_t n = atomic_fetch_add(&fa->calls, 1);
+	int64_t at = atomic_load(&fa->fail_at);
+	if (at < 0)
+		return false;
+	bool f = atomic_load(&fa->sticky) ? n >= at : n == at;
+	if (f)
+		atomic_fetch_add(&fa->failed, 1);
+	return f;
+}
+
+static void *fa_malloc(void *ctx, size_t size)
+{
+	fail_alloc *fa = ctx;
+	if (fa_should_fail(fa))
+		return NULL;
+	void *p = malloc(size);
+	if (p) {
+		atomic_fetch_add(&fa->bytes, (int64_t)size);
+		atomic_fetch_add(&fa->blocks, 1);
+	}
+	return p;
+}
+
+static void *fa_realloc(void *ctx, void *ptr, size_t old_size, size_t new_size)
+{
+	fail_alloc *fa = ctx;
+	if (new_size > old_size && fa_should_fail(fa))
+		return NULL;
+	void *q = realloc(ptr, new_size);
+	if (q)
+		atomic_fetch_add(&fa->bytes, (int64_t)new_size - (int64_t)old_size);
+	return q;
+}
+
+static void fa_free(void *ctx, void *ptr, size_t size)
+{
+	fail_alloc *fa = ctx;
+	if (!ptr)
+		return;
+	free(ptr);
+	atomic_fetch_sub(&fa->bytes, (int64_t)size);
+	atomic_fetch_sub(&fa->blocks, 1);
+}
+
+static void fa_init(fail_alloc *fa, irs_allocator *a, int64_t fail_at, bool sticky)
+{
+	atomic_init(&fa->calls, 0);
+	atomic_init(&fa->fail_at, fail_at);
+	atomic_init(&fa->sticky, sticky ? 1 : 0);
+	atomic_init(&fa->bytes, 0);
+	atomic_init(&fa->blocks, 0);
+	atomic_init(&fa->failed, 0);
+	*a = (irs_allocator){fa_malloc, fa_realloc, fa_free, fa};
+}
+
+/* ------------------------------------------------------------------ oracle */
+
+#define MAXB 8
+
+typedef struct oracle {
+	uint32_t nbackups, ntables;
+	uint64_t rows[MAXB][3];
+	uint64_t digest[MAXB][3];
+} oracle;
+
+static void oracle_build(const irs_collection *c, oracle *o)
+{
+	memset(o, 0, sizeof *o);
+	o->nbackups = irs_collection_backup_count(c);
+	o->ntables = irs_collection_table_count(c);
+	assert_true(o->nbackups <= MAXB && o->ntables <= 3);
+	for (uint32_t b = 0; b < o->nbackups; b++) {
+		irs_backup_info bi;
+		assert_int_equal(irs_collection_backup(c, b, &bi), 0);
+		irs_restore_options ro;
+		irs_restore_options_init(&ro, IRS_RESTORE_OPTIONS_VERSION);
+		ro.shards = 1 + b % 3;
+		ro.upto = bi.name;
+		irs_restore *r = NULL;
+		irs_error err;
+		if (irs_restore_run(c, &ro, NULL, &r, &err) != 0)
+			fail_msg("oracle restore up to %s: %s", bi.name, err.message);
+		assert_int_equal(irs_restore_through(r), b);
+		for (uint32_t t = 0; t < o->ntables; t++) {
+			o->rows[b][t] = irs_restore_row_count(r, t);
+			o->digest[b][t] = irs_restore_digest(r, t);
+		}
+		irs_restore_free(r);
+	}
+}
+
+/* Fails the test unless every table of r equals the oracle after backup k (-1: empty). */
+static void check_state(const oracle *o, const irs_restore *r, int64_t k, const char *what)
+{
+	for (uint32_t t = 0; t < o->ntables; t++) {
+		uint64_t rows = irs_restore_row_count(r, t), dg = irs_restore_digest(r, t);
+		uint64_t want_rows = k < 0 ? 0 : o->rows[k][t];
+		uint64_t want_dg = k < 0 ? irs_restore_digest(r, t) : o->digest[k][t];
+		if (k < 0 && rows == 0)
+			continue;
+		if (rows != want_rows || dg != want_dg)
+			fail_msg("%s: table %u through %lld has %llu rows digest %016llx, expected %llu rows "
+				 "digest %016llx",
+				 what, t, (long long)k, (unsigned long long)rows, (unsigned long long)dg,
+				 (unsigned long long)want_rows, (unsigned long long)want_dg);
+	}
+}
+
+typedef struct small_chain {
+	char dir[256];
+	irs_collection *c;
+	oracle o;
+} small_chain;
+
+static void small_chain_make(small_chain *sc, uint64_t seed, uint32_t rows, uint32_t incrementals,
+			     uint32_t changes)
+{
+	snprintf(sc->dir, sizeof sc->dir, "/tmp/irs_test_faults_XXXXXX");
+	assert_non_null(mkdtemp(sc->dir));
+	strcat(sc->dir, "/c");
+	const int kinds[] = {0, 1};
+	gen_schema g;
+	gen_schema_init(&g, kinds, 2);
+	gen_params gp = {.seed = seed, .rows = rows, .incrementals = incrementals, .changes = changes,
+			 .batch_rows = 37, .max_str = 40};
+	gen_collection(sc->dir, &g, &gp);
+	irs_error err;
+	assert_int_equal(irs_collection_open(sc->dir, NULL, 0, &sc->c, &err), 0);
+	oracle_build(sc->c, &sc->o);
+}
+
+static void small_chain_free(small_chain *sc)
+{
+	irs_collection_close(sc->c);
+	*strrchr(sc->dir, '/') = '\0';
+	gen_rmrf(sc->dir);
+}
+
+/* ------------------------------------------------------------------ (a) out of memory */
+
+/* One restore with allocation number `at` failing; checks the outcome. Returns the
+ * number of allocation calls the restore made. */
+static int64_t oom_once(small_chain *sc, uint32_t shards, int64_t at, bool sticky, int *outcome)
+{
+	fail_alloc fa;
+	irs_allocator a;
+	fa_init(&fa, &a, at, sticky);
+	irs_restore_options ro;
+	irs_restore_options_init(&ro, IRS_RESTORE_OPTIONS_VERSION);
+	ro.shards = shards;
+	irs_restore *r = NULL;
+	irs_error err;
+	memset(&err, 0, sizeof err);
+	int rc = irs_restore_run(sc->c, &ro, &a, &r, &err);
+	int64_t calls = atomic_load(&fa.calls);
+	atomic_store(&fa.fail_at, -1); /* reading the result may allocate: never fail now */
+	char what[700];
+	snprintf(what, sizeof what, "%u shards, allocation %lld fails%s: rc %s: %s", shards, (long long)at,
+		 sticky ? " and every later one" : "", irs_err_name(rc), err.message);
+	int64_t last = (int64_t)sc->o.nbackups - 1;
+	if (rc == 0) {
+		assert_non_null(r);
+		if (irs_restore_through(r) != last)
+			fail_msg("%s: success but through %lld", what, (long long)irs_restore_through(r));
+		check_state(&sc->o, r, last, what);
+		*outcome = 0;
+	} else {
+		if (rc != IRS_ENOMEM)
+			fail_msg("%s: expected IRS_ENOMEM", what);
+		if (atomic_load(&fa.failed) == 0)
+			fail_msg("%s: failed although no allocation was refused", what);
+		if (err.code != IRS_ENOMEM || !err.message[0])
+			fail_msg("%s: error code %d, message '%s'", what, err.code, err.message);
+		if (r) {
+			int64_t k = irs_restore_through(r);
+			if (k < -1 || k >= last)
+				fail_msg("%s: through %lld after a failure", what, (long long)k);
+			check_state(&sc->o, r, k, what);
+			/* the message says where the tables are */
+			if (!strstr(err.message, k < 0 ? "the tables are empty" : "restored through backup"))
+				fail_msg("%s: the message does not say which backup the tables reflect", what);
+			*outcome = 1 + (int)(k + 1);
+		} else {
+			*outcome = -1;
+		}
+	}
+	irs_restore_free(r);
+	if (atomic_load(&fa.bytes) != 0 || atomic_load(&fa.blocks) != 0)
+		fail_msg("%s: leaked %lld bytes in %lld blocks", what, (long long)atomic_load(&fa.bytes),
+			 (long long)atomic_load(&fa.blocks));
+	return calls;
+}
+
+static void oom_sweep(small_chain *sc, uint32_t shards, bool sticky, int64_t max_runs)
+{
+	int outcome;
+	int64_t total = oom_once(sc, shards, -1, sticky, &outcome);
+	assert_int_equal(outcome, 0);
+	/* Thread scheduling changes the count a little between runs: sweep somewhat past it. */
+	int64_t end = total + total / 10 + 20;
+	int64_t step = end / max_runs + 1;
+	int seen[MAXB + 3] = {0};
+	for (int64_t at = 0; at < end; at += step) {
+		oom_once(sc, shards, at, sticky, &outcome);
+		seen[outcome + 1]++;
+	}
+	print_message("  %u shards, %s: %lld allocations; outcomes: no handle %d, empty %d, ", shards,
+		      sticky ? "fail from N on" : "fail only N", (long long)total, seen[0], seen[2]);
+	for (uint32_t k = 0; k + 1 < sc->o.nbackups; k++)
+		print_message("at b%02u %d, ", k, seen[k + 3]);
+	print_message("success %d\n", seen[1]);
+	/* failures in the full backup and in some incremental were both exercised */
+	assert_true(seen[2] > 0);
+	int inc = 0;
+	for (uint32_t k = 0; k + 1 < sc->o.nbackups; k++)
+		inc += seen[k + 3];
+	assert_true(inc > 0);
+}
+
+static void test_oom_sweep(void **state)
+{
+	(void)state;
+	wd_arm("test_oom_sweep", 120);
+	small_chain sc;
+	small_chain_make(&sc, 11, 300, 3, 120);
+	for (uint32_t shards = 1; shards <= 3; shards++) {
+		oom_sweep(&sc, shards, true, 1200);
+		oom_sweep(&sc, shards, false, 600);
+	}
+	small_chain_free(&sc);
+	wd_disarm();
+}
+
+/* Far more shards than cores, failing allocations at random points. */
+static void test_oom_many_shards(void **state)
+{
+	(void)state;
+	wd_arm("test_oom_many_shards", 120);
+	small_chain sc;
+	small_chain_make(&sc, 12, 200, 3, 80);
+	uint64_t rng = 99;
+	int outcome;
+	int64_t total = oom_once(&sc, 16, -1, true, &outcome);
+	for (int i = 0; i < 60; i++)
+		oom_once(&sc, 16, (int64_t)tu_rand_below(&rng, (uint64_t)total + 10), i & 1, &outcome);
+	small_chain_free(&sc);
+	wd_disarm();
+}
+
+/* ------------------------------------------------------------------ (b) shard failure */
+
+static void test_shard_failure_everywhere(void **state)
+{
+	(void)state;
+	wd_arm("test_shard_failure_everywhere", 120);
+	small_chain sc;
+	small_chain_make(&sc, 13, 250, 3, 100);
+	static const uint32_t shard_counts[] = {1, 2, 5};
+	int tested = 0;
+	for (size_t i = 0; i < 3; i++) {
+		uint32_t shards = shard_counts[i];
+		for (uint32_t b = 1; b < sc.o.nbackups; b++) {
+			for (uint32_t s = 0; s <= shards; s++) { /* s == shards: a shard that does not exist */
+				irs__fault_reset();
+				irs__fault.fail_backup = b;
+				irs__fault.fail_shard = s;
+				fail_alloc fa;
+				irs_allocator a;
+				fa_init(&fa, &a, -1, false);
+				irs_restore_options ro;
+				irs_restore_options_init(&ro, IRS_RESTORE_OPTIONS_VERSION);
+				ro.shards = shards;
+				irs_restore *r = NULL;
+				irs_error err;
+				int rc = irs_restore_run(sc.c, &ro, &a, &r, &err);
+				irs__fault_reset();
+				char what[700];
+				snprintf(what, sizeof what, "%u shards, shard %u fails in backup %u: rc %s: %s", shards,
+					 s, b, irs_err_name(rc), rc ? err.message : "");
+				assert_non_null(r);
+				if (s == shards) {
+					if (rc != 0)
+						fail_msg("%s: expected success", what);
+					check_state(&sc.o, r, sc.o.nbackups - 1, what);
+				} else {
+					if (rc != IRS_ESHARD)
+						fail_msg("%s: expected IRS_ESHARD", what);
+					if (irs_restore_through(r) != (int64_t)b - 1)
+						fail_msg("%s: through %lld", what, (long long)irs_restore_through(r));
+					check_state(&sc.o, r, (int64_t)b - 1, what);
+					if (!strstr(err.message, "restored through backup"))
+						fail_msg("%s: message does not name the last backup", what);
+					tested++;
+				}
+				irs_restore_free(r);
+				if (atomic_load(&fa.bytes) != 0 || atomic_load(&fa.blocks) != 0)
+					fail_msg("%s: leaked %lld bytes", what, (long long)atomic_load(&fa.bytes));
+			}
+		}
+	}
+	assert_int_equal(tested, (1 + 2 + 5) * 3);
+	small_chain_free(&sc);
+	wd_disarm();
+}
+
+/* Shard failure with tiny runs and yields (most interleavings), 8 shards. */
+static void test_shard_failure_stress(void **state)
+{
+	(void)state;
+	wd_arm("test_shard_failure_stress", 120);
+	small_chain sc;
+	small_chain_make(&sc, 14, 200, 3, 90);
+	for (int round = 0; round < 24; round++) {
+		uint32_t b = 1 + (uint32_t)round % 3, shards = 8;
+		irs__fault_reset();
+		irs__fault.fail_backup = b;
+		irs__fault.fail_shard = (uint32_t)round % shards;
+		irs__fault.run_bytes = round & 1 ? 1 : 256;
+		irs__fault.yield_every = 3 + round % 5;
+		irs_restore_options ro;
+		irs_restore_options_init(&ro, IRS_RESTORE_OPTIONS_VERSION);
+		ro.shards = shards;
+		irs_restore *r = NULL;
+		irs_error err;
+		int rc = irs_restore_run(sc.c, &ro, NULL, &r, &err);
+		irs__fault_reset();
+		assert_int_equal(rc, IRS_ESHARD);
+		assert_int_equal(irs_restore_through(r), (int64_t)b - 1);
+		check_state(&sc.o, r, (int64_t)b - 1, "stress");
+		irs_restore_free(r);
+	}
+	small_chain_free(&sc);
+	wd_disarm();
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_shard_failure_everywhere),
+		cmocka_unit_test(test_shard_failure_stress),
+		cmocka_unit_test(test_oom_sweep),
+		cmocka_unit_test(test_oom_many_shards),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
+
+#else /* !IRS_FAULT_INJECTION */
+
+static void test_skipped(void **state)
+{
+	(void)state;
+	skip();
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {cmocka_unit_test(test_skipped)};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
+
+#endif
