@@ -375,6 +375,10 @@ static void shards_stop(irs_restore *r)
 		}
 		irs__free(&r->mem, sh->recs, sizeof(*sh->recs) * sh->recs_cap);
 		sh->recs = NULL;
+		irs__free(&r->mem, sh->dup_set, sizeof(*sh->dup_set) * sh->dup_cap);
+		irs__free(&r->mem, sh->dup_table, sizeof(uint32_t) * sh->dup_cap);
+		sh->dup_set = NULL;
+		sh->dup_table = NULL;
 		struct cds_wfcq_node *n;
 		while ((n = irs__inbox_pop_nonblocking(&sh->returns)))
 			irs__free(&r->mem, caa_container_of(caa_container_of(n, irs_msg, node), irs_run, msg),

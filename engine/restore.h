@@ -126,7 +126,9 @@ typedef struct irs_shard {
 	/* receiving side, current backup */
 	irs_run *staged, **staged_tail;
 	uint64_t staged_records;
-	uint64_t *reserved_rows;    /* per table: rows reserved while staging */
+	const irs_rec **dup_set;    /* duplicate-key check of the staged records, reused */
+	uint32_t *dup_table;
+	size_t dup_cap;
 	/* report */
 	Increstore__IncrementalRestoreResult result;
 	uint64_t result_gen;        /* plan.gen the result belongs to */

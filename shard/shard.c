@@ -270,21 +270,38 @@ static void finish_stage(irs_shard *sh)
 		size_t cap = 16;
 		while (cap < n * 2)
 			cap *= 2;
-		const irs_rec **set = irs__calloc(&r->mem, sizeof(*set) * cap);
-		uint32_t *set_table = irs__malloc(&r->mem, sizeof(uint32_t) * cap);
-		if (!set || !set_table) {
-			irs__free(&r->mem, set, sizeof(*set) * cap);
-			irs__free(&r->mem, set_table, sizeof(uint32_t) * cap);
-			irs__seterr(&sh->error, irs__mem_over_limit(&r->mem) ? IRS_ELIMIT : IRS_ENOMEM,
-				    "shard %u: no memory to check %llu staged changes", sh->id,
-				    (unsigned long long)n);
-			shard_fail(sh, sh->error.code);
-			return;
+		/* The set's memory is kept from backup to backup: fresh pages cost more than
+		 * the zeroing. */
+		if (cap > sh->dup_cap) {
+			irs__free(&r->mem, sh->dup_set, sizeof(*sh->dup_set) * sh->dup_cap);
+			irs__free(&r->mem, sh->dup_table, sizeof(uint32_t) * sh->dup_cap);
+			sh->dup_cap = 0;
+			sh->dup_set = irs__malloc(&r->mem, sizeof(*sh->dup_set) * cap);
+			sh->dup_table = irs__malloc(&r->mem, sizeof(uint32_t) * cap);
+			if (!sh->dup_set || !sh->dup_table) {
+				irs__free(&r->mem, sh->dup_set, sizeof(*sh->dup_set) * cap);
+				irs__free(&r->mem, sh->dup_table, sizeof(uint32_t) * cap);
+				sh->dup_set = NULL;
+				sh->dup_table = NULL;
+				irs__seterr(&sh->error, irs__mem_over_limit(&r->mem) ? IRS_ELIMIT : IRS_ENOMEM,
+					    "shard %u: no memory to check %llu staged changes", sh->id,
+					    (unsigned long long)n);
+				shard_fail(sh, sh->error.code);
+				return;
+			}
+			sh->dup_cap = cap;
 		}
+		const irs_rec **set = sh->dup_set;
+		uint32_t *set_table = sh->dup_table;
+		memset(set, 0, sizeof(*set) * cap);
 		for (irs_run *run = sh->staged; run; run = run->next) {
-			for (size_t off = 0; off < run->used;) {
-				const irs_rec *rec = (const irs_rec *)(run->data + off);
-				off += irs__rec_padded(rec->size);
+			const irs_rec **recs = sh->recs;
+			size_t nr = run_records(run, recs);
+			for (size_t j = 0; j < nr; j++) {
+				/* the slots are random: start their cache misses 8 records early */
+				if (j + 8 < nr)
+					__builtin_prefetch(&set[(size_t)recs[j + 8]->hash & (cap - 1)], 1);
+				const irs_rec *rec = recs[j];
 				size_t i = (size_t)rec->hash & (cap - 1);
 				for (; set[i]; i = (i + 1) & (cap - 1)) {
 					const irs_rec *o = set[i];
@@ -298,18 +315,13 @@ static void finish_stage(irs_shard *sh)
 							    "backup %s table %s: key %s appears twice in one backup",
 							    r->plan.name, t->name, key);
 						shard_fail(sh, IRS_EDUPKEY);
-						goto done;
+						return;
 					}
 				}
 				set[i] = rec;
 				set_table[i] = run->table;
 			}
 		}
-	done:
-		irs__free(&r->mem, set, sizeof(*set) * cap);
-		irs__free(&r->mem, set_table, sizeof(uint32_t) * cap);
-		if (sh->result.status == INCRESTORE__INCREMENTAL_RESTORE_RESULT__STATUS__ERROR)
-			return;
 	}
 	/* Reserve, per table, room for every upsert as a new row of its largest size. */
 	for (uint32_t ti = 0; ti < c->ntables; ti++) {
