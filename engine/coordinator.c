@@ -405,6 +405,8 @@ void irs_restore_free(irs_restore *r)
 				irs__free(mem, sh->parts, sizeof(*sh->parts) * c->ntables);
 			}
 			irs__free(mem, sh->digest, sizeof(uint64_t) * c->ntables);
+			irs__free(mem, sh->resv_rows, sizeof(uint64_t) * c->ntables);
+			irs__free(mem, sh->resv_bytes, sizeof(uint64_t) * c->ntables);
 		}
 		irs__free(mem, r->shards, sizeof(irs_shard) * r->nshards);
 	}
@@ -444,7 +446,9 @@ static int shards_start(irs_restore *r, const irs_collection *sizing, uint32_t b
 		sh->recs = irs__malloc(&r->mem, sizeof(*sh->recs) * recs_cap);
 		sh->recs_cap = recs_cap;
 		sh->digest = irs__calloc(&r->mem, sizeof(uint64_t) * c->ntables);
-		if (!sh->parts || !sh->out || !sh->recs || !sh->digest)
+		sh->resv_rows = irs__calloc(&r->mem, sizeof(uint64_t) * c->ntables);
+		sh->resv_bytes = irs__calloc(&r->mem, sizeof(uint64_t) * c->ntables);
+		if (!sh->parts || !sh->out || !sh->recs || !sh->digest || !sh->resv_rows || !sh->resv_bytes)
 			return irs__seterr(err, IRS_ENOMEM, "out of memory creating shard %u", s);
 		for (uint32_t t = 0; t < c->ntables; t++) {
 			if (!r->enabled[t])

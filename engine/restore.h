@@ -126,6 +126,8 @@ typedef struct irs_shard {
 	/* receiving side, current backup */
 	irs_run *staged, **staged_tail;
 	uint64_t staged_records;
+	uint64_t *resv_rows;        /* per table: staged upserts to reserve for */
+	uint64_t *resv_bytes;       /* per table: their row bounds */
 	const irs_rec **dup_set;    /* duplicate-key check of the staged records, reused */
 	uint32_t *dup_table;
 	size_t dup_cap;

@@ -132,7 +132,8 @@ dat = os.path.join(WORK, 'shards.dat')
 with open(dat, 'w') as f:
     for n in shards:
         f.write('%s %f\n' % (n[3:], changes / med[n] / 1e6))
-refs = ''.join(', %f title "%s" with lines dt %d lw 2' % (changes / med[n] / 1e6, n, i + 2)
+COLORS = ['#d62728', '#1f77b4', '#ff7f0e', '#2ca02c', '#8c564b']
+refs = ''.join(', %f title "%s" with lines dt %d lw 2 lc rgb "%s"' % (changes / med[n] / 1e6, n, i + 2, COLORS[i])
                for i, n in enumerate(c for c in ('ceiling', 'loop', 'sqlite', 'rocksdb', 'lmdb') if c in med))
 png1 = '%s-shards.png' % W
 gnuplot('''set terminal pngcairo size 900,560

@@ -266,6 +266,8 @@ static void finish_stage(irs_shard *sh)
 	}
 #endif
 	uint64_t n = sh->staged_records;
+	for (uint32_t ti = 0; ti < c->ntables; ti++)
+		sh->resv_rows[ti] = sh->resv_bytes[ti] = 0;
 	if (n) {
 		size_t cap = 16;
 		while (cap < n * 2)
@@ -320,29 +322,21 @@ static void finish_stage(irs_shard *sh)
 				}
 				set[i] = rec;
 				set_table[i] = run->table;
+				/* in the same pass: what the reservation below needs */
+				if (rec->op == IRS_REC_UPSERT) {
+					sh->resv_rows[run->table]++;
+					sh->resv_bytes[run->table] += irs__part_rec_bound(sh->parts[run->table], rec);
+				}
 			}
 		}
 	}
 	/* Reserve, per table, room for every upsert as a new row of its largest size. */
 	for (uint32_t ti = 0; ti < c->ntables; ti++) {
-		if (!sh->parts[ti])
+		uint64_t rows = sh->resv_rows[ti], bytes = sh->resv_bytes[ti];
+		sh->resv_rows[ti] = sh->resv_bytes[ti] = 0;
+		if (!sh->parts[ti] || !rows)
 			continue;
-		uint64_t rows = 0, bytes = 0;
 		const irs_schema_table *t = &c->tables[ti];
-		for (irs_run *run = sh->staged; run; run = run->next) {
-			if (run->table != ti)
-				continue;
-			for (size_t off = 0; off < run->used;) {
-				const irs_rec *rec = (const irs_rec *)(run->data + off);
-				off += irs__rec_padded(rec->size);
-				if (rec->op == IRS_REC_UPSERT) {
-					rows++;
-					bytes += irs__part_rec_bound(sh->parts[ti], rec);
-				}
-			}
-		}
-		if (!rows)
-			continue;
 		int rc = irs__part_reserve(sh->parts[ti], rows, bytes);
 		if (rc) {
 			irs__seterr(&sh->error, rc, "shard %u: %s reserving memory for %llu changes of table %s",
