@@ -5,7 +5,8 @@
 #   2. ASan+UBSan build: every test again
 #   3. TSan build: every test again (suppressions cover liburcu internals only)
 #   4. libFuzzer targets, each for a few seconds from the seed corpus
-# IRS_LONG=1 adds the long stress, soak and fuzz runs (see README).
+# IRS_LONG=1 runs every fuzz target for 10 minutes; IRS_SOAK_MINUTES=N adds the soak
+# (tests/soak.sh: random chains, shard counts, kills and resumes, checked against SQLite).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
@@ -52,5 +53,10 @@ for name in $targets; do
   fi
   echo "$name: $(grep -E '^#[0-9]+ +DONE' "$log" | tail -n 1)"
 done
+
+if [ -n "${IRS_SOAK_MINUTES:-}" ]; then
+  step "soak for ${IRS_SOAK_MINUTES} minutes"
+  bash tests/soak.sh "$IRS_SOAK_MINUTES" build/dev/cli/increstore
+fi
 
 step "done in $(( $(date +%s) - start ))s"

@@ -20,7 +20,7 @@
 # `custom` takes ROWS, INCS and CHANGES from the environment (for smoke tests).
 # Builds nothing: run `bash ci/build.sh bench` first. Environment: REPS (3),
 # PERF_WORK (build/perf-work: generated collections are kept there and reused),
-# SWEEP=0 skips the sweeps.
+# SWEEP=0 skips the sweeps, GEN_ONLY=1 only generates the collections.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 W=${1:-W0}
@@ -79,8 +79,16 @@ CONT="$CONT loop ceiling sqlite"
 [ -x $P/irs_rocksdb_apply ] && CONT="$CONT rocksdb" || echo "note: irs_rocksdb_apply not built: skipped" >&2
 [ -x $P/irs_lmdb_apply ] && CONT="$CONT lmdb"
 
-MAIN=$WORK/main
+# Every collection first (kept for later runs), then the measurements.
+MAIN=$WORK/main TOTAL=$((INCS * CHANGES))
 gen "$MAIN" --rows $ROWS --incrementals $INCS --changes $CHANGES
+if [ "$SWEEP" = 1 ]; then
+  for k in 1 10 100 1000; do
+    gen "$WORK/chain-$k" --rows $ROWS --incrementals $k --changes $((TOTAL / k))
+  done
+  gen "$WORK/zipf" --rows $ROWS --incrementals $INCS --changes $CHANGES --keys zipf --zipf-theta 0.99
+fi
+[ "${GEN_ONLY:-0}" = 1 ] && exit 0
 warm "$MAIN"
 echo "== $W: contenders:$CONT; $REPS reps" >&2
 for rep in $(seq "$REPS"); do
@@ -91,12 +99,7 @@ for rep in $(seq "$REPS"); do
 done
 
 if [ "$SWEEP" = 1 ]; then
-  TOTAL=$((INCS * CHANGES))
-  for k in 1 10 100 1000; do
-    gen "$WORK/chain-$k" --rows $ROWS --incrementals $k --changes $((TOTAL / k))
-    warm "$WORK/chain-$k"
-  done
-  gen "$WORK/zipf" --rows $ROWS --incrementals $INCS --changes $CHANGES --keys zipf --zipf-theta 0.99
+  for k in 1 10 100 1000; do warm "$WORK/chain-$k"; done
   warm "$WORK/zipf"
   echo "== sweeps" >&2
   for rep in $(seq "$REPS"); do

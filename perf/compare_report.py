@@ -117,7 +117,13 @@ notes.append('* increstore: `restore --no-check-expected --stats-json`, its own 
              'tables complete); peak RSS from the stats; barrier turnaround over incrementals of all runs '
              '(last shard done -> coordinator awake).')
 notes.append('* loop: read + decode + reserve + apply_batch per frame in one thread, same table code.')
-notes.append('* ceiling: %s.' % runs['ceiling'][0].get('note', '') if 'ceiling' in runs else '')
+if 'ceiling' in runs:
+    rc = runs['ceiling']
+    fs = statistics.median(r['full_seconds'] for r in rc)
+    ir = statistics.median(r['incremental_mchanges_per_s'] for r in rc)
+    notes.append('* ceiling: %s. Of its time, the full backup (%d inserts into empty tables) took %.3f s '
+                 '(%.2f M rows/s); the incrementals ran at %.2f M changes/s.' % (
+                     rc[0].get('note', ''), rc[0]['full_changes'], fs, rc[0]['full_changes'] / fs / 1e6, ir))
 notes.append('* Peak RSS is `/usr/bin/time -f %M` of the process (the ceiling and the KV stores include '
              'their pre-decoded or pre-read inputs; SQLite and RocksDB run one extra decode-only pass first).')
 p('\nWhat each contender measures (all end to end from the page cache unless said):\n')
