@@ -179,7 +179,9 @@ bool irs_cli_parse_u64(const irs_cli_parser *p, const char *value, uint64_t min,
 
 static void on_signal(int sig)
 {
-	irs_cli_cancelled = 1;
+	/* an atomic store: shard threads read the flag concurrently (lock-free, so
+	 * async-signal-safe) */
+	__atomic_store_n(&irs_cli_cancelled, 1, __ATOMIC_RELAXED);
 	signal(sig, SIG_DFL); /* a second signal ends the process */
 }
 

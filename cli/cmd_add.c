@@ -270,7 +270,7 @@ static int run_add(const irs_cli_command *cmd, int argc, char **argv)
 			goto out;
 		}
 	}
-	if (irs_cli_cancelled) {
+	if (__atomic_load_n(&irs_cli_cancelled, __ATOMIC_RELAXED)) {
 		irs_backup_writer_abort(w);
 		w = NULL;
 		rc = irs_cli_errorf(IRS_CLI_EXIT_CANCELED, "cancelled: no backup was added");

@@ -914,7 +914,7 @@ static int op_erase(gen_run *R, uint32_t ti, bool noop)
 
 static int check_cancel(void)
 {
-	if (irs_cli_cancelled)
+	if (__atomic_load_n(&irs_cli_cancelled, __ATOMIC_RELAXED))
 		return irs_cli_errorf(IRS_CLI_EXIT_CANCELED, "gen: cancelled");
 	return 0;
 }

@@ -468,7 +468,7 @@ static int oracle_sink(void *ctx, const irs_rec *rec, irs_error *err)
 	if (rc != SQLITE_DONE)
 		return sql_fail(o, err, "applying a change");
 	o->changes++;
-	if ((o->changes & 4095) == 0 && irs_cli_cancelled)
+	if ((o->changes & 4095) == 0 && __atomic_load_n(&irs_cli_cancelled, __ATOMIC_RELAXED))
 		return irs__seterr(err, IRS_ECANCELED, "cancelled");
 	return 0;
 }

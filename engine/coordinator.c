@@ -294,7 +294,7 @@ static int run_backup(irs_restore *r, const irs_collection *src, uint32_t sb, ui
 	for (uint32_t s = 0; s < r->nshards; s++)
 		wait_before[s] = r->shards[s].wait_ns;
 	int rc = 0;
-	if (r->o.cancel && *r->o.cancel)
+	if (irs__cancelled(r))
 		rc = irs__seterr(err, IRS_ECANCELED, "cancelled before backup %s", c->backups[b].pb->name);
 	if (!rc)
 		rc = plan_backup(r, src, sb, b, err);
@@ -314,7 +314,7 @@ static int run_backup(irs_restore *r, const irs_collection *src, uint32_t sb, ui
 					 p->name, p->seg_path[s], (unsigned long long)got,
 					 (unsigned long long)p->seg_records[s]);
 	}
-	if (!rc && r->o.cancel && *r->o.cancel)
+	if (!rc && irs__cancelled(r))
 		rc = irs__seterr(err, IRS_ECANCELED, "cancelled during %s", p->name);
 
 	/* A full backup was applied while streaming: on failure it is cleared instead. */
@@ -474,6 +474,20 @@ static int shards_start(irs_restore *r, const irs_collection *sizing, uint32_t b
 	return 0;
 }
 
+/* An allocation refused by the memory limit reports as IRS_ELIMIT naming the limit,
+ * whichever layer saw the NULL first. */
+static int limit_error(irs_restore *r, int rc, irs_error *err)
+{
+	if ((rc == IRS_ENOMEM || rc == IRS_ELIMIT) && r->mem.limit && irs__mem_over_limit(&r->mem)) {
+		if (err) {
+			err->code = IRS_ELIMIT;
+			irs__errprefix(err, "memory limit of %llu bytes reached", (unsigned long long)r->mem.limit);
+		}
+		return IRS_ELIMIT;
+	}
+	return rc;
+}
+
 int irs_restore_run(const irs_collection *c, const irs_restore_options *opts,
 		    const irs_allocator *alloc, irs_restore **out, irs_error *err)
 {
@@ -593,6 +607,7 @@ int irs_restore_run(const irs_collection *c, const irs_restore_options *opts,
 		}
 	}
 	shards_stop(r);
+	rc = limit_error(r, rc, err);
 	if (rc && err) {
 		char where[300];
 		if (r->through >= 0)
@@ -606,6 +621,7 @@ int irs_restore_run(const irs_collection *c, const irs_restore_options *opts,
 	*out = r;
 	return rc;
 fail:
+	rc = limit_error(r, rc, err);
 	irs_restore_free(r);
 	return rc;
 }

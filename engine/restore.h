@@ -189,6 +189,13 @@ void irs__fault_reset(void);
 #define IRS_FAULT_YIELD(counter) ((void)0)
 #endif
 
+/* The caller's cancel flag, read with a relaxed atomic load: it is written by another
+ * thread or a signal handler while shards read it. */
+static inline bool irs__cancelled(const irs_restore *r)
+{
+	return r->o.cancel && __atomic_load_n(r->o.cancel, __ATOMIC_RELAXED) != 0;
+}
+
 /* shard/shard.c */
 void *irs__shard_main(void *arg);
 

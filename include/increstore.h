@@ -338,7 +338,9 @@ typedef struct irs_restore_options {
 	void *progress_ctx;
 	irs_barrier_fn barrier;
 	void *barrier_ctx;
-	const volatile int *cancel;    /* set non-zero from any thread to cancel */
+	const volatile int *cancel;    /* set non-zero from any thread or a signal handler to
+					* cancel; read with relaxed atomic loads, so store it
+					* atomically (__atomic_store_n, or C11 atomic_store) */
 	uint64_t memory_limit;         /* bytes the restore may allocate; 0 = unlimited */
 	int check_expected;            /* 1 = fail with IRS_EMISMATCH when an expected state
 					* recorded in the manifest differs (default 1) */

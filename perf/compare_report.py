@@ -113,9 +113,10 @@ for n in ('sqlite', 'rocksdb', 'lmdb'):
         notes.append('* %s: %s. Read + decode alone took %.3f s (%.1f%% of its time).%s' % (
             label(n), r.get('note', ''), d, 100 * d / med[n],
             ' Partial updates done as read-modify-write: %d.' % r['rmw'] if 'rmw' in r else ''))
-notes.append('* increstore: `restore --no-check-expected --stats-json`, its own wall time (open to '
-             'tables complete); peak RSS from the stats; barrier turnaround over incrementals of all runs '
-             '(last shard done -> coordinator awake).')
+notes.append('* increstore: `restore --no-check-expected --stats-json`, its own wall time (irs_restore_run: '
+             'shard threads started -> tables complete; opening the MANIFEST is outside every contender\'s '
+             'timer); barrier turnaround over the incrementals of all runs (last shard done -> coordinator '
+             'awake); skew from the stats.')
 notes.append('* loop: read + decode + reserve + apply_batch per frame in one thread, same table code.')
 if 'ceiling' in runs:
     rc = runs['ceiling']

@@ -134,7 +134,7 @@ static void decode_frames(irs_shard *sh)
 	for (;;) {
 		if (atomic_load_explicit(&p->abort, memory_order_relaxed))
 			break;
-		if (r->o.cancel && *r->o.cancel) {
+		if (irs__cancelled(r)) {
 			irs__seterr(&sh->error, IRS_ECANCELED, "cancelled");
 			shard_fail(sh, IRS_ECANCELED);
 			break;

@@ -348,6 +348,27 @@ static void check_state(const irs_restore *r, int64_t k, const char *what)
 
 /* ------------------------------------------------------------------ cancellation */
 
+/*
+ * KNOWN ENGINE BUG (reported with the fix): the engine reads opts->cancel with plain
+ * (volatile) loads in shard/shard.c decode_frames and engine/coordinator.c run_backup,
+ * while the header says any thread may set it: a data race for ThreadSanitizer. Under
+ * TSan the other-thread mode is replaced by the barrier mode until the engine loads the
+ * flag atomically; set STRICT_CANCEL_ATOMIC to 1 to run it anyway.
+ */
+#if defined(__SANITIZE_THREAD__)
+#define TSAN_BUILD 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define TSAN_BUILD 1
+#endif
+#endif
+#ifndef TSAN_BUILD
+#define TSAN_BUILD 0
+#endif
+#ifndef STRICT_CANCEL_ATOMIC
+#define STRICT_CANCEL_ATOMIC 1
+#endif
+
 typedef struct cancel_ctx {
 	volatile int cancel;
 	uint32_t at;          /* backup index where a callback cancels */
@@ -362,7 +383,7 @@ static void *canceller(void *arg)
 		struct timespec ts = {0, (long)cc->delay_us * 1000};
 		nanosleep(&ts, NULL);
 	}
-	cc->cancel = 1;
+	__atomic_store_n(&cc->cancel, 1, __ATOMIC_RELAXED); /* "set from any thread" */
 	return NULL;
 }
 
@@ -397,6 +418,10 @@ static void test_cancel_rounds(void **state)
 	for (int round = 0; round < 40; round++) {
 		uint32_t shards = 1 + (uint32_t)round % 8;
 		cancel_ctx cc = {.cancel = 0, .mode = round % 4};
+#if TSAN_BUILD && !STRICT_CANCEL_ATOMIC
+		if (cc.mode == 0)
+			cc.mode = 1; /* KNOWN BUG: the engine reads the flag non-atomically (see above) */
+#endif
 		cc.at = (uint32_t)tu_rand_below(&rng, NB - 1);
 		cc.delay_us = (unsigned)tu_rand_below(&rng, 20001);
 		count_alloc ca = {0};
@@ -492,7 +517,7 @@ static void test_cancel_before_start(void **state)
  * (or compile with -DSTRICT_LIMIT_ERRORS=1) to make them failures.
  */
 #ifndef STRICT_LIMIT_ERRORS
-#define STRICT_LIMIT_ERRORS 0
+#define STRICT_LIMIT_ERRORS 1
 #endif
 
 static void known_bug(const char *what, const char *problem)

@@ -15,7 +15,7 @@ set -euo pipefail
 BIN=$1
 W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
-STRICT=${IRS_STRICT_LIMIT_ERRORS:-0}
+STRICT=${IRS_STRICT_LIMIT_ERRORS:-1}
 fails=0
 ok() { echo "ok   $1"; }
 bad() { echo "FAIL $1"; fails=$((fails+1)); }
