@@ -134,6 +134,41 @@ static inline bool bit(const uint8_t *bm, uint64_t i)
 	return (bm[i >> 3] >> (i & 7)) & 1;
 }
 
+/* Takes column c's next value for change r: bounds-checked against the column's
+ * arrays, bool bytes and UTF-8 validated. *src and *vlen point into the payload. */
+static int take_value(irs_batch_decoder *d, const Increstore__ColumnValues *cv,
+		      const irs_schema_column *col, uint32_t c, uint32_t r, const uint8_t **src,
+		      size_t *vlen, irs_error *err)
+{
+	uint32_t k = d->cursor[c]++;
+	if (col->width) {
+		if ((uint64_t)(k + 1) * col->width > cv->fixed.len)
+			return irs__seterr(err, IRS_ECORRUPT, "change %u: column %s has only %zu values", r,
+					   col->name, cv->fixed.len / col->width);
+		*src = cv->fixed.data + (size_t)k * col->width;
+		*vlen = col->width;
+		if (col->type == IRS_TYPE_BOOL && **src > 1)
+			return irs__seterr(err, IRS_ECORRUPT, "change %u: column %s: bool byte %u", r,
+					   col->name, **src);
+		return 0;
+	}
+	if ((uint64_t)(k + 1) * 4 > cv->lengths.len)
+		return irs__seterr(err, IRS_ECORRUPT, "change %u: column %s has only %zu values", r,
+				   col->name, cv->lengths.len / 4);
+	uint32_t l = irs__load_le32(cv->lengths.data + (size_t)k * 4);
+	if (l > IRS_MAX_VALUE_BYTES || l > cv->data.len - d->offset[c])
+		return irs__seterr(err, IRS_ECORRUPT,
+				   "change %u: column %s: value length %u runs past the column data", r,
+				   col->name, l);
+	/* protobuf-c leaves an empty bytes field NULL */
+	*src = cv->data.data ? cv->data.data + d->offset[c] : (const uint8_t *)"";
+	d->offset[c] += l;
+	*vlen = l;
+	if (col->type == IRS_TYPE_UTF8 && !irs__utf8_valid(*src, l))
+		return irs__seterr(err, IRS_ECORRUPT, "change %u: column %s: invalid UTF-8", r, col->name);
+	return 0;
+}
+
 int irs__batch_decode(irs_batch_decoder *d, const irs_schema_table *t, const uint8_t *payload,
 		      size_t len, bool full, uint64_t tag_base, irs_rec_sink sink, void *ctx,
 		      uint32_t *count, irs_error *err)
@@ -193,105 +228,71 @@ int irs__batch_decode(irs_batch_decoder *d, const irs_schema_table *t, const uin
 		if (full && op != IRS_REC_UPSERT)
 			return irs__seterr(err, IRS_ECORRUPT, "change %u: an erase inside a full backup", r);
 		irs_rec *rec = (irs_rec *)d->rec;
-		/* Value columns go straight into the record, after key and bitmaps; the key's
-		 * length is known only after encoding, so values are staged at the far end of
-		 * the key area and moved down once (one memmove of the values). */
-		uint8_t *vstart = rec->data + IRS_MAX_KEY_BYTES + 2u * B;
-		uint8_t *vp = vstart;
-		uint8_t changed_bm[IRS_MAX_COLUMNS / 8];
-		uint8_t nulls_bm[IRS_MAX_COLUMNS / 8];
-		memset(changed_bm, 0, B);
-		memset(nulls_bm, 0, B);
 		uint64_t base = (uint64_t)r * C;
-		for (uint32_t c = 0; c < C; c++) {
+		/* The key first (key columns hold a value in every change), so the value
+		 * columns can then be written straight to their place after it. */
+		for (uint32_t k = 0; k < t->nkey; k++) {
+			uint32_t c = t->key_cols[k];
 			const irs_schema_column *col = &t->cols[c];
 			bool ch = bit(b->changed.data, base + c), nu = bit(b->nulls.data, base + c);
-			if (col->is_key) {
-				if (!ch || nu)
-					return irs__seterr(err, IRS_ECORRUPT, "change %u: key column %s is %s", r,
-							   col->name, nu ? "NULL" : "missing");
-			} else if (nu && !ch) {
-				return irs__seterr(err, IRS_ECORRUPT,
-						   "change %u: column %s is NULL but not listed", r, col->name);
-			} else if (op == IRS_REC_ERASE && ch) {
-				return irs__seterr(err, IRS_ECORRUPT, "change %u: an erase lists column %s", r,
-						   col->name);
-			} else if (full && !ch) {
-				return irs__seterr(err, IRS_ECORRUPT,
-						   "change %u: a full-backup row does not list column %s", r,
-						   col->name);
-			}
-			if (!col->is_key && ch) {
-				irs__bit_set(changed_bm, col->value_idx);
-				if (nu)
-					irs__bit_set(nulls_bm, col->value_idx);
-			}
 			if (!ch || nu)
-				continue;
-			/* Take column c's next value. */
-			const Increstore__ColumnValues *cv = b->columns[c];
-			uint32_t k = d->cursor[c]++;
+				return irs__seterr(err, IRS_ECORRUPT, "change %u: key column %s is %s", r,
+						   col->name, nu ? "NULL" : "missing");
 			const uint8_t *src;
 			size_t vlen;
+			rc = take_value(d, b->columns[c], col, c, r, &src, &vlen, err);
+			if (rc)
+				return rc;
+			irs_value *v = &row[c];
+			v->state = IRS_VALUE_SET;
 			if (col->width) {
-				if ((uint64_t)(k + 1) * col->width > cv->fixed.len)
-					return irs__seterr(err, IRS_ECORRUPT,
-							   "change %u: column %s has only %zu values", r,
-							   col->name, cv->fixed.len / col->width);
-				src = cv->fixed.data + (size_t)k * col->width;
-				vlen = col->width;
-				if (col->type == IRS_TYPE_BOOL && *src > 1)
-					return irs__seterr(err, IRS_ECORRUPT,
-							   "change %u: column %s: bool byte %u", r, col->name,
-							   *src);
+				irs__value_read(col->type, src, v);
 			} else {
-				if ((uint64_t)(k + 1) * 4 > cv->lengths.len)
-					return irs__seterr(err, IRS_ECORRUPT,
-							   "change %u: column %s has only %zu values", r,
-							   col->name, cv->lengths.len / 4);
-				uint32_t l = irs__load_le32(cv->lengths.data + (size_t)k * 4);
-				if (l > IRS_MAX_VALUE_BYTES || l > cv->data.len - d->offset[c])
-					return irs__seterr(err, IRS_ECORRUPT,
-							   "change %u: column %s: value length %u runs past "
-							   "the column data",
-							   r, col->name, l);
-				/* protobuf-c leaves an empty bytes field NULL */
-				src = cv->data.data ? cv->data.data + d->offset[c] : (const uint8_t *)"";
-				d->offset[c] += l;
-				vlen = l;
-				if (col->type == IRS_TYPE_UTF8 && !irs__utf8_valid(src, vlen))
-					return irs__seterr(err, IRS_ECORRUPT,
-							   "change %u: column %s: invalid UTF-8", r, col->name);
-			}
-			if (col->is_key) {
-				irs_value *v = &row[c];
-				v->state = IRS_VALUE_SET;
-				if (col->width) {
-					irs__value_read(col->type, src, v);
-				} else {
-					v->v.s.ptr = src;
-					v->v.s.len = vlen;
-				}
-			} else if (col->width) {
-				memcpy(vp, src, vlen);
-				vp += vlen;
-			} else {
-				irs__store_le32(vp, (uint32_t)vlen);
-				memcpy(vp + 4, src, vlen);
-				vp += 4 + vlen;
+				v->v.s.ptr = src;
+				v->v.s.len = vlen;
 			}
 		}
 		size_t klen = irs__key_encode(t, row, rec->data, IRS_MAX_KEY_BYTES);
 		if (!klen)
 			return irs__seterr(err, IRS_ECORRUPT, "change %u: encoded key longer than %u bytes", r,
 					   IRS_MAX_KEY_BYTES);
-		uint8_t *p = rec->data + klen;
-		memcpy(p, changed_bm, B);
-		memcpy(p + B, nulls_bm, B);
-		p += 2u * B;
-		size_t vbytes = (size_t)(vp - vstart);
-		memmove(p, vstart, vbytes);
-		rec->size = (uint32_t)(IRS_REC_HEADER + klen + 2u * B + vbytes);
+		uint8_t *changed_bm = rec->data + klen, *nulls_bm = changed_bm + B;
+		memset(changed_bm, 0, 2u * B);
+		uint8_t *vp = nulls_bm + B;
+		for (uint32_t vi = 0; vi < t->nvalues; vi++) {
+			uint32_t c = t->value_cols[vi];
+			const irs_schema_column *col = &t->cols[c];
+			bool ch = bit(b->changed.data, base + c), nu = bit(b->nulls.data, base + c);
+			if (nu && !ch)
+				return irs__seterr(err, IRS_ECORRUPT,
+						   "change %u: column %s is NULL but not listed", r, col->name);
+			if (op == IRS_REC_ERASE && ch)
+				return irs__seterr(err, IRS_ECORRUPT, "change %u: an erase lists column %s", r,
+						   col->name);
+			if (full && !ch)
+				return irs__seterr(err, IRS_ECORRUPT,
+						   "change %u: a full-backup row does not list column %s", r,
+						   col->name);
+			if (!ch)
+				continue;
+			irs__bit_set(changed_bm, vi);
+			if (nu) {
+				irs__bit_set(nulls_bm, vi);
+				continue;
+			}
+			const uint8_t *src;
+			size_t vlen;
+			rc = take_value(d, b->columns[c], col, c, r, &src, &vlen, err);
+			if (rc)
+				return rc;
+			if (!col->width) {
+				irs__store_le32(vp, (uint32_t)vlen);
+				vp += 4;
+			}
+			memcpy(vp, src, vlen);
+			vp += vlen;
+		}
+		rec->size = (uint32_t)(vp - (uint8_t *)rec);
 		rec->op = op;
 		rec->flags = 0;
 		rec->key_len = (uint16_t)klen;

@@ -349,11 +349,9 @@ static void check_state(const irs_restore *r, int64_t k, const char *what)
 /* ------------------------------------------------------------------ cancellation */
 
 /*
- * KNOWN ENGINE BUG (reported with the fix): the engine reads opts->cancel with plain
- * (volatile) loads in shard/shard.c decode_frames and engine/coordinator.c run_backup,
- * while the header says any thread may set it: a data race for ThreadSanitizer. Under
- * TSan the other-thread mode is replaced by the barrier mode until the engine loads the
- * flag atomically; set STRICT_CANCEL_ATOMIC to 1 to run it anyway.
+ * Fixed engine bug kept as a strict check: the engine read opts->cancel with plain
+ * (volatile) loads while another thread sets it, a data race for ThreadSanitizer. With
+ * STRICT_CANCEL_ATOMIC 0 a TSan build replaces the other-thread mode by the barrier mode.
  */
 #if defined(__SANITIZE_THREAD__)
 #define TSAN_BUILD 1
@@ -420,7 +418,7 @@ static void test_cancel_rounds(void **state)
 		cancel_ctx cc = {.cancel = 0, .mode = round % 4};
 #if TSAN_BUILD && !STRICT_CANCEL_ATOMIC
 		if (cc.mode == 0)
-			cc.mode = 1; /* KNOWN BUG: the engine reads the flag non-atomically (see above) */
+			cc.mode = 1; /* see STRICT_CANCEL_ATOMIC above */
 #endif
 		cc.at = (uint32_t)tu_rand_below(&rng, NB - 1);
 		cc.delay_us = (unsigned)tu_rand_below(&rng, 20001);
@@ -508,13 +506,12 @@ static void test_cancel_before_start(void **state)
 /* ------------------------------------------------------------------ memory limit */
 
 /*
- * KNOWN ENGINE BUGS (reported to the lead with the fix): with a memory limit,
- *   - allocations in irs_restore_run/shards_start that fail because of the limit
- *     report IRS_ENOMEM "out of memory" (e.g. --memory-limit 1000);
- *   - several IRS_ELIMIT messages do not name the limit ("out of memory decoding a
- *     batch", "shard 0: no memory to check 400 staged changes").
- * Until the fix is in, these are printed as KNOWN BUG; set STRICT_LIMIT_ERRORS to 1
- * (or compile with -DSTRICT_LIMIT_ERRORS=1) to make them failures.
+ * Fixed engine bugs this test found, kept as strict checks (set STRICT_LIMIT_ERRORS to 0
+ * to only print them): with a memory limit, allocations refused by the limit in
+ * irs_restore_run/shards_start/plan_backup or the batch decoder reported IRS_ENOMEM
+ * "out of memory" (e.g. --memory-limit 1000), and several IRS_ELIMIT messages did not
+ * name the limit ("out of memory decoding a batch", "shard 0: no memory to check 400
+ * staged changes").
  */
 #ifndef STRICT_LIMIT_ERRORS
 #define STRICT_LIMIT_ERRORS 1

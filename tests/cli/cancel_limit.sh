@@ -9,8 +9,8 @@
 #
 # The signal is sent only after the first progress line: the CLI installs its handlers
 # after opening the collection, and a signal before that kills it (exit 130/143; a known
-# race, see docs/reliability.md). Set IRS_STRICT_LIMIT_ERRORS=1 to make the known
-# --memory-limit message bug a failure instead of a warning.
+# race, see docs/reliability.md). IRS_STRICT_LIMIT_ERRORS=0 turns a --memory-limit line
+# that does not name the limit into a warning instead of a failure.
 set -euo pipefail
 BIN=$1
 W=$(mktemp -d)
