@@ -257,6 +257,7 @@ static int run_restore(const irs_cli_command *cmd, int argc, char **argv)
 	}
 	if (!dir)
 		return irs_cli_usage_error(cmd, "missing the collection directory");
+	irs_cli_cancel_install(); /* before any slow step: a signal then means "cancel", exit 5 */
 	irs_collection *c;
 	int ec = irs_cli_open(dir, 0, &c);
 	if (ec)
@@ -288,7 +289,6 @@ static int run_restore(const irs_cli_command *cmd, int argc, char **argv)
 	ro.checkpoint_dir = ckpt;
 	ro.checkpoint_every = (uint32_t)ckpt_every;
 	ro.checkpoint_seconds = (uint32_t)ckpt_seconds;
-	irs_cli_cancel_install();
 	irs_restore *r = NULL;
 	irs_error err;
 	double t0 = now_s();

@@ -21,6 +21,7 @@
 
 #include "common/error.h"
 #include "checkpoint.h"
+#include "memory_model.h"
 #include "restore.h"
 
 #ifdef IRS_FAULT_INJECTION
@@ -568,6 +569,18 @@ int irs_restore_run(const irs_collection *c, const irs_restore_options *opts,
 		rc = irs__checkpoint_load(r, upto, &ckpt, &ckpt_through, err);
 		if (rc)
 			goto fail;
+	}
+	if (o.memory_limit && !ckpt) {
+		/* Refuse up front what certainly cannot fit (engine/memory_model.c). */
+		uint64_t need = 0;
+		if (irs__memory_estimate(c, base, upto, r->enabled, r->nshards, &need) == 0 &&
+		    need > o.memory_limit) {
+			rc = irs__seterr(err, IRS_ELIMIT,
+					 "--memory-limit %llu: the base backup %s alone needs at least %llu bytes",
+					 (unsigned long long)o.memory_limit, c->backups[base].pb->name,
+					 (unsigned long long)need);
+			goto fail;
+		}
 	}
 	rc = ckpt ? shards_start(r, ckpt, 0, err) : shards_start(r, c, base, err);
 	if (rc) {
