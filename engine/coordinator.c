@@ -576,7 +576,7 @@ int irs_restore_run(const irs_collection *c, const irs_restore_options *opts,
 		if (irs__memory_estimate(c, base, upto, r->enabled, r->nshards, &need) == 0 &&
 		    need > o.memory_limit) {
 			rc = irs__seterr(err, IRS_ELIMIT,
-					 "--memory-limit %llu: the base backup %s alone needs at least %llu bytes",
+					 "memory limit of %llu bytes: the base backup %s alone needs at least %llu bytes",
 					 (unsigned long long)o.memory_limit, c->backups[base].pb->name,
 					 (unsigned long long)need);
 			goto fail;
