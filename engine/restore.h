@@ -177,6 +177,10 @@ typedef struct irs_fault_hooks {
 	uint32_t fail_shard;
 	size_t run_bytes;      /* run capacity override (tiny runs stress the queues); 0 = off */
 	int yield_every;       /* sched_yield() in hot paths about once per N events; 0 = off */
+	int64_t eio_backup;    /* chain index whose frame eio_frame reads as EIO; -1 = off */
+	uint32_t eio_frame;    /* index in the backup's frame list */
+	int64_t slow_shard;    /* this shard sleeps slow_us per run it applies; -1 = off */
+	uint32_t slow_us;
 } irs_fault_hooks;
 extern irs_fault_hooks irs__fault;
 void irs__fault_reset(void);

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/error.h"
 #include "engine/restore.h"
@@ -147,6 +148,11 @@ static void decode_frames(irs_shard *sh)
 		const char *path = p->seg_path[seg];
 		irs_error *err = &sh->error;
 		int rc = irs__frame_read(&r->mem, p->seg_fd[seg], path, f, &sh->frame_buf, &sh->frame_cap, err);
+#ifdef IRS_FAULT_INJECTION
+		if (!rc && irs__fault.eio_backup == (int64_t)p->backup && irs__fault.eio_frame == fi)
+			rc = irs__seterr(err, IRS_EIO, "segment %s: frame %u at byte %llu: read failed: "
+					 "injected I/O error", path, f->index, (unsigned long long)f->offset);
+#endif
 		if (rc) {
 			irs__errprefix(err, "backup %s", p->name);
 			shard_fail(sh, rc);
@@ -361,6 +367,10 @@ static void apply_staged(irs_shard *sh)
 		irs__part_apply_batch(sh->parts[run->table], recs, n, &ac);
 		count_applied(sh, &ac);
 		IRS_FAULT_YIELD(sh->yield_counter);
+#ifdef IRS_FAULT_INJECTION
+		if (irs__fault.slow_shard == (int64_t)sh->id)
+			usleep(irs__fault.slow_us);
+#endif
 		run_free(r, run);
 		run = next;
 	}

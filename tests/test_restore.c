@@ -634,6 +634,49 @@ static void test_atomicity_corrupt_frame(void **state)
 	assert_true(tested >= 5);
 }
 
+/* An I/O error reading a frame of incremental i: IRS_EIO, tables at i-1. */
+static void test_atomicity_read_error(void **state)
+{
+	(void)state;
+	int tested = 0;
+	for (uint32_t seed = 400; seed < 420; seed++) {
+		chain ch;
+		chain_make(&ch, seed);
+		irs_collection *c;
+		irs_error err;
+		assert_int_equal(irs_collection_open(ch.dir, NULL, 0, &c, &err), 0);
+		int32_t fb = pick_incremental(c);
+		if (fb > 0 && (uint32_t)fb > c->backups[c->nbackups - 1].base) {
+			irs__fault_reset();
+			irs__fault.eio_backup = fb;
+			irs__fault.eio_frame = 0;
+			check_failed_state(&ch, c, 1 + seed % 4, fb, IRS_EIO, "injected read error");
+			irs__fault_reset();
+			tested++;
+		}
+		irs_collection_close(c);
+		chain_free(&ch);
+	}
+	assert_true(tested >= 5);
+}
+
+/* One shard much slower than the others: the barrier waits for it, nothing else. */
+static void test_slow_shard(void **state)
+{
+	(void)state;
+	for (uint32_t seed = 600; seed < 606; seed++) {
+		chain ch;
+		chain_make(&ch, seed);
+		irs__fault_reset();
+		irs__fault.slow_shard = seed % 3;
+		irs__fault.slow_us = 2000;
+		irs__fault.run_bytes = 256;
+		restore_and_check(&ch, 3, ch.nbackups - 1);
+		irs__fault_reset();
+		chain_free(&ch);
+	}
+}
+
 /* A full backup that fails leaves empty tables. */
 static void test_full_failure_leaves_empty(void **state)
 {
@@ -712,6 +755,8 @@ int main(void)
 		cmocka_unit_test(test_atomicity_shard_failure),
 		cmocka_unit_test(test_atomicity_corrupt_frame),
 		cmocka_unit_test(test_full_failure_leaves_empty),
+		cmocka_unit_test(test_atomicity_read_error),
+		cmocka_unit_test(test_slow_shard),
 		cmocka_unit_test(test_stress_many_shards),
 		cmocka_unit_test(test_cancel),
 	};
