@@ -8,6 +8,7 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -251,4 +252,11 @@ int irs_cli_open(const char *dir, unsigned flags, irs_collection **out)
 	if (rc)
 		return irs_cli_fail(&err);
 	return 0;
+}
+
+double irs_cli_now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }

@@ -137,6 +137,9 @@ const char *irs_cli_format_time(int64_t us, char out[32]);
 /* "1.5 MiB"-style size for people. out needs 32 bytes. */
 const char *irs_cli_format_bytes(uint64_t bytes, char out[32]);
 
+/* Seconds on the monotonic clock, for timing and rates. */
+double irs_cli_now_s(void);
+
 /* "full" or "incremental". */
 const char *irs_cli_kind_name(irs_backup_kind kind);
 

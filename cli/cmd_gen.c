@@ -803,13 +803,6 @@ typedef struct gen_run {
 	int name_width;
 } gen_run;
 
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* Change values: key columns and the listed value columns from T->row, others ABSENT. */
 static void chg_from_row(gen_table *T, int k, bool all)
 {
@@ -1018,7 +1011,7 @@ static int gen_backup(gen_run *R, irs_backup_kind kind, bool initial, bool empty
 	wo.memory_budget = (size_t)g->o.writer_memory;
 	wo.batch_rows = (uint32_t)g->o.batch_rows;
 	wo.collapse_duplicates = 0; /* the generator never repeats a key: say so if it did */
-	double tb = now_s();
+	double tb = irs_cli_now_s();
 	int rc = irs_backup_writer_begin(R->c, kind, name, &wo, &R->w, &R->err);
 	if (rc)
 		return irs_cli_fail(&R->err);
@@ -1056,7 +1049,7 @@ static int gen_backup(gen_run *R, irs_backup_kind kind, bool initial, bool empty
 		R->inc_changes += bi.records;
 	if (!g->o.quiet) {
 		char b[32];
-		double el = now_s() - R->t0, dt = now_s() - tb;
+		double el = irs_cli_now_s() - R->t0, dt = irs_cli_now_s() - tb;
 		fprintf(stderr, "gen: backup %" PRIu32 "/%" PRIu32 " %s: %" PRIu64 " %s, %s, %.2f s; total %.1f MB/s\n",
 			R->backup_index + 1, R->backups_total, name, bi.records,
 			kind == IRS_BACKUP_FULL ? "rows" : "changes", irs_cli_format_bytes(bi.bytes, b), dt,
@@ -1350,7 +1343,7 @@ static int run_gen(const irs_cli_command *cmd, int argc, char **argv)
 	memset(&R, 0, sizeof R);
 	R.g = &g;
 	R.c = c;
-	R.t0 = now_s();
+	R.t0 = irs_cli_now_s();
 	R.backups_total = (uint32_t)(o->incs + o->fulls);
 	R.name_width = 3;
 	for (uint64_t x = R.backups_total ? R.backups_total - 1 : 0; x >= 1000; x /= 10)
@@ -1369,7 +1362,7 @@ static int run_gen(const irs_cli_command *cmd, int argc, char **argv)
 	}
 	if (rc)
 		goto out;
-	double secs = now_s() - R.t0;
+	double secs = irs_cli_now_s() - R.t0;
 	{
 		char b[32];
 		uint64_t rows_now = 0;

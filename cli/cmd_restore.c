@@ -29,13 +29,6 @@ static const irs_cli_opt opts[] = {
 	{NULL, false, 0},
 };
 
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 typedef struct progress_state {
 	bool tty;
 	bool quiet;
@@ -50,7 +43,7 @@ static void on_progress(void *ctx, const irs_progress *p)
 	progress_state *ps = ctx;
 	if (ps->quiet)
 		return;
-	double el = now_s() - ps->t0;
+	double el = irs_cli_now_s() - ps->t0;
 	double mbs = el > 0 ? (double)p->bytes_done / el / 1e6 : 0;
 	if (ps->tty) {
 		double frac = p->bytes_total ? (double)p->bytes_done / (double)p->bytes_total : 1.0;
@@ -271,7 +264,7 @@ static int run_restore(const irs_cli_command *cmd, int argc, char **argv)
 		irs_collection_close(c);
 		return irs_cli_usage_error(cmd, "--upto %s: no backup of that name in %s", upto, dir);
 	}
-	progress_state ps = {.tty = isatty(2) == 1, .quiet = quiet, .t0 = now_s(), .last_done = 0};
+	progress_state ps = {.tty = isatty(2) == 1, .quiet = quiet, .t0 = irs_cli_now_s(), .last_done = 0};
 	irs_restore_options ro;
 	irs_restore_options_init(&ro, IRS_RESTORE_OPTIONS_VERSION);
 	ro.shards = (uint32_t)shards;
@@ -291,9 +284,9 @@ static int run_restore(const irs_cli_command *cmd, int argc, char **argv)
 	ro.checkpoint_seconds = (uint32_t)ckpt_seconds;
 	irs_restore *r = NULL;
 	irs_error err;
-	double t0 = now_s();
+	double t0 = irs_cli_now_s();
 	int rc = irs_restore_run(c, &ro, NULL, &r, &err);
-	double secs = now_s() - t0;
+	double secs = irs_cli_now_s() - t0;
 	if (ps.drew)
 		fputc('\n', stderr);
 	if (r && irs_restore_resumed_from(r) >= 0 && !quiet) {

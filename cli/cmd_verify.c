@@ -64,13 +64,6 @@ static const irs_cli_opt opts[] = {
 	{NULL, false, 0},
 };
 
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* ------------------------------------------------------------------ the oracle */
 
 typedef struct otable {
@@ -546,10 +539,10 @@ static int oracle_apply_one(oracle *o, uint32_t b, irs_error *err)
 static int oracle_advance(oracle *o, uint32_t b, bool quiet, irs_error *err)
 {
 	while (o->next <= b) {
-		double t0 = now_s();
+		double t0 = irs_cli_now_s();
 		uint64_t before = o->changes;
 		int rc = oracle_apply_one(o, o->next, err);
-		double dt = now_s() - t0;
+		double dt = irs_cli_now_s() - t0;
 		o->secs += dt;
 		if (rc)
 			return rc;
@@ -982,9 +975,9 @@ static int run_verify(const irs_cli_command *cmd, int argc, char **argv)
 	irs_cli_cancel_install();
 	irs_restore *r = NULL;
 	irs_error err = {0};
-	double t0 = now_s();
+	double t0 = irs_cli_now_s();
 	int rc = irs_restore_run(c, &ro, NULL, &r, &err);
-	double total = now_s() - t0;
+	double total = irs_cli_now_s() - t0;
 	if (!rc && !v->differ && !v->failed && v->compared != (uint32_t)target) {
 		/* The engine did not stop at a barrier for the target: compare now. */
 		int arc = oracle_advance(&v->o, (uint32_t)target, quiet, &v->err);
