@@ -67,6 +67,26 @@ static ssize_t read_small(int dirfd, const char *name, uint8_t *buf, size_t cap)
 	return (ssize_t)n;
 }
 
+int irs__restore_state_parse(const uint8_t *buf, size_t len, Increstore__RestoreState **out,
+			     irs_error *err)
+{
+	*out = NULL;
+	if (len < STATE_HEADER || memcmp(buf, STATE_MAGIC, 8) != 0)
+		return irs__seterr(err, IRS_ECORRUPT, "bad magic at byte 0");
+	if (irs__load_le32(buf + 8) != 1)
+		return irs__seterr(err, IRS_ECORRUPT, "unknown version %u at byte 8", irs__load_le32(buf + 8));
+	size_t plen = irs__load_le32(buf + 12);
+	if (plen > STATE_MAX || plen != len - STATE_HEADER)
+		return irs__seterr(err, IRS_ECORRUPT, "payload length %zu at byte 12 does not match the file (%zu bytes)",
+				   plen, len);
+	if (irs__crc32c(0, buf + STATE_HEADER, plen) != irs__load_le32(buf + 16))
+		return irs__seterr(err, IRS_ECORRUPT, "CRC32C mismatch at byte 16");
+	*out = increstore__restore_state__unpack(NULL, plen, buf + STATE_HEADER);
+	if (!*out)
+		return irs__seterr(err, IRS_ECORRUPT, "payload at byte 20 is not a RestoreState message");
+	return 0;
+}
+
 static bool same_schema(const irs_collection *a, const irs_collection *b)
 {
 	if (a->ntables != b->ntables)
@@ -109,38 +129,35 @@ int irs__checkpoint_load(irs_restore *r, uint32_t upto, irs_collection **state, 
 	}
 	char sub[512];
 	snprintf(sub, sizeof sub, "%s/RESTORE_STATE", (char *)cur);
-	static uint8_t zero;
-	uint8_t hdr[STATE_HEADER];
 	int fd = openat(dfd, sub, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	close(dfd);
 	if (fd < 0)
 		return irs__seterr(err, IRS_ECORRUPT, "checkpoint %s/%s: missing", dir, sub);
 	struct stat st;
+	int rc = 0;
 	uint8_t *buf = NULL;
 	size_t len = 0;
-	int rc = 0;
-	if (fstat(fd, &st) != 0 || pread(fd, hdr, sizeof hdr, 0) != (ssize_t)sizeof hdr ||
-	    memcmp(hdr, STATE_MAGIC, 8) != 0 || irs__load_le32(hdr + 8) != 1 ||
-	    (len = irs__load_le32(hdr + 12)) > STATE_MAX || (uint64_t)st.st_size != STATE_HEADER + len) {
+	if (fstat(fd, &st) != 0 || st.st_size < (off_t)STATE_HEADER || st.st_size > (off_t)(STATE_HEADER + STATE_MAX)) {
 		close(fd);
-		return irs__seterr(err, IRS_ECORRUPT, "checkpoint %s/%s: bad header", dir, sub);
+		return irs__seterr(err, IRS_ECORRUPT, "checkpoint %s/%s: bad size", dir, sub);
 	}
-	buf = irs__malloc(&r->mem, len ? len : 1);
+	len = (size_t)st.st_size;
+	buf = irs__malloc(&r->mem, len);
 	if (!buf) {
 		close(fd);
 		return irs__seterr(err, IRS_ENOMEM, "out of memory reading a checkpoint");
 	}
-	if (len && pread(fd, buf, len, STATE_HEADER) != (ssize_t)len)
+	if (pread(fd, buf, len, 0) != (ssize_t)len)
 		rc = irs__seterr(err, IRS_EIO, "checkpoint %s/%s: short read", dir, sub);
 	close(fd);
 	Increstore__RestoreState *rs = NULL;
-	if (!rc && irs__crc32c(0, len ? buf : &zero, len) != irs__load_le32(hdr + 16))
-		rc = irs__seterr(err, IRS_ECORRUPT, "checkpoint %s/%s: CRC32C mismatch", dir, sub);
-	if (!rc && !(rs = increstore__restore_state__unpack(NULL, len, buf)))
-		rc = irs__seterr(err, IRS_ECORRUPT, "checkpoint %s/%s: not a RestoreState message", dir, sub);
-	irs__free(&r->mem, buf, len ? len : 1);
-	if (rc)
+	if (!rc)
+		rc = irs__restore_state_parse(buf, len, &rs, err);
+	irs__free(&r->mem, buf, len);
+	if (rc) {
+		irs__errprefix(err, "checkpoint %s/%s", dir, sub);
 		return rc;
+	}
 	/* The restore it belongs to must be this one. */
 	const char *target = c->backups[upto].pb->name;
 	if (strcmp(rs->collection_id, irs_collection_id(c)) != 0)
