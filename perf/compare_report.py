@@ -126,7 +126,7 @@ if 'ceiling' in runs:
                  '(%.2f M rows/s); the incrementals ran at %.2f M changes/s.' % (
                      rc[0].get('note', ''), rc[0]['full_changes'], fs, rc[0]['full_changes'] / fs / 1e6, ir))
 notes.append('* Peak RSS is `/usr/bin/time -f %M` of the process (the ceiling and the KV stores include '
-             'their pre-decoded or pre-read inputs; SQLite, RocksDB and LMDB run one extra decode-only pass first; LMDB's includes its tmpfs pages mapped in).')
+             'their pre-decoded or pre-read inputs; SQLite, RocksDB and LMDB run one extra decode-only pass first; the LMDB figure includes its tmpfs pages mapped in).')
 p('\nWhat each contender measures (all end to end from the page cache unless said):\n')
 L.extend(x for x in notes if x)
 
