@@ -25,11 +25,11 @@
 #include "restore.h"
 
 #ifdef IRS_FAULT_INJECTION
-irs_fault_hooks irs__fault = {.fail_backup = -1, .eio_backup = -1, .slow_shard = -1};
+irs_fault_hooks irs__fault = {.fail_backup = -1, .fail_frame = -1, .eio_backup = -1, .slow_shard = -1};
 
 void irs__fault_reset(void)
 {
-	irs_fault_hooks off = {.fail_backup = -1, .eio_backup = -1, .slow_shard = -1};
+	irs_fault_hooks off = {.fail_backup = -1, .fail_frame = -1, .eio_backup = -1, .slow_shard = -1};
 	irs__fault = off;
 }
 #endif

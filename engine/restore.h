@@ -140,6 +140,7 @@ typedef struct irs_shard {
 	uint64_t idle_since_ns;     /* when it last reported: barrier statistics */
 	uint64_t wait_ns;
 	unsigned yield_counter;     /* IRS_FAULT_YIELD */
+	uint64_t frames_decoded;    /* in the current backup (fault hooks) */
 } irs_shard;
 
 struct irs_restore {
@@ -175,6 +176,7 @@ struct irs_restore {
 typedef struct irs_fault_hooks {
 	int64_t fail_backup;   /* chain index whose staging fails on shard fail_shard; -1 = off */
 	uint32_t fail_shard;
+	int64_t fail_frame;    /* -1: at the end of staging; n: when that shard has decoded n frames */
 	size_t run_bytes;      /* run capacity override (tiny runs stress the queues); 0 = off */
 	int yield_every;       /* sched_yield() in hot paths about once per N events; 0 = off */
 	int64_t eio_backup;    /* chain index whose frame eio_frame reads as EIO; -1 = off */

@@ -172,6 +172,15 @@ static void decode_frames(irs_shard *sh)
 		}
 		atomic_fetch_add_explicit(&p->seg_decoded[seg], n, memory_order_relaxed);
 		IRS_FAULT_YIELD(sh->yield_counter);
+#ifdef IRS_FAULT_INJECTION
+		if (irs__fault.fail_backup == (int64_t)p->backup && irs__fault.fail_shard == sh->id &&
+		    irs__fault.fail_frame == (int64_t)++sh->frames_decoded) {
+			irs__seterr(err, IRS_ESHARD, "shard %u: injected failure after frame %llu of backup %u",
+				    sh->id, (unsigned long long)sh->frames_decoded, p->backup);
+			shard_fail(sh, IRS_ESHARD);
+			break;
+		}
+#endif
 		atomic_fetch_add_explicit(&r->bytes_done, f->length + IRS_FRAME_HEADER, memory_order_relaxed);
 		sh->result.decoded_bytes += f->length + IRS_FRAME_HEADER;
 		drain_runs_nonblocking(sh);
@@ -264,7 +273,8 @@ static void finish_stage(irs_shard *sh)
 	if (r->plan.full || sh->result.status == INCRESTORE__INCREMENTAL_RESTORE_RESULT__STATUS__ERROR)
 		return;
 #ifdef IRS_FAULT_INJECTION
-	if (irs__fault.fail_backup == (int64_t)r->plan.backup && irs__fault.fail_shard == sh->id) {
+	if (irs__fault.fail_backup == (int64_t)r->plan.backup && irs__fault.fail_shard == sh->id &&
+	    irs__fault.fail_frame < 0) {
 		irs__seterr(&sh->error, IRS_ESHARD, "shard %u: injected failure in backup %u", sh->id,
 			    r->plan.backup);
 		shard_fail(sh, IRS_ESHARD);
@@ -444,6 +454,7 @@ void *irs__shard_main(void *arg)
 		case IRS_MSG_BEGIN:
 			sh->wait_ns += irs__now_ns() - sh->idle_since_ns;
 			reset_result(sh);
+			sh->frames_decoded = 0;
 			decode_frames(sh);
 			if (irs__countdown_done(&p->decoding)) {
 				/* Last decoder: every run of this backup is already queued. */

@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <math.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -634,6 +635,51 @@ static void test_atomicity_corrupt_frame(void **state)
 	assert_true(tested >= 5);
 }
 
+/* A shard error at a chosen (backup, shard, frame): IRS_ESHARD and tables at i-1, or
+ * success when that shard decoded fewer frames than the chosen one. */
+static void test_atomicity_shard_failure_at_frame(void **state)
+{
+	(void)state;
+	int failed = 0;
+	for (uint32_t seed = 700; seed < 720; seed++) {
+		chain ch;
+		chain_make(&ch, seed);
+		irs_collection *c;
+		irs_error err;
+		assert_int_equal(irs_collection_open(ch.dir, NULL, 0, &c, &err), 0);
+		int32_t fb = pick_incremental(c);
+		if (fb > 0 && (uint32_t)fb > c->backups[c->nbackups - 1].base) {
+			uint32_t shards = 1 + seed % 3;
+			irs__fault_reset();
+			irs__fault.fail_backup = fb;
+			irs__fault.fail_shard = 0;
+			irs__fault.fail_frame = 1 + seed % 2;
+			irs_restore_options o;
+			irs_restore_options_init(&o, IRS_RESTORE_OPTIONS_VERSION);
+			o.shards = shards;
+			irs_restore *r = NULL;
+			int rc = irs_restore_run(c, &o, NULL, &r, &err);
+			irs__fault_reset();
+			char why[600];
+			if (rc == 0) {
+				assert_int_equal(irs_restore_through(r), (int64_t)c->nbackups - 1);
+				if (compare(&ch, r, c->nbackups - 1, why, sizeof why))
+					fail_msg("%s", why);
+			} else {
+				assert_int_equal(rc, IRS_ESHARD);
+				assert_int_equal(irs_restore_through(r), fb - 1);
+				if (compare(&ch, r, (uint32_t)fb - 1, why, sizeof why))
+					fail_msg("%s", why);
+				failed++;
+			}
+			irs_restore_free(r);
+		}
+		irs_collection_close(c);
+		chain_free(&ch);
+	}
+	assert_true(failed >= 3);
+}
+
 /* An I/O error reading a frame of incremental i: IRS_EIO, tables at i-1. */
 static void test_atomicity_read_error(void **state)
 {
@@ -748,14 +794,27 @@ static void test_cancel(void **state)
 	chain_free(&ch);
 }
 
+/* Watchdog: a hang (a lost wakeup, a deadlock) fails the run instead of stalling it. */
+static void on_alarm(int sig)
+{
+	(void)sig;
+	static const char msg[] = "test_restore: watchdog expired (hang)\n";
+	ssize_t w = write(2, msg, sizeof msg - 1);
+	(void)w;
+	_exit(1);
+}
+
 int main(void)
 {
+	signal(SIGALRM, on_alarm);
+	alarm(900);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_differential),
 		cmocka_unit_test(test_atomicity_shard_failure),
 		cmocka_unit_test(test_atomicity_corrupt_frame),
 		cmocka_unit_test(test_full_failure_leaves_empty),
 		cmocka_unit_test(test_atomicity_read_error),
+		cmocka_unit_test(test_atomicity_shard_failure_at_frame),
 		cmocka_unit_test(test_slow_shard),
 		cmocka_unit_test(test_stress_many_shards),
 		cmocka_unit_test(test_cancel),
