@@ -1,6 +1,6 @@
 // Microbenchmarks of the restore's building blocks (bodies in fixtures.c):
-//   table    batch apply of inserts and of one-column updates (the apply-only
-//            ceiling per thread), point gets
+//   table    batch apply of inserts, one-column updates and erases (the
+//            apply-only ceiling per thread), point gets
 //   batch    ChangeBatch decode / encode, MB/s (DESIGN: decode >= 1 GB/s per thread)
 //   routing  key encode + hash + shard choice per change
 //   crc32c   hardware vs portable
@@ -45,6 +45,28 @@ static void BM_table_update_one_column(benchmark::State &state)
 	irs_bench_rows_free(upd);
 }
 BENCHMARK(BM_table_update_one_column)->Arg(1 << 16)->Arg(1 << 20)->Unit(benchmark::kMillisecond);
+
+// Erase every row of a 1M-row partition (the partition is rebuilt outside the timer).
+static void BM_table_erase(benchmark::State &state)
+{
+	size_t n = (size_t)state.range(0);
+	irs_bench_rows *base = irs_bench_rows_new(n, 0, 1, 0);
+	irs_bench_rows *del = irs_bench_rows_new(n, 2, 1, 0);
+	for (auto _ : state) {
+		state.PauseTiming();
+		irs_bench_table *t = irs_bench_table_new(n);
+		irs_bench_table_apply(t, base);
+		state.ResumeTiming();
+		irs_bench_table_apply(t, del);
+		state.PauseTiming();
+		irs_bench_table_free(t);
+		state.ResumeTiming();
+	}
+	state.SetItemsProcessed(int64_t(state.iterations() * n));
+	irs_bench_rows_free(base);
+	irs_bench_rows_free(del);
+}
+BENCHMARK(BM_table_erase)->Arg(1 << 16)->Arg(1 << 20)->Unit(benchmark::kMillisecond);
 
 static void BM_table_get(benchmark::State &state)
 {

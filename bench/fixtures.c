@@ -73,10 +73,10 @@ irs_bench_rows *irs_bench_rows_new(size_t n, int partial, uint64_t seed, uint64_
 	uint64_t rng = seed;
 	for (size_t i = 0; i < n; i++) {
 		irs_value row[7];
-		uint64_t id = partial ? splitmix(&rng) % keyspace : i;
+		uint64_t id = partial == 1 ? splitmix(&rng) % keyspace : i;
 		for (int c = 0; c < 7; c++)
 			row[c].state = (partial && c) ? IRS_VALUE_ABSENT : IRS_VALUE_SET;
-		if (partial)
+		if (partial == 1)
 			row[1 + splitmix(&rng) % 6].state = IRS_VALUE_SET;
 		row[0].v.u64 = id;
 		row[1].v.i64 = (int64_t)splitmix(&rng);
@@ -87,7 +87,9 @@ irs_bench_rows *irs_bench_rows_new(size_t n, int partial, uint64_t seed, uint64_
 		row[4].v.u64 = (uint32_t)splitmix(&rng);
 		row[5].v.b = (int)(id & 1);
 		row[6].v.i64 = 1700000000000000 + (int64_t)(id * 1000);
-		size_t sz = irs__rec_build(t, IRS_REC_UPSERT, !partial, row, i, p, 128);
+		/* partial == 2: erases of the keys */
+		size_t sz = irs__rec_build(t, partial == 2 ? IRS_REC_ERASE : IRS_REC_UPSERT, !partial, row, i,
+					   p, 128);
 		r->recs[i] = (const irs_rec *)p;
 		r->bound += irs__rec_row_bound(t, r->recs[i]);
 		p += irs__rec_padded(sz);

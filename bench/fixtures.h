@@ -14,8 +14,9 @@ extern "C" {
 #endif
 
 /* Change records shaped like DESIGN's W1 rows: a uint64 key and six value columns
- * (int64, double, utf8, uint32, bool, timestamp), about 70 bytes. Full rows for keys
- * 0..n-1, or partial updates touching one column of random keys below keyspace. */
+ * (int64, double, utf8, uint32, bool, timestamp), about 70 bytes. partial 0: full
+ * rows for keys 0..n-1; 1: updates touching one column of random keys below keyspace;
+ * 2: erases of keys 0..n-1. */
 typedef struct irs_bench_rows irs_bench_rows;
 irs_bench_rows *irs_bench_rows_new(size_t n, int partial, uint64_t seed, uint64_t keyspace);
 size_t irs_bench_rows_count(const irs_bench_rows *r);
