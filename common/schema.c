@@ -1,7 +1,6 @@
 /* schema.c: type names, UTF-8 validation and value checks shared by every codec. */
 #include "schema.h"
 
-#include <math.h>
 #include <strings.h>
 
 static const char *const type_names[] = {

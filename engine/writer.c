@@ -527,10 +527,8 @@ static int add_change_checked(irs_backup_writer *w, uint32_t table, int op,
 		t->index = ni;
 		t->index_cap = ncap;
 	}
-	size_t before = t->recs.cap;
 	if (!irs__buf_reserve(&t->recs, padded))
 		return irs__seterr(err, IRS_ENOMEM, "out of memory");
-	(void)before;
 	t->index[t->nindex++] = (uint32_t)t->recs.len;
 	memcpy(t->recs.p + t->recs.len, w->scratch, sz);
 	memset(t->recs.p + t->recs.len + sz, 0, padded - sz);
