@@ -209,15 +209,6 @@ static int collect_results(irs_restore *r, irs_error *err)
 	return 0;
 }
 
-static uint64_t table_rows(const irs_restore *r, uint32_t t)
-{
-	uint64_t n = 0;
-	for (uint32_t s = 0; s < r->nshards; s++)
-		if (r->shards[s].parts[t])
-			n += irs__part_count(r->shards[s].parts[t]);
-	return n;
-}
-
 /* Compares each restored table with the expected state the manifest records. */
 static int check_expected(irs_restore *r, irs_error *err)
 {
@@ -227,7 +218,7 @@ static int check_expected(irs_restore *r, irs_error *err)
 		const Increstore__TableBackup *tb = c->backups[b].by_table[t];
 		if (!r->enabled[t] || !tb || !tb->expected)
 			continue;
-		uint64_t rows = table_rows(r, t), digest = 0;
+		uint64_t rows = irs_restore_row_count(r, t), digest = 0;
 		int rc = 0;
 		for (uint32_t s = 0; s < r->nshards; s++) {
 			digest += r->shards[s].digest[t];
