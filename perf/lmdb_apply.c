@@ -43,37 +43,6 @@ static void check(int rc, const char *what)
 	}
 }
 
-/* The new row blob of an UPSERT from the record and the old blob (NULL = missing). */
-static size_t merge(ctx *x, const irs_schema_table *t, const irs_rec *r, const uint8_t *old)
-{
-	size_t B = t->value_bitmap_bytes;
-	const uint8_t *changed = irs__rec_changed(r), *nulls = irs__rec_nulls(r, t);
-	const uint8_t *rv = irs__rec_values(r, t), *ov = old ? old + B : NULL;
-	uint8_t *out = x->val, *o = out + B;
-	memset(out, 0, B);
-	for (uint32_t vi = 0; vi < t->nvalues; vi++) {
-		irs_type ty = t->cols[t->value_cols[vi]].type;
-		bool old_null = !old || irs__bit_get(old, vi);
-		size_t osz = old_null ? 0 : irs__value_size_at(ty, ov);
-		if (irs__bit_get(changed, vi)) {
-			if (irs__bit_get(nulls, vi)) {
-				irs__bit_set(out, vi);
-			} else {
-				size_t sz = irs__value_size_at(ty, rv);
-				memcpy(o, rv, sz);
-				o += sz;
-				rv += sz;
-			}
-		} else if (old_null) {
-			irs__bit_set(out, vi);
-		} else {
-			memcpy(o, ov, osz);
-			o += osz;
-		}
-		ov = ov ? ov + osz : NULL;
-	}
-	return (size_t)(o - out);
-}
 
 static int on_begin(void *vc, uint32_t b, bool full)
 {
@@ -133,7 +102,7 @@ static int on_frame(void *vc, uint32_t t, const irs_rec *const *recs, size_t n)
 				if (!x->val)
 					abort();
 			}
-			v.mv_size = merge(x, T, r, rc == 0 ? old.mv_data : NULL);
+			v.mv_size = perf_merge_row(x->val, T, r, rc == 0 ? old.mv_data : NULL);
 		}
 		v.mv_data = x->val;
 		check(mdb_put(x->txn, x->dbi[t], &k, &v, 0), "put");

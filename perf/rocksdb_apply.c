@@ -66,38 +66,6 @@ static size_t make_key(const ctx *x, uint32_t t, const irs_rec *r)
 	return n + r->key_len;
 }
 
-/* Builds the new row blob of an UPSERT into x->val from the record and the old blob
- * (NULL when the key is missing). Returns its length. */
-static size_t merge(ctx *x, const irs_schema_table *t, const irs_rec *r, const uint8_t *old)
-{
-	size_t B = t->value_bitmap_bytes;
-	const uint8_t *changed = irs__rec_changed(r), *nulls = irs__rec_nulls(r, t);
-	const uint8_t *rv = irs__rec_values(r, t), *ov = old ? old + B : NULL;
-	uint8_t *out = x->val, *o = out + B;
-	memset(out, 0, B);
-	for (uint32_t vi = 0; vi < t->nvalues; vi++) {
-		irs_type ty = t->cols[t->value_cols[vi]].type;
-		bool old_null = !old || irs__bit_get(old, vi);
-		size_t osz = old_null ? 0 : irs__value_size_at(ty, ov);
-		if (irs__bit_get(changed, vi)) {
-			if (irs__bit_get(nulls, vi)) {
-				irs__bit_set(out, vi);
-			} else {
-				size_t sz = irs__value_size_at(ty, rv);
-				memcpy(o, rv, sz);
-				o += sz;
-				rv += sz;
-			}
-		} else if (old_null) {
-			irs__bit_set(out, vi);
-		} else {
-			memcpy(o, ov, osz);
-			o += osz;
-		}
-		ov = ov ? ov + osz : NULL;
-	}
-	return (size_t)(o - out);
-}
 
 static int on_frame(void *vc, uint32_t t, const irs_rec *const *recs, size_t n)
 {
@@ -138,7 +106,7 @@ static int on_frame(void *vc, uint32_t t, const irs_rec *const *recs, size_t n)
 			if (!x->val)
 				abort();
 		}
-		size_t vlen = merge(x, T, r, old);
+		size_t vlen = perf_merge_row(x->val, T, r, old);
 		rocksdb_writebatch_put(x->wb, (const char *)x->key, klen, (const char *)x->val, vlen);
 		if (ps)
 			rocksdb_pinnableslice_destroy(ps);
