@@ -9,10 +9,10 @@
 
 #include "common/crc32c.h"
 #include "common/record.h"
-#include "engine/batch.h"
+#include "format/batch.h"
 #include "shard/countdown.h"
 #include "shard/inbox.h"
-#include "shard/keycodec.h"
+#include "common/keycodec.h"
 #include "shard/table.h"
 
 static irs_schema_column cols[7];
@@ -269,7 +269,7 @@ void irs_bench_inbox_run(int producers, int per)
 		pthread_create(&th[p], NULL, producer, &args[p]);
 	}
 	for (long i = 0; i < (long)producers * per; i++)
-		irs__inbox_pop_blocking(&ib);
+		irs__inbox_pop_blocking(&ib, 0);
 	for (int p = 0; p < producers && p < 64; p++)
 		pthread_join(th[p], NULL);
 	irs__inbox_destroy(&ib);
@@ -292,7 +292,7 @@ static void *shard_loop(void *arg)
 {
 	struct shard_arg *a = arg;
 	for (;;) {
-		struct cds_wfcq_node *n = irs__inbox_pop_blocking(&a->b->inbox[a->id]);
+		struct cds_wfcq_node *n = irs__inbox_pop_blocking(&a->b->inbox[a->id], 0);
 		if (caa_container_of(n, msg, node)->quit)
 			return NULL;
 		irs__countdown_done(&a->b->cd);

@@ -4,8 +4,8 @@
  * through plain SQL (the oracle), then compares the two row by row.
  *
  * WHAT IS SHARED AND WHAT IS NOT
- *   Both read the segments with the same reader and decoder (engine/format.h,
- *   engine/batch.h, common/record.h): decoding is validated by the format tests and by
+ *   Both read the segments with the same reader and decoder (format/format.h,
+ *   format/batch.h, common/record.h): decoding is validated by the format tests and by
  *   `inspect --verify-data`. Applying is NOT shared: the oracle applies DESIGN
  *   section 1 with SQL alone, one transaction per backup:
  *     full backup   DELETE FROM every table, then INSERT every row
@@ -47,9 +47,9 @@
 #include "cli.h"
 #include "common/digest.h"
 #include "common/error.h"
-#include "engine/batch.h"
-#include "engine/collection.h"
-#include "engine/format.h"
+#include "format/batch.h"
+#include "format/collection.h"
+#include "format/format.h"
 #include "engine/textout.h"
 
 enum { OPT_UPTO = 1, OPT_EACH, OPT_SHARDS, OPT_QUIET, OPT_TAMPER };

@@ -13,7 +13,7 @@
 
 #include <stdio.h>
 
-#include "shard/keycodec.h"
+#include "common/keycodec.h"
 
 /* Bytes the value of column type t takes in a record. */
 static size_t value_bytes(irs_type t, const irs_value *v)

@@ -7,7 +7,7 @@
  *     u32  size         bytes of the whole record, header included, before padding
  *     u8   op           IRS_REC_UPSERT or IRS_REC_ERASE
  *     u8   flags        0
- *     u16  key_len      bytes of the encoded primary key (shard/keycodec.h)
+ *     u16  key_len      bytes of the encoded primary key (common/keycodec.h)
  *     u64  hash         irs__key_hash(key): partition and hash-table slot
  *     u64  tag          the writer's tag (input line) or the engine's change ordinal
  *     u8   key[key_len]

@@ -1,6 +1,6 @@
 /*
  * schema.h (private): the in-memory schema of a table and the per-type facts the
- * codecs need. Built once from the MANIFEST (engine/manifest.c) and immutable after.
+ * codecs need. Built once from the MANIFEST (format/manifest.c) and immutable after.
  *
  * Columns split into key columns (primary_key order) and value columns (every other
  * column, schema order). Rows and change records store value columns by their

@@ -247,7 +247,7 @@ int irs__checkpoint_write(irs_restore *r, uint32_t b, irs_error *err)
 	rs.upto = (char *)c->backups[r->upto].pb->name;
 	rs.through_seq = (uint64_t)b + 1;
 	rs.through_name = (char *)c->backups[b].pb->name;
-	rs.shards = r->nshards;
+	rs.shards = r->pool.nshards;
 	rs.created_us = (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
 	char *names[IRS_MAX_TABLES > 256 ? 256 : IRS_MAX_TABLES];
 	char **np = names;

@@ -19,20 +19,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/error.h"
-#include "checkpoint.h"
-#include "memory_model.h"
-#include "restore.h"
-
-#ifdef IRS_FAULT_INJECTION
-irs_fault_hooks irs__fault = {.fail_backup = -1, .fail_frame = -1, .eio_backup = -1, .slow_shard = -1};
-
-void irs__fault_reset(void)
-{
-	irs_fault_hooks off = {.fail_backup = -1, .fail_frame = -1, .eio_backup = -1, .slow_shard = -1};
-	irs__fault = off;
-}
-#endif
+#include "engine/checkpoint.h"
+#include "engine/memory_model.h"
+#include "engine/restore.h"
+#include "shard/fault.h"
 
 void irs_restore_options_init(irs_restore_options *o, uint32_t version)
 {
@@ -47,14 +39,6 @@ static uint32_t default_shards(void)
 	return n < 1 ? 1 : n > 256 ? 256 : (uint32_t)n;
 }
 
-static void send_all(irs_restore *r, uint32_t type)
-{
-	for (uint32_t s = 0; s < r->nshards; s++) {
-		r->shards[s].cmd.type = type;
-		irs__inbox_push(&r->shards[s].inbox, &r->shards[s].cmd.node);
-	}
-}
-
 static void report_progress(irs_restore *r, uint32_t backup, uint32_t done, uint32_t total,
 			    uint64_t changes_total, uint64_t bytes_total)
 {
@@ -65,9 +49,9 @@ static void report_progress(irs_restore *r, uint32_t backup, uint32_t done, uint
 		.backups_done = done,
 		.backups_total = total,
 		.backup_name = r->c->backups[backup].pb->name,
-		.changes_done = atomic_load_explicit(&r->changes_done, memory_order_relaxed),
+		.changes_done = atomic_load_explicit(&r->pool.changes_done, memory_order_relaxed),
 		.changes_total = changes_total,
-		.bytes_done = atomic_load_explicit(&r->bytes_done, memory_order_relaxed),
+		.bytes_done = atomic_load_explicit(&r->pool.bytes_done, memory_order_relaxed),
 		.bytes_total = bytes_total,
 	};
 	r->o.progress(r->o.progress_ctx, &p);
@@ -85,124 +69,23 @@ static void wait_phase(irs_restore *r, irs_countdown *cd, uint32_t backup, uint3
 		report_progress(r, backup, done, total, changes_total, bytes_total);
 }
 
-static void plan_release(irs_restore *r)
-{
-	irs_plan *p = &r->plan;
-	for (uint32_t s = 0; s < p->nsegs; s++)
-		if (p->seg_fd[s] >= 0)
-			close(p->seg_fd[s]);
-	p->nsegs = 0;
-	p->nframes = 0;
-}
-
-static void plan_free(irs_restore *r)
-{
-	irs_plan *p = &r->plan;
-	plan_release(r);
-	irs__free(&r->mem, p->frames, sizeof(irs_frame_ref) * p->frames_cap);
-	irs__free(&r->mem, p->frame_table, sizeof(uint32_t) * p->segs_cap);
-	irs__free(&r->mem, (void *)p->seg_path, sizeof(char *) * p->segs_cap);
-	irs__free(&r->mem, p->seg_fd, sizeof(int) * p->segs_cap);
-	irs__free(&r->mem, p->seg_records, sizeof(uint64_t) * p->segs_cap);
-	irs__free(&r->mem, (void *)p->seg_decoded, sizeof(uint64_t) * p->segs_cap);
-	memset(p, 0, sizeof *p);
-}
-
-/* Indexes the frames of backup b's segments (enabled tables only). */
-/*
- * Indexes the frames of backup sb of `src` (enabled tables only). src is the restored
- * collection, or a checkpoint (a collection of the same schema holding one full
- * backup), whose state stands for chain index b of the restored collection.
- */
-static int plan_backup(irs_restore *r, const irs_collection *src, uint32_t sb, uint32_t b,
-		       irs_error *err)
-{
-	const irs_collection *c = src;
-	irs_plan *p = &r->plan;
-	plan_release(r);
-	p->backup = b;
-	p->src = src;
-	p->src_backup = sb;
-	p->gen++;
-	p->full = c->backups[sb].kind == IRS_BACKUP_FULL;
-	if (src == r->c)
-		snprintf(p->name_buf, sizeof p->name_buf, "%s", c->backups[sb].pb->name);
-	else
-		snprintf(p->name_buf, sizeof p->name_buf, "checkpoint of %s", r->c->backups[b].pb->name);
-	p->name = p->name_buf;
-	uint32_t nsegs = 0;
-	for (uint32_t t = 0; t < c->ntables; t++)
-		if (r->enabled[t] && c->backups[sb].by_table[t])
-			nsegs += (uint32_t)c->backups[sb].by_table[t]->n_segments;
-	if (nsegs > p->segs_cap) {
-		uint32_t ncap = nsegs;
-		uint64_t gen = p->gen;
-		plan_free(r);
-		p->gen = gen;
-		p->backup = b;
-		p->src = src;
-		p->src_backup = sb;
-		p->full = c->backups[sb].kind == IRS_BACKUP_FULL;
-		p->frame_table = irs__malloc(&r->mem, sizeof(uint32_t) * ncap);
-		p->seg_path = irs__malloc(&r->mem, sizeof(char *) * ncap);
-		p->seg_fd = irs__malloc(&r->mem, sizeof(int) * ncap);
-		p->seg_records = irs__malloc(&r->mem, sizeof(uint64_t) * ncap);
-		p->seg_decoded = irs__malloc(&r->mem, sizeof(uint64_t) * ncap);
-		p->segs_cap = ncap;
-		if (!p->frame_table || !p->seg_path || !p->seg_fd || !p->seg_records || !p->seg_decoded)
-			return irs__seterr(err, IRS_ENOMEM, "out of memory planning backup %s",
-					   p->name);
-	}
-	for (uint32_t t = 0; t < c->ntables; t++) {
-		const Increstore__TableBackup *tb = c->backups[sb].by_table[t];
-		if (!r->enabled[t] || !tb)
-			continue;
-		for (size_t s = 0; s < tb->n_segments; s++) {
-			uint32_t si = p->nsegs;
-			p->frame_table[si] = t;
-			p->seg_path[si] = tb->segments[s]->path;
-			p->seg_records[si] = tb->segments[s]->records;
-			atomic_init(&p->seg_decoded[si], 0);
-			p->seg_fd[si] = -1;
-			p->nsegs++;
-			int rc = irs__segment_index(&r->mem, c->dirfd, tb->segments[s]->path, t, si, &p->frames,
-						    &p->nframes, &p->frames_cap, &p->seg_fd[si], err);
-			if (rc) {
-				irs__errprefix(err, "%s", p->name);
-				return rc;
-			}
-		}
-	}
-	p->want_digest = false;
-	for (uint32_t t = 0; t < c->ntables && r->o.check_expected; t++)
-		if (r->enabled[t] && c->backups[sb].by_table[t] && c->backups[sb].by_table[t]->expected)
-			p->want_digest = true;
-	atomic_store_explicit(&p->next_frame, 0, memory_order_relaxed);
-	atomic_store_explicit(&p->abort, 0, memory_order_relaxed);
-	return 0;
-}
-
 /* The first failure among the shards' results (lowest shard id; a cancellation only
  * when nothing else failed), copied into err. */
 static int collect_results(irs_restore *r, irs_error *err)
 {
 	int cancel_rc = 0;
-	for (uint32_t s = 0; s < r->nshards; s++) {
-		irs_shard *sh = &r->shards[s];
-		if (sh->result.status == INCRESTORE__INCREMENTAL_RESTORE_RESULT__STATUS__SUCCESS)
+	for (uint32_t s = 0; s < r->pool.nshards; s++) {
+		const Increstore__IncrementalRestoreResult *res = &r->pool.shards[s].result;
+		if (res->status == INCRESTORE__INCREMENTAL_RESTORE_RESULT__STATUS__SUCCESS)
 			continue;
-		int code = sh->error.code ? sh->error.code : IRS_ESHARD;
+		int code = res->error_code ? res->error_code : IRS_ESHARD;
 		if (code == IRS_ECANCELED) {
 			cancel_rc = code;
 			continue;
 		}
-		if (err) {
-			*err = sh->error;
-			err->code = code;
-			if (!err->message[0])
-				snprintf(err->message, sizeof err->message, "shard %u failed", s);
-		}
-		return code;
+		if (res->error && res->error[0])
+			return irs__seterr(err, code, "%s", res->error);
+		return irs__seterr(err, code, "shard %u failed", s);
 	}
 	if (cancel_rc)
 		return irs__seterr(err, IRS_ECANCELED, "cancelled");
@@ -212,48 +95,47 @@ static int collect_results(irs_restore *r, irs_error *err)
 /* Compares each restored table with the expected state the manifest records. */
 static int check_expected(irs_restore *r, irs_error *err)
 {
-	const irs_collection *c = r->plan.src;
-	uint32_t b = r->plan.src_backup;
+	const irs_collection *c = r->pool.plan.src;
+	uint32_t b = r->pool.plan.src_backup;
 	for (uint32_t t = 0; t < c->ntables; t++) {
 		const Increstore__TableBackup *tb = c->backups[b].by_table[t];
 		if (!r->enabled[t] || !tb || !tb->expected)
 			continue;
 		uint64_t rows = irs_restore_row_count(r, t), digest = 0;
 		int rc = 0;
-		for (uint32_t s = 0; s < r->nshards; s++) {
-			digest += r->shards[s].digest[t];
-			if (r->shards[s].digest_rc)
-				rc = r->shards[s].digest_rc;
+		for (uint32_t s = 0; s < r->pool.nshards; s++) {
+			digest += r->pool.shards[s].digest[t];
+			if (r->pool.shards[s].digest_rc)
+				rc = r->pool.shards[s].digest_rc;
 		}
 		if (rc)
 			return irs__seterr(err, rc, "backup %s table %s: cannot compute the digest",
-					   r->plan.name, c->tables[t].name);
+					   r->pool.plan.name, c->tables[t].name);
 		r->digests[t] = digest; /* the CLI prints it too */
-		r->digest_gen[t] = r->plan.gen + 1;
+		r->digest_gen[t] = r->pool.plan.gen + 1;
 		if (rows != tb->expected->rows || digest != tb->expected->digest)
 			return irs__seterr(err, IRS_EMISMATCH,
 					   "backup %s table %s: restored %llu rows with digest %016llx, the "
 					   "manifest expects %llu rows with digest %016llx",
-					   r->plan.name, c->tables[t].name, (unsigned long long)rows,
+					   r->pool.plan.name, c->tables[t].name, (unsigned long long)rows,
 					   (unsigned long long)digest, (unsigned long long)tb->expected->rows,
 					   (unsigned long long)tb->expected->digest);
 	}
 	return 0;
 }
 
-static void stats_collect(irs_restore *r, uint32_t b, uint64_t t0, uint64_t woke,
-			  const uint64_t *wait_before)
+static void stats_collect(irs_restore *r, uint32_t b, uint64_t t0, uint64_t woke)
 {
 	irs_backup_stats *st = &r->stats[r->nstats];
 	memset(st, 0, sizeof *st);
 	st->backup_index = b;
-	uint64_t *per_shard = r->shard_applied + (size_t)r->nstats * r->nshards;
+	uint64_t *per_shard = r->shard_applied + (size_t)r->nstats * r->pool.nshards;
 	st->shard_applied = per_shard;
 	r->nstats++;
 	st->wall_ns = irs__now_ns() - t0;
 	uint64_t last_done = 0;
-	for (uint32_t s = 0; s < r->nshards; s++) {
-		const irs_shard *sh = &r->shards[s];
+	for (uint32_t s = 0; s < r->pool.nshards; s++) {
+		const irs_shard *sh = &r->pool.shards[s];
 		const Increstore__IncrementalRestoreResult *res = &sh->result;
 		st->inserted += res->inserted;
 		st->updated += res->updated;
@@ -264,9 +146,8 @@ static void stats_collect(irs_restore *r, uint32_t b, uint64_t t0, uint64_t woke
 		per_shard[s] = res->applied;
 		if (res->applied > st->max_shard_applied)
 			st->max_shard_applied = res->applied;
-		uint64_t w = sh->wait_ns - wait_before[s];
-		if (w > st->max_shard_wait_ns)
-			st->max_shard_wait_ns = w;
+		if (res->wait_ns > st->max_shard_wait_ns)
+			st->max_shard_wait_ns = res->wait_ns;
 		if (sh->idle_since_ns > last_done)
 			last_done = sh->idle_since_ns;
 	}
@@ -280,21 +161,18 @@ static int run_backup(irs_restore *r, const irs_collection *src, uint32_t sb, ui
 		      irs_error *err)
 {
 	const irs_collection *c = r->c;
-	irs_plan *p = &r->plan;
+	irs_plan *p = &r->pool.plan;
 	uint64_t t0 = irs__now_ns();
-	uint64_t wait_before[256];
-	for (uint32_t s = 0; s < r->nshards; s++)
-		wait_before[s] = r->shards[s].wait_ns;
 	int rc = 0;
-	if (irs__cancelled(r))
+	if (irs__pool_cancelled(&r->pool))
 		rc = irs__seterr(err, IRS_ECANCELED, "cancelled before backup %s", c->backups[b].pb->name);
 	if (!rc)
-		rc = plan_backup(r, src, sb, b, err);
+		rc = irs__plan_backup(r, src, sb, b, err);
 	if (rc)
 		return rc; /* nothing reached a shard: the tables are untouched */
-	irs__countdown_arm(&p->decoding, r->nshards);
-	irs__countdown_arm(&p->staged, r->nshards);
-	send_all(r, IRS_MSG_BEGIN);
+	irs__countdown_arm(&p->decoding, r->pool.nshards);
+	irs__countdown_arm(&p->staged, r->pool.nshards);
+	irs__pool_send_all(&r->pool, IRS_MSG_BEGIN);
 	wait_phase(r, &p->staged, b, done, total, changes_total, bytes_total);
 
 	rc = collect_results(r, err);
@@ -306,23 +184,23 @@ static int run_backup(irs_restore *r, const irs_collection *src, uint32_t sb, ui
 					 p->name, p->seg_path[s], (unsigned long long)got,
 					 (unsigned long long)p->seg_records[s]);
 	}
-	if (!rc && irs__cancelled(r))
+	if (!rc && irs__pool_cancelled(&r->pool))
 		rc = irs__seterr(err, IRS_ECANCELED, "cancelled during %s", p->name);
 
 	/* A full backup was applied while streaming: on failure it is cleared instead. */
 	uint32_t next = rc ? (p->full ? IRS_MSG_CLEAR : IRS_MSG_DISCARD) : IRS_MSG_APPLY;
-	irs__countdown_arm(&p->applied, r->nshards);
-	send_all(r, next);
+	irs__countdown_arm(&p->applied, r->pool.nshards);
+	irs__pool_send_all(&r->pool, next);
 	wait_phase(r, &p->applied, b, done, total, changes_total, bytes_total);
 	uint64_t woke = irs__now_ns();
 	if (rc)
 		return rc;
-	for (uint32_t s = 0; s < r->nshards; s++)
+	for (uint32_t s = 0; s < r->pool.nshards; s++)
 		for (uint32_t t = 0; t < c->ntables; t++)
-			if (r->shards[s].parts[t])
-				irs__part_unreserve(r->shards[s].parts[t]);
+			if (r->pool.shards[s].parts[t])
+				irs__part_unreserve(r->pool.shards[s].parts[t]);
 	r->through = b;
-	stats_collect(r, b, t0, woke, wait_before);
+	stats_collect(r, b, t0, woke);
 	uint64_t used = atomic_load_explicit(&r->mem.peak, memory_order_relaxed);
 	if (used > r->peak_bytes)
 		r->peak_bytes = used;
@@ -338,132 +216,47 @@ static int run_backup(irs_restore *r, const irs_collection *src, uint32_t sb, ui
 	return 0;
 }
 
-static void shards_stop(irs_restore *r)
+/* Stops the shard threads and releases what only a running restore needs. */
+static void restore_stop(irs_restore *r)
 {
-	if (r->stopped || !r->shards)
-		return;
-	r->stopped = true;
-	for (uint32_t s = 0; s < r->nshards; s++) {
-		irs_shard *sh = &r->shards[s];
-		if (!sh->started)
-			continue;
-		sh->cmd.type = IRS_MSG_QUIT;
-		irs__inbox_push(&sh->inbox, &sh->cmd.node);
-		pthread_join(sh->thread, NULL);
-		sh->started = false;
-	}
-	for (uint32_t s = 0; s < r->nshards; s++) {
-		irs_shard *sh = &r->shards[s];
-		irs__batch_decoder_free(&sh->dec);
-		irs__free(&r->mem, sh->frame_buf, sh->frame_cap);
-		sh->frame_buf = NULL;
-		sh->frame_cap = 0;
-		if (sh->out) {
-			for (uint32_t d = 0; d < r->nshards; d++)
-				if (sh->out[d])
-					irs__free(&r->mem, sh->out[d], sizeof(irs_run) + sh->out[d]->cap);
-			irs__free(&r->mem, sh->out, sizeof(irs_run *) * r->nshards);
-			sh->out = NULL;
-		}
-		irs__free(&r->mem, sh->recs, sizeof(*sh->recs) * sh->recs_cap);
-		sh->recs = NULL;
-		irs__free(&r->mem, sh->dup_set, sizeof(*sh->dup_set) * sh->dup_cap);
-		irs__free(&r->mem, sh->dup_table, sizeof(uint32_t) * sh->dup_cap);
-		sh->dup_set = NULL;
-		sh->dup_table = NULL;
-		struct cds_wfcq_node *n;
-		while ((n = irs__inbox_pop_nonblocking(&sh->returns)))
-			irs__free(&r->mem, caa_container_of(caa_container_of(n, irs_msg, node), irs_run, msg),
-				  sizeof(irs_run) + r->run_cap);
-		irs__inbox_destroy(&sh->inbox);
-		irs__inbox_destroy(&sh->returns);
-	}
-	plan_free(r);
+	irs__pool_stop(&r->pool);
+	irs__plan_free(r);
 }
 
 void irs_restore_free(irs_restore *r)
 {
 	if (!r)
 		return;
-	shards_stop(r);
+	restore_stop(r);
+	irs__pool_free(&r->pool);
 	irs_mem *mem = &r->mem;
 	const irs_collection *c = r->c;
-	if (r->shards) {
-		for (uint32_t s = 0; s < r->nshards; s++) {
-			irs_shard *sh = &r->shards[s];
-			if (sh->parts) {
-				for (uint32_t t = 0; t < c->ntables; t++)
-					irs__part_destroy(sh->parts[t]);
-				irs__free(mem, sh->parts, sizeof(*sh->parts) * c->ntables);
-			}
-			irs__free(mem, sh->digest, sizeof(uint64_t) * c->ntables);
-			irs__free(mem, sh->resv_rows, sizeof(uint64_t) * c->ntables);
-			irs__free(mem, sh->resv_bytes, sizeof(uint64_t) * c->ntables);
-		}
-		irs__free(mem, r->shards, sizeof(irs_shard) * r->nshards);
-	}
 	irs__free(mem, r->enabled, sizeof(bool) * c->ntables);
 	irs__free(mem, r->stats, sizeof(irs_backup_stats) * (c->nbackups ? c->nbackups : 1));
 	irs__free(mem, r->scratch, r->scratch_cap);
-	irs__free(mem, r->shard_applied, sizeof(uint64_t) * r->nshards * c->nbackups);
+	irs__free(mem, r->shard_applied, sizeof(uint64_t) * r->pool.nshards * c->nbackups);
 	irs__free(mem, r->digests, sizeof(uint64_t) * c->ntables);
 	irs__free(mem, r->digest_gen, sizeof(uint64_t) * c->ntables);
 	irs_allocator a = mem->a;
 	a.free(a.ctx, r, sizeof *r);
 }
 
-/* Allocates the shards, sizes their partitions from the row counts of backup `base` of
- * `sizing` (the base full, or a checkpoint's), starts the threads. */
+/* Starts the shards with partitions sized from the row counts of backup `base` of
+ * `sizing` (the base full, or a checkpoint's). */
 static int shards_start(irs_restore *r, const irs_collection *sizing, uint32_t base, irs_error *err)
 {
 	const irs_collection *c = r->c;
-	r->shards = irs__calloc(&r->mem, sizeof(irs_shard) * r->nshards);
-	if (!r->shards)
-		return irs__seterr(err, IRS_ENOMEM, "out of memory creating %u shards", r->nshards);
-	size_t recs_cap = r->run_cap / IRS_REC_HEADER + 2;
-	/* Everything shards_stop undoes is set up first, for every shard. */
-	for (uint32_t s = 0; s < r->nshards; s++) {
-		irs_shard *sh = &r->shards[s];
-		sh->r = r;
-		sh->id = s;
-		sh->staged_tail = &sh->staged;
-		irs__inbox_init(&sh->inbox);
-		irs__inbox_init(&sh->returns);
-		irs__batch_decoder_init(&sh->dec, &r->mem);
+	uint64_t *rows = irs__calloc(&r->mem, sizeof(uint64_t) * c->ntables);
+	if (!rows)
+		return irs__seterr(err, IRS_ENOMEM, "out of memory creating %u shards", r->pool.nshards);
+	for (uint32_t t = 0; t < c->ntables; t++) {
+		irs_table_backup_info tbi;
+		if (r->enabled[t] && irs_collection_table_backup(sizing, base, t, &tbi) == 0)
+			rows[t] = tbi.records;
 	}
-	for (uint32_t s = 0; s < r->nshards; s++) {
-		irs_shard *sh = &r->shards[s];
-		sh->parts = irs__calloc(&r->mem, sizeof(*sh->parts) * c->ntables);
-		sh->out = irs__calloc(&r->mem, sizeof(irs_run *) * r->nshards);
-		sh->recs = irs__malloc(&r->mem, sizeof(*sh->recs) * recs_cap);
-		sh->recs_cap = recs_cap;
-		sh->digest = irs__calloc(&r->mem, sizeof(uint64_t) * c->ntables);
-		sh->resv_rows = irs__calloc(&r->mem, sizeof(uint64_t) * c->ntables);
-		sh->resv_bytes = irs__calloc(&r->mem, sizeof(uint64_t) * c->ntables);
-		if (!sh->parts || !sh->out || !sh->recs || !sh->digest || !sh->resv_rows || !sh->resv_bytes)
-			return irs__seterr(err, IRS_ENOMEM, "out of memory creating shard %u", s);
-		for (uint32_t t = 0; t < c->ntables; t++) {
-			if (!r->enabled[t])
-				continue;
-			irs_table_backup_info tbi;
-			irs_collection_table_backup(sizing, base, t, &tbi);
-			uint64_t expect = tbi.records / r->nshards + tbi.records / r->nshards / 8 + 16;
-			int rc = irs__part_create(&r->mem, &c->tables[t], expect, &sh->parts[t]);
-			if (rc)
-				return irs__seterr(err, rc, "%s creating table %s on shard %u",
-						   rc == IRS_ELIMIT ? "memory limit reached" : "out of memory",
-						   c->tables[t].name, s);
-		}
-	}
-	for (uint32_t s = 0; s < r->nshards; s++) {
-		irs_shard *sh = &r->shards[s];
-		sh->idle_since_ns = irs__now_ns();
-		int e = pthread_create(&sh->thread, NULL, irs__shard_main, sh);
-		if (e)
-			return irs__seterr(err, IRS_ESHARD, "cannot start shard thread %u: %s", s, strerror(e));
-		sh->started = true;
-	}
-	return 0;
+	int rc = irs__pool_start(&r->pool, r->enabled, rows, err);
+	irs__free(&r->mem, rows, sizeof(uint64_t) * c->ntables);
+	return rc;
 }
 
 /* An allocation refused by the memory limit reports as IRS_ELIMIT naming the limit,
@@ -513,27 +306,28 @@ int irs_restore_run(const irs_collection *c, const irs_restore_options *opts,
 	r->mem = mem;
 	r->c = c;
 	r->o = o;
-	r->nshards = o.shards;
+	r->pool.nshards = o.shards;
 	r->through = -1;
 	r->resumed_from = -1;
-	irs__countdown_init(&r->plan.decoding);
-	irs__countdown_init(&r->plan.staged);
-	irs__countdown_init(&r->plan.applied);
+	irs__countdown_init(&r->pool.plan.decoding);
+	irs__countdown_init(&r->pool.plan.staged);
+	irs__countdown_init(&r->pool.plan.applied);
 	/* Runs big enough to amortise a queue node and a wakeup over many changes, small
 	 * enough that S decoders x S destinations of them stay a few MiB. */
-	r->run_cap = (4u << 20) / r->nshards;
-	if (r->run_cap > (64u << 10))
-		r->run_cap = 64u << 10;
-	if (r->run_cap < (4u << 10))
-		r->run_cap = 4u << 10;
-#ifdef IRS_FAULT_INJECTION
-	if (irs__fault.run_bytes)
-		r->run_cap = irs__fault.run_bytes;
-#endif
+	size_t run_cap = (4u << 20) / r->pool.nshards;
+	if (run_cap > (64u << 10))
+		run_cap = 64u << 10;
+	if (run_cap < (4u << 10))
+		run_cap = 4u << 10;
+	r->pool.run_cap = irs__fault_run_cap(run_cap);
+	r->pool.mem = &r->mem;
+	r->pool.tables = c->tables;
+	r->pool.ntables = c->ntables;
+	r->pool.cancel = o.cancel;
 	int rc = 0;
 	r->enabled = irs__calloc(&r->mem, sizeof(bool) * c->ntables);
 	r->stats = irs__calloc(&r->mem, sizeof(irs_backup_stats) * (c->nbackups ? c->nbackups : 1));
-	r->shard_applied = irs__calloc(&r->mem, sizeof(uint64_t) * r->nshards * c->nbackups);
+	r->shard_applied = irs__calloc(&r->mem, sizeof(uint64_t) * r->pool.nshards * c->nbackups);
 	r->digests = irs__calloc(&r->mem, sizeof(uint64_t) * c->ntables);
 	r->digest_gen = irs__calloc(&r->mem, sizeof(uint64_t) * c->ntables);
 	r->scratch_cap = IRS_MAX_KEY_BYTES;
@@ -564,7 +358,7 @@ int irs_restore_run(const irs_collection *c, const irs_restore_options *opts,
 	if (o.memory_limit && !ckpt) {
 		/* Refuse up front what certainly cannot fit (engine/memory_model.c). */
 		uint64_t need = 0;
-		if (irs__memory_estimate(c, base, upto, r->enabled, r->nshards, &need) == 0 &&
+		if (irs__memory_estimate(c, base, upto, r->enabled, r->pool.nshards, &need) == 0 &&
 		    need > o.memory_limit) {
 			rc = irs__seterr(err, IRS_ELIMIT,
 					 "memory limit of %llu bytes: the base backup %s alone needs at least %llu bytes",
@@ -610,7 +404,7 @@ int irs_restore_run(const irs_collection *c, const irs_restore_options *opts,
 			since_ckpt = 0;
 		}
 	}
-	shards_stop(r);
+	restore_stop(r);
 	rc = limit_error(r, rc, err);
 	if (rc && err) {
 		char where[300];

@@ -310,7 +310,7 @@ int irs_restore_export(const irs_restore *r, irs_export_format format, uint32_t 
 		       const char *path, irs_error *err)
 {
 	irs__errclear(err);
-	if (!r || !path || !r->shards)
+	if (!r || !path || !r->pool.shards)
 		return irs__seterr(err, IRS_EINVAL, "irs_restore_export: bad argument");
 	switch (format) {
 	case IRS_EXPORT_JSONL:

@@ -13,7 +13,7 @@
  *
  *       3                      header (u16 key length, u8 slack)
  *     + Kf                     encoded fixed key columns: bool 1, int32/uint32 4,
- *                              int64/uint64/double/timestamp 8 (shard/keycodec.h)
+ *                              int64/uint64/double/timestamp 8 (common/keycodec.h)
  *     + 2 * Kv + key bytes     utf8/bytes key columns: escaped bytes (>= raw) and a
  *                              2-byte terminator each
  *     + ceil(V / 8)            NULL bitmap of the V value columns
@@ -64,7 +64,7 @@
 
 #include "common/record.h"
 #include "common/schema.h"
-#include "format.h"
+#include "format/format.h"
 
 static uint64_t round8(uint64_t x)
 {

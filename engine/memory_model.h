@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "collection.h"
+#include "format/collection.h"
 
 /*
  * Sets *bytes to a conservative LOWER bound of the bytes irs_restore_run must hold

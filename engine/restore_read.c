@@ -11,7 +11,7 @@
 
 #include "common/error.h"
 #include "restore.h"
-#include "shard/keycodec.h"
+#include "common/keycodec.h"
 
 int64_t irs_restore_through(const irs_restore *r)
 {
@@ -25,7 +25,7 @@ int64_t irs_restore_resumed_from(const irs_restore *r)
 
 uint32_t irs_restore_shard_count(const irs_restore *r)
 {
-	return r ? r->nshards : 0;
+	return r ? r->pool.nshards : 0;
 }
 
 const irs_backup_stats *irs_restore_stats(const irs_restore *r, uint32_t *count)
@@ -45,7 +45,7 @@ uint64_t irs_restore_peak_bytes(const irs_restore *r)
 
 static bool table_ok(const irs_restore *r, uint32_t table)
 {
-	return r && table < r->c->ntables && r->shards;
+	return r && table < r->c->ntables && r->pool.shards;
 }
 
 uint64_t irs_restore_row_count(const irs_restore *r, uint32_t table)
@@ -53,9 +53,9 @@ uint64_t irs_restore_row_count(const irs_restore *r, uint32_t table)
 	uint64_t n = 0;
 	if (!table_ok(r, table))
 		return 0;
-	for (uint32_t s = 0; s < r->nshards; s++)
-		if (r->shards[s].parts[table])
-			n += irs__part_count(r->shards[s].parts[table]);
+	for (uint32_t s = 0; s < r->pool.nshards; s++)
+		if (r->pool.shards[s].parts[table])
+			n += irs__part_count(r->pool.shards[s].parts[table]);
 	return n;
 }
 
@@ -64,9 +64,9 @@ uint64_t irs_restore_logical_bytes(const irs_restore *r, uint32_t table)
 	uint64_t n = 0;
 	if (!table_ok(r, table))
 		return 0;
-	for (uint32_t s = 0; s < r->nshards; s++)
-		if (r->shards[s].parts[table])
-			n += irs__part_logical_bytes(r->shards[s].parts[table]);
+	for (uint32_t s = 0; s < r->pool.nshards; s++)
+		if (r->pool.shards[s].parts[table])
+			n += irs__part_logical_bytes(r->pool.shards[s].parts[table]);
 	return n;
 }
 
@@ -77,16 +77,16 @@ uint64_t irs_restore_digest(const irs_restore *r, uint32_t table)
 	if (!table_ok(r, table))
 		return 0;
 	irs_restore *w = (irs_restore *)r;
-	if (w->digests && w->digest_gen[table] == r->plan.gen + 1)
+	if (w->digests && w->digest_gen[table] == r->pool.plan.gen + 1)
 		return w->digests[table];
-	for (uint32_t s = 0; s < r->nshards; s++) {
+	for (uint32_t s = 0; s < r->pool.nshards; s++) {
 		uint64_t d = 0;
-		if (r->shards[s].parts[table] && irs__part_digest(r->shards[s].parts[table], &d) == 0)
+		if (r->pool.shards[s].parts[table] && irs__part_digest(r->pool.shards[s].parts[table], &d) == 0)
 			sum += d;
 	}
 	if (w->digests) {
 		w->digests[table] = sum;
-		w->digest_gen[table] = r->plan.gen + 1;
+		w->digest_gen[table] = r->pool.plan.gen + 1;
 	}
 	return sum;
 }
@@ -109,7 +109,7 @@ int irs_restore_get(const irs_restore *r, uint32_t table, const irs_value *key, 
 	if (!klen)
 		return irs__seterr(err, IRS_EINVAL, "key longer than %u bytes", IRS_MAX_KEY_BYTES);
 	uint64_t h = irs__key_hash(kbuf, klen);
-	const irs_table_part *p = r->shards[irs__shard_of(h, r->nshards)].parts[table];
+	const irs_table_part *p = r->pool.shards[irs__shard_of(h, r->pool.nshards)].parts[table];
 	const uint8_t *blob = p ? irs__part_get(p, kbuf, klen, h) : NULL;
 	if (!blob)
 		return irs__seterr(err, IRS_ENOTFOUND, "no row with that key in table %s", t->name);
@@ -155,7 +155,7 @@ int irs_restore_scan(const irs_restore *r, uint32_t table, irs_row_fn fn, void *
 		return irs__seterr(err, IRS_EINVAL, "irs_restore_scan: bad argument");
 	irs_mem *mem = &((irs_restore *)r)->mem;
 	const irs_schema_table *t = &r->c->tables[table];
-	uint32_t S = r->nshards;
+	uint32_t S = r->pool.nshards;
 	cursor *cur = irs__calloc(mem, sizeof(cursor) * S);
 	cursor **heap = irs__calloc(mem, sizeof(cursor *) * S);
 	irs_value *row = irs__malloc(mem, sizeof(irs_value) * t->ncols);
@@ -166,7 +166,7 @@ int irs_restore_scan(const irs_restore *r, uint32_t table, irs_row_fn fn, void *
 	}
 	size_t nheap = 0;
 	for (uint32_t s = 0; s < S; s++) {
-		cur[s].part = r->shards[s].parts[table];
+		cur[s].part = r->pool.shards[s].parts[table];
 		if (!cur[s].part)
 			continue;
 		rc = irs__part_sorted(cur[s].part, &cur[s].rows, &cur[s].n);

@@ -27,7 +27,7 @@
 #include <sys/mman.h>
 
 #include "perf_walk.h"
-#include "shard/keycodec.h"
+#include "common/keycodec.h"
 #include "shard/table.h"
 
 #define MAXT 64

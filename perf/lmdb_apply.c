@@ -6,7 +6,7 @@
  *
  *   - MDB_NOSYNC | MDB_NOMETASYNC | MDB_WRITEMAP (no fsync; writes go straight into
  *     the shared mapping), one write transaction per backup, one database per table;
- *   - key = the record's encoded primary key (shard/keycodec.h); value = the row blob
+ *   - key = the record's encoded primary key (common/keycodec.h); value = the row blob
  *     "NULL bitmap | non-NULL values in value order, encoded as in a change record"
  *     (the same as irs_rocksdb_apply);
  *   - an UPSERT listing every value column is a blind mdb_put; a partial one is a
@@ -23,7 +23,7 @@
 #include <unistd.h>
 
 #include "perf_walk.h"
-#include "shard/keycodec.h"
+#include "common/keycodec.h"
 
 typedef struct ctx {
 	irs_collection *c;

@@ -11,8 +11,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "engine/batch.h"
-#include "engine/collection.h"
+#include "format/batch.h"
+#include "format/collection.h"
 #include "shard/table.h"
 
 typedef struct sink_ctx {

@@ -14,8 +14,8 @@
 #include <time.h>
 
 #include "common/digest.h"
-#include "engine/batch.h"
-#include "engine/collection.h"
+#include "format/batch.h"
+#include "format/collection.h"
 
 /* The key-value stores' row blob: NULL bitmap of the value columns, then the non-NULL
  * values as stored in records. Builds into out the new blob of an UPSERT from the

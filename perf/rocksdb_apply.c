@@ -7,7 +7,7 @@
  *   - the database lives on tmpfs (/dev/shm, or DBDIR), WAL disabled
  *     (rocksdb_writeoptions_disable_WAL), no compression, increase_parallelism(2),
  *     otherwise default options (64 MiB memtables, background flush and compaction);
- *   - key = the record's encoded primary key (shard/keycodec.h; prefixed with a
+ *   - key = the record's encoded primary key (common/keycodec.h; prefixed with a
  *     2-byte table number when the collection has several tables); value = the row
  *     blob "NULL bitmap (B bytes) | every non-NULL value column in value order,
  *     encoded as in a change record";
@@ -33,7 +33,7 @@
 #include <unistd.h>
 
 #include "perf_walk.h"
-#include "shard/keycodec.h"
+#include "common/keycodec.h"
 
 typedef struct ctx {
 	irs_collection *c;

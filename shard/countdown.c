@@ -1,5 +1,5 @@
 /*
- * countdown.c: the per-backup barrier (countdown.h) and raw futex helpers.
+ * countdown.c: the per-backup barrier (countdown.h).
  *
  * ALGORITHM: the count itself is the futex word. The waiter loads it; if non-zero it
  * sleeps with FUTEX_WAIT on that value. The kernel re-checks the word under its
@@ -10,38 +10,10 @@
  */
 #include "countdown.h"
 
-#include <errno.h>
 #include <limits.h>
-#include <linux/futex.h>
-#include <sys/syscall.h>
-#include <time.h>
-#include <unistd.h>
 
-uint64_t irs__now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-bool irs__futex_wait(_Atomic int32_t *addr, int32_t expected, uint64_t timeout_ns)
-{
-	struct timespec ts, *tp = NULL;
-	if (timeout_ns) {
-		ts.tv_sec = (time_t)(timeout_ns / 1000000000u);
-		ts.tv_nsec = (long)(timeout_ns % 1000000000u);
-		tp = &ts;
-	}
-	/* _Atomic int32_t has the size and representation of int32_t on every Linux ABI. */
-	long rc = syscall(SYS_futex, (int32_t *)(void *)addr, FUTEX_WAIT_PRIVATE, expected, tp,
-			  NULL, 0);
-	return !(rc == -1 && errno == ETIMEDOUT);
-}
-
-void irs__futex_wake(_Atomic int32_t *addr, int32_t n)
-{
-	syscall(SYS_futex, (int32_t *)(void *)addr, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
-}
+#include "common/clock.h"
+#include "common/futex.h"
 
 void irs__countdown_init(irs_countdown *c)
 {
@@ -84,9 +56,4 @@ bool irs__countdown_wait_for(irs_countdown *c, uint64_t timeout_ns)
 			return false;
 		irs__futex_wait(&c->left, v, deadline - now);
 	}
-}
-
-int32_t irs__countdown_left(const irs_countdown *c)
-{
-	return atomic_load_explicit(&((irs_countdown *)c)->left, memory_order_relaxed);
 }

@@ -1,6 +1,5 @@
 /*
- * countdown.h (private): the barrier at the end of each backup, and the futex
- * helpers the inbox shares.
+ * countdown.h (private): the barrier at the end of each phase of a backup.
  *
  * The coordinator arms the countdown with the number of shards before it dispatches
  * a backup. Each shard, once it has applied its part and posted its result, calls
@@ -60,22 +59,5 @@ void irs__countdown_wait(irs_countdown *c);
  * Thread: the coordinator.
  */
 bool irs__countdown_wait_for(irs_countdown *c, uint64_t timeout_ns);
-
-/* Remaining count (a snapshot, for progress and debugging). Thread: any. */
-int32_t irs__countdown_left(const irs_countdown *c);
-
-/*
- * Futex helpers (process-private futexes).
- * irs__futex_wait sleeps while *addr == expected, at most timeout_ns (0 = no limit);
- * it may return early or spuriously, so callers re-check their condition in a loop.
- * Returns false only when the timeout expired.
- * irs__futex_wake wakes up to n sleepers on addr.
- * Thread: any.
- */
-bool irs__futex_wait(_Atomic int32_t *addr, int32_t expected, uint64_t timeout_ns);
-void irs__futex_wake(_Atomic int32_t *addr, int32_t n);
-
-/* Monotonic clock in nanoseconds. */
-uint64_t irs__now_ns(void);
 
 #endif

@@ -50,7 +50,8 @@
 
 #include <sched.h>
 
-#include "countdown.h" /* futex helpers */
+#include "common/clock.h"
+#include "common/futex.h"
 
 #ifdef IRS_TSAN
 #include <sanitizer/tsan_interface.h>
@@ -87,11 +88,6 @@ void irs__inbox_push(irs_inbox *ib, struct cds_wfcq_node *node)
 		irs__futex_wake(&ib->futex, 1);
 }
 
-bool irs__inbox_empty(irs_inbox *ib)
-{
-	return cds_wfcq_empty(&ib->head, &ib->tail);
-}
-
 struct cds_wfcq_node *irs__inbox_pop_nonblocking(irs_inbox *ib)
 {
 	struct cds_wfcq_node *node;
@@ -109,9 +105,9 @@ struct cds_wfcq_node *irs__inbox_pop_nonblocking(irs_inbox *ib)
 	return node;
 }
 
-/* Pops, sleeping while empty, until deadline (0 = none). */
-static struct cds_wfcq_node *pop_wait(irs_inbox *ib, uint64_t deadline)
+struct cds_wfcq_node *irs__inbox_pop_blocking(irs_inbox *ib, uint64_t timeout_ns)
 {
+	uint64_t deadline = timeout_ns ? irs__now_ns() + timeout_ns : 0;
 	for (;;) {
 		struct cds_wfcq_node *node = irs__inbox_pop_nonblocking(ib);
 		if (node)
@@ -137,27 +133,4 @@ static struct cds_wfcq_node *pop_wait(irs_inbox *ib, uint64_t deadline)
 		/* Awake again: producers need not wake us until we announce it again. */
 		atomic_store_explicit(&ib->futex, 0, memory_order_relaxed);
 	}
-}
-
-struct cds_wfcq_node *irs__inbox_pop_blocking(irs_inbox *ib)
-{
-	return pop_wait(ib, 0);
-}
-
-struct cds_wfcq_node *irs__inbox_pop_timed(irs_inbox *ib, uint64_t timeout_ns)
-{
-	uint64_t deadline = irs__now_ns() + (timeout_ns ? timeout_ns : 1);
-	return pop_wait(ib, deadline);
-}
-
-size_t irs__inbox_drain(irs_inbox *ib, void (*fn)(void *ctx, struct cds_wfcq_node *node),
-			void *ctx)
-{
-	size_t n = 0;
-	struct cds_wfcq_node *node;
-	while ((node = irs__inbox_pop_nonblocking(ib)) != NULL) {
-		fn(ctx, node);
-		n++;
-	}
-	return n;
 }

@@ -23,8 +23,8 @@
  *     destroy   X     X     X     X
  *
  *   push     irs__inbox_push                                       any thread
- *   pop      irs__inbox_pop_nonblocking, irs__inbox_drain          the owner only
- *   wait     irs__inbox_pop_blocking, irs__inbox_pop_timed         the owner only
+ *   pop      irs__inbox_pop_nonblocking                            the owner only
+ *   wait     irs__inbox_pop_blocking                               the owner only
  *   destroy  irs__inbox_destroy                                    after all pushes
  */
 #ifndef IRS_SHARD_INBOX_H
@@ -57,7 +57,7 @@ typedef struct irs_inbox {
 void irs__inbox_init(irs_inbox *ib);
 
 /*
- * Destroys an inbox. Nodes still in it are not touched (drain it first if they own
+ * Destroys an inbox. Nodes still in it are not touched (pop them first if they own
  * memory). Thread: once no thread pushes or pops.
  */
 void irs__inbox_destroy(irs_inbox *ib);
@@ -80,21 +80,10 @@ struct cds_wfcq_node *irs__inbox_pop_nonblocking(irs_inbox *ib);
 
 /*
  * The oldest node, sleeping on the futex while the inbox is empty (after a short
- * bounded spin). Thread: owner.
+ * bounded spin). timeout_ns 0 waits for ever; otherwise NULL once timeout_ns have
+ * passed (tests bound their waits with it, so a lost wake-up fails instead of
+ * hanging). Thread: owner.
  */
-struct cds_wfcq_node *irs__inbox_pop_blocking(irs_inbox *ib);
-
-/* As irs__inbox_pop_blocking, but NULL once timeout_ns have passed. Thread: owner. */
-struct cds_wfcq_node *irs__inbox_pop_timed(irs_inbox *ib, uint64_t timeout_ns);
-
-/*
- * Pops every node present now and calls fn(ctx, node) for each, oldest first; fn may
- * free the node. Returns the number of nodes. Thread: owner.
- */
-size_t irs__inbox_drain(irs_inbox *ib, void (*fn)(void *ctx, struct cds_wfcq_node *node),
-			void *ctx);
-
-/* True when the inbox is empty (a snapshot). Thread: any. */
-bool irs__inbox_empty(irs_inbox *ib);
+struct cds_wfcq_node *irs__inbox_pop_blocking(irs_inbox *ib, uint64_t timeout_ns);
 
 #endif

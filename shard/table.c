@@ -94,7 +94,7 @@
 #include <sys/mman.h>
 
 #include "common/digest.h"
-#include "keycodec.h"
+#include "common/keycodec.h"
 
 #define UNIT 8u
 #define PAGE_SHIFT 17u

@@ -3,7 +3,7 @@
  * restores write into. See table.c for the layout, invariants and the reasoning.
  *
  * A partition holds the rows whose key hash maps to its shard (irs__shard_of). It is
- * an open-addressing hash index over encoded keys (shard/keycodec.h) whose slots
+ * an open-addressing hash index over encoded keys (common/keycodec.h) whose slots
  * point at row blobs in a per-partition arena.
  *
  * FAILURE ATOMICITY (DESIGN section 4) is two-phase:

@@ -33,9 +33,9 @@
 #include <cmocka.h>
 
 #include "common/record.h"
-#include "engine/batch.h"
-#include "engine/collection.h"
-#include "engine/format.h"
+#include "format/batch.h"
+#include "format/collection.h"
+#include "format/format.h"
 #include "increstore.h"
 
 enum {

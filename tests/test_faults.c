@@ -32,6 +32,7 @@
 #ifdef IRS_FAULT_INJECTION
 
 #include "engine/restore.h"
+#include "shard/fault.h"
 #include "test_util.h"
 
 #include "test_collections.h"

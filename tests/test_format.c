@@ -39,11 +39,11 @@
 #include "common/crc32c.h"
 #include "common/error.h"
 #include "common/record.h"
-#include "engine/batch.h"
-#include "engine/collection.h"
-#include "engine/format.h"
+#include "format/batch.h"
+#include "format/collection.h"
+#include "format/format.h"
 #include "increstore.h"
-#include "shard/keycodec.h"
+#include "common/keycodec.h"
 
 /* ------------------------------------------------------------------ small helpers */
 
@@ -2448,7 +2448,7 @@ static void test_create_rules(void **state)
 	int rc = irs_collection_create(other, &small_table, 1, &err);
 	if (rc == 0)
 		fail_msg("irs_collection_create made a collection inside a non-empty directory (%s); the "
-			 "header says it must not exist or be empty (engine/collection.c)", other);
+			 "header says it must not exist or be empty (format/collection.c)", other);
 	assert_int_equal(rc, IRS_EEXIST);
 }
 
@@ -2649,7 +2649,7 @@ static void test_batch_validation(void **state)
 		free(buf);
 		irs_collection_close(c);
 		if (rc != IRS_ENOMEM)
-			fail_msg("decoding with a failing allocator: %s \"%s\", want IRS_ENOMEM (engine/batch.c "
+			fail_msg("decoding with a failing allocator: %s \"%s\", want IRS_ENOMEM (format/batch.c "
 				 "reports a failed arena allocation as a corrupt payload)",
 				 irs_err_name(rc), err.message);
 		assert_int_equal(atomic_load(&fm.used), 0);
@@ -2782,7 +2782,7 @@ static void test_writer_commit_after_error(void **state)
 	int rc = irs_backup_writer_commit(w, &err);
 	if (rc == 0)
 		fail_msg("commit after a failed add succeeded and published backup x without the "
-			 "refused change (engine/writer.c add_change: set w->failed on every error)");
+			 "refused change (format/writer.c add_change: set w->failed on every error)");
 	assert_int_equal(irs_collection_backup_count(c), 3);
 	irs_collection_close(c);
 	assert_original(f);
@@ -2836,7 +2836,7 @@ static void test_leftovers_foreign_layout(void **state)
 	irs_collection_close(c);
 	if (!exists(S("%s/data/b4.seg", f->coll)))
 		fail_msg("the next writer deleted data/b4.seg, a segment the manifest references "
-			 "(engine/writer.c clean_leftovers removes every unreferenced-looking data/b* "
+			 "(format/writer.c clean_leftovers removes every unreferenced-looking data/b* "
 			 "entry, files included)");
 	ASSERT_OK(rc, err);
 	c = open_ok(f->coll, IRS_OPEN_VERIFY_CRC);
@@ -2887,7 +2887,7 @@ static void test_writer_stale_handle(void **state)
 	irs_collection *c = open_ok(f->coll, IRS_OPEN_VERIFY_CRC);
 	if (irs_collection_find_backup(c, "by-c2") < 0)
 		fail_msg("backup by-c2, committed through another handle, was lost (chain has %u backups; "
-			 "the second writer rc %d): engine/writer.c irs_backup_writer_begin must re-read "
+			 "the second writer rc %d): format/writer.c irs_backup_writer_begin must re-read "
 			 "the manifest after taking the lock",
 			 irs_collection_backup_count(c), rc);
 	ASSERT_OK(irs_collection_verify_data(c, UINT32_MAX, NULL, NULL, &err), err);

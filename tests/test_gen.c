@@ -30,7 +30,7 @@
 
 #include "cli.h"
 #include "common/digest.h"
-#include "engine/collection.h"
+#include "format/collection.h"
 #include "increstore.h"
 
 extern const irs_cli_command irs_cli_cmd_gen;

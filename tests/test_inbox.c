@@ -18,6 +18,8 @@
 
 #include <cmocka.h>
 
+#include "common/clock.h"
+#include "common/futex.h"
 #include "shard/countdown.h"
 #include "shard/inbox.h"
 #include "test_util.h"
@@ -87,10 +89,10 @@ static void run_mpsc(uint32_t nprod, uint32_t per, int mode)
 	while (got < total) {
 		struct cds_wfcq_node *n;
 		if (mode == 0) {
-			n = irs__inbox_pop_timed(&ib, 10 * SECOND);
+			n = irs__inbox_pop_blocking(&ib, 10 * SECOND);
 			assert_non_null(n); /* a lost wake-up would stall here */
 		} else if (mode == 1) {
-			n = irs__inbox_pop_blocking(&ib);
+			n = irs__inbox_pop_blocking(&ib, 0);
 		} else {
 			n = irs__inbox_pop_nonblocking(&ib);
 			if (!n) {
@@ -110,8 +112,7 @@ static void run_mpsc(uint32_t nprod, uint32_t per, int mode)
 		pthread_join(th[p], NULL);
 		assert_int_equal(next[p], per);
 	}
-	assert_true(irs__inbox_empty(&ib));
-	assert_null(irs__inbox_pop_nonblocking(&ib));
+		assert_null(irs__inbox_pop_nonblocking(&ib));
 	irs__inbox_destroy(&ib);
 	free(th);
 	free(args);
@@ -149,7 +150,7 @@ static void *ponger(void *arg)
 {
 	pp_arg *a = arg;
 	for (uint32_t i = 0; i < a->rounds; i++) {
-		msg *m = msg_of(irs__inbox_pop_blocking(a->in));
+		msg *m = msg_of(irs__inbox_pop_blocking(a->in, 0));
 		if (m->seq != i)
 			a->bad++;
 		irs__inbox_push(a->out, &m->node);
@@ -171,7 +172,7 @@ static void test_pingpong(void **state)
 	for (uint32_t i = 0; i < arg.rounds; i++) {
 		m.seq = i;
 		irs__inbox_push(&a, &m.node);
-		struct cds_wfcq_node *n = irs__inbox_pop_timed(&b, 10 * SECOND);
+		struct cds_wfcq_node *n = irs__inbox_pop_blocking(&b, 10 * SECOND);
 		assert_ptr_equal(n, &m.node);
 	}
 	pthread_join(th, NULL);
@@ -186,15 +187,14 @@ static void test_timeouts(void **state)
 	irs_inbox ib;
 	irs__inbox_init(&ib);
 	uint64_t t0 = irs__now_ns();
-	assert_null(irs__inbox_pop_timed(&ib, 20000000)); /* 20 ms */
+	assert_null(irs__inbox_pop_blocking(&ib, 20000000)); /* 20 ms */
 	assert_true(irs__now_ns() - t0 >= 20000000);
 	msg m[3];
 	for (int i = 0; i < 3; i++) {
 		m[i].seq = (uint32_t)i;
 		irs__inbox_push(&ib, &m[i].node);
 	}
-	assert_false(irs__inbox_empty(&ib));
-	assert_ptr_equal(irs__inbox_pop_timed(&ib, 1), &m[0].node);
+	assert_ptr_equal(irs__inbox_pop_blocking(&ib, 1), &m[0].node);
 	irs__inbox_destroy(&ib);
 
 	irs_countdown c;
@@ -204,20 +204,14 @@ static void test_timeouts(void **state)
 	t0 = irs__now_ns();
 	assert_false(irs__countdown_wait_for(&c, 20000000));
 	assert_true(irs__now_ns() - t0 >= 20000000);
-	assert_int_equal(irs__countdown_left(&c), 2);
+	assert_int_equal(atomic_load(&c.left), 2);
 	assert_false(irs__countdown_done(&c));
 	assert_true(irs__countdown_done(&c));
 	assert_true(irs__countdown_wait_for(&c, 1));
 }
 
-static void count_node(void *ctx, struct cds_wfcq_node *n)
-{
-	uint32_t *expect = ctx;
-	if (msg_of(n)->seq == *expect)
-		(*expect)++;
-}
-
-static void test_drain(void **state)
+/* A burst pops in push order and leaves the inbox empty. */
+static void test_burst(void **state)
 {
 	(void)state;
 	irs_inbox ib;
@@ -227,10 +221,12 @@ static void test_drain(void **state)
 		m[i].seq = i;
 		irs__inbox_push(&ib, &m[i].node);
 	}
-	uint32_t expect = 0;
-	assert_int_equal(irs__inbox_drain(&ib, count_node, &expect), 100);
-	assert_int_equal(expect, 100);
-	assert_int_equal(irs__inbox_drain(&ib, count_node, &expect), 0);
+	for (uint32_t i = 0; i < 100; i++) {
+		struct cds_wfcq_node *n = irs__inbox_pop_nonblocking(&ib);
+		assert_non_null(n);
+		assert_int_equal(msg_of(n)->seq, i);
+	}
+	assert_null(irs__inbox_pop_nonblocking(&ib));
 	irs__inbox_destroy(&ib);
 }
 
@@ -261,7 +257,7 @@ static void *shard_main(void *arg)
 	shard *s = arg;
 	uint64_t rs = s->id * 7 + 3;
 	for (;;) {
-		msg *m = msg_of(irs__inbox_pop_blocking(&s->ib));
+		msg *m = msg_of(irs__inbox_pop_blocking(&s->ib, 0));
 		if (m->round == UINT32_MAX)
 			return NULL;
 		s->applied[m->round * NSHARDS + s->id] = m->seq;
@@ -301,7 +297,7 @@ static void test_barrier_rounds(void **state)
 		else
 			while (!irs__countdown_wait_for(&cd, SECOND / 10))
 				;
-		assert_int_equal(irs__countdown_left(&cd), 0);
+		assert_int_equal(atomic_load(&cd.left), 0);
 		for (uint32_t i = 0; i < NSHARDS; i++)
 			assert_int_equal(applied[r * NSHARDS + i], r * 1000 + i + 1);
 	}
@@ -387,7 +383,7 @@ int main(void)
 		cmocka_unit_test(test_mpsc_nonblocking),
 		cmocka_unit_test(test_pingpong),
 		cmocka_unit_test(test_timeouts),
-		cmocka_unit_test(test_drain),
+		cmocka_unit_test(test_burst),
 		cmocka_unit_test(test_barrier_rounds),
 		cmocka_unit_test(test_countdown_64),
 	};

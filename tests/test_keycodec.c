@@ -1,6 +1,6 @@
 /*
  * test_keycodec.c: the encoded key's byte order equals the typed order of the key
- * tuple (shard/keycodec.h), decoding round-trips and rejects malformed bytes.
+ * tuple (common/keycodec.h), decoding round-trips and rejects malformed bytes.
  */
 #include <float.h>
 #include <math.h>
@@ -14,7 +14,7 @@
 #include <cmocka.h>
 #include <xxhash.h>
 
-#include "shard/keycodec.h"
+#include "common/keycodec.h"
 #include "test_util.h"
 
 #define NVALS 3000

@@ -19,7 +19,7 @@
 
 #include <cmocka.h>
 
-#include "engine/collection.h"
+#include "format/collection.h"
 #include "engine/memory_model.h"
 #include "test_util.h"
 

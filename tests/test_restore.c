@@ -31,8 +31,9 @@
 
 #include <cmocka.h>
 
-#include "engine/collection.h"
+#include "format/collection.h"
 #include "engine/restore.h"
+#include "shard/fault.h"
 #include "test_util.h"
 
 /* ------------------------------------------------------------------ random chains */

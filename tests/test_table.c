@@ -20,7 +20,7 @@
 
 #include "common/alloc.h"
 #include "common/digest.h"
-#include "shard/keycodec.h"
+#include "common/keycodec.h"
 #include "shard/table.h"
 #include "test_util.h"
 

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/batch.h"
+#include "format/batch.h"
 
 static irs_schema_column cols[9];
 static uint32_t key_cols[2] = {7, 1};

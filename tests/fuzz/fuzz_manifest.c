@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "common/crc32c.h"
-#include "engine/format.h"
+#include "format/format.h"
 #include "increstore.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -23,7 +23,7 @@
 
 #include "common/error.h"
 #include "format.h"
-#include "shard/keycodec.h"
+#include "common/keycodec.h"
 
 /* ---- bump arena for protobuf-c */
 

@@ -7,8 +7,8 @@
  * into one record per change, validating everything on the way; encoding is the
  * reverse, fed with records.
  */
-#ifndef IRS_ENGINE_BATCH_H
-#define IRS_ENGINE_BATCH_H
+#ifndef IRS_FORMAT_BATCH_H
+#define IRS_FORMAT_BATCH_H
 
 #include <stdbool.h>
 #include <stddef.h>

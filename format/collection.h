@@ -3,8 +3,8 @@
  * (a backup writer replaces it wholesale on commit), so any number of threads may
  * read it at once.
  */
-#ifndef IRS_ENGINE_COLLECTION_H
-#define IRS_ENGINE_COLLECTION_H
+#ifndef IRS_FORMAT_COLLECTION_H
+#define IRS_FORMAT_COLLECTION_H
 
 #include "common/alloc.h"
 #include "common/schema.h"

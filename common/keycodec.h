@@ -15,8 +15,8 @@
  *
  * The hash that partitions rows across shards is XXH3-64 of these bytes.
  */
-#ifndef IRS_SHARD_KEYCODEC_H
-#define IRS_SHARD_KEYCODEC_H
+#ifndef IRS_COMMON_KEYCODEC_H
+#define IRS_COMMON_KEYCODEC_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -8,8 +8,8 @@
  *   frame               u32 length | u32 crc32c(payload) | payload (a ChangeBatch)
  * All integers little-endian. The CRC of the manifest covers its payload.
  */
-#ifndef IRS_ENGINE_FORMAT_H
-#define IRS_ENGINE_FORMAT_H
+#ifndef IRS_FORMAT_FORMAT_H
+#define IRS_FORMAT_FORMAT_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -30,7 +30,7 @@
 #define IRS_MAX_MANIFEST (256u << 20)        /* bytes of the manifest payload */
 #define IRS_MAX_BATCH_ROWS (1u << 20)        /* changes in one frame */
 
-/* ---- manifest (engine/manifest.c) */
+/* ---- manifest (format/manifest.c) */
 
 /* Reads and unpacks DIR/MANIFEST; *out is freed with irs__manifest_free. */
 int irs__manifest_read(const char *dir, irs_mem *mem, Increstore__Manifest **out, irs_error *err);
@@ -41,7 +41,7 @@ int irs__manifest_write(const char *dir, const Increstore__Manifest *m, bool syn
 /* A ProtobufCAllocator over an irs_mem (for unpack). */
 void irs__pb_allocator(irs_mem *mem, ProtobufCAllocator *out);
 
-/* ---- segments (engine/segment.c) */
+/* ---- segments (format/segment.c) */
 
 /* Sequential reader of one segment file, with one reusable frame buffer. */
 typedef struct irs_segment_reader {
@@ -98,7 +98,7 @@ int irs__fsync_dir_at(int dirfd, const char *rel, irs_error *err);
 void irs__remove_tree_at(int dirfd, const char *rel);
 
 
-/* ---- parallel reading: a segment's frame index (engine/segment.c) */
+/* ---- parallel reading: a segment's frame index (format/segment.c) */
 
 /* One frame of a segment: where its payload is. */
 typedef struct irs_frame_ref {

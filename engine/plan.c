@@ -1,0 +1,129 @@
+/*
+ * plan.c: the coordinator's plan of one backup: which segment files the shards read
+ * and where each frame is (shard.h's irs_plan). Planning opens every segment of the
+ * enabled tables and indexes its frames from their 8-byte headers only, so decoding
+ * can be spread over all shards frame by frame (no single thread decodes everything).
+ *
+ * OWNERSHIP: the plan's arrays grow with the largest backup seen and are reused; the
+ * segment descriptors are opened here and closed when the next backup is planned or
+ * the restore ends. Shards read the plan only between BEGIN and `applied`.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/error.h"
+#include "engine/restore.h"
+
+/* Closes the segment files and forgets the frames, keeping the arrays. */
+static void plan_release(irs_plan *p)
+{
+	for (uint32_t s = 0; s < p->nsegs; s++)
+		if (p->seg_fd[s] >= 0)
+			close(p->seg_fd[s]);
+	p->nsegs = 0;
+	p->nframes = 0;
+}
+
+static void plan_arrays_free(irs_plan *p, irs_mem *mem)
+{
+	irs__free(mem, p->frame_table, sizeof(uint32_t) * p->segs_cap);
+	irs__free(mem, (void *)p->seg_path, sizeof(char *) * p->segs_cap);
+	irs__free(mem, p->seg_fd, sizeof(int) * p->segs_cap);
+	irs__free(mem, p->seg_records, sizeof(uint64_t) * p->segs_cap);
+	irs__free(mem, (void *)p->seg_decoded, sizeof(uint64_t) * p->segs_cap);
+	p->frame_table = NULL;
+	p->seg_path = NULL;
+	p->seg_fd = NULL;
+	p->seg_records = NULL;
+	p->seg_decoded = NULL;
+	p->segs_cap = 0;
+}
+
+void irs__plan_free(irs_restore *r)
+{
+	irs_plan *p = &r->pool.plan;
+	plan_release(p);
+	plan_arrays_free(p, &r->mem);
+	irs__free(&r->mem, p->frames, sizeof(irs_frame_ref) * p->frames_cap);
+	p->frames = NULL;
+	p->frames_cap = 0;
+}
+
+/* Makes room for nsegs segments in the per-segment arrays. */
+static int plan_reserve_segments(irs_plan *p, irs_mem *mem, uint32_t nsegs, irs_error *err)
+{
+	if (nsegs <= p->segs_cap)
+		return 0;
+	plan_arrays_free(p, mem);
+	p->frame_table = irs__malloc(mem, sizeof(uint32_t) * nsegs);
+	p->seg_path = irs__malloc(mem, sizeof(char *) * nsegs);
+	p->seg_fd = irs__malloc(mem, sizeof(int) * nsegs);
+	p->seg_records = irs__malloc(mem, sizeof(uint64_t) * nsegs);
+	p->seg_decoded = irs__malloc(mem, sizeof(uint64_t) * nsegs);
+	p->segs_cap = nsegs;
+	if (!p->frame_table || !p->seg_path || !p->seg_fd || !p->seg_records || !p->seg_decoded) {
+		plan_arrays_free(p, mem);
+		return irs__seterr(err, IRS_ENOMEM, "out of memory planning backup %s", p->name);
+	}
+	return 0;
+}
+
+/* Opens and indexes one segment of table t. */
+static int plan_segment(irs_restore *r, const irs_collection *c, uint32_t t,
+			const Increstore__Segment *seg, irs_error *err)
+{
+	irs_plan *p = &r->pool.plan;
+	uint32_t si = p->nsegs++;
+	p->frame_table[si] = t;
+	p->seg_path[si] = seg->path;
+	p->seg_records[si] = seg->records;
+	atomic_init(&p->seg_decoded[si], 0);
+	p->seg_fd[si] = -1;
+	int rc = irs__segment_index(&r->mem, c->dirfd, seg->path, t, si, &p->frames, &p->nframes,
+				    &p->frames_cap, &p->seg_fd[si], err);
+	if (rc)
+		irs__errprefix(err, "backup %s", p->name);
+	return rc;
+}
+
+int irs__plan_backup(irs_restore *r, const irs_collection *src, uint32_t sb, uint32_t b,
+		     irs_error *err)
+{
+	const irs_collection *c = src;
+	irs_plan *p = &r->pool.plan;
+	plan_release(p);
+	p->backup = b;
+	p->src = src;
+	p->src_backup = sb;
+	p->gen++;
+	p->full = c->backups[sb].kind == IRS_BACKUP_FULL;
+	if (src == r->c)
+		snprintf(p->name_buf, sizeof p->name_buf, "%s", c->backups[sb].pb->name);
+	else
+		snprintf(p->name_buf, sizeof p->name_buf, "checkpoint of %s", r->c->backups[b].pb->name);
+	p->name = p->name_buf;
+	uint32_t nsegs = 0;
+	for (uint32_t t = 0; t < c->ntables; t++)
+		if (r->enabled[t] && c->backups[sb].by_table[t])
+			nsegs += (uint32_t)c->backups[sb].by_table[t]->n_segments;
+	int rc = plan_reserve_segments(p, &r->mem, nsegs, err);
+	if (rc)
+		return rc;
+	p->want_digest = false;
+	for (uint32_t t = 0; t < c->ntables; t++) {
+		const Increstore__TableBackup *tb = c->backups[sb].by_table[t];
+		if (!r->enabled[t] || !tb)
+			continue;
+		for (size_t s = 0; s < tb->n_segments; s++) {
+			rc = plan_segment(r, c, t, tb->segments[s], err);
+			if (rc)
+				return rc;
+		}
+		if (r->o.check_expected && tb->expected)
+			p->want_digest = true;
+	}
+	atomic_store_explicit(&p->next_frame, 0, memory_order_relaxed);
+	atomic_store_explicit(&p->abort, 0, memory_order_relaxed);
+	return 0;
+}

@@ -1,0 +1,174 @@
+/*
+ * decode.c: the decoder job of a shard (the BEGIN message of shard.h's protocol).
+ *
+ * Every shard takes frames of the current backup from the plan's shared cursor, reads
+ * and decodes each (format/segment.c, format/batch.c) and appends every change record
+ * to the run of the shard that owns its key. A full run is pushed to its owner's inbox
+ * (wait-free enqueue), so the queue sees one node per run, not per change. Between
+ * frames the decoder handles the runs other decoders sent it, so a full backup is
+ * applied while it streams and memory stays flat.
+ *
+ * OWNERSHIP: an outgoing run belongs to its producer (sh->out[dest]) until pushed, then
+ * to its destination, which sends standard-size runs back through the producer's
+ * `returns` inbox for reuse: no malloc/free (and no fresh pages to fault in) per run in
+ * the steady state.
+ */
+#include <string.h>
+
+#include "common/error.h"
+#include "common/keycodec.h"
+#include "shard/fault.h"
+#include "shard/shard.h"
+
+void irs__run_free(irs_pool *pool, irs_run *run)
+{
+	if (run->cap != pool->run_cap) {
+		irs__free(pool->mem, run, sizeof *run + run->cap); /* odd-sized: one huge record */
+		return;
+	}
+	irs__inbox_push(&pool->shards[run->owner].returns, &run->msg.node);
+}
+
+static void push_run(irs_pool *pool, uint32_t dest, irs_run *run)
+{
+	run->msg.type = IRS_MSG_RUN;
+	run->next = NULL;
+	irs__inbox_push(&pool->shards[dest].inbox, &run->msg.node);
+}
+
+/* Pushes every partly filled outgoing run. */
+static void flush_runs(irs_shard *sh)
+{
+	irs_pool *pool = sh->pool;
+	for (uint32_t d = 0; d < pool->nshards; d++) {
+		if (sh->out[d]) {
+			push_run(pool, d, sh->out[d]);
+			sh->out[d] = NULL;
+		}
+	}
+}
+
+/* A run for `table` with room for sz bytes: a recycled one when standard-sized. */
+static int run_new(irs_shard *sh, uint32_t table, size_t sz, irs_run **out, irs_error *err)
+{
+	irs_pool *pool = sh->pool;
+	size_t cap = sz > pool->run_cap ? sz : pool->run_cap;
+	struct cds_wfcq_node *n = cap == pool->run_cap ? irs__inbox_pop_nonblocking(&sh->returns) : NULL;
+	irs_run *run = n ? caa_container_of(caa_container_of(n, irs_msg, node), irs_run, msg)
+			 : irs__malloc(pool->mem, sizeof *run + cap);
+	if (!run)
+		return irs__seterr(err, irs__mem_over_limit(pool->mem) ? IRS_ELIMIT : IRS_ENOMEM,
+				   "shard %u: no memory for a %zu-byte run", sh->id, cap);
+	run->owner = sh->id;
+	run->table = table;
+	run->count = 0;
+	run->used = 0;
+	run->cap = cap;
+	*out = run;
+	return 0;
+}
+
+typedef struct route_ctx {
+	irs_shard *sh;
+	uint32_t table;
+} route_ctx;
+
+/* Decoder sink: appends a record to its owner's run. */
+static int route(void *ctx, const irs_rec *rec, irs_error *err)
+{
+	route_ctx *rc = ctx;
+	irs_shard *sh = rc->sh;
+	irs_pool *pool = sh->pool;
+	uint32_t dest = irs__shard_of(rec->hash, pool->nshards);
+	size_t sz = irs__rec_padded(rec->size);
+	irs_run *run = sh->out[dest];
+	if (run && (run->table != rc->table || run->cap - run->used < sz)) {
+		push_run(pool, dest, run);
+		run = sh->out[dest] = NULL;
+	}
+	if (!run) {
+		int e = run_new(sh, rc->table, sz, &sh->out[dest], err);
+		if (e)
+			return e;
+		run = sh->out[dest];
+	}
+	memcpy(run->data + run->used, rec, rec->size);
+	run->used += sz;
+	run->count++;
+	irs__fault_yield(&sh->yield_counter);
+	return 0;
+}
+
+/* Handles the runs that arrived while this shard was decoding (they never wait for
+ * the end of decoding: for a full backup that keeps memory flat). */
+static void drain_runs_nonblocking(irs_shard *sh)
+{
+	struct cds_wfcq_node *n;
+	while ((n = irs__inbox_pop_nonblocking(&sh->inbox))) {
+		irs_msg *m = caa_container_of(n, irs_msg, node);
+		/* Only runs can arrive while this shard still decodes (END needs its count). */
+		irs__shard_take_run(sh, caa_container_of(m, irs_run, msg));
+	}
+}
+
+/* Reads, decodes and routes frame fi of the plan. */
+static int decode_frame(irs_shard *sh, size_t fi)
+{
+	irs_pool *pool = sh->pool;
+	irs_plan *p = &pool->plan;
+	const irs_frame_ref *f = &p->frames[fi];
+	uint32_t seg = f->segment;
+	const char *path = p->seg_path[seg];
+	irs_error *err = &sh->error;
+	int rc = irs__frame_read(pool->mem, p->seg_fd[seg], path, f, &sh->frame_buf, &sh->frame_cap, err);
+	if (!rc)
+		rc = irs__fault_frame_read(p->backup, fi, path, f->index, f->offset, err);
+	if (rc) {
+		irs__errprefix(err, "backup %s", p->name);
+		return rc;
+	}
+	route_ctx ctx = {sh, p->frame_table[seg]};
+	uint32_t n = 0;
+	rc = irs__batch_decode(&sh->dec, &pool->tables[ctx.table], sh->frame_buf, f->length, p->full, 0,
+			       route, &ctx, &n, err);
+	if (rc) {
+		if (rc == IRS_ECORRUPT)
+			irs__errprefix(err, "backup %s: segment %s: frame %u at byte %llu", p->name, path,
+				       f->index, (unsigned long long)f->offset);
+		return rc;
+	}
+	atomic_fetch_add_explicit(&p->seg_decoded[seg], n, memory_order_relaxed);
+	irs__fault_yield(&sh->yield_counter);
+	rc = irs__fault_after_frame(p->backup, sh->id, ++sh->frames_decoded, err);
+	if (rc)
+		return rc;
+	atomic_fetch_add_explicit(&pool->bytes_done, f->length + IRS_FRAME_HEADER, memory_order_relaxed);
+	sh->result.decoded_bytes += f->length + IRS_FRAME_HEADER;
+	return 0;
+}
+
+void irs__shard_decode(irs_shard *sh)
+{
+	irs_pool *pool = sh->pool;
+	irs_plan *p = &pool->plan;
+	sh->frames_decoded = 0;
+	for (;;) {
+		if (atomic_load_explicit(&p->abort, memory_order_relaxed))
+			break;
+		if (irs__pool_cancelled(pool)) {
+			irs__seterr(&sh->error, IRS_ECANCELED, "cancelled");
+			irs__shard_fail(sh, IRS_ECANCELED);
+			break;
+		}
+		size_t fi = atomic_fetch_add_explicit(&p->next_frame, 1, memory_order_relaxed);
+		if (fi >= p->nframes)
+			break;
+		int rc = decode_frame(sh, fi);
+		if (rc) {
+			irs__shard_fail(sh, rc);
+			break;
+		}
+		drain_runs_nonblocking(sh);
+	}
+	flush_runs(sh);
+}

@@ -1,0 +1,63 @@
+/*
+ * fault.c: the test-only fault hooks of fault.h (built only with IRS_FAULT_INJECTION).
+ * The hooks are plain globals read without synchronisation: tests set them before a
+ * restore starts its threads (pthread_create orders the writes) and reset them after
+ * it returns.
+ */
+#include "fault.h"
+
+#include <sched.h>
+#include <unistd.h>
+
+#define FAULT_OFF {.fail_backup = -1, .fail_frame = -1, .eio_backup = -1, .slow_shard = -1}
+
+irs_fault_hooks irs__fault = FAULT_OFF;
+
+void irs__fault_reset(void)
+{
+	irs_fault_hooks off = FAULT_OFF;
+	irs__fault = off;
+}
+
+void irs__fault_yield(unsigned *counter)
+{
+	if (irs__fault.yield_every && ++*counter % (unsigned)irs__fault.yield_every == 0)
+		sched_yield();
+}
+
+size_t irs__fault_run_cap(size_t run_cap)
+{
+	return irs__fault.run_bytes ? irs__fault.run_bytes : run_cap;
+}
+
+int irs__fault_frame_read(uint32_t backup, size_t fi, const char *path, uint32_t frame_index,
+			  uint64_t offset, irs_error *err)
+{
+	if (irs__fault.eio_backup != (int64_t)backup || irs__fault.eio_frame != fi)
+		return 0;
+	return irs__seterr(err, IRS_EIO, "segment %s: frame %u at byte %llu: read failed: "
+			   "injected I/O error", path, frame_index, (unsigned long long)offset);
+}
+
+int irs__fault_after_frame(uint32_t backup, uint32_t shard, uint64_t decoded, irs_error *err)
+{
+	if (irs__fault.fail_backup != (int64_t)backup || irs__fault.fail_shard != shard ||
+	    irs__fault.fail_frame != (int64_t)decoded)
+		return 0;
+	return irs__seterr(err, IRS_ESHARD, "shard %u: injected failure after frame %llu of backup %u",
+			   shard, (unsigned long long)decoded, backup);
+}
+
+int irs__fault_stage_end(uint32_t backup, uint32_t shard, irs_error *err)
+{
+	if (irs__fault.fail_backup != (int64_t)backup || irs__fault.fail_shard != shard ||
+	    irs__fault.fail_frame >= 0)
+		return 0;
+	return irs__seterr(err, IRS_ESHARD, "shard %u: injected failure in backup %u", shard, backup);
+}
+
+void irs__fault_slow_apply(uint32_t shard)
+{
+	if (irs__fault.slow_shard == (int64_t)shard)
+		usleep(irs__fault.slow_us);
+}

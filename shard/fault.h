@@ -1,0 +1,87 @@
+/*
+ * fault.h (private): test-only fault hooks of the shard layer. With
+ * IRS_FAULT_INJECTION (the dev, asan and tsan presets; never a release) tests set
+ * irs__fault before irs_restore_run and reset it after; the shards consult it at the
+ * points below. Without it every hook is an inline function that does nothing, so the
+ * hot paths carry no conditional code.
+ */
+#ifndef IRS_SHARD_FAULT_H
+#define IRS_SHARD_FAULT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/error.h"
+
+#ifdef IRS_FAULT_INJECTION
+typedef struct irs_fault_hooks {
+	int64_t fail_backup;   /* chain index whose staging fails on shard fail_shard; -1 = off */
+	uint32_t fail_shard;
+	int64_t fail_frame;    /* -1: at the end of staging; n: when that shard has decoded n frames */
+	size_t run_bytes;      /* run capacity override (tiny runs stress the queues); 0 = off */
+	int yield_every;       /* sched_yield() in hot paths about once per N events; 0 = off */
+	int64_t eio_backup;    /* chain index whose frame eio_frame reads as EIO; -1 = off */
+	uint32_t eio_frame;    /* index in the backup's frame list */
+	int64_t slow_shard;    /* this shard sleeps slow_us per run it applies; -1 = off */
+	uint32_t slow_us;
+} irs_fault_hooks;
+
+extern irs_fault_hooks irs__fault;
+
+/* Turns every hook off. */
+void irs__fault_reset(void);
+
+/* sched_yield() about once per yield_every calls (counter is the caller's). */
+void irs__fault_yield(unsigned *counter);
+
+/* The run capacity to use instead of run_cap (run_bytes, when set). */
+size_t irs__fault_run_cap(size_t run_cap);
+
+/* IRS_EIO when frame fi of backup `backup` is to read as failed, else 0. */
+int irs__fault_frame_read(uint32_t backup, size_t fi, const char *path, uint32_t frame_index,
+			  uint64_t offset, irs_error *err);
+
+/* IRS_ESHARD when shard `shard` is to fail after decoding its `decoded`-th frame of
+ * backup `backup`, else 0. */
+int irs__fault_after_frame(uint32_t backup, uint32_t shard, uint64_t decoded, irs_error *err);
+
+/* IRS_ESHARD when shard `shard` is to fail at the end of staging backup `backup`. */
+int irs__fault_stage_end(uint32_t backup, uint32_t shard, irs_error *err);
+
+/* Sleeps when shard `shard` is the slow one (per run it applies). */
+void irs__fault_slow_apply(uint32_t shard);
+
+#else
+
+static inline void irs__fault_yield(unsigned *counter)
+{
+	(void)counter;
+}
+static inline size_t irs__fault_run_cap(size_t run_cap)
+{
+	return run_cap;
+}
+static inline int irs__fault_frame_read(uint32_t backup, size_t fi, const char *path,
+					uint32_t frame_index, uint64_t offset, irs_error *err)
+{
+	(void)backup, (void)fi, (void)path, (void)frame_index, (void)offset, (void)err;
+	return 0;
+}
+static inline int irs__fault_after_frame(uint32_t backup, uint32_t shard, uint64_t decoded,
+					 irs_error *err)
+{
+	(void)backup, (void)shard, (void)decoded, (void)err;
+	return 0;
+}
+static inline int irs__fault_stage_end(uint32_t backup, uint32_t shard, irs_error *err)
+{
+	(void)backup, (void)shard, (void)err;
+	return 0;
+}
+static inline void irs__fault_slow_apply(uint32_t shard)
+{
+	(void)shard;
+}
+#endif
+
+#endif

@@ -1,0 +1,216 @@
+/*
+ * shard.h (private): the shard pool, the messages between the coordinator
+ * (engine/coordinator.c) and the shard threads (shard/shard.c, shard/decode.c), and
+ * the plan of the backup being restored. docs/design.md section 2 is the overview.
+ *
+ * THREADS
+ *   The coordinator is the thread that called irs_restore_run. Each shard thread owns
+ *   one partition of every table (rows whose key hash maps to it, irs__shard_of in
+ *   common/keycodec.h) and is the only thread that writes it. Shards also decode:
+ *   every shard takes frames of the current backup from a shared atomic cursor,
+ *   decodes them and routes each change record to its owner in runs (irs_run) through
+ *   the owner's inbox.
+ *
+ * PROTOCOL for backup i (every arrow is an inbox message or a countdown)
+ *
+ *   coordinator                         shard s (every s)
+ *   -----------                         -----------------
+ *   plan i: index frames, arm
+ *   `decoding` = S, `staged` = S
+ *   BEGIN(i) to every shard  ------->   take frames until none left; route runs;
+ *                                       flush runs; `decoding`--; the shard that
+ *                                       brings it to 0 posts END to every inbox
+ *                                       (after all runs: FIFO per producer, and
+ *                                       every producer pushed before it counted down)
+ *                                       RUN: full -> apply now; incremental -> stage
+ *                                       END: incremental -> duplicate check and
+ *                                       memory reservation for what it staged;
+ *                                       post result; `staged`--, last one wakes:
+ *   wait `staged` (futex)   <-------
+ *   all results SUCCESS? and not cancelled:
+ *     arm `applied` = S; APPLY  ---->   apply the staged runs (cannot fail), free them
+ *     else DISCARD (or CLEAR)  ----->   drop staged runs (full: clear partitions)
+ *   wait `applied` (futex)  <-------    post result; `applied`--, last one wakes
+ *   publish "through i", barrier callback (all shards idle), next backup.
+ *
+ * FAILURE ATOMICITY (docs/design.md section 4): everything that can fail for an
+ * incremental (decode, validation, duplicates, memory) happens before `staged` reaches
+ * zero; APPLY only uses memory the shard reserved while staging. A full backup is
+ * applied while it streams (staging a whole base would double peak memory); if it
+ * fails, CLEAR empties the tables, which is the state "before the full backup".
+ *
+ * OWNERSHIP: the pool's shards, their partitions and buffers are allocated by
+ * irs__pool_start from pool->mem and released by irs__pool_stop (threads, buffers)
+ * and irs__pool_free (partitions). The plan is written by the coordinator only while
+ * no shard works on it (before BEGIN, after `applied`), and read by shards in between.
+ */
+#ifndef IRS_SHARD_SHARD_H
+#define IRS_SHARD_SHARD_H
+
+#include <pthread.h>
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "format/batch.h"
+#include "format/collection.h"
+#include "proto/messages.pb-c.h"
+#include "shard/countdown.h"
+#include "shard/inbox.h"
+#include "shard/table.h"
+
+enum irs_msg_type {
+	IRS_MSG_RUN = 1,
+	IRS_MSG_BEGIN,
+	IRS_MSG_END,      /* no more runs for the current backup */
+	IRS_MSG_APPLY,
+	IRS_MSG_DISCARD,
+	IRS_MSG_CLEAR,
+	IRS_MSG_QUIT
+};
+
+typedef struct irs_msg {
+	struct cds_wfcq_node node;  /* inbox link */
+	uint32_t type;              /* irs_msg_type */
+} irs_msg;
+
+/* A run: many change records of one table for one destination shard. Allocated by the
+ * decoding shard, owned by the destination once pushed, freed after apply/discard. */
+typedef struct irs_run {
+	irs_msg msg;                /* type IRS_MSG_RUN */
+	struct irs_run *next;       /* destination's staged list */
+	uint32_t owner;             /* shard that allocated it: where it is recycled */
+	uint32_t table;
+	uint32_t count;             /* records */
+	size_t used, cap;           /* bytes of data */
+	alignas(8) uint8_t data[];  /* records, each padded to 8 bytes */
+} irs_run;
+
+/* The current backup's work, read-only for shards during a phase except the atomics. */
+typedef struct irs_plan {
+	uint32_t backup;            /* chain index (a checkpoint's state counts as the backup it holds) */
+	const irs_collection *src;  /* where its segments are: the collection, or a checkpoint */
+	uint32_t src_backup;        /* chain index in src */
+	const char *name;           /* for messages: the backup's name, or "checkpoint of ..." */
+	char name_buf[IRS_MAX_NAME + 32];
+	uint64_t gen;               /* incremented for every backup started */
+	bool full;
+	bool want_digest;           /* shards compute partition digests after APPLY */
+	irs_frame_ref *frames;      /* every frame of every enabled table's segments */
+	size_t nframes, frames_cap;
+	uint32_t *frame_table;      /* per segment: table index */
+	const char **seg_path;      /* per segment */
+	int *seg_fd;                /* per segment, opened by the coordinator */
+	uint64_t *seg_records;      /* per segment: the manifest's record count */
+	_Atomic uint64_t *seg_decoded; /* per segment: records decoded so far */
+	uint32_t nsegs, segs_cap;
+	_Atomic size_t next_frame;  /* shards take frames from here */
+	_Atomic int abort;          /* set on the first error: others stop taking frames */
+	irs_countdown decoding;
+	irs_countdown staged;
+	irs_countdown applied;
+} irs_plan;
+
+typedef struct irs_pool irs_pool;
+
+typedef struct irs_shard {
+	irs_pool *pool;
+	uint32_t id;
+	pthread_t thread;
+	bool started;
+	irs_inbox inbox;
+	irs_inbox returns;          /* runs of standard size coming back for reuse */
+	irs_msg cmd;                /* BEGIN/APPLY/...; reused: one command in flight */
+	irs_msg end;                /* END for this shard, posted by the last decoder */
+	irs_table_part **parts;     /* one per table (NULL for filtered-out tables) */
+	/* decoding side */
+	irs_batch_decoder dec;
+	irs_run **out;              /* per destination shard: the run being filled */
+	uint8_t *frame_buf;
+	size_t frame_cap;
+	const irs_rec **recs;       /* a run's record pointers; sized for the largest run */
+	size_t recs_cap;
+	/* receiving side, current backup */
+	irs_run *staged, **staged_tail;
+	uint64_t staged_records;
+	uint64_t *resv_rows;        /* per table: staged upserts to reserve for */
+	uint64_t *resv_bytes;       /* per table: their row bounds */
+	const irs_rec **dup_set;    /* duplicate-key check of the staged records, reused */
+	uint32_t *dup_table;
+	size_t dup_cap;
+	/* The report for the current backup, modelled on YDB's TEvIncrementalRestoreResult:
+	 * status, counts, the time this shard waited at the previous barrier, and on ERROR
+	 * the code and the message (error points into `error.message`). */
+	Increstore__IncrementalRestoreResult result;
+	uint64_t result_gen;        /* plan.gen the result belongs to */
+	irs_error error;            /* the first failure of this backup */
+	uint64_t *digest;           /* per table: partition digest after APPLY (want_digest) */
+	int digest_rc;              /* 0, or the error computing one */
+	uint64_t idle_since_ns;     /* when it last reported: barrier statistics */
+	unsigned yield_counter;     /* fault hooks: sched_yield every N events */
+	uint64_t frames_decoded;    /* in the current backup (fault hooks) */
+} irs_shard;
+
+/* The shards of one restore and what they share. */
+struct irs_pool {
+	irs_mem *mem;                  /* every shard allocation (the restore's accounting) */
+	const irs_schema_table *tables;
+	uint32_t ntables;
+	uint32_t nshards;
+	irs_shard *shards;
+	irs_plan plan;
+	size_t run_cap;                /* bytes of record data per run */
+	const volatile int *cancel;    /* the caller's flag, or NULL */
+	_Atomic uint64_t changes_done; /* progress, all backups */
+	_Atomic uint64_t bytes_done;
+	bool stopped;                  /* threads joined and their buffers freed */
+};
+
+/* The caller's cancel flag, read with a relaxed atomic load: it is written by another
+ * thread or a signal handler while shards read it. Thread: any. */
+static inline bool irs__pool_cancelled(const irs_pool *pool)
+{
+	return pool->cancel && __atomic_load_n(pool->cancel, __ATOMIC_RELAXED) != 0;
+}
+
+/*
+ * Sets up pool->nshards shards with their buffers and, for each table t with
+ * enabled[t], a partition sized for expected_rows[t] rows in all (spread over the
+ * shards), then starts the threads. The caller set mem, tables, ntables, nshards,
+ * run_cap and cancel. On error the pool is half built: irs__pool_stop and
+ * irs__pool_free release what was made. Errors: IRS_ENOMEM, IRS_ELIMIT (creating a
+ * partition), IRS_ESHARD (a thread did not start). Thread: the coordinator.
+ */
+int irs__pool_start(irs_pool *pool, const bool *enabled, const uint64_t *expected_rows,
+		    irs_error *err);
+
+/* Sends the command `type` (BEGIN, APPLY, DISCARD, CLEAR) to every shard. The previous
+ * command must have been consumed (its countdown reached zero). Thread: coordinator. */
+void irs__pool_send_all(irs_pool *pool, uint32_t type);
+
+/* Stops and joins the threads and frees their buffers; the partitions stay readable.
+ * Idempotent. Thread: the coordinator. */
+void irs__pool_stop(irs_pool *pool);
+
+/* Frees the partitions and the shards (after irs__pool_stop). Thread: owner of the pool. */
+void irs__pool_free(irs_pool *pool);
+
+/* shard/shard.c: a shard thread's body (arg: its irs_shard). */
+void *irs__shard_main(void *arg);
+
+/* shard/decode.c: the decoder job of BEGIN: frames from the plan's cursor until none
+ * are left, every record routed to its owner's run. */
+void irs__shard_decode(irs_shard *sh);
+
+/* shard/shard.c: handles one run arriving at its owner (apply or stage). */
+void irs__shard_take_run(irs_shard *sh, irs_run *run);
+
+/* shard/shard.c: records the first error of this shard for the current backup and
+ * makes the other decoders stop. */
+void irs__shard_fail(irs_shard *sh, int code);
+
+/* A consumed run goes back to the shard that allocated it. */
+void irs__run_free(irs_pool *pool, irs_run *run);
+
+#endif
