@@ -4,6 +4,12 @@
 # BUILD_SHARED_LIBS) is built from the same objects by irs_library_finish(), called
 # once every folder has added its sources.
 add_library(irs_core OBJECT)
+# proto/: collection.proto (the on-disk format) and messages.proto (coordinator <->
+# shard messages, checkpoint state), compiled at build time. Generated here, in the
+# directory that defines irs_core, because a custom command's outputs are only known
+# in the directory that creates them.
+irs_proto_generate(IRS_PROTO_SRCS collection.proto messages.proto)
+target_sources(irs_core PRIVATE ${IRS_PROTO_SRCS})
 set_target_properties(irs_core PROPERTIES POSITION_INDEPENDENT_CODE ON
   C_VISIBILITY_PRESET hidden)
 target_include_directories(irs_core PUBLIC
