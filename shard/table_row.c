@@ -1,0 +1,371 @@
+/*
+ * table_row.c: the rows of a table partition: build one from an UPSERT, update the
+ * listed columns (in place, by a move, or out of line), erase one.
+ * The layout and invariants are described in table_impl.h.
+ */
+#include "shard/table_impl.h"
+
+/* ------------------------------------------------------------------ rows */
+
+/*
+ * Walks a row's var area: returns the content size (bytes before padding) and adds
+ * the row's var logical bytes to *var_logical. With free_ool, frees its out-of-line
+ * values (erase).
+ */
+size_t irs__row_scan(irs_table_part *p, const uint8_t *b, uint64_t *var_logical, bool free_ool)
+{
+	size_t kl = (size_t)b[0] | (size_t)b[1] << 8;
+	const uint8_t *nulls = b + ROW_HEAD + kl;
+	size_t off = row_var_off(p, kl);
+	uint64_t lg = 0;
+	for (uint32_t j = 0; j < p->nvar; j++) {
+		uint32_t w = ld32(b + off);
+		off += 4;
+		if (w & OOL) {
+			uint32_t r = w & ~OOL;
+			uint32_t len = ld32(ref_ptr(p, r));
+			lg += len;
+			if (free_ool)
+				irs__blob_free(p, r, units_of(4u + len));
+		} else {
+			off += w;
+			if (!irs__bit_get(nulls, p->var_vi[j]))
+				lg += w;
+		}
+	}
+	if (var_logical)
+		*var_logical += lg;
+	return off;
+}
+
+/* Logical bytes of the key, bitmap and non-NULL fixed columns of a row. */
+uint64_t irs__row_fixed_logical(const irs_table_part *p, const uint8_t *b)
+{
+	size_t kl = (size_t)b[0] | (size_t)b[1] << 8;
+	const uint8_t *nulls = b + ROW_HEAD + kl;
+	uint64_t lg = kl + p->B;
+	for (uint32_t vi = 0; vi < p->nvalues; vi++)
+		if (p->vcols[vi].width && !irs__bit_get(nulls, vi))
+			lg += p->vcols[vi].width;
+	return lg;
+}
+
+/* Builds a fresh row for an UPSERT of a missing key; false if it could not allocate. */
+bool irs__row_insert(irs_table_part *p, size_t at, const irs_rec *rec)
+{
+	const irs_schema_table *t = p->t;
+	size_t kl = rec->key_len;
+	/* The index must have room first: growing it moves the slot we were given. */
+	if (p->count + 1 > p->max_load) {
+		int rc = irs__index_grow(p, p->count + p->resv_rows + 1);
+		if (rc) {
+			p->err = rc;
+			return false;
+		}
+		index_find(p, irs__rec_key(rec), kl, rec->hash, &at);
+	}
+	size_t content = row_var_off(p, kl) + 4u * (size_t)p->nvar;
+	size_t ool = 0; /* the other half of the record's bound (bound_of) */
+	rec_walk w;
+	uint32_t vi;
+	bool is_null;
+	const uint8_t *val;
+	if (p->nvar) {
+		walk_init(&w, t, rec);
+		while (walk_next_(&w, &vi, &is_null, &val, p, part_width)) {
+			if (!is_null && !p->vcols[vi].width) {
+				uint32_t len = irs__load_le32(val);
+				content += len;
+				ool += (size_t)units_of(4u + len) * UNIT;
+			}
+		}
+	}
+	uint32_t units = units_of(content);
+	uint32_t ref = irs__blob_alloc(p, units);
+	if (!ref && !(ref = irs__blob_alloc_unreserved(p, units)))
+		return false;
+	uint8_t *b = ref_ptr(p, ref);
+	b[0] = (uint8_t)kl;
+	b[1] = (uint8_t)(kl >> 8);
+	b[2] = 0; /* slack */
+	memcpy(b + ROW_HEAD, irs__rec_key(rec), kl);
+	uint8_t *nulls = b + ROW_HEAD + kl;
+	uint8_t *fixed = nulls + p->B;
+	uint8_t *var = fixed + p->fixed_bytes;
+	/* Everything NULL, then the listed values. */
+	if (p->B) {
+		memset(nulls, 0xFF, p->B);
+		if (p->nvalues & 7)
+			nulls[p->B - 1] = (uint8_t)((1u << (p->nvalues & 7)) - 1);
+	}
+	memset(fixed, 0, p->fixed_bytes);
+	uint64_t logical = kl + p->B;
+	walk_init(&w, t, rec);
+	uint32_t next_var = 0; /* var columns before it are written */
+	while (walk_next_(&w, &vi, &is_null, &val, p, part_width)) {
+		const vcol *c = &p->vcols[vi];
+		if (c->width) {
+			if (!is_null) {
+				memcpy(fixed + c->pos, val, c->width);
+				nulls[vi >> 3] &= (uint8_t)~(1u << (vi & 7));
+				logical += c->width;
+			}
+			continue;
+		}
+		for (; next_var < c->pos; next_var++) {
+			st32(var, 0);
+			var += 4;
+		}
+		next_var++;
+		if (is_null) {
+			st32(var, 0);
+			var += 4;
+			continue;
+		}
+		uint32_t len = irs__load_le32(val);
+		st32(var, len);
+		memcpy(var + 4, val + 4, len);
+		var += 4u + len;
+		nulls[vi >> 3] &= (uint8_t)~(1u << (vi & 7));
+		logical += len;
+	}
+	for (; next_var < p->nvar; next_var++) {
+		st32(var, 0);
+		var += 4;
+	}
+	memset(var, 0, (size_t)units * UNIT - content); /* padding */
+	p->slots[at] = (irs_slot){(uint32_t)rec->hash, ref};
+	p->count++;
+	resv_consume(p, (size_t)units * UNIT > ool ? (size_t)units * UNIT : ool);
+	p->logical += logical;
+	if (kl > p->max_key_len)
+		p->max_key_len = kl;
+	return true;
+}
+
+/*
+ * Rewrites the var area of row b (ref, in slot `at`) for the listed var columns in
+ * p->work (see the top comment), in the first way that fits:
+ *
+ *   IN PLACE   the row with every listed value inline fits its blob: rewrite it,
+ *              moving the unlisted values, and free the tail if it shrank;
+ *   MOVE       it fits the record's own bound `ins` (true whenever the unlisted var
+ *              columns hold nothing inline, e.g. a table with one var column): build
+ *              it inline in a new blob and free the old one;
+ *   OUT OF LINE otherwise every listed value gets its own blob; the row keeps 4 bytes
+ *              per column, so it never grows.
+ *
+ * Allocates first, so on failure (only without a reservation) nothing has changed and
+ * 0 is returned. Returns the row's ref afterwards (new after a MOVE).
+ */
+static uint32_t row_update_var(irs_table_part *p, size_t at, uint32_t ref, uint8_t *b, size_t ins)
+{
+	size_t kl = (size_t)b[0] | (size_t)b[1] << 8;
+	size_t voff = row_var_off(p, kl);
+	var_work *wk = p->work;
+	uint32_t nvar = p->nvar;
+
+	size_t off = voff;
+	for (uint32_t j = 0; j < nvar; j++) {
+		uint32_t w = ld32(b + off);
+		wk[j].old_word = w;
+		wk[j].old_off = (uint32_t)off;
+		wk[j].old_size = (w & OOL) ? 4u : 4u + w;
+		off += wk[j].old_size;
+	}
+	uint32_t old_units = units_of(off) + b[2];
+
+	size_t content = voff;
+	for (uint32_t j = 0; j < nvar; j++) {
+		wk[j].ool_ref = 0;
+		if (!wk[j].listed)
+			wk[j].new_size = wk[j].old_size;
+		else
+			wk[j].new_size = wk[j].is_null ? 4u : 4u + wk[j].len;
+		content += wk[j].new_size;
+	}
+	uint32_t nref = ref;
+	uint8_t *nb = b;
+	if (content > (size_t)old_units * UNIT) {
+		if (units_of(content) <= units_of(ins)) {
+			uint32_t u = units_of(content);
+			nref = irs__blob_alloc(p, u);
+			if (!nref && !(nref = irs__blob_alloc_unreserved(p, u)))
+				return 0;
+			nb = ref_ptr(p, nref);
+		} else {
+			content = voff;
+			for (uint32_t j = 0; j < nvar; j++) {
+				if (wk[j].listed) {
+					wk[j].new_size = 4;
+					if (!wk[j].is_null) {
+						uint32_t u = units_of(4u + wk[j].len);
+						uint32_t r = irs__blob_alloc(p, u);
+						if (!r && !(r = irs__blob_alloc_unreserved(p, u))) {
+							for (uint32_t k = 0; k < j; k++)
+								if (wk[k].ool_ref)
+									irs__blob_free(p, wk[k].ool_ref,
+										  units_of(4u + wk[k].len));
+							return 0;
+						}
+						wk[j].ool_ref = r;
+					}
+				}
+				content += wk[j].new_size;
+			}
+		}
+	}
+
+	/* Committed from here on. Old values of listed columns leave the accounts. */
+	uint8_t *nulls = b + ROW_HEAD + kl;
+	off = voff;
+	for (uint32_t j = 0; j < nvar; j++) {
+		wk[j].new_off = (uint32_t)off;
+		off += wk[j].new_size;
+		if (!wk[j].listed)
+			continue;
+		uint32_t vi = p->var_vi[j], w = wk[j].old_word;
+		if (w & OOL) {
+			uint32_t r = w & ~OOL;
+			uint32_t len = ld32(ref_ptr(p, r));
+			p->logical -= len;
+			irs__blob_free(p, r, units_of(4u + len));
+		} else if (!irs__bit_get(nulls, vi)) {
+			p->logical -= w;
+		}
+		if (wk[j].is_null) {
+			irs__bit_set(nulls, vi);
+		} else {
+			nulls[vi >> 3] &= (uint8_t)~(1u << (vi & 7));
+			p->logical += wk[j].len;
+		}
+	}
+	if (nb != b) {
+		/* MOVE: key, NULL bits and fixed area as they are, var area rebuilt. */
+		memcpy(nb, b, voff);
+		for (uint32_t j = 0; j < nvar; j++)
+			if (!wk[j].listed)
+				memcpy(nb + wk[j].new_off, b + wk[j].old_off, wk[j].old_size);
+	} else {
+		/*
+		 * IN PLACE / OUT OF LINE: move the unlisted values, those moving left front
+		 * to back, then those moving right back to front. A left mover's new end is
+		 * below its old end, hence below every later column's old start; a right
+		 * mover's new start is above its old start, hence above every earlier
+		 * column's old end: nothing unmoved is overwritten. Listed columns' old
+		 * bytes are dead and are written last.
+		 */
+		for (uint32_t j = 0; j < nvar; j++)
+			if (!wk[j].listed && wk[j].new_off < wk[j].old_off)
+				memmove(b + wk[j].new_off, b + wk[j].old_off, wk[j].old_size);
+		for (uint32_t j = nvar; j-- > 0;)
+			if (!wk[j].listed && wk[j].new_off > wk[j].old_off)
+				memmove(b + wk[j].new_off, b + wk[j].old_off, wk[j].old_size);
+	}
+	for (uint32_t j = 0; j < nvar; j++) {
+		if (!wk[j].listed)
+			continue;
+		uint8_t *d = nb + wk[j].new_off;
+		if (wk[j].is_null) {
+			st32(d, 0);
+		} else if (wk[j].ool_ref) {
+			uint8_t *o = ref_ptr(p, wk[j].ool_ref);
+			uint32_t u = units_of(4u + wk[j].len);
+			st32(o, wk[j].len);
+			memcpy(o + 4, wk[j].src, wk[j].len);
+			memset(o + 4 + wk[j].len, 0, (size_t)u * UNIT - 4 - wk[j].len);
+			st32(d, OOL | wk[j].ool_ref);
+		} else {
+			st32(d, wk[j].len);
+			memcpy(d + 4, wk[j].src, wk[j].len);
+		}
+	}
+	uint32_t new_units = units_of(content);
+	memset(nb + content, 0, (size_t)new_units * UNIT - content);
+	if (nb != b) {
+		nb[2] = 0;
+		irs__blob_free(p, ref, old_units);
+		p->slots[at].ref = nref;
+	} else if (old_units - new_units <= MAX_SLACK) {
+		b[2] = (uint8_t)(old_units - new_units);
+	} else {
+		b[2] = 0;
+		irs__blob_free(p, ref + new_units, old_units - new_units);
+	}
+	return nref;
+}
+
+/* UPSERT of an existing row (in slot at): listed columns change, others stay. */
+bool irs__row_update(irs_table_part *p, size_t at, uint32_t ref, const irs_rec *rec)
+{
+	const irs_schema_table *t = p->t;
+	uint8_t *b = ref_ptr(p, ref);
+	size_t kl = (size_t)b[0] | (size_t)b[1] << 8;
+	rec_walk w;
+	uint32_t vi;
+	bool is_null;
+	const uint8_t *val;
+	/* The record's bound (bound_of), computed on the way. */
+	size_t ins = row_var_off(p, kl) + 4u * (size_t)p->nvar, ool = 0;
+	bool any = false;
+	if (p->nvar) {
+		for (uint32_t j = 0; j < p->nvar; j++)
+			p->work[j].listed = 0;
+		walk_init(&w, t, rec);
+		while (walk_next_(&w, &vi, &is_null, &val, p, part_width)) {
+			const vcol *c = &p->vcols[vi];
+			if (c->width)
+				continue;
+			var_work *wk = &p->work[c->pos];
+			wk->listed = 1;
+			wk->is_null = is_null;
+			wk->len = is_null ? 0 : irs__load_le32(val);
+			wk->src = is_null ? NULL : val + 4;
+			ins += wk->len;
+			if (!is_null)
+				ool += (size_t)units_of(4u + wk->len) * UNIT;
+			any = true;
+		}
+	}
+	ins = (size_t)units_of(ins) * UNIT;
+	if (any) {
+		if (!(ref = row_update_var(p, at, ref, b, ins)))
+			return false;
+		b = ref_ptr(p, ref);
+	}
+	resv_consume(p, ins > ool ? ins : ool);
+	uint8_t *nulls = b + ROW_HEAD + kl;
+	uint8_t *fixed = nulls + p->B;
+	walk_init(&w, t, rec);
+	while (walk_next_(&w, &vi, &is_null, &val, p, part_width)) {
+		const vcol *c = &p->vcols[vi];
+		if (!c->width)
+			continue;
+		bool was_null = irs__bit_get(nulls, vi);
+		if (is_null) {
+			if (!was_null) {
+				p->logical -= c->width;
+				irs__bit_set(nulls, vi);
+				memset(fixed + c->pos, 0, c->width);
+			}
+		} else {
+			memcpy(fixed + c->pos, val, c->width);
+			if (was_null) {
+				p->logical += c->width;
+				nulls[vi >> 3] &= (uint8_t)~(1u << (vi & 7));
+			}
+		}
+	}
+	return true;
+}
+
+void irs__row_erase(irs_table_part *p, size_t at, uint32_t ref)
+{
+	const uint8_t *b = ref_ptr(p, ref);
+	uint64_t lg = irs__row_fixed_logical(p, b);
+	size_t content = irs__row_scan(p, b, &lg, true);
+	irs__blob_free(p, ref, units_of(content) + b[2]);
+	p->logical -= lg;
+	p->count--;
+	irs__index_remove(p, at);
+}
