@@ -273,6 +273,112 @@ static int limit_error(irs_restore *r, int rc, irs_error *err)
 	return rc;
 }
 
+/* Allocates the handle and everything it keeps, with every table enabled or not
+ * per the options; the shards are not started yet. */
+static int restore_create(const irs_collection *c, const irs_restore_options *o,
+			  const irs_allocator *alloc, irs_restore **out, irs_error *err)
+{
+	irs_mem mem;
+	irs__mem_init(&mem, alloc, o->memory_limit);
+	irs_restore *r = mem.a.malloc(mem.a.ctx, sizeof *r);
+	if (!r)
+		return irs__seterr(err, IRS_ENOMEM, "out of memory creating the restore");
+	memset(r, 0, sizeof *r);
+	*out = r;
+	r->mem = mem;
+	r->c = c;
+	r->o = *o;
+	r->through = -1;
+	r->resumed_from = -1;
+	irs_pool *pool = &r->pool;
+	pool->mem = &r->mem;
+	pool->tables = c->tables;
+	pool->ntables = c->ntables;
+	pool->nshards = o->shards;
+	pool->cancel = o->cancel;
+	/* Runs big enough to amortise a queue node and a wakeup over many changes, small
+	 * enough that S decoders x S destinations of them stay a few MiB. */
+	size_t run_cap = (4u << 20) / pool->nshards;
+	if (run_cap > (64u << 10))
+		run_cap = 64u << 10;
+	if (run_cap < (4u << 10))
+		run_cap = 4u << 10;
+	pool->run_cap = irs__fault_run_cap(run_cap);
+	irs__countdown_init(&pool->plan.decoding);
+	irs__countdown_init(&pool->plan.staged);
+	irs__countdown_init(&pool->plan.applied);
+	r->enabled = irs__calloc(&r->mem, sizeof(bool) * c->ntables);
+	r->stats = irs__calloc(&r->mem, sizeof(irs_backup_stats) * (c->nbackups ? c->nbackups : 1));
+	r->shard_applied = irs__calloc(&r->mem, sizeof(uint64_t) * pool->nshards * c->nbackups);
+	r->digests = irs__calloc(&r->mem, sizeof(uint64_t) * c->ntables);
+	r->digest_gen = irs__calloc(&r->mem, sizeof(uint64_t) * c->ntables);
+	r->scratch_cap = IRS_MAX_KEY_BYTES;
+	r->scratch = irs__malloc(&r->mem, r->scratch_cap);
+	if (!r->enabled || !r->stats || !r->scratch || !r->shard_applied || !r->digests || !r->digest_gen)
+		return irs__seterr(err, IRS_ENOMEM, "out of memory creating the restore");
+	for (uint32_t t = 0; t < c->ntables; t++)
+		r->enabled[t] = o->tables == NULL;
+	for (uint32_t i = 0; o->tables && i < o->table_count; i++) {
+		int t = irs_collection_find_table(c, o->tables[i]);
+		if (t < 0)
+			return irs__seterr(err, IRS_ENOTFOUND, "%s: no table named %s", c->dir, o->tables[i]);
+		r->enabled[t] = true;
+	}
+	return 0;
+}
+
+/* Refuses up front what certainly cannot fit the memory limit (engine/memory_model.c). */
+static int memory_precheck(irs_restore *r, uint32_t base, irs_error *err)
+{
+	const irs_collection *c = r->c;
+	uint64_t need = 0;
+	if (!r->o.memory_limit ||
+	    irs__memory_estimate(c, base, r->upto, r->enabled, r->pool.nshards, &need) != 0 ||
+	    need <= r->o.memory_limit)
+		return 0;
+	return irs__seterr(err, IRS_ELIMIT,
+			   "memory limit of %llu bytes: the base backup %s alone needs at least %llu bytes",
+			   (unsigned long long)r->o.memory_limit, c->backups[base].pb->name,
+			   (unsigned long long)need);
+}
+
+/* Restores backups first..upto (after a checkpoint, or from the base full), writing
+ * checkpoints after barriers as the options ask. */
+static int run_chain(irs_restore *r, uint32_t base, uint32_t first, uint64_t changes_total,
+		     uint64_t bytes_total, irs_error *err)
+{
+	const irs_restore_options *o = &r->o;
+	uint64_t last_ckpt_ns = irs__now_ns();
+	uint32_t since_ckpt = 0, every = o->checkpoint_every ? o->checkpoint_every : 1;
+	int rc = 0;
+	for (uint32_t b = first; b <= r->upto && !rc; b++) {
+		rc = run_backup(r, r->c, b, b, b - base, r->upto - base + 1, changes_total, bytes_total, err);
+		since_ckpt++;
+		if (!rc && o->checkpoint_dir && b < r->upto && since_ckpt >= every &&
+		    irs__now_ns() - last_ckpt_ns >= (uint64_t)o->checkpoint_seconds * 1000000000u) {
+			rc = irs__checkpoint_write(r, b, err);
+			last_ckpt_ns = irs__now_ns();
+			since_ckpt = 0;
+		}
+	}
+	return rc;
+}
+
+/* Appends where the tables stand to a failure's message. */
+static void say_where(const irs_restore *r, irs_error *err)
+{
+	if (!err)
+		return;
+	char where[300];
+	if (r->through >= 0)
+		snprintf(where, sizeof where, "; the tables are as restored through backup %s",
+			 r->c->backups[r->through].pb->name);
+	else
+		snprintf(where, sizeof where, "; the tables are empty");
+	size_t n = strlen(err->message);
+	snprintf(err->message + n, sizeof err->message - n, "%s", where);
+}
+
 int irs_restore_run(const irs_collection *c, const irs_restore_options *opts,
 		    const irs_allocator *alloc, irs_restore **out, irs_error *err)
 {
@@ -287,7 +393,7 @@ int irs_restore_run(const irs_collection *c, const irs_restore_options *opts,
 	if (!o.shards)
 		o.shards = default_shards();
 	if (o.shards > 256)
-		return irs__seterr(err, IRS_EINVAL, "--shards %u: at most 256 shards", o.shards);
+		return irs__seterr(err, IRS_EINVAL, "%u shards: at most 256", o.shards);
 	if (c->nbackups == 0)
 		return irs__seterr(err, IRS_ECHAIN, "%s: the collection holds no backup yet", c->dir);
 	uint32_t upto = c->nbackups - 1;
@@ -297,76 +403,18 @@ int irs_restore_run(const irs_collection *c, const irs_restore_options *opts,
 			return irs__seterr(err, IRS_ENOTFOUND, "%s: no backup named %s", c->dir, o.upto);
 		upto = (uint32_t)i;
 	}
-	irs_mem mem;
-	irs__mem_init(&mem, alloc, o.memory_limit);
-	irs_restore *r = mem.a.malloc(mem.a.ctx, sizeof *r);
-	if (!r)
-		return irs__seterr(err, IRS_ENOMEM, "out of memory");
-	memset(r, 0, sizeof *r);
-	r->mem = mem;
-	r->c = c;
-	r->o = o;
-	r->pool.nshards = o.shards;
-	r->through = -1;
-	r->resumed_from = -1;
-	irs__countdown_init(&r->pool.plan.decoding);
-	irs__countdown_init(&r->pool.plan.staged);
-	irs__countdown_init(&r->pool.plan.applied);
-	/* Runs big enough to amortise a queue node and a wakeup over many changes, small
-	 * enough that S decoders x S destinations of them stay a few MiB. */
-	size_t run_cap = (4u << 20) / r->pool.nshards;
-	if (run_cap > (64u << 10))
-		run_cap = 64u << 10;
-	if (run_cap < (4u << 10))
-		run_cap = 4u << 10;
-	r->pool.run_cap = irs__fault_run_cap(run_cap);
-	r->pool.mem = &r->mem;
-	r->pool.tables = c->tables;
-	r->pool.ntables = c->ntables;
-	r->pool.cancel = o.cancel;
-	int rc = 0;
-	r->enabled = irs__calloc(&r->mem, sizeof(bool) * c->ntables);
-	r->stats = irs__calloc(&r->mem, sizeof(irs_backup_stats) * (c->nbackups ? c->nbackups : 1));
-	r->shard_applied = irs__calloc(&r->mem, sizeof(uint64_t) * r->pool.nshards * c->nbackups);
-	r->digests = irs__calloc(&r->mem, sizeof(uint64_t) * c->ntables);
-	r->digest_gen = irs__calloc(&r->mem, sizeof(uint64_t) * c->ntables);
-	r->scratch_cap = IRS_MAX_KEY_BYTES;
-	r->scratch = irs__malloc(&r->mem, r->scratch_cap);
-	if (!r->enabled || !r->stats || !r->scratch || !r->shard_applied || !r->digests || !r->digest_gen) {
-		rc = irs__seterr(err, IRS_ENOMEM, "out of memory");
+	irs_restore *r = NULL;
+	int rc = restore_create(c, &o, alloc, &r, err);
+	if (rc)
 		goto fail;
-	}
-	for (uint32_t t = 0; t < c->ntables; t++)
-		r->enabled[t] = o.tables == NULL;
-	for (uint32_t i = 0; o.tables && i < o.table_count; i++) {
-		int t = irs_collection_find_table(c, o.tables[i]);
-		if (t < 0) {
-			rc = irs__seterr(err, IRS_ENOTFOUND, "%s: no table named %s", c->dir, o.tables[i]);
-			goto fail;
-		}
-		r->enabled[t] = true;
-	}
 	uint32_t base = c->backups[upto].base;
 	r->upto = upto;
 	irs_collection *ckpt = NULL;
 	int64_t ckpt_through = -1;
-	if (o.checkpoint_dir) {
-		rc = irs__checkpoint_load(r, upto, &ckpt, &ckpt_through, err);
-		if (rc)
-			goto fail;
-	}
-	if (o.memory_limit && !ckpt) {
-		/* Refuse up front what certainly cannot fit (engine/memory_model.c). */
-		uint64_t need = 0;
-		if (irs__memory_estimate(c, base, upto, r->enabled, r->pool.nshards, &need) == 0 &&
-		    need > o.memory_limit) {
-			rc = irs__seterr(err, IRS_ELIMIT,
-					 "memory limit of %llu bytes: the base backup %s alone needs at least %llu bytes",
-					 (unsigned long long)o.memory_limit, c->backups[base].pb->name,
-					 (unsigned long long)need);
-			goto fail;
-		}
-	}
+	if (o.checkpoint_dir && (rc = irs__checkpoint_load(r, upto, &ckpt, &ckpt_through, err)) != 0)
+		goto fail;
+	if (!ckpt && (rc = memory_precheck(r, base, err)) != 0)
+		goto fail;
 	rc = ckpt ? shards_start(r, ckpt, 0, err) : shards_start(r, c, base, err);
 	if (rc) {
 		irs_collection_close(ckpt);
@@ -391,35 +439,17 @@ int irs_restore_run(const irs_collection *c, const irs_restore_options *opts,
 			r->resumed_from = ckpt_through;
 		first = (uint32_t)ckpt_through + 1;
 	}
-	uint64_t last_ckpt_ns = irs__now_ns();
-	uint32_t since_ckpt = 0;
-	for (uint32_t b = first; b <= upto && !rc; b++) {
-		rc = run_backup(r, c, b, b, b - base, upto - base + 1, changes_total, bytes_total, err);
-		since_ckpt++;
-		uint32_t every = o.checkpoint_every ? o.checkpoint_every : 1;
-		if (!rc && o.checkpoint_dir && b < upto && since_ckpt >= every &&
-		    irs__now_ns() - last_ckpt_ns >= (uint64_t)o.checkpoint_seconds * 1000000000u) {
-			rc = irs__checkpoint_write(r, b, err);
-			last_ckpt_ns = irs__now_ns();
-			since_ckpt = 0;
-		}
-	}
+	if (!rc)
+		rc = run_chain(r, base, first, changes_total, bytes_total, err);
 	restore_stop(r);
 	rc = limit_error(r, rc, err);
-	if (rc && err) {
-		char where[300];
-		if (r->through >= 0)
-			snprintf(where, sizeof where, "; the tables are as restored through backup %s",
-				 c->backups[r->through].pb->name);
-		else
-			snprintf(where, sizeof where, "; the tables are empty");
-		size_t n = strlen(err->message);
-		snprintf(err->message + n, sizeof err->message - n, "%s", where);
-	}
+	if (rc)
+		say_where(r, err);
 	*out = r;
 	return rc;
 fail:
-	rc = limit_error(r, rc, err);
+	if (r)
+		rc = limit_error(r, rc, err);
 	irs_restore_free(r);
 	return rc;
 }

@@ -239,13 +239,12 @@ static int put_uint(irs_textbuf *b, uint64_t v)
 	return irs__textbuf_put(b, tmp, (size_t)n);
 }
 
-int irs__text_json_value(irs_textbuf *b, irs_type type, const irs_value *v)
+#define NOT_A_NUMBER 1 /* put_number: the type is not bool or integer */
+
+/* Appends a bool or integer value: the same text in JSON and in CSV. Returns 0,
+ * IRS_ENOMEM, or NOT_A_NUMBER for the other types. */
+static int put_number(irs_textbuf *b, irs_type type, const irs_value *v)
 {
-	if (v->state != IRS_VALUE_SET)
-		return put_s(b, "null");
-	char tmp[IRS_TEXT_DOUBLE_MAX > IRS_TEXT_TIMESTAMP_MAX ? IRS_TEXT_DOUBLE_MAX
-							     : IRS_TEXT_TIMESTAMP_MAX];
-	size_t n;
 	switch (type) {
 	case IRS_TYPE_BOOL:
 		return put_s(b, v->v.b ? "true" : "false");
@@ -255,11 +254,29 @@ int irs__text_json_value(irs_textbuf *b, irs_type type, const irs_value *v)
 	case IRS_TYPE_UINT32:
 	case IRS_TYPE_UINT64:
 		return put_uint(b, v->v.u64);
+	default:
+		return NOT_A_NUMBER;
+	}
+}
+
+int irs__text_json_value(irs_textbuf *b, irs_type type, const irs_value *v)
+{
+	if (v->state != IRS_VALUE_SET)
+		return put_s(b, "null");
+	int rc = put_number(b, type, v);
+	if (rc != NOT_A_NUMBER)
+		return rc;
+	char tmp[IRS_TEXT_DOUBLE_MAX > IRS_TEXT_TIMESTAMP_MAX ? IRS_TEXT_DOUBLE_MAX
+							     : IRS_TEXT_TIMESTAMP_MAX];
+	size_t n;
+	switch (type) {
 	case IRS_TYPE_DOUBLE:
 		n = irs__text_double(v->v.d, tmp);
 		if (isfinite(v->v.d))
 			return irs__textbuf_put(b, tmp, n);
 		return irs__text_json_string(b, tmp, n);
+	default:
+		break;
 	case IRS_TYPE_UTF8:
 		return irs__text_json_string(b, v->v.s.ptr, v->v.s.len);
 	case IRS_TYPE_BYTES:
@@ -318,21 +335,18 @@ int irs__text_csv_value(irs_textbuf *b, irs_type type, const irs_value *v)
 {
 	if (v->state != IRS_VALUE_SET)
 		return 0;
+	int rc = put_number(b, type, v);
+	if (rc != NOT_A_NUMBER)
+		return rc;
 	char tmp[IRS_TEXT_DOUBLE_MAX > IRS_TEXT_TIMESTAMP_MAX ? IRS_TEXT_DOUBLE_MAX
 							     : IRS_TEXT_TIMESTAMP_MAX];
 	size_t n;
 	switch (type) {
-	case IRS_TYPE_BOOL:
-		return put_s(b, v->v.b ? "true" : "false");
-	case IRS_TYPE_INT32:
-	case IRS_TYPE_INT64:
-		return put_int(b, v->v.i64);
-	case IRS_TYPE_UINT32:
-	case IRS_TYPE_UINT64:
-		return put_uint(b, v->v.u64);
 	case IRS_TYPE_DOUBLE:
 		n = irs__text_double(v->v.d, tmp);
 		return irs__textbuf_put(b, tmp, n);
+	default:
+		break;
 	case IRS_TYPE_UTF8:
 	case IRS_TYPE_BYTES:
 		return irs__text_csv_field(b, v->v.s.ptr, v->v.s.len);

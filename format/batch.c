@@ -129,11 +129,6 @@ static int decoder_fit(irs_batch_decoder *d, uint32_t ncols, size_t rec_need, ir
 	return 0;
 }
 
-static inline bool bit(const uint8_t *bm, uint64_t i)
-{
-	return (bm[i >> 3] >> (i & 7)) & 1;
-}
-
 /* Takes column c's next value for change r: bounds-checked against the column's
  * arrays, bool bytes and UTF-8 validated. *src and *vlen point into the payload. */
 static int take_value(irs_batch_decoder *d, const Increstore__ColumnValues *cv,
@@ -234,7 +229,7 @@ int irs__batch_decode(irs_batch_decoder *d, const irs_schema_table *t, const uin
 		for (uint32_t k = 0; k < t->nkey; k++) {
 			uint32_t c = t->key_cols[k];
 			const irs_schema_column *col = &t->cols[c];
-			bool ch = bit(b->changed.data, base + c), nu = bit(b->nulls.data, base + c);
+			bool ch = irs__bit_get(b->changed.data, base + c), nu = irs__bit_get(b->nulls.data, base + c);
 			if (!ch || nu)
 				return irs__seterr(err, IRS_ECORRUPT, "change %u: key column %s is %s", r,
 						   col->name, nu ? "NULL" : "missing");
@@ -262,7 +257,7 @@ int irs__batch_decode(irs_batch_decoder *d, const irs_schema_table *t, const uin
 		for (uint32_t vi = 0; vi < t->nvalues; vi++) {
 			uint32_t c = t->value_cols[vi];
 			const irs_schema_column *col = &t->cols[c];
-			bool ch = bit(b->changed.data, base + c), nu = bit(b->nulls.data, base + c);
+			bool ch = irs__bit_get(b->changed.data, base + c), nu = irs__bit_get(b->nulls.data, base + c);
 			if (nu && !ch)
 				return irs__seterr(err, IRS_ECORRUPT,
 						   "change %u: column %s is NULL but not listed", r, col->name);
