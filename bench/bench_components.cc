@@ -1,7 +1,7 @@
 // Microbenchmarks of the restore's building blocks (bodies in fixtures.c):
 //   table    batch apply of inserts, one-column updates and erases (the
 //            apply-only ceiling per thread), point gets
-//   batch    ChangeBatch decode / encode, MB/s (DESIGN: decode >= 1 GB/s per thread)
+//   batch    ChangeBatch decode / encode, MB/s (target: decode >= 1 GB/s per thread)
 //   routing  key encode + hash + shard choice per change
 //   crc32c   hardware vs portable
 //   inbox    wait-free queue with 1..8 producers and a blocking consumer

@@ -13,7 +13,7 @@
 extern "C" {
 #endif
 
-/* Change records shaped like DESIGN's W1 rows: a uint64 key and six value columns
+/* Change records shaped like W1's rows (docs/design.md section 6): a uint64 key and six value columns
  * (int64, double, utf8, uint32, bool, timestamp), about 70 bytes. partial 0: full
  * rows for keys 0..n-1; 1: updates touching one column of random keys below keyspace;
  * 2: erases of keys 0..n-1. */

@@ -1,6 +1,6 @@
 /*
  * record.c: building change records (record.h) from irs_values, and collapsing two
- * changes to one key into one, by the rules of DESIGN section 1:
+ * changes to one key into one, by the rules of docs/design.md section 1:
  *
  *     UPSERT{a} then UPSERT{b}  = UPSERT{a, b}   (b's value wins for a column in both)
  *     anything  then ERASE      = ERASE

@@ -7,7 +7,7 @@
  *   the memory budget, the largest is sorted by (hash, key, arrival) and spilled to a
  *   temporary run file. At commit every table's runs and buffer are merged in that
  *   order; equal keys meet and are collapsed in arrival order (incremental backups:
- *   DESIGN section 1) or reported as duplicates (full backups, or when collapsing is
+ *   docs/design.md section 1) or reported as duplicates (full backups, or when collapsing is
  *   off). The merged stream is cut into ChangeBatch frames and segment files.
  *   Sorting by hash first makes most comparisons one integer compare; the order of
  *   changes within a backup carries no meaning, since keys are distinct.

@@ -267,7 +267,7 @@ typedef struct irs_writer_options {
 	size_t memory_budget;         /* bytes buffered before a sorted run is spilled; 0 = 64 MiB */
 	uint32_t batch_rows;          /* changes per frame; 0 = 4096 */
 	uint64_t segment_bytes;       /* target segment file size; 0 = 256 MiB */
-	int collapse_duplicates;      /* incremental: collapse repeated keys in order (DESIGN 1);
+	int collapse_duplicates;      /* incremental: collapse repeated keys in order (docs/design.md section 1);
 				       * 0 = report a repeated key as IRS_EDUPKEY. Fulls always report. */
 	int no_sync;                  /* skip every fsync: for scratch collections and tests only;
 				       * a crash may then lose or tear the backup */

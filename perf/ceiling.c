@@ -1,5 +1,5 @@
 /*
- * ceiling.c: the apply-only ceiling of DESIGN section 6. Everything but the table
+ * ceiling.c: the apply-only ceiling of docs/design.md section 6. Everything but the table
  * work happens before the timer:
  *
  *   - the chain (last full backup, then its incrementals) is read and decoded with

@@ -15,7 +15,7 @@
 # shards and the loop). Writes perf/results/<W>.md and perf/results/<W>-*.png.
 #
 #   W0  --rows 500000  --incrementals 10 --changes 50000    (quick: about a minute)
-#   W1  --rows 5000000 --incrementals 10 --changes 500000   (DESIGN section 6)
+#   W1  --rows 5000000 --incrementals 10 --changes 500000   (docs/design.md section 6)
 #
 # `custom` takes ROWS, INCS and CHANGES from the environment (for smoke tests).
 # Builds nothing: run `bash ci/build.sh bench` first. Environment: REPS (3),

@@ -92,7 +92,7 @@ T = [('increstore 2 shards vs the apply-only ceiling', ratio('inc2', 'ceiling'),
      ('increstore 2 shards vs RocksDB', ratio('inc2', 'rocksdb'), '>= 80x', 80),
      ('increstore 1 shard vs the loop', ratio('inc1', 'loop'), '>= 0.9x', 0.9),
      ('increstore 2 shards vs the loop', ratio('inc2', 'loop'), '>= 1.7x', 1.7)]
-p('\n| DESIGN section 6 | measured | target | |')
+p('\n| docs/design.md section 6 | measured | target | |')
 p('| --- | ---: | --- | --- |')
 for what, v, tgt, lim in T:
     if v is not None:
@@ -184,7 +184,7 @@ if SWEEP:
         ch[k] = (tot, inc)
     for k, (tot, inc) in ch.items():
         p('| %d | %.3f | %.3f | %.2fx | %.3f |' % (k, tot, inc, inc / ch[1][1], 1e3 * inc / k))
-    p('\nDESIGN target: 100 incrementals <= 1.2x the time of 1 (measured on the incrementals: '
+    p('\nTarget: 100 incrementals <= 1.2x the time of 1 (measured on the incrementals: '
       '%.2fx, %s; on the whole restore: %.2fx).' % (ch[100][1] / ch[1][1],
                                                  'met' if ch[100][1] <= 1.2 * ch[1][1] else '**missed**',
                                                  ch[100][0] / ch[1][0]))

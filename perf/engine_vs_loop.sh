@@ -5,7 +5,7 @@
 # then the barrier turnaround with 16 shards on a chain of 200 small incrementals,
 # and peak RSS against the tables' logical size. Writes perf/results/engine_vs_loop.md.
 #
-# Default size: W1 of DESIGN section 6 (5000000 rows, 10 x 500000 changes).
+# Default size: W1 of docs/design.md section 6 (5000000 rows, 10 x 500000 changes).
 # Needs the bench preset: bash ci/build.sh bench
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -58,7 +58,7 @@ mem = [l.split()[1] for l in open('/proc/meminfo') if l.startswith('MemTotal')][
 print('# Engine vs the single-threaded loop\n')
 print('Machine: %s, %d cores, %.1f GiB, Linux %s\n' % (cpu[0], len(cpu), int(mem) / 2**20, platform.release()))
 print('Collection: %d changes in total (gen, seed 1); files in page cache; median of the runs.\n' % chg)
-print('| contender | seconds | M changes/s | vs loop | DESIGN target |')
+print('| contender | seconds | M changes/s | vs loop | target |')
 print('| --- | ---: | ---: | ---: | --- |')
 print('| single-threaded loop | %.3f | %.2f | 1.00x | |' % (loop, chg / loop / 1e6))
 print('| increstore, 1 shard | %.3f | %.2f | %.2fx | >= 0.9x |' % (s1, chg / s1 / 1e6, loop / s1))

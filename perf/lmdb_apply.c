@@ -1,5 +1,5 @@
 /*
- * lmdb_apply.c: an LMDB contender (optional in DESIGN section 6). Reads a generated
+ * lmdb_apply.c: an LMDB contender (optional in docs/design.md section 6). Reads a generated
  * collection with the library's reader and batch decoder (perf_walk.h) and applies
  * the chain, from the last full backup on, to an LMDB environment on tmpfs
  * (/dev/shm, or DBDIR):

@@ -1,5 +1,5 @@
 /*
- * naive_loop.c: the single-threaded baseline of DESIGN section 6: read, decode and
+ * naive_loop.c: the single-threaded baseline of docs/design.md section 6: read, decode and
  * apply the same collection with the same table code, in one thread, with no queues
  * and no shards. It prints one JSON line (seconds, changes, rows, digest) so perf/
  * can set it beside `increstore restore --shards N` on the same files.

@@ -1,5 +1,5 @@
 /*
- * rocksdb_apply.c: the RocksDB contender of DESIGN section 6. Reads a generated
+ * rocksdb_apply.c: the RocksDB contender of docs/design.md section 6. Reads a generated
  * collection with the library's reader and batch decoder (perf_walk.h, the same code
  * irs_naive_loop runs) and applies the chain, from the last full backup on, to a
  * RocksDB database (C API, rocksdb/c.h):

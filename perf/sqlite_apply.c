@@ -1,5 +1,5 @@
 /*
- * sqlite_apply.c: the SQLite contender of DESIGN section 6. Reads a generated
+ * sqlite_apply.c: the SQLite contender of docs/design.md section 6. Reads a generated
  * collection with the library's reader and batch decoder (perf_walk.h, the same code
  * irs_naive_loop runs) and applies the chain, from the last full backup on, to an
  * in-memory SQLite database:

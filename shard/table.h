@@ -6,7 +6,7 @@
  * an open-addressing hash index over encoded keys (common/keycodec.h) whose slots
  * point at row blobs in a per-partition arena.
  *
- * FAILURE ATOMICITY (DESIGN section 4) is two-phase:
+ * FAILURE ATOMICITY (docs/design.md section 4) is two-phase:
  *
  *     stage:  bytes += irs__part_rec_bound(p, rec)   for each staged UPSERT
  *             irs__part_reserve(p, nupserts, bytes)   may fail: table untouched
@@ -103,7 +103,7 @@ void irs__part_unreserve(irs_table_part *p);
 /* ------------------------------------------------------------------ apply */
 
 /*
- * Applies one change record (common/record.h) with DESIGN section 1 semantics:
+ * Applies one change record (common/record.h) with docs/design.md section 1 semantics:
  * UPSERT of an existing key changes the listed columns only (a listed NULL sets
  * NULL); UPSERT of a missing key inserts a row with the unlisted columns NULL; ERASE
  * of a missing key does nothing. Adds to *counts (not reset).
@@ -120,7 +120,7 @@ void irs__part_apply(irs_table_part *p, const irs_rec *rec, irs_apply_counts *co
  * Applies recs[0..n) in order, as n calls to irs__part_apply would, but in groups of
  * 16: the next group's hash slots are prefetched and this group's rows are loaded by
  * one tight loop before the group is applied, so the cache misses of 16 changes
- * overlap instead of queueing (DESIGN section 6; measured ~2.8x on a W1-like mix).
+ * overlap instead of queueing (docs/design.md section 6; measured ~2.8x on a W1-like mix).
  * Thread: owner.
  */
 void irs__part_apply_batch(irs_table_part *p, const irs_rec *const *recs, size_t n,

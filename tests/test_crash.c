@@ -1,5 +1,5 @@
 /*
- * test_crash.c: crash safety of adding a backup (DESIGN section 3, docs/format.md
+ * test_crash.c: crash safety of adding a backup (docs/design.md section 3, docs/format.md
  * "Writing a backup").
  *
  * Each iteration forks a child that opens the collection and adds one incremental of

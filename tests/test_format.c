@@ -1,12 +1,12 @@
 /*
- * test_format.c: the backup collection on disk (DESIGN section 3, docs/format.md).
+ * test_format.c: the backup collection on disk (docs/design.md section 3, docs/format.md).
  *
  *  a) Round trip. Backups written through the public writer (every type, NULLs,
  *     partial upserts, erases, empty backups, frames of 7 changes, segments of about
  *     2 KiB, a 64 KiB memory budget so runs spill, three tables, three fulls) are read
  *     back through the segment reader, the batch decoder and the record decoder and
  *     compared, key by key, with an independent model of what was written, including
- *     the collapse of repeated keys in an incremental (DESIGN section 1).
+ *     the collapse of repeated keys in an incremental (docs/design.md section 1).
  *  b) Damage. One test per failure: each damages a real file written by the writer and
  *     checks the exact error code and that the message names the position (backup,
  *     file, frame, byte offset, key). Hand-packed ChangeBatch payloads check every rule

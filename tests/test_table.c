@@ -1,6 +1,6 @@
 /*
  * test_table.c: the in-memory table partition (shard/table.h) and the content digest
- * (common/digest.h): DESIGN section 1 semantics, NULLs, var-length values growing and
+ * (common/digest.h): docs/design.md section 1 semantics, NULLs, var-length values growing and
  * shrinking (in place and out of line), clear, reserve-then-apply allocating nothing,
  * failure atomicity of reserve, sorted iteration, digests independent of order and
  * partitioning, and long random runs against a simple reference model checked with
@@ -156,7 +156,7 @@ static void model_erase(env *e, uint32_t id)
 	m->present = false;
 }
 
-/* DESIGN 1: listed columns change; a missing row starts all NULL. */
+/* docs/design.md section 1: listed columns change; a missing row starts all NULL. */
 static void model_upsert(env *e, uint32_t id, const irs_value *row)
 {
 	mrow *m = &e->rows[id];

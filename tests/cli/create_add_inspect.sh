@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # create_add_inspect.sh: acceptance test of `increstore create`, `add` and `inspect`
-# (DESIGN.md section 5), driving the built binary only.
+# (docs/design.md section 5), driving the built binary only.
 #
 # usage: bash create_add_inspect.sh <increstore-binary> <source-dir>
 #

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# gen_verify.sh: acceptance test of `increstore gen` and `increstore verify` (DESIGN.md
+# gen_verify.sh: acceptance test of `increstore gen` and `increstore verify` (docs/design.md
 # sections 1 and 5), driving the built binary only.
 #
 # usage: bash gen_verify.sh <increstore-binary> <source-dir>

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Exact-output tests of `increstore restore` on collections built with create/add:
-# every rule of DESIGN section 1, --upto at each backup, several fulls, several
+# every rule of docs/design.md section 1, --upto at each backup, several fulls, several
 # tables, the export formats, and the exit codes.
 #   bash restore_semantics.sh <increstore-binary> <source-dir>
 set -euo pipefail
