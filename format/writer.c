@@ -702,6 +702,103 @@ static int emit(emitter *e, const irs_rec *r, irs_error *err)
 	return rc;
 }
 
+/* The merge heap of sources, ordered by source_before. */
+static void heap_sift_up(source **heap, size_t k)
+{
+	while (k && source_before(heap[k], heap[(k - 1) / 2])) {
+		source *tmp = heap[k];
+		heap[k] = heap[(k - 1) / 2];
+		heap[(k - 1) / 2] = tmp;
+		k = (k - 1) / 2;
+	}
+}
+
+static void heap_sift_down(source **heap, size_t n)
+{
+	size_t k = 0;
+	for (;;) {
+		size_t l = 2 * k + 1, m = k;
+		if (l < n && source_before(heap[l], heap[m]))
+			m = l;
+		if (l + 1 < n && source_before(heap[l + 1], heap[m]))
+			m = l + 1;
+		if (m == k)
+			return;
+		source *tmp = heap[k];
+		heap[k] = heap[m];
+		heap[m] = tmp;
+		k = m;
+	}
+}
+
+/* Opens source r of table t (spill run r, or the in-memory buffer for r == nruns) at
+ * its first record and puts it on the heap when it has one. */
+static int source_open(irs_backup_writer *w, wtable *t, source *s, uint32_t r, source **heap,
+		       size_t *nheap, irs_error *err)
+{
+	s->order = r;
+	if (r < t->nruns) {
+		s->fd = t->runs[r].fd;
+		s->left = t->runs[r].records;
+		s->cap = 1u << 20;
+		s->buf = irs__malloc(w->mem, s->cap);
+		if (!s->buf)
+			return irs__seterr(err, IRS_ENOMEM, "out of memory");
+		if (lseek(s->fd, 0, SEEK_SET) < 0)
+			return irs__seterr(err, IRS_EIO, "spill run: seek failed: %s", strerror(errno));
+	} else {
+		s->fd = -1;
+		s->mem_t = t;
+		s->left = t->nindex;
+	}
+	int rc = source_next(w, s, err);
+	if (rc || !s->cur)
+		return rc;
+	heap[*nheap] = s;
+	heap_sift_up(heap, (*nheap)++);
+	return 0;
+}
+
+/* The merge's pending record: the last key seen, with the changes to it so far
+ * collapsed in order (docs/design.md section 1), emitted once the next key differs. */
+typedef struct pending {
+	irs_buf rec, spare;
+	bool have;
+} pending;
+
+/* Folds record r (the next in merge order) into the pending one, or emits the pending
+ * one and makes r pending. */
+static int merge_next(irs_backup_writer *w, const irs_schema_table *ts, emitter *e, pending *pd,
+		      const irs_rec *r, irs_error *err)
+{
+	const irs_rec *p = (const irs_rec *)pd->rec.p;
+	if (pd->have && rec_order(p, r) == 0) {
+		if (w->kind == IRS_BACKUP_FULL || !w->o.collapse_duplicates) {
+			char key[256];
+			irs__rec_key_format(ts, irs__rec_key(r), r->key_len, key, sizeof key);
+			return irs__seterr(err, IRS_EDUPKEY,
+					   "table %s: key %s appears twice in one backup (line %llu and line %llu)",
+					   ts->name, key, (unsigned long long)p->tag, (unsigned long long)r->tag);
+		}
+		pd->spare.len = 0;
+		if (!irs__buf_reserve(&pd->spare, (size_t)p->size + r->size))
+			return irs__seterr(err, IRS_ENOMEM, "out of memory");
+		pd->spare.len = irs__rec_collapse(ts, p, r, pd->spare.p, pd->spare.cap);
+		irs_buf tmp = pd->rec;
+		pd->rec = pd->spare;
+		pd->spare = tmp;
+		return 0;
+	}
+	int rc = pd->have ? emit(e, p, err) : 0;
+	if (rc)
+		return rc;
+	pd->rec.len = 0;
+	if (!irs__buf_append(&pd->rec, r, r->size))
+		return irs__seterr(err, IRS_ENOMEM, "out of memory");
+	pd->have = true;
+	return 0;
+}
+
 /* Merges table i's runs and buffer, collapsing or rejecting repeated keys, into segments. */
 static int write_table(irs_backup_writer *w, uint32_t i, irs_error *err)
 {
@@ -714,108 +811,28 @@ static int write_table(irs_backup_writer *w, uint32_t i, irs_error *err)
 	source *src = irs__calloc(w->mem, sizeof(source) * nsrc);
 	source **heap = irs__calloc(w->mem, sizeof(source *) * nsrc);
 	emitter e = {.w = w, .table = i, .t = t};
-	irs_buf pend, merged;
-	irs__buf_init(&pend, w->mem);
-	irs__buf_init(&merged, w->mem);
+	pending pd = {.have = false};
+	irs__buf_init(&pd.rec, w->mem);
+	irs__buf_init(&pd.spare, w->mem);
 	int rc = 0;
 	if (!src || !heap || irs__batch_encoder_init(&e.enc, w->mem, ts) != 0) {
 		rc = irs__seterr(err, IRS_ENOMEM, "out of memory");
 		goto out;
 	}
 	size_t nheap = 0;
-	for (uint32_t r = 0; r < nsrc; r++) {
-		source *s = &src[r];
-		s->order = r;
-		if (r < t->nruns) {
-			s->fd = t->runs[r].fd;
-			s->left = t->runs[r].records;
-			s->cap = 1u << 20;
-			s->buf = irs__malloc(w->mem, s->cap);
-			if (!s->buf) {
-				rc = irs__seterr(err, IRS_ENOMEM, "out of memory");
-				goto out;
-			}
-			if (lseek(s->fd, 0, SEEK_SET) < 0) {
-				rc = irs__seterr(err, IRS_EIO, "spill run: seek failed: %s", strerror(errno));
-				goto out;
-			}
-		} else {
-			s->fd = -1;
-			s->mem_t = t;
-			s->left = t->nindex;
-		}
-		rc = source_next(w, s, err);
-		if (rc)
-			goto out;
-		if (!s->cur)
-			continue;
-		/* sift up */
-		size_t k = nheap++;
-		heap[k] = s;
-		while (k && source_before(heap[k], heap[(k - 1) / 2])) {
-			source *tmp = heap[k];
-			heap[k] = heap[(k - 1) / 2];
-			heap[(k - 1) / 2] = tmp;
-			k = (k - 1) / 2;
-		}
-	}
-	bool have_pend = false;
-	while (nheap) {
+	for (uint32_t r = 0; r < nsrc && !rc; r++)
+		rc = source_open(w, t, &src[r], r, heap, &nheap, err);
+	while (!rc && nheap) {
 		source *s = heap[0];
-		const irs_rec *r = s->cur;
-		if (have_pend && rec_order((const irs_rec *)pend.p, r) == 0) {
-			const irs_rec *p = (const irs_rec *)pend.p;
-			if (w->kind == IRS_BACKUP_FULL || !w->o.collapse_duplicates) {
-				char key[256];
-				irs__rec_key_format(ts, irs__rec_key(r), r->key_len, key, sizeof key);
-				rc = irs__seterr(err, IRS_EDUPKEY,
-						 "table %s: key %s appears twice in one backup (line %llu and line %llu)",
-						 ts->name, key, (unsigned long long)p->tag,
-						 (unsigned long long)r->tag);
-				goto out;
-			}
-			merged.len = 0;
-			if (!irs__buf_reserve(&merged, (size_t)p->size + r->size)) {
-				rc = irs__seterr(err, IRS_ENOMEM, "out of memory");
-				goto out;
-			}
-			merged.len = irs__rec_collapse(ts, p, r, merged.p, merged.cap);
-			irs_buf tmp = pend;
-			pend = merged;
-			merged = tmp;
-		} else {
-			if (have_pend && (rc = emit(&e, (const irs_rec *)pend.p, err)) != 0)
-				goto out;
-			pend.len = 0;
-			if (!irs__buf_append(&pend, r, r->size)) {
-				rc = irs__seterr(err, IRS_ENOMEM, "out of memory");
-				goto out;
-			}
-			have_pend = true;
-		}
-		rc = source_next(w, s, err);
-		if (rc)
-			goto out;
-		if (!s->cur)
+		rc = merge_next(w, ts, &e, &pd, s->cur, err);
+		if (!rc)
+			rc = source_next(w, s, err);
+		if (!rc && !s->cur)
 			heap[0] = heap[--nheap];
-		/* sift down */
-		size_t k = 0;
-		for (;;) {
-			size_t l = 2 * k + 1, m = k;
-			if (l < nheap && source_before(heap[l], heap[m]))
-				m = l;
-			if (l + 1 < nheap && source_before(heap[l + 1], heap[m]))
-				m = l + 1;
-			if (m == k)
-				break;
-			source *tmp = heap[k];
-			heap[k] = heap[m];
-			heap[m] = tmp;
-			k = m;
-		}
+		heap_sift_down(heap, nheap);
 	}
-	if (have_pend)
-		rc = emit(&e, (const irs_rec *)pend.p, err);
+	if (!rc && pd.have)
+		rc = emit(&e, (const irs_rec *)pd.rec.p, err);
 	if (!rc)
 		rc = emit_flush_frame(&e, err);
 	if (!rc)
@@ -824,8 +841,8 @@ out:
 	if (e.seg_open)
 		irs__segment_discard(&e.seg);
 	irs__batch_encoder_free(&e.enc);
-	irs__buf_free(&pend);
-	irs__buf_free(&merged);
+	irs__buf_free(&pd.rec);
+	irs__buf_free(&pd.spare);
 	if (src)
 		for (uint32_t r = 0; r < nsrc; r++)
 			irs__free(w->mem, src[r].buf, src[r].cap);
