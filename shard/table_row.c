@@ -143,40 +143,23 @@ bool irs__row_insert(irs_table_part *p, size_t at, const irs_rec *rec)
 	return true;
 }
 
-/*
- * Rewrites the var area of row b (ref, in slot `at`) for the listed var columns in
- * p->work (see the top comment), in the first way that fits:
- *
- *   IN PLACE   the row with every listed value inline fits its blob: rewrite it,
- *              moving the unlisted values, and free the tail if it shrank;
- *   MOVE       it fits the record's own bound `ins` (true whenever the unlisted var
- *              columns hold nothing inline, e.g. a table with one var column): build
- *              it inline in a new blob and free the old one;
- *   OUT OF LINE otherwise every listed value gets its own blob; the row keeps 4 bytes
- *              per column, so it never grows.
- *
- * Allocates first, so on failure (only without a reservation) nothing has changed and
- * 0 is returned. Returns the row's ref afterwards (new after a MOVE).
- */
-static uint32_t row_update_var(irs_table_part *p, size_t at, uint32_t ref, uint8_t *b, size_t ins)
+/* row_update_var, step 1: where each var column of row b is now and how big it will be
+ * with the listed values inline. Returns the new content size; *old_units is the
+ * blob's size now. */
+static size_t var_plan(irs_table_part *p, const uint8_t *b, size_t voff, uint32_t *old_units)
 {
-	size_t kl = (size_t)b[0] | (size_t)b[1] << 8;
-	size_t voff = row_var_off(p, kl);
 	var_work *wk = p->work;
-	uint32_t nvar = p->nvar;
-
 	size_t off = voff;
-	for (uint32_t j = 0; j < nvar; j++) {
+	for (uint32_t j = 0; j < p->nvar; j++) {
 		uint32_t w = ld32(b + off);
 		wk[j].old_word = w;
 		wk[j].old_off = (uint32_t)off;
 		wk[j].old_size = (w & OOL) ? 4u : 4u + w;
 		off += wk[j].old_size;
 	}
-	uint32_t old_units = units_of(off) + b[2];
-
+	*old_units = units_of(off) + b[2];
 	size_t content = voff;
-	for (uint32_t j = 0; j < nvar; j++) {
+	for (uint32_t j = 0; j < p->nvar; j++) {
 		wk[j].ool_ref = 0;
 		if (!wk[j].listed)
 			wk[j].new_size = wk[j].old_size;
@@ -184,41 +167,69 @@ static uint32_t row_update_var(irs_table_part *p, size_t at, uint32_t ref, uint8
 			wk[j].new_size = wk[j].is_null ? 4u : 4u + wk[j].len;
 		content += wk[j].new_size;
 	}
-	uint32_t nref = ref;
-	uint8_t *nb = b;
-	if (content > (size_t)old_units * UNIT) {
-		if (units_of(content) <= units_of(ins)) {
-			uint32_t u = units_of(content);
-			nref = irs__blob_alloc(p, u);
-			if (!nref && !(nref = irs__blob_alloc_unreserved(p, u)))
-				return 0;
-			nb = ref_ptr(p, nref);
-		} else {
-			content = voff;
-			for (uint32_t j = 0; j < nvar; j++) {
-				if (wk[j].listed) {
-					wk[j].new_size = 4;
-					if (!wk[j].is_null) {
-						uint32_t u = units_of(4u + wk[j].len);
-						uint32_t r = irs__blob_alloc(p, u);
-						if (!r && !(r = irs__blob_alloc_unreserved(p, u))) {
-							for (uint32_t k = 0; k < j; k++)
-								if (wk[k].ool_ref)
-									irs__blob_free(p, wk[k].ool_ref,
-										  units_of(4u + wk[k].len));
-							return 0;
-						}
-						wk[j].ool_ref = r;
-					}
+	return content;
+}
+
+/* row_update_var, step 2: gives every listed non-NULL value its own blob (OUT OF LINE),
+ * leaving 4 bytes per column in the row. Returns the new content size, or 0 when an
+ * allocation failed (only without a reservation; nothing is left allocated). */
+static size_t var_out_of_line(irs_table_part *p, size_t voff)
+{
+	var_work *wk = p->work;
+	size_t content = voff;
+	for (uint32_t j = 0; j < p->nvar; j++) {
+		if (wk[j].listed) {
+			wk[j].new_size = 4;
+			if (!wk[j].is_null) {
+				uint32_t u = units_of(4u + wk[j].len);
+				uint32_t r = irs__blob_alloc(p, u);
+				if (!r && !(r = irs__blob_alloc_unreserved(p, u))) {
+					for (uint32_t k = 0; k < j; k++)
+						if (wk[k].ool_ref)
+							irs__blob_free(p, wk[k].ool_ref, units_of(4u + wk[k].len));
+					return 0;
 				}
-				content += wk[j].new_size;
+				wk[j].ool_ref = r;
 			}
 		}
+		content += wk[j].new_size;
 	}
+	return content;
+}
 
-	/* Committed from here on. Old values of listed columns leave the accounts. */
+/* row_update_var, step 2: picks IN PLACE, MOVE or OUT OF LINE and allocates what it
+ * needs. Returns the blob the row will be in (b, or a new one whose ref goes to *nref),
+ * or NULL when an allocation failed; *content becomes the new content size. */
+static uint8_t *var_place(irs_table_part *p, uint32_t ref, uint8_t *b, size_t voff, size_t ins,
+			  uint32_t old_units, size_t *content, uint32_t *nref)
+{
+	*nref = ref;
+	if (*content <= (size_t)old_units * UNIT)
+		return b; /* IN PLACE */
+	if (units_of(*content) <= units_of(ins)) {
+		uint32_t u = units_of(*content);
+		uint32_t r = irs__blob_alloc(p, u);
+		if (!r && !(r = irs__blob_alloc_unreserved(p, u)))
+			return NULL;
+		*nref = r;
+		return ref_ptr(p, r); /* MOVE */
+	}
+	size_t c = var_out_of_line(p, voff);
+	if (!c)
+		return NULL;
+	*content = c;
+	return b;
+}
+
+/* row_update_var, step 3 (cannot fail): the old values of listed columns leave the
+ * accounts and their NULL bits change, the unlisted values move to their new places
+ * (in b, or copied to nb after a MOVE) and the listed values are written. */
+static void var_commit(irs_table_part *p, uint8_t *b, uint8_t *nb, size_t kl, size_t voff)
+{
+	var_work *wk = p->work;
+	uint32_t nvar = p->nvar;
 	uint8_t *nulls = b + ROW_HEAD + kl;
-	off = voff;
+	size_t off = voff;
 	for (uint32_t j = 0; j < nvar; j++) {
 		wk[j].new_off = (uint32_t)off;
 		off += wk[j].new_size;
@@ -280,6 +291,33 @@ static uint32_t row_update_var(irs_table_part *p, size_t at, uint32_t ref, uint8
 			memcpy(d + 4, wk[j].src, wk[j].len);
 		}
 	}
+}
+
+/*
+ * Rewrites the var area of row b (ref, in slot `at`) for the listed var columns in
+ * p->work (see the top comment), in the first way that fits:
+ *
+ *   IN PLACE   the row with every listed value inline fits its blob: rewrite it,
+ *              moving the unlisted values, and free the tail if it shrank;
+ *   MOVE       it fits the record's own bound `ins` (true whenever the unlisted var
+ *              columns hold nothing inline, e.g. a table with one var column): build
+ *              it inline in a new blob and free the old one;
+ *   OUT OF LINE otherwise every listed value gets its own blob; the row keeps 4 bytes
+ *              per column, so it never grows.
+ *
+ * Allocates first, so on failure (only without a reservation) nothing has changed and
+ * 0 is returned. Returns the row's ref afterwards (new after a MOVE).
+ */
+static uint32_t row_update_var(irs_table_part *p, size_t at, uint32_t ref, uint8_t *b, size_t ins)
+{
+	size_t kl = (size_t)b[0] | (size_t)b[1] << 8;
+	size_t voff = row_var_off(p, kl);
+	uint32_t old_units, nref;
+	size_t content = var_plan(p, b, voff, &old_units);
+	uint8_t *nb = var_place(p, ref, b, voff, ins, old_units, &content, &nref);
+	if (!nb)
+		return 0;
+	var_commit(p, b, nb, kl, voff);
 	uint32_t new_units = units_of(content);
 	memset(nb + content, 0, (size_t)new_units * UNIT - content);
 	if (nb != b) {
