@@ -101,18 +101,8 @@ static int check_expected(irs_restore *r, irs_error *err)
 		const Increstore__TableBackup *tb = c->backups[b].by_table[t];
 		if (!r->enabled[t] || !tb || !tb->expected)
 			continue;
-		uint64_t rows = irs_restore_row_count(r, t), digest = 0;
-		int rc = 0;
-		for (uint32_t s = 0; s < r->pool.nshards; s++) {
-			digest += r->pool.shards[s].digest[t];
-			if (r->pool.shards[s].digest_rc)
-				rc = r->pool.shards[s].digest_rc;
-		}
-		if (rc)
-			return irs__seterr(err, rc, "backup %s table %s: cannot compute the digest",
-					   r->pool.plan.name, c->tables[t].name);
-		r->digests[t] = digest; /* the CLI prints it too */
-		r->digest_gen[t] = r->pool.plan.gen + 1;
+		/* O(shards): the partitions track their digests (restore_expects_states) */
+		uint64_t rows = irs_restore_row_count(r, t), digest = irs_restore_digest(r, t);
 		if (rows != tb->expected->rows || digest != tb->expected->digest)
 			return irs__seterr(err, IRS_EMISMATCH,
 					   "backup %s table %s: restored %llu rows with digest %016llx, the "
@@ -235,8 +225,6 @@ void irs_restore_free(irs_restore *r)
 	irs__free(mem, r->stats, sizeof(irs_backup_stats) * (c->nbackups ? c->nbackups : 1));
 	irs__free(mem, r->scratch, r->scratch_cap);
 	irs__free(mem, r->shard_applied, sizeof(uint64_t) * r->pool.nshards * c->nbackups);
-	irs__free(mem, r->digests, sizeof(uint64_t) * c->ntables);
-	irs__free(mem, r->digest_gen, sizeof(uint64_t) * c->ntables);
 	irs_allocator a = mem->a;
 	a.free(a.ctx, r, sizeof *r);
 }
@@ -310,11 +298,9 @@ static int restore_create(const irs_collection *c, const irs_restore_options *o,
 	r->enabled = irs__calloc(&r->mem, sizeof(bool) * c->ntables);
 	r->stats = irs__calloc(&r->mem, sizeof(irs_backup_stats) * (c->nbackups ? c->nbackups : 1));
 	r->shard_applied = irs__calloc(&r->mem, sizeof(uint64_t) * pool->nshards * c->nbackups);
-	r->digests = irs__calloc(&r->mem, sizeof(uint64_t) * c->ntables);
-	r->digest_gen = irs__calloc(&r->mem, sizeof(uint64_t) * c->ntables);
 	r->scratch_cap = IRS_MAX_KEY_BYTES;
 	r->scratch = irs__malloc(&r->mem, r->scratch_cap);
-	if (!r->enabled || !r->stats || !r->scratch || !r->shard_applied || !r->digests || !r->digest_gen)
+	if (!r->enabled || !r->stats || !r->scratch || !r->shard_applied)
 		return irs__seterr(err, IRS_ENOMEM, "out of memory creating the restore");
 	for (uint32_t t = 0; t < c->ntables; t++)
 		r->enabled[t] = o->tables == NULL;
@@ -325,6 +311,21 @@ static int restore_create(const irs_collection *c, const irs_restore_options *o,
 		r->enabled[t] = true;
 	}
 	return 0;
+}
+
+/* True when some backup this restore applies records an expected state it will check:
+ * then the partitions track their digests per change, so each check costs O(shards)
+ * instead of a scan of every row. */
+static bool restore_expects_states(const irs_restore *r, uint32_t base)
+{
+	const irs_collection *c = r->c;
+	if (!r->o.check_expected)
+		return false;
+	for (uint32_t b = base; b <= r->upto; b++)
+		for (uint32_t t = 0; t < c->ntables; t++)
+			if (r->enabled[t] && c->backups[b].by_table[t] && c->backups[b].by_table[t]->expected)
+				return true;
+	return false;
 }
 
 /* Refuses up front what certainly cannot fit the memory limit (engine/memory_model.c). */
@@ -415,6 +416,7 @@ int irs_restore_run(const irs_collection *c, const irs_restore_options *opts,
 		goto fail;
 	if (!ckpt && (rc = memory_precheck(r, base, err)) != 0)
 		goto fail;
+	r->pool.track_digest = restore_expects_states(r, base);
 	rc = ckpt ? shards_start(r, ckpt, 0, err) : shards_start(r, c, base, err);
 	if (rc) {
 		irs_collection_close(ckpt);

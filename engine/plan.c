@@ -110,7 +110,6 @@ int irs__plan_backup(irs_restore *r, const irs_collection *src, uint32_t sb, uin
 	int rc = plan_reserve_segments(p, &r->mem, nsegs, err);
 	if (rc)
 		return rc;
-	p->want_digest = false;
 	for (uint32_t t = 0; t < c->ntables; t++) {
 		const Increstore__TableBackup *tb = c->backups[sb].by_table[t];
 		if (!r->enabled[t] || !tb)
@@ -120,8 +119,6 @@ int irs__plan_backup(irs_restore *r, const irs_collection *src, uint32_t sb, uin
 			if (rc)
 				return rc;
 		}
-		if (r->o.check_expected && tb->expected)
-			p->want_digest = true;
 	}
 	atomic_store_explicit(&p->next_frame, 0, memory_order_relaxed);
 	atomic_store_explicit(&p->abort, 0, memory_order_relaxed);

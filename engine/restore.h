@@ -30,8 +30,6 @@ struct irs_restore {
 	uint64_t *shard_applied;    /* nstats x nshards, behind stats[].shard_applied */
 	uint64_t peak_bytes;
 	uint8_t *scratch;           /* unescaped key strings for reads */
-	uint64_t *digests;          /* per table: cached irs_restore_digest */
-	uint64_t *digest_gen;       /* per table: plan.gen + 1 when cached, 0 = none */
 	size_t scratch_cap;
 };
 

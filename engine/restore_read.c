@@ -9,6 +9,7 @@
  */
 #include <string.h>
 
+#include "common/digest.h"
 #include "common/error.h"
 #include "restore.h"
 #include "common/keycodec.h"
@@ -70,24 +71,16 @@ uint64_t irs_restore_logical_bytes(const irs_restore *r, uint32_t table)
 	return n;
 }
 
-/* A digest reads every row, so it is kept until the tables change (next backup). */
+/* O(shards) when the partitions track their digests (the restore checked expected
+ * states), else a scan of every row. */
 uint64_t irs_restore_digest(const irs_restore *r, uint32_t table)
 {
 	uint64_t sum = 0;
 	if (!table_ok(r, table))
 		return 0;
-	irs_restore *w = (irs_restore *)r;
-	if (w->digests && w->digest_gen[table] == r->pool.plan.gen + 1)
-		return w->digests[table];
-	for (uint32_t s = 0; s < r->pool.nshards; s++) {
-		uint64_t d = 0;
-		if (r->pool.shards[s].parts[table] && irs__part_digest(r->pool.shards[s].parts[table], &d) == 0)
-			sum += d;
-	}
-	if (w->digests) {
-		w->digests[table] = sum;
-		w->digest_gen[table] = r->pool.plan.gen + 1;
-	}
+	for (uint32_t s = 0; s < r->pool.nshards; s++)
+		if (r->pool.shards[s].parts[table])
+			sum = irs__digest_add(sum, irs__part_digest(r->pool.shards[s].parts[table]));
 	return sum;
 }
 

@@ -401,7 +401,9 @@ IRS_API uint64_t irs_restore_peak_bytes(const irs_restore *r);
 IRS_API uint64_t irs_restore_row_count(const irs_restore *r, uint32_t table);
 /* Logical size: encoded keys + values + NULL bits of every row of the table. */
 IRS_API uint64_t irs_restore_logical_bytes(const irs_restore *r, uint32_t table);
-/* Order-independent content digest of the table (docs/format.md, "Content digest"). */
+/* Order-independent content digest of the table (docs/format.md, "Content digest").
+ * O(shards) when the restore checked expected states (the shards then maintain it per
+ * change); otherwise it reads every row of the table on each call. */
 IRS_API uint64_t irs_restore_digest(const irs_restore *r, uint32_t table);
 
 /*

@@ -36,10 +36,9 @@ static int shard_setup(irs_pool *pool, irs_shard *sh, const bool *enabled,
 	sh->out = irs__calloc(mem, sizeof(irs_run *) * pool->nshards);
 	sh->recs = irs__malloc(mem, sizeof(*sh->recs) * recs_cap);
 	sh->recs_cap = sh->recs ? recs_cap : 0;
-	sh->digest = irs__calloc(mem, sizeof(uint64_t) * nt);
 	sh->resv_rows = irs__calloc(mem, sizeof(uint64_t) * nt);
 	sh->resv_bytes = irs__calloc(mem, sizeof(uint64_t) * nt);
-	if (!sh->parts || !sh->out || !sh->recs || !sh->digest || !sh->resv_rows || !sh->resv_bytes)
+	if (!sh->parts || !sh->out || !sh->recs || !sh->resv_rows || !sh->resv_bytes)
 		return irs__seterr(err, IRS_ENOMEM, "out of memory creating shard %u", sh->id);
 	for (uint32_t t = 0; t < nt; t++) {
 		if (!enabled[t])
@@ -51,6 +50,8 @@ static int shard_setup(irs_pool *pool, irs_shard *sh, const bool *enabled,
 			return irs__seterr(err, rc, "%s creating table %s on shard %u",
 					   rc == IRS_ELIMIT ? "memory limit reached" : "out of memory",
 					   pool->tables[t].name, sh->id);
+		if (pool->track_digest)
+			irs__part_track_digest(sh->parts[t]);
 	}
 	return 0;
 }
@@ -145,7 +146,6 @@ void irs__pool_free(irs_pool *pool)
 				irs__part_destroy(sh->parts[t]);
 			irs__free(mem, sh->parts, sizeof(*sh->parts) * nt);
 		}
-		irs__free(mem, sh->digest, sizeof(uint64_t) * nt);
 		irs__free(mem, sh->resv_rows, sizeof(uint64_t) * nt);
 		irs__free(mem, sh->resv_bytes, sizeof(uint64_t) * nt);
 	}

@@ -228,18 +228,6 @@ static void apply_staged(irs_shard *sh)
 	sh->staged_records = 0;
 }
 
-/* The expected-state check needs every table's digest: each shard computes its own
- * partitions' in parallel, instead of the coordinator reading every row alone. */
-static void digest_parts(irs_shard *sh)
-{
-	sh->digest_rc = 0;
-	for (uint32_t ti = 0; ti < sh->pool->ntables; ti++) {
-		sh->digest[ti] = 0;
-		if (sh->parts[ti] && !sh->digest_rc)
-			sh->digest_rc = irs__part_digest(sh->parts[ti], &sh->digest[ti]);
-	}
-}
-
 static void discard_staged(irs_shard *sh)
 {
 	irs_run *run = sh->staged;
@@ -312,8 +300,6 @@ void *irs__shard_main(void *arg)
 		case IRS_MSG_APPLY:
 			sh->result.wait_ns += irs__now_ns() - sh->idle_since_ns;
 			apply_staged(sh);
-			if (p->want_digest)
-				digest_parts(sh);
 			report(sh, &p->applied);
 			break;
 		case IRS_MSG_DISCARD:

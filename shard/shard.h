@@ -96,7 +96,6 @@ typedef struct irs_plan {
 	char name_buf[IRS_MAX_NAME + 32];
 	uint64_t gen;               /* incremented for every backup started */
 	bool full;
-	bool want_digest;           /* shards compute partition digests after APPLY */
 	irs_frame_ref *frames;      /* every frame of every enabled table's segments */
 	size_t nframes, frames_cap;
 	uint32_t *frame_table;      /* per segment: table index */
@@ -145,8 +144,6 @@ typedef struct irs_shard {
 	Increstore__IncrementalRestoreResult result;
 	uint64_t result_gen;        /* plan.gen the result belongs to */
 	irs_error error;            /* the first failure of this backup */
-	uint64_t *digest;           /* per table: partition digest after APPLY (want_digest) */
-	int digest_rc;              /* 0, or the error computing one */
 	uint64_t idle_since_ns;     /* when it last reported: barrier statistics */
 	unsigned yield_counter;     /* fault hooks: sched_yield every N events */
 	uint64_t frames_decoded;    /* in the current backup (fault hooks) */
@@ -162,6 +159,7 @@ struct irs_pool {
 	irs_plan plan;
 	size_t run_cap;                /* bytes of record data per run */
 	const volatile int *cancel;    /* the caller's flag, or NULL */
+	bool track_digest;             /* partitions maintain their digest per change */
 	_Atomic uint64_t changes_done; /* progress, all backups */
 	_Atomic uint64_t bytes_done;
 	bool stopped;                  /* threads joined and their buffers freed */
@@ -177,8 +175,8 @@ static inline bool irs__pool_cancelled(const irs_pool *pool)
 /*
  * Sets up pool->nshards shards with their buffers and, for each table t with
  * enabled[t], a partition sized for expected_rows[t] rows in all (spread over the
- * shards), then starts the threads. The caller set mem, tables, ntables, nshards,
- * run_cap and cancel. On error the pool is half built: irs__pool_stop and
+ * shards), maintaining its digest when track_digest, then starts the threads. The
+ * caller set mem, tables, ntables, nshards, run_cap, cancel and track_digest. On error the pool is half built: irs__pool_stop and
  * irs__pool_free release what was made. Errors: IRS_ENOMEM, IRS_ELIMIT (creating a
  * partition), IRS_ESHARD (a thread did not start). Thread: the coordinator.
  */

@@ -125,6 +125,24 @@ void irs__index_remove(irs_table_part *p, size_t hole)
 
 /* ------------------------------------------------------------------ lifetime */
 
+/* The constant offset of every key part, when all are fixed-width (digests read them). */
+static int key_offsets_init(irs_table_part *p)
+{
+	const irs_schema_table *t = p->t;
+	for (uint32_t i = 0; i < t->nkey; i++)
+		if (!irs__type_width(t->cols[t->key_cols[i]].type))
+			return 0;
+	p->key_off = irs__part_mem_alloc(p, t->nkey * sizeof *p->key_off);
+	if (!p->key_off)
+		return mem_error(p->mem);
+	uint32_t off = 0;
+	for (uint32_t i = 0; i < t->nkey; i++) {
+		p->key_off[i] = off;
+		off += irs__type_width(t->cols[t->key_cols[i]].type);
+	}
+	return 0;
+}
+
 int irs__part_create(irs_mem *mem, const irs_schema_table *t, uint64_t expected_rows,
 		     irs_table_part **out)
 {
@@ -168,6 +186,8 @@ int irs__part_create(irs_mem *mem, const irs_schema_table *t, uint64_t expected_
 			p->var_vi[j++] = vi;
 		}
 	}
+	if ((rc = key_offsets_init(p)) != 0)
+		goto fail;
 	if (expected_rows && (rc = irs__index_grow(p, expected_rows)) != 0)
 		goto fail;
 	*out = p;
@@ -189,6 +209,7 @@ void irs__part_destroy(irs_table_part *p)
 	irs__part_mem_free(p, p->vcols, p->nvalues * sizeof *p->vcols);
 	irs__part_mem_free(p, p->var_vi, p->nvar * sizeof *p->var_vi);
 	irs__part_mem_free(p, p->work, p->nvar * sizeof *p->work);
+	irs__part_mem_free(p, p->key_off, p->t->nkey * sizeof *p->key_off);
 	irs__free(p->mem, p, sizeof *p);
 }
 
@@ -202,6 +223,7 @@ void irs__part_clear(irs_table_part *p)
 	p->max_key_len = 0;
 	p->resv_rows = p->resv_units = 0;
 	p->err = 0;
+	p->digest = 0;
 }
 
 

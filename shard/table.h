@@ -204,17 +204,31 @@ void irs__part_sorted_free(const irs_table_part *p, const uint8_t **rows, size_t
 
 /*
  * The partition's content digest: the wrapping sum of its rows' digests
- * (common/digest.h); partitions of one table add up to the table's digest.
- * Errors: IRS_ENOMEM/ELIMIT (a scratch buffer for very wide rows or long keys),
- * IRS_ECORRUPT (a key that does not decode).
+ * (common/digest.h); partitions of one table add up to the table's digest. O(1) while
+ * the digest is tracked, else a scan of every row. Cannot fail.
  */
-int irs__part_digest(const irs_table_part *p, uint64_t *digest);
+uint64_t irs__part_digest(const irs_table_part *p);
+
+/*
+ * From now on the digest is maintained per change (each insert, update and erase adds
+ * and subtracts row digests), so irs__part_digest costs nothing at a barrier. Costs a
+ * scan when the partition already holds rows. Thread: owner.
+ */
+void irs__part_track_digest(irs_table_part *p);
+
+/*
+ * The digest computed from its definition (every row decoded to irs_value, then
+ * irs__row_digest): the cross-check of the blob serializer and of the tracking.
+ * Errors: IRS_ENOMEM/ELIMIT (scratch), IRS_ECORRUPT (a key that does not decode).
+ */
+int irs__part_digest_by_definition(const irs_table_part *p, uint64_t *digest);
 
 /*
  * Debug validator (tests): every row findable from its home slot and found first,
  * tags equal the key hash, keys decode, blobs and out-of-line values inside the
  * arena, row count and logical bytes equal to what the rows add up to, every arena
- * unit accounted for (rows + free lists + unused), reservations backed.
+ * unit accounted for (rows + free lists + unused), reservations backed, and a tracked
+ * digest equal to the digest by definition.
  * Returns 0, or IRS_ECORRUPT with a reason in why[0..why_cap) (may be NULL), or
  * IRS_ENOMEM for its own scratch.
  */

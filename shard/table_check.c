@@ -140,6 +140,12 @@ int irs__part_check(const irs_table_part *p, char *why, size_t why_cap)
 	      (unsigned long long)p->arena_units, (unsigned long long)live,
 	      (unsigned long long)free_units, (unsigned long long)unused,
 	      (unsigned long long)p->lost_units);
+	uint64_t by_definition = 0;
+	if ((rc = irs__part_digest_by_definition(p, &by_definition)) != 0)
+		goto out;
+	CHECK(irs__part_digest(p) == by_definition, "digest %016llx (%s) but the rows add up to %016llx",
+	      (unsigned long long)irs__part_digest(p), p->track_digest ? "tracked" : "scanned",
+	      (unsigned long long)by_definition);
 out:
 	irs__free(p->mem, vals, vbytes);
 	irs__free(p->mem, scratch, kbytes);

@@ -184,6 +184,10 @@ struct irs_table_part {
 	size_t next_chunk;         /* bytes of the next chunk */
 	uint64_t mem_bytes;        /* bytes allocated through mem */
 	int err;                   /* sticky error of an unreserved apply */
+	/* content digest (table_digest.c) */
+	bool track_digest;         /* digest is maintained per change */
+	uint64_t digest;           /* sum of the row digests, while tracking */
+	uint32_t *key_off;         /* offset of each key part when all are fixed-width, else NULL */
 };
 
 static inline uint32_t ld32(const uint8_t *p)
@@ -367,6 +371,10 @@ void irs__arena_free_all(irs_table_part *p);
 int irs__index_grow(irs_table_part *p, uint64_t rows);
 /* Empties slot `hole` by backward-shift deletion. */
 void irs__index_remove(irs_table_part *p, size_t hole);
+
+/* ---- table_digest.c */
+/* The digest of the row in blob b (common/digest.h), from the blob's bytes. */
+uint64_t irs__row_digest_blob(const irs_table_part *p, const uint8_t *b);
 
 /* ---- table_row.c */
 size_t irs__row_scan(irs_table_part *p, const uint8_t *b, uint64_t *var_logical, bool free_ool);

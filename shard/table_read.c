@@ -1,11 +1,10 @@
 /*
  * table_read.c: reading a table partition while its owner is quiescent: point gets,
- * row decoding, counters and statistics, unordered iteration, the content digest.
+ * row decoding, counters and statistics, unordered iteration.
  * The layout and invariants are described in table_impl.h.
  */
 #include "shard/table_impl.h"
 
-#include "common/digest.h"
 #include "common/keycodec.h"
 
 /* ------------------------------------------------------------------ reads */
@@ -121,46 +120,4 @@ const uint8_t *irs__part_next(const irs_table_part *p, size_t *pos)
 	}
 	*pos = p->cap;
 	return NULL;
-}
-
-
-
-/* ------------------------------------------------------------------ digest */
-
-#define STACK_COLS 32
-#define STACK_KEY 512
-
-int irs__part_digest(const irs_table_part *p, uint64_t *digest)
-{
-	const irs_schema_table *t = p->t;
-	irs_value vstack[STACK_COLS];
-	uint8_t kstack[STACK_KEY];
-	irs_value *vals = vstack;
-	uint8_t *scratch = kstack;
-	size_t vbytes = t->ncols * sizeof *vals, kbytes = p->max_key_len;
-	int rc = 0;
-	*digest = 0;
-	if (t->ncols > STACK_COLS && !(vals = irs__malloc(p->mem, vbytes)))
-		return mem_error(p->mem);
-	if (kbytes > STACK_KEY && !(scratch = irs__malloc(p->mem, kbytes))) {
-		rc = mem_error(p->mem);
-		goto out;
-	}
-	uint64_t sum = 0;
-	for (size_t i = 0; i < p->cap; i++) {
-		prefetch_ahead(p, i);
-		if (!p->slots[i].ref)
-			continue;
-		const uint8_t *row = ref_ptr(p, p->slots[i].ref);
-		if ((rc = irs__part_row_values(p, row, vals, scratch)) != 0)
-			goto out;
-		sum = irs__digest_add(sum, irs__row_digest(t, vals));
-	}
-	*digest = sum;
-out:
-	if (vals != vstack)
-		irs__free(p->mem, vals, vbytes);
-	if (scratch != kstack)
-		irs__free(p->mem, scratch, kbytes);
-	return rc;
 }

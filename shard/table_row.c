@@ -135,6 +135,8 @@ bool irs__row_insert(irs_table_part *p, size_t at, const irs_rec *rec)
 	}
 	memset(var, 0, (size_t)units * UNIT - content); /* padding */
 	p->slots[at] = (irs_slot){(uint32_t)rec->hash, ref};
+	if (p->track_digest)
+		p->digest += irs__row_digest_blob(p, b);
 	p->count++;
 	resv_consume(p, (size_t)units * UNIT > ool ? (size_t)units * UNIT : ool);
 	p->logical += logical;
@@ -343,6 +345,8 @@ bool irs__row_update(irs_table_part *p, size_t at, uint32_t ref, const irs_rec *
 	uint32_t vi;
 	bool is_null;
 	const uint8_t *val;
+	/* the digest moves by (new row - old row), once the update is sure to happen */
+	uint64_t old_digest = p->track_digest ? irs__row_digest_blob(p, b) : 0;
 	/* The record's bound (bound_of), computed on the way. */
 	size_t ins = row_var_off(p, kl) + 4u * (size_t)p->nvar, ool = 0;
 	bool any = false;
@@ -394,12 +398,16 @@ bool irs__row_update(irs_table_part *p, size_t at, uint32_t ref, const irs_rec *
 			}
 		}
 	}
+	if (p->track_digest)
+		p->digest += irs__row_digest_blob(p, b) - old_digest;
 	return true;
 }
 
 void irs__row_erase(irs_table_part *p, size_t at, uint32_t ref)
 {
 	const uint8_t *b = ref_ptr(p, ref);
+	if (p->track_digest)
+		p->digest -= irs__row_digest_blob(p, b);
 	uint64_t lg = irs__row_fixed_logical(p, b);
 	size_t content = irs__row_scan(p, b, &lg, true);
 	irs__blob_free(p, ref, units_of(content) + b[2]);

@@ -32,6 +32,7 @@
 #include <cmocka.h>
 
 #include "format/collection.h"
+#include "common/digest.h"
 #include "engine/restore.h"
 #include "shard/fault.h"
 #include "test_util.h"
@@ -58,6 +59,7 @@ typedef struct chain {
 	sqlite3 *db;            /* oracle with snapshot tables s<b>_<t> */
 	uint64_t rng;
 	uint32_t keyspace;
+	bool expected;          /* backups record the oracle's rows and digest as expected states */
 	char strbuf[MAX_C][48]; /* storage for generated string values of one change */
 } chain;
 
@@ -242,6 +244,51 @@ static uint64_t gcd(uint64_t a, uint64_t b)
 	return a;
 }
 
+/* The oracle's row count and content digest of table ti: each SQLite row read back as
+ * irs_value and digested by the definition (common/digest.h). */
+static void oracle_state(chain *ch, uint32_t ti, uint64_t *rows, uint64_t *digest)
+{
+	gen_table *g = &ch->t[ti];
+	char q[256];
+	snprintf(q, sizeof q, "SELECT * FROM %s", g->name);
+	sqlite3_stmt *st;
+	assert_int_equal(sqlite3_prepare_v2(ch->db, q, -1, &st, NULL), SQLITE_OK);
+	*rows = 0;
+	*digest = 0;
+	irs_type types[MAX_C];
+	for (uint32_t c = 0; c < g->def.column_count; c++)
+		types[c] = g->cols[c].type;
+	irs_schema_table *t = tu_schema_new(types, g->def.column_count, g->pk, g->def.primary_key_count);
+	assert_non_null(t);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		irs_value v[MAX_C];
+		for (uint32_t c = 0; c < g->def.column_count; c++) {
+			int i = (int)c;
+			if (sqlite3_column_type(st, i) == SQLITE_NULL) {
+				v[c] = tu_null();
+				continue;
+			}
+			switch (g->cols[c].type) {
+			case IRS_TYPE_BOOL: v[c] = tu_bool(sqlite3_column_int(st, i)); break;
+			case IRS_TYPE_UINT32:
+			case IRS_TYPE_UINT64: v[c] = tu_u64((uint64_t)sqlite3_column_int64(st, i)); break;
+			case IRS_TYPE_DOUBLE: v[c] = tu_dbl(sqlite3_column_double(st, i)); break;
+			case IRS_TYPE_UTF8:
+				v[c] = tu_bytes(sqlite3_column_text(st, i), (size_t)sqlite3_column_bytes(st, i));
+				break;
+			case IRS_TYPE_BYTES:
+				v[c] = tu_bytes(sqlite3_column_blob(st, i), (size_t)sqlite3_column_bytes(st, i));
+				break;
+			default: v[c] = tu_i64(sqlite3_column_int64(st, i)); break;
+			}
+		}
+		*digest = irs__digest_add(*digest, irs__row_digest(t, v));
+		(*rows)++;
+	}
+	sqlite3_finalize(st);
+	tu_schema_free(t);
+}
+
 /* Writes one backup of random changes to distinct keys, and applies it to the oracle. */
 static void gen_backup(chain *ch, uint32_t b, bool full)
 {
@@ -296,6 +343,11 @@ static void gen_backup(chain *ch, uint32_t b, bool full)
 		}
 	}
 	sql(ch->db, "COMMIT");
+	for (uint32_t t = 0; t < ch->ntables && ch->expected; t++) {
+		uint64_t rows, digest;
+		oracle_state(ch, t, &rows, &digest);
+		assert_int_equal(irs_backup_writer_set_expected(w, t, rows, digest, &err), 0);
+	}
 	if (irs_backup_writer_commit(w, &err) != 0)
 		fail_msg("commit: %s", err.message);
 	irs_collection_close(c);
@@ -312,6 +364,9 @@ static void chain_make(chain *ch, uint64_t seed)
 	strcat(ch->dir, "/c");
 	make_schema(ch);
 	ch->keyspace = 2 + (uint32_t)rnd(ch, 60);
+	/* Two chains in three record expected states, so the restore checks them at every
+	 * barrier with digests maintained per change; the third restores without. */
+	ch->expected = seed % 3 != 0;
 	irs_table_def defs[MAX_T];
 	for (uint32_t t = 0; t < ch->ntables; t++)
 		defs[t] = ch->t[t].def;
@@ -448,6 +503,32 @@ static int compare(chain *ch, irs_restore *r, uint32_t snap, char *why, size_t w
 	return 0;
 }
 
+/* The digest the restore reports (maintained per change when the chain records
+ * expected states) equals a scan of every partition by the digest's definition. */
+static int digest_cross_check(chain *ch, irs_restore *r, uint32_t b, char *why, size_t whycap)
+{
+	for (uint32_t t = 0; t < ch->ntables; t++) {
+		uint64_t scan = 0;
+		for (uint32_t s = 0; s < r->pool.nshards; s++) {
+			uint64_t d;
+			const irs_table_part *part = r->pool.shards[s].parts[t];
+			if (!part)
+				continue;
+			if (irs__part_digest_by_definition(part, &d) != 0) {
+				snprintf(why, whycap, "after backup %u: table %u: digest scan failed", b, t);
+				return 1;
+			}
+			scan = irs__digest_add(scan, d);
+		}
+		if (scan != irs_restore_digest(r, t)) {
+			snprintf(why, whycap, "after backup %u: table %u: digest %016llx, a scan gives %016llx", b,
+				 t, (unsigned long long)irs_restore_digest(r, t), (unsigned long long)scan);
+			return 1;
+		}
+	}
+	return 0;
+}
+
 typedef struct barrier_ctx {
 	chain *ch;
 	uint32_t expect_next;
@@ -466,7 +547,8 @@ static int on_barrier(void *ctx, irs_restore *r, uint32_t b)
 		return 1;
 	}
 	x->expect_next++;
-	if (compare(x->ch, r, b, x->why, sizeof x->why)) {
+	if (digest_cross_check(x->ch, r, b, x->why, sizeof x->why) ||
+	    compare(x->ch, r, b, x->why, sizeof x->why)) {
 		x->failures++;
 		return 1;
 	}

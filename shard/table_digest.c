@@ -1,0 +1,246 @@
+/*
+ * table_digest.c: the content digest of a table partition (common/digest.h), read
+ * straight from the row blobs and, when the engine asks for it, maintained per change.
+ *
+ * ALGORITHM: a row's digest is XXH3-64 of its canonical serialization, every column in
+ * schema order. irs__row_digest_blob writes that serialization from the blob itself:
+ * value columns from the NULL bitmap, the fixed area (already little-endian, as the
+ * serialization wants) and the var area (inline or out of line); key columns from the
+ * encoded key, turned back from big-endian order-preserving form, strings unescaped on
+ * the fly. No irs_value is built and nothing is allocated, so it cannot fail.
+ *
+ * MAINTENANCE (irs__part_track_digest): the partition digest is a wrapping sum of row
+ * digests, so an insert adds the new row's digest, an erase subtracts the old one and
+ * an update does both. The cost is one or two row serializations per change, paid only
+ * by restores that check an expected state or read a digest; others never track.
+ *
+ * INVARIANT (checked by irs__part_check): while tracking, p->digest equals the sum of
+ * irs__row_digest() over the rows decoded to irs_value, the digest's definition.
+ */
+#include "shard/table_impl.h"
+
+#include "common/digest.h"
+
+static inline uint32_t be32(const uint8_t *k)
+{
+	return (uint32_t)k[0] << 24 | (uint32_t)k[1] << 16 | (uint32_t)k[2] << 8 | k[3];
+}
+
+static inline uint64_t be64(const uint8_t *k)
+{
+	return (uint64_t)be32(k) << 32 | be32(k + 4);
+}
+
+/* Length of an encoded string key part at k (0x00 escaped as 0x00 0xFF, ended by
+ * 0x00 0x00): the bytes it takes in the key and, in *len, the unescaped length. */
+static size_t key_string_span(const uint8_t *k, uint32_t *len)
+{
+	size_t i = 0;
+	uint32_t n = 0;
+	for (;;) {
+		const uint8_t *z = memchr(k + i, 0, IRS_MAX_KEY_BYTES);
+		n += (uint32_t)(z - (k + i));
+		i = (size_t)(z - k) + 2;
+		if (z[1] == 0x00)
+			break;
+		n++; /* an escaped 0x00 */
+	}
+	*len = n;
+	return i;
+}
+
+/* Serializes the key part of type ty at k (a trusted, well-formed encoding). */
+static void digest_key_part(irs_digest_stream *d, irs_type ty, const uint8_t *k)
+{
+	uint8_t tmp[9];
+	tmp[0] = 1;
+	switch (ty) {
+	case IRS_TYPE_BOOL:
+		tmp[1] = k[0];
+		irs__digest_put(d, tmp, 2);
+		return;
+	case IRS_TYPE_INT32:
+		irs__store_le32(tmp + 1, be32(k) ^ 0x80000000u);
+		irs__digest_put(d, tmp, 5);
+		return;
+	case IRS_TYPE_UINT32:
+		irs__store_le32(tmp + 1, be32(k));
+		irs__digest_put(d, tmp, 5);
+		return;
+	case IRS_TYPE_INT64:
+	case IRS_TYPE_TIMESTAMP:
+		irs__store_le64(tmp + 1, be64(k) ^ 0x8000000000000000u);
+		irs__digest_put(d, tmp, 9);
+		return;
+	case IRS_TYPE_UINT64:
+		irs__store_le64(tmp + 1, be64(k));
+		irs__digest_put(d, tmp, 9);
+		return;
+	case IRS_TYPE_DOUBLE: {
+		/* keycodec.h: the sign bit flipped for +, every bit flipped for - */
+		uint64_t v = be64(k);
+		v = (v & 0x8000000000000000u) ? v ^ 0x8000000000000000u : ~v;
+		irs__store_le64(tmp + 1, v);
+		irs__digest_put(d, tmp, 9);
+		return;
+	}
+	case IRS_TYPE_UTF8:
+	case IRS_TYPE_BYTES: {
+		uint32_t len;
+		key_string_span(k, &len);
+		irs__store_le32(tmp + 1, len);
+		irs__digest_put(d, tmp, 5);
+		for (;;) {
+			const uint8_t *z = memchr(k, 0, IRS_MAX_KEY_BYTES);
+			irs__digest_put(d, k, (size_t)(z - k));
+			if (z[1] == 0x00)
+				return;
+			irs__digest_put(d, z, 1); /* the escaped 0x00 itself */
+			k = z + 2;
+		}
+	}
+	}
+}
+
+#define KEY_OFF_STACK 64
+
+/* Byte offset of key part `pos` in the encoded key k: constant when every key part is
+ * fixed-width (p->key_off), else found by walking the parts before it. off[0..*known)
+ * caches the offsets found so far for this row (at most KEY_OFF_STACK of them). */
+static size_t key_part_offset(const irs_table_part *p, const uint8_t *k, uint32_t pos,
+			      uint32_t *off, uint32_t *known)
+{
+	if (p->key_off)
+		return p->key_off[pos];
+	if (!*known) {
+		off[0] = 0;
+		*known = 1;
+	}
+	if (pos < *known)
+		return off[pos];
+	const irs_schema_table *t = p->t;
+	uint32_t i = *known - 1;
+	size_t o = off[i];
+	while (i < pos) {
+		uint8_t w = irs__type_width(t->cols[t->key_cols[i]].type);
+		uint32_t len;
+		o += w ? w : key_string_span(k + o, &len);
+		if (++i < KEY_OFF_STACK) {
+			off[i] = (uint32_t)o;
+			*known = i + 1;
+		}
+	}
+	return o;
+}
+
+uint64_t irs__row_digest_blob(const irs_table_part *p, const uint8_t *b)
+{
+	const irs_schema_table *t = p->t;
+	size_t kl = (size_t)b[0] | (size_t)b[1] << 8;
+	const uint8_t *key = b + ROW_HEAD;
+	const uint8_t *nulls = key + kl;
+	const uint8_t *fixed = nulls + p->B;
+	const uint8_t *var = fixed + p->fixed_bytes;
+	uint32_t off[KEY_OFF_STACK], known = 0;
+	irs_digest_stream d;
+	irs__digest_begin(&d);
+	uint8_t tmp[5];
+	for (uint32_t c = 0; c < t->ncols; c++) {
+		const irs_schema_column *col = &t->cols[c];
+		if (col->is_key) {
+			digest_key_part(&d, col->type, key + key_part_offset(p, key, col->key_pos, off, &known));
+			continue;
+		}
+		uint32_t vi = col->value_idx;
+		const vcol *vc = &p->vcols[vi];
+		bool is_null = irs__bit_get(nulls, vi);
+		if (vc->width) {
+			if (is_null) {
+				tmp[0] = 0;
+				irs__digest_put(&d, tmp, 1);
+			} else {
+				uint8_t v[9];
+				v[0] = 1;
+				memcpy(v + 1, fixed + vc->pos, vc->width);
+				irs__digest_put(&d, v, 1u + vc->width);
+			}
+			continue;
+		}
+		/* var columns appear in value order, which is schema order among them */
+		uint32_t w = ld32(var);
+		var += 4;
+		const uint8_t *s;
+		uint32_t len;
+		if (w & OOL) {
+			const uint8_t *o = ref_ptr(p, w & ~OOL);
+			len = ld32(o);
+			s = o + 4;
+		} else {
+			len = w;
+			s = var;
+			var += w;
+		}
+		if (is_null) {
+			tmp[0] = 0;
+			irs__digest_put(&d, tmp, 1);
+			continue;
+		}
+		tmp[0] = 1;
+		irs__store_le32(tmp + 1, len);
+		irs__digest_put(&d, tmp, 5);
+		irs__digest_put(&d, s, len);
+	}
+	return irs__digest_end(&d);
+}
+
+/* The sum of the row digests, read from the blobs. */
+static uint64_t digest_scan(const irs_table_part *p)
+{
+	uint64_t sum = 0;
+	for (size_t i = 0; i < p->cap; i++) {
+		prefetch_ahead(p, i);
+		if (p->slots[i].ref)
+			sum = irs__digest_add(sum, irs__row_digest_blob(p, ref_ptr(p, p->slots[i].ref)));
+	}
+	return sum;
+}
+
+void irs__part_track_digest(irs_table_part *p)
+{
+	if (p->track_digest)
+		return;
+	p->digest = digest_scan(p);
+	p->track_digest = true;
+}
+
+uint64_t irs__part_digest(const irs_table_part *p)
+{
+	return p->track_digest ? p->digest : digest_scan(p);
+}
+
+/* The digest by its definition: every row decoded to irs_value, then irs__row_digest. */
+int irs__part_digest_by_definition(const irs_table_part *p, uint64_t *digest)
+{
+	const irs_schema_table *t = p->t;
+	size_t vbytes = t->ncols * sizeof(irs_value), kbytes = p->max_key_len + 1;
+	irs_value *vals = irs__malloc(p->mem, vbytes);
+	uint8_t *scratch = irs__malloc(p->mem, kbytes);
+	int rc = 0;
+	uint64_t sum = 0;
+	if (!vals || !scratch) {
+		rc = irs__mem_over_limit(p->mem) ? IRS_ELIMIT : IRS_ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < p->cap; i++) {
+		if (!p->slots[i].ref)
+			continue;
+		if ((rc = irs__part_row_values(p, ref_ptr(p, p->slots[i].ref), vals, scratch)) != 0)
+			goto out;
+		sum = irs__digest_add(sum, irs__row_digest(t, vals));
+	}
+	*digest = sum;
+out:
+	irs__free(p->mem, vals, vbytes);
+	irs__free(p->mem, scratch, kbytes);
+	return rc;
+}
