@@ -237,10 +237,7 @@ int main(int argc, char **argv)
 			}
 			rows += irs__part_count(l->part);
 			if (t == 0) {
-				uint64_t d;
-				if (irs__part_digest(l->part, &d))
-					return 3;
-				digest = irs__digest_add(digest, d);
+				digest = irs__digest_add(digest, irs__part_digest(l->part));
 			}
 		}
 	uint64_t full_changes = 0;

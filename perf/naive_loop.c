@@ -113,7 +113,7 @@ int main(int argc, char **argv)
 		rows += irs__part_count(parts[t].part);
 	uint64_t digest = 0;
 	if (c->ntables)
-		irs__part_digest(parts[0].part, &digest);
+		digest = irs__part_digest(parts[0].part);
 	printf("{\"engine\": \"naive_loop\", \"seconds\": %.6f, \"changes\": %llu, \"rows\": %llu, "
 	       "\"digest\": \"%016llx\"}\n",
 	       secs, (unsigned long long)changes, (unsigned long long)rows, (unsigned long long)digest);
