@@ -82,6 +82,59 @@ size_t irs__key_part_bound(irs_type type, const irs_value *v)
 	return 2u * v->v.s.len + 2u;
 }
 
+size_t irs__key_encode_part(irs_type ty, const uint8_t *v, size_t len, uint8_t *out, size_t room)
+{
+	uint8_t w = irs__type_width(ty);
+	if (w) {
+		if (room < w)
+			return 0;
+		switch (ty) {
+		case IRS_TYPE_BOOL: *out = (uint8_t)(v[0] != 0); break;
+		case IRS_TYPE_INT32: store_be32(out, irs__load_le32(v) ^ SIGN32); break;
+		case IRS_TYPE_UINT32: store_be32(out, irs__load_le32(v)); break;
+		case IRS_TYPE_INT64:
+		case IRS_TYPE_TIMESTAMP: store_be64(out, irs__load_le64(v) ^ SIGN64); break;
+		case IRS_TYPE_UINT64: store_be64(out, irs__load_le64(v)); break;
+		case IRS_TYPE_DOUBLE: {
+			uint64_t bits = irs__load_le64(v);
+			double d;
+			memcpy(&d, &bits, sizeof d);
+			store_be64(out, double_to_key(d));
+			break;
+		}
+		default: return 0;
+		}
+		return w;
+	}
+	if (!irs__type_is_var(ty))
+		return 0;
+	/* Copy runs between 0x00 bytes with memcpy: keys rarely hold 0x00. */
+	size_t n = 0;
+	while (len) {
+		const uint8_t *z = memchr(v, 0, len);
+		size_t run = z ? (size_t)(z - v) : len;
+		if (room - n < run)
+			return 0;
+		memcpy(out + n, v, run);
+		n += run;
+		v += run;
+		len -= run;
+		if (z) {
+			if (room - n < 2)
+				return 0;
+			out[n++] = 0x00;
+			out[n++] = 0xFF;
+			v++;
+			len--;
+		}
+	}
+	if (room - n < 2)
+		return 0;
+	out[n++] = 0x00;
+	out[n++] = 0x00;
+	return n;
+}
+
 size_t irs__key_encode(const irs_schema_table *t, const irs_value *row, uint8_t *out, size_t cap)
 {
 	size_t limit = cap < IRS_MAX_KEY_BYTES ? cap : IRS_MAX_KEY_BYTES;
@@ -90,51 +143,25 @@ size_t irs__key_encode(const irs_schema_table *t, const irs_value *row, uint8_t 
 		uint32_t c = t->key_cols[k];
 		irs_type ty = t->cols[c].type;
 		const irs_value *v = &row[c];
-		uint8_t w = irs__type_width(ty);
-		if (w) {
-			if (limit - n < w)
-				return 0;
-			uint8_t *p = out + n;
-			switch (ty) {
-			case IRS_TYPE_BOOL: *p = (uint8_t)(v->v.b != 0); break;
-			case IRS_TYPE_INT32: store_be32(p, (uint32_t)(int32_t)v->v.i64 ^ SIGN32); break;
-			case IRS_TYPE_UINT32: store_be32(p, (uint32_t)v->v.u64); break;
-			case IRS_TYPE_INT64:
-			case IRS_TYPE_TIMESTAMP: store_be64(p, (uint64_t)v->v.i64 ^ SIGN64); break;
-			case IRS_TYPE_UINT64: store_be64(p, v->v.u64); break;
-			case IRS_TYPE_DOUBLE: store_be64(p, double_to_key(v->v.d)); break;
-			default: return 0;
-			}
-			n += w;
-			continue;
+		uint8_t stored[8];
+		const uint8_t *src = stored;
+		size_t len = irs__type_width(ty);
+		switch (ty) {
+		case IRS_TYPE_BOOL: stored[0] = (uint8_t)(v->v.b != 0); break;
+		case IRS_TYPE_INT32:
+		case IRS_TYPE_UINT32: irs__store_le32(stored, (uint32_t)v->v.u64); break;
+		case IRS_TYPE_DOUBLE: memcpy(stored, &v->v.d, 8); break;
+		case IRS_TYPE_UTF8:
+		case IRS_TYPE_BYTES:
+			src = v->v.s.ptr;
+			len = v->v.s.len;
+			break;
+		default: irs__store_le64(stored, v->v.u64); break;
 		}
-		if (!irs__type_is_var(ty))
+		size_t w = irs__key_encode_part(ty, src, len, out + n, limit - n);
+		if (!w)
 			return 0;
-		/* Copy runs between 0x00 bytes with memcpy: keys rarely hold 0x00. */
-		const uint8_t *s = v->v.s.ptr;
-		size_t len = v->v.s.len;
-		while (len) {
-			const uint8_t *z = memchr(s, 0, len);
-			size_t run = z ? (size_t)(z - s) : len;
-			if (limit - n < run)
-				return 0;
-			memcpy(out + n, s, run);
-			n += run;
-			s += run;
-			len -= run;
-			if (z) {
-				if (limit - n < 2)
-					return 0;
-				out[n++] = 0x00;
-				out[n++] = 0xFF;
-				s++;
-				len--;
-			}
-		}
-		if (limit - n < 2)
-			return 0;
-		out[n++] = 0x00;
-		out[n++] = 0x00;
+		n += w;
 	}
 	return n;
 }

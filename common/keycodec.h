@@ -30,6 +30,14 @@
  */
 size_t irs__key_encode(const irs_schema_table *t, const irs_value *row, uint8_t *out, size_t cap);
 
+/*
+ * Encodes one key column value of type ty given in its stored form (little-endian
+ * fixed-width bytes as in records and ChangeBatches, or the bytes of a utf8/bytes
+ * value of length len) into out[0..room). Returns the bytes written, or 0 when they
+ * do not fit.
+ */
+size_t irs__key_encode_part(irs_type ty, const uint8_t *v, size_t len, uint8_t *out, size_t room);
+
 /* Upper bound of the encoded length of one key column value. */
 size_t irs__key_part_bound(irs_type type, const irs_value *v);
 

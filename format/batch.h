@@ -1,5 +1,6 @@
 /*
- * batch.h (private): ChangeBatch payloads <-> change records (common/record.h).
+ * batch.h (private): ChangeBatch payloads <-> change records (common/record.h):
+ * batch_wire.c reads the wire format, batch_decode.c decodes, batch_encode.c encodes.
  *
  * A ChangeBatch (proto/collection.proto) holds many changes to one table column-wise:
  * op codes, a "changed" and a "null" bitmap of row x column bits, and per column the
@@ -17,19 +18,55 @@
 #include "common/buf.h"
 #include "common/record.h"
 
+/* One column of a ChangeBatch, read in place: slices of the payload. */
+typedef struct irs_col_slice {
+	const uint8_t *fixed, *lengths, *data;
+	size_t fixed_len, lengths_len, data_len;
+} irs_col_slice;
+
+/* A ChangeBatch read in place (batch_wire.c); its columns are in the array the caller
+ * passed to irs__batch_parse. */
+typedef struct irs_batch_view {
+	uint32_t count;
+	const uint8_t *ops, *changed, *nulls;
+	size_t ops_len, changed_len, nulls_len;
+	uint32_t ncolumns;       /* columns present (only the first ncols are stored) */
+} irs_batch_view;
+
+/*
+ * Reads the wire format of a ChangeBatch payload without copying or allocating: the
+ * first ncols columns go to cols[], the others are only counted. Checks the wire
+ * format only (IRS_ECORRUPT naming the byte offset); shapes are the decoder's job.
+ */
+int irs__batch_parse(const uint8_t *payload, size_t len, uint32_t ncols, irs_col_slice *cols,
+		     irs_batch_view *b, irs_error *err);
+
 /* Receives each decoded record; rec is valid during the call only. Non-zero stops. */
 typedef int (*irs_rec_sink)(void *ctx, const irs_rec *rec, irs_error *err);
+
+/*
+ * Where the decoder writes records. room() returns space for a record of at most
+ * `bound` bytes whose key hashes to `hash` (8-byte aligned), or NULL with err set;
+ * the decoder builds the record there, then calls done(), whose non-zero return stops
+ * decoding. A restore routes with room(): each record is written straight into the
+ * run of the shard that owns it.
+ */
+typedef struct irs_rec_out {
+	uint8_t *(*room)(void *ctx, uint64_t hash, size_t bound, irs_error *err);
+	int (*done)(void *ctx, const irs_rec *rec, irs_error *err);
+	void *ctx;
+} irs_rec_out;
 
 /* Per-thread decoding state, reused from frame to frame (no allocation per change). */
 typedef struct irs_batch_decoder {
 	irs_mem *mem;
-	struct irs_arena_chunk *arena;  /* bump arena for protobuf-c's unpack */
-	bool alloc_failed;              /* an arena allocation failed during this unpack */
-	irs_value *row;                 /* one per column of the widest table */
-	uint32_t row_cap;
-	uint32_t *cursor;               /* per column: values consumed */
-	uint32_t *offset;               /* per column: byte offset in fixed/data */
-	uint8_t *rec;                   /* record being built */
+	uint32_t cap;                   /* columns the arrays below hold */
+	irs_col_slice *col;             /* per column: slices of the current payload */
+	uint32_t *cursor;               /* per column: values taken */
+	uint32_t *offset;               /* per column: data bytes taken */
+	uint32_t *first_bad;            /* per column: first invalid value (bool, UTF-8) or UINT32_MAX */
+	uint8_t *key;                   /* the encoded key being built (IRS_MAX_KEY_BYTES) */
+	uint8_t *rec;                   /* record buffer of irs__batch_decode */
 	size_t rec_cap;
 } irs_batch_decoder;
 
@@ -37,11 +74,18 @@ void irs__batch_decoder_init(irs_batch_decoder *d, irs_mem *mem);
 void irs__batch_decoder_free(irs_batch_decoder *d);
 
 /*
- * Decodes and validates one ChangeBatch payload of table t, calling sink for every
- * change in row order. full: every change must be an UPSERT listing every column.
- * tag_base + row index becomes each record's tag. *count receives the changes.
- * Errors (IRS_ECORRUPT) name the row and column; the caller adds file and frame.
+ * Decodes and validates one ChangeBatch payload of table t, writing one record per
+ * change, in row order, where `out` says. full: every change must be an UPSERT listing
+ * every column. tag_base + row index becomes each record's tag. *count receives the
+ * changes. Errors (IRS_ECORRUPT) name the row and column; the caller adds file and
+ * frame. Memory: the per-column arrays (once per table width) and nothing per frame.
  */
+int irs__batch_decode_to(irs_batch_decoder *d, const irs_schema_table *t, const uint8_t *payload,
+			 size_t len, bool full, uint64_t tag_base, const irs_rec_out *out,
+			 uint32_t *count, irs_error *err);
+
+/* As irs__batch_decode_to, with every record built in the decoder's buffer and passed
+ * to sink. */
 int irs__batch_decode(irs_batch_decoder *d, const irs_schema_table *t, const uint8_t *payload,
 		      size_t len, bool full, uint64_t tag_base, irs_rec_sink sink, void *ctx,
 		      uint32_t *count, irs_error *err);

@@ -71,29 +71,40 @@ static int run_new(irs_shard *sh, uint32_t table, size_t sz, irs_run **out, irs_
 typedef struct route_ctx {
 	irs_shard *sh;
 	uint32_t table;
+	uint32_t dest;              /* the shard of the record being built */
 } route_ctx;
 
-/* Decoder sink: appends a record to its owner's run. */
-static int route(void *ctx, const irs_rec *rec, irs_error *err)
+/* Decoder output: room for a record at the end of its owner's run, opening a new run
+ * when the current one is full or holds another table. */
+static uint8_t *route_room(void *ctx, uint64_t hash, size_t bound, irs_error *err)
 {
 	route_ctx *rc = ctx;
 	irs_shard *sh = rc->sh;
 	irs_pool *pool = sh->pool;
-	uint32_t dest = irs__shard_of(rec->hash, pool->nshards);
-	size_t sz = irs__rec_padded(rec->size);
+	uint32_t dest = irs__shard_of(hash, pool->nshards);
+	size_t sz = irs__rec_padded(bound);
 	irs_run *run = sh->out[dest];
 	if (run && (run->table != rc->table || run->cap - run->used < sz)) {
 		push_run(pool, dest, run);
 		run = sh->out[dest] = NULL;
 	}
 	if (!run) {
-		int e = run_new(sh, rc->table, sz, &sh->out[dest], err);
-		if (e)
-			return e;
+		if (run_new(sh, rc->table, sz, &sh->out[dest], err))
+			return NULL;
 		run = sh->out[dest];
 	}
-	memcpy(run->data + run->used, rec, rec->size);
-	run->used += sz;
+	rc->dest = dest;
+	return run->data + run->used;
+}
+
+/* Decoder output: the record is complete; it stays in the run. */
+static int route_done(void *ctx, const irs_rec *rec, irs_error *err)
+{
+	(void)err;
+	route_ctx *rc = ctx;
+	irs_shard *sh = rc->sh;
+	irs_run *run = sh->out[rc->dest];
+	run->used += irs__rec_padded(rec->size);
 	run->count++;
 	irs__fault_yield(&sh->yield_counter);
 	return 0;
@@ -127,10 +138,11 @@ static int decode_frame(irs_shard *sh, size_t fi)
 		irs__errprefix(err, "backup %s", p->name);
 		return rc;
 	}
-	route_ctx ctx = {sh, p->frame_table[seg]};
+	route_ctx ctx = {sh, p->frame_table[seg], 0};
+	irs_rec_out out = {route_room, route_done, &ctx};
 	uint32_t n = 0;
-	rc = irs__batch_decode(&sh->dec, &pool->tables[ctx.table], sh->frame_buf, f->length, p->full, 0,
-			       route, &ctx, &n, err);
+	rc = irs__batch_decode_to(&sh->dec, &pool->tables[ctx.table], sh->frame_buf, f->length, p->full,
+				  0, &out, &n, err);
 	if (rc) {
 		if (rc == IRS_ECORRUPT)
 			irs__errprefix(err, "backup %s: segment %s: frame %u at byte %llu", p->name, path,

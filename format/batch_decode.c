@@ -1,0 +1,422 @@
+/*
+ * batch_decode.c: decoding and validating ChangeBatch payloads into change records.
+ *
+ * FORMAT (proto/collection.proto, message ChangeBatch), for a table of C columns and a
+ * batch of N changes:
+ *     ops       N bytes, 0 = UPSERT, 1 = ERASE
+ *     changed   ceil(N*C/8) bytes; bit (r*C + c), LSB first: change r lists column c
+ *     nulls     same layout: change r sets column c to NULL (only where changed)
+ *     columns   C entries; column c holds the values of the changes that list it
+ *               non-NULL, in change order: `fixed` (LE, width 1/4/8) for fixed-width
+ *               types, `lengths` (LE u32 each) + `data` for utf8/bytes.
+ * Key columns are listed, non-NULL, in every change, erases included. An erase lists
+ * no other column. A full backup holds only upserts that list every column. Bitmap
+ * bits past N*C are zero.
+ *
+ * ALGORITHM
+ *   1. The protobuf wire format is read in place (batch_wire.c): every field is a
+ *      pointer into the payload, nothing is copied or allocated, and unknown fields
+ *      are skipped. So decoding a frame never holds more memory than the decoder's
+ *      per-column arrays, whatever the payload claims.
+ *   2. Whole-column passes check what can be checked per column: shapes, bool bytes
+ *      and UTF-8 (an ASCII fast path covers the whole column's data at once). A bad
+ *      value is only remembered by its index, so the error can still name its change.
+ *   3. One pass over the changes checks the bitmaps row by row, encodes the key
+ *      straight from the column bytes, and writes each record directly where its
+ *      consumer wants it (irs_rec_out: for a restore, the run of the shard that owns
+ *      the key), so a change is copied once.
+ * Everything that could make a later stage misbehave is checked here, so records are
+ * trusted downstream.
+ */
+#include "batch.h"
+
+#include "common/error.h"
+#include "common/keycodec.h"
+#include "format.h"
+
+#define NO_BAD UINT32_MAX /* first_bad: every value of the column is valid */
+
+void irs__batch_decoder_init(irs_batch_decoder *d, irs_mem *mem)
+{
+	memset(d, 0, sizeof *d);
+	d->mem = mem;
+}
+
+static void columns_free(irs_batch_decoder *d)
+{
+	irs__free(d->mem, d->col, sizeof(irs_col_slice) * d->cap);
+	irs__free(d->mem, d->cursor, sizeof(uint32_t) * d->cap);
+	irs__free(d->mem, d->offset, sizeof(uint32_t) * d->cap);
+	irs__free(d->mem, d->first_bad, sizeof(uint32_t) * d->cap);
+	d->col = NULL;
+	d->cursor = d->offset = d->first_bad = NULL;
+	d->cap = 0;
+}
+
+void irs__batch_decoder_free(irs_batch_decoder *d)
+{
+	columns_free(d);
+	irs__free(d->mem, d->key, IRS_MAX_KEY_BYTES);
+	irs__free(d->mem, d->rec, d->rec_cap);
+	memset(d, 0, sizeof *d);
+}
+
+static int nomem(irs_batch_decoder *d, irs_error *err)
+{
+	return irs__seterr(err, d->mem->limit && irs__mem_over_limit(d->mem) ? IRS_ELIMIT : IRS_ENOMEM,
+			   "out of memory decoding a batch");
+}
+
+/* Sizes the per-column arrays for ncols columns. */
+static int decoder_fit(irs_batch_decoder *d, uint32_t ncols, irs_error *err)
+{
+	if (!d->key && !(d->key = irs__malloc(d->mem, IRS_MAX_KEY_BYTES)))
+		return nomem(d, err);
+	if (ncols <= d->cap)
+		return 0;
+	columns_free(d);
+	d->col = irs__malloc(d->mem, sizeof(irs_col_slice) * ncols);
+	d->cursor = irs__malloc(d->mem, sizeof(uint32_t) * ncols);
+	d->offset = irs__malloc(d->mem, sizeof(uint32_t) * ncols);
+	d->first_bad = irs__malloc(d->mem, sizeof(uint32_t) * ncols);
+	d->cap = ncols;
+	if (!d->col || !d->cursor || !d->offset || !d->first_bad) {
+		columns_free(d);
+		return nomem(d, err);
+	}
+	return 0;
+}
+
+/* True when no byte of s[0..n) has its high bit set: then it is valid UTF-8. */
+static bool all_ascii(const uint8_t *s, size_t n)
+{
+	uint64_t acc = 0;
+	size_t i = 0;
+	for (; i + 32 <= n; i += 32) {
+		uint64_t a, b, c, e;
+		memcpy(&a, s + i, 8);
+		memcpy(&b, s + i + 8, 8);
+		memcpy(&c, s + i + 16, 8);
+		memcpy(&e, s + i + 24, 8);
+		acc |= a | b | c | e;
+	}
+	for (; i + 8 <= n; i += 8) {
+		uint64_t a;
+		memcpy(&a, s + i, 8);
+		acc |= a;
+	}
+	uint8_t tail = 0;
+	for (; i < n; i++)
+		tail |= s[i];
+	return !((acc & 0x8080808080808080u) | (tail & 0x80));
+}
+
+/* Index of the first bool byte above 1, or NO_BAD. */
+static uint32_t first_bad_bool(const uint8_t *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (s[i] > 1)
+			return (uint32_t)i;
+	return NO_BAD;
+}
+
+/* Index of the first value that is not valid UTF-8, or NO_BAD. Values whose lengths
+ * run past the data stop the scan: the change loop reports those. */
+static uint32_t first_bad_utf8(const irs_col_slice *cs)
+{
+	if (all_ascii(cs->data, cs->data_len))
+		return NO_BAD;
+	size_t off = 0, n = cs->lengths_len / 4;
+	for (size_t k = 0; k < n; k++) {
+		uint32_t l = irs__load_le32(cs->lengths + 4 * k);
+		if (l > cs->data_len - off)
+			return NO_BAD;
+		if (!irs__utf8_valid(cs->data + off, l))
+			return (uint32_t)k;
+		off += l;
+	}
+	return NO_BAD;
+}
+
+/* Checks the shapes of the batch and of every column against the table. */
+static int check_shapes(irs_batch_decoder *d, const irs_schema_table *t, const irs_batch_view *b,
+			irs_error *err)
+{
+	const uint32_t C = t->ncols, N = b->count;
+	if (N > IRS_MAX_BATCH_ROWS)
+		return irs__seterr(err, IRS_ECORRUPT, "batch claims %u changes, more than the limit %u", N,
+				   IRS_MAX_BATCH_ROWS);
+	uint64_t bits = (uint64_t)N * C, bm_bytes = (bits + 7) / 8;
+	if (b->ops_len != N)
+		return irs__seterr(err, IRS_ECORRUPT, "batch of %u changes has %zu op codes", N, b->ops_len);
+	if (b->changed_len != bm_bytes || b->nulls_len != bm_bytes)
+		return irs__seterr(err, IRS_ECORRUPT,
+				   "batch of %u changes x %u columns needs %llu-byte bitmaps, has %zu and %zu",
+				   N, C, (unsigned long long)bm_bytes, b->changed_len, b->nulls_len);
+	if (b->ncolumns != C)
+		return irs__seterr(err, IRS_ECORRUPT, "batch has %u columns, table %s has %u", b->ncolumns,
+				   t->name, C);
+	if (bits % 8) {
+		uint8_t pad = (uint8_t)(0xFFu << (bits % 8));
+		if ((b->changed[bm_bytes - 1] | b->nulls[bm_bytes - 1]) & pad)
+			return irs__seterr(err, IRS_ECORRUPT, "bitmap bits past %llu changes x columns are set",
+					   (unsigned long long)bits);
+	}
+	for (uint32_t c = 0; c < C; c++) {
+		const irs_col_slice *cs = &d->col[c];
+		const irs_schema_column *col = &t->cols[c];
+		d->cursor[c] = 0;
+		d->offset[c] = 0;
+		d->first_bad[c] = NO_BAD;
+		if (col->width) {
+			if (cs->lengths_len || cs->data_len || cs->fixed_len % col->width)
+				return irs__seterr(err, IRS_ECORRUPT,
+						   "column %s (%s): %zu value bytes is not a multiple of %u, or "
+						   "variable-length data present",
+						   col->name, irs_type_name(col->type), cs->fixed_len, col->width);
+			if (col->type == IRS_TYPE_BOOL)
+				d->first_bad[c] = first_bad_bool(cs->fixed, cs->fixed_len);
+		} else {
+			if (cs->fixed_len || cs->lengths_len % 4)
+				return irs__seterr(err, IRS_ECORRUPT,
+						   "column %s (%s): malformed length array (%zu bytes)", col->name,
+						   irs_type_name(col->type), cs->lengths_len);
+			if (col->type == IRS_TYPE_UTF8)
+				d->first_bad[c] = first_bad_utf8(cs);
+		}
+	}
+	return 0;
+}
+
+/* Takes column c's next value for change r: *src and *vlen point into the payload. */
+static inline int take_value(irs_batch_decoder *d, const irs_schema_column *col, uint32_t c,
+			     uint32_t r, const uint8_t **src, uint32_t *vlen, irs_error *err)
+{
+	const irs_col_slice *cs = &d->col[c];
+	uint32_t k = d->cursor[c]++;
+	if (k == d->first_bad[c]) {
+		if (col->type == IRS_TYPE_BOOL)
+			return irs__seterr(err, IRS_ECORRUPT, "change %u: column %s: bool byte %u", r,
+					   col->name, cs->fixed[k]);
+		return irs__seterr(err, IRS_ECORRUPT, "change %u: column %s: invalid UTF-8", r, col->name);
+	}
+	if (col->width) {
+		if ((uint64_t)(k + 1) * col->width > cs->fixed_len)
+			return irs__seterr(err, IRS_ECORRUPT, "change %u: column %s has only %zu values", r,
+					   col->name, cs->fixed_len / col->width);
+		*src = cs->fixed + (size_t)k * col->width;
+		*vlen = col->width;
+		return 0;
+	}
+	if ((uint64_t)(k + 1) * 4 > cs->lengths_len)
+		return irs__seterr(err, IRS_ECORRUPT, "change %u: column %s has only %zu values", r,
+				   col->name, cs->lengths_len / 4);
+	uint32_t l = irs__load_le32(cs->lengths + (size_t)k * 4);
+	if (l > IRS_MAX_VALUE_BYTES || l > cs->data_len - d->offset[c])
+		return irs__seterr(err, IRS_ECORRUPT,
+				   "change %u: column %s: value length %u runs past the column data", r,
+				   col->name, l);
+	*src = cs->data + d->offset[c];
+	d->offset[c] += l;
+	*vlen = l;
+	return 0;
+}
+
+/* Encodes change r's key into d->key; *klen gets its length. */
+static int decode_key(irs_batch_decoder *d, const irs_schema_table *t, const irs_batch_view *b,
+		      uint32_t r, size_t *klen, irs_error *err)
+{
+	uint64_t base = (uint64_t)r * t->ncols;
+	size_t n = 0;
+	for (uint32_t k = 0; k < t->nkey; k++) {
+		uint32_t c = t->key_cols[k];
+		const irs_schema_column *col = &t->cols[c];
+		bool ch = irs__bit_get(b->changed, base + c), nu = irs__bit_get(b->nulls, base + c);
+		if (!ch || nu)
+			return irs__seterr(err, IRS_ECORRUPT, "change %u: key column %s is %s", r, col->name,
+					   nu ? "NULL" : "missing");
+		const uint8_t *src;
+		uint32_t vlen;
+		int rc = take_value(d, col, c, r, &src, &vlen, err);
+		if (rc)
+			return rc;
+		size_t w = irs__key_encode_part(col->type, src, vlen, d->key + n, IRS_MAX_KEY_BYTES - n);
+		if (!w)
+			return irs__seterr(err, IRS_ECORRUPT, "change %u: encoded key longer than %u bytes", r,
+					   IRS_MAX_KEY_BYTES);
+		n += w;
+	}
+	*klen = n;
+	return 0;
+}
+
+/* Checks change r's value columns against its op and the backup kind, and returns the
+ * bytes its listed non-NULL values take in a record (without consuming them). */
+static int value_bytes(irs_batch_decoder *d, const irs_schema_table *t, const irs_batch_view *b,
+		       uint32_t r, uint8_t op, bool full, size_t *bytes, irs_error *err)
+{
+	uint64_t base = (uint64_t)r * t->ncols;
+	size_t sz = 0;
+	for (uint32_t vi = 0; vi < t->nvalues; vi++) {
+		uint32_t c = t->value_cols[vi];
+		const irs_schema_column *col = &t->cols[c];
+		bool ch = irs__bit_get(b->changed, base + c), nu = irs__bit_get(b->nulls, base + c);
+		if (nu && !ch)
+			return irs__seterr(err, IRS_ECORRUPT, "change %u: column %s is NULL but not listed", r,
+					   col->name);
+		if (op == IRS_REC_ERASE && ch)
+			return irs__seterr(err, IRS_ECORRUPT, "change %u: an erase lists column %s", r,
+					   col->name);
+		if (full && !ch)
+			return irs__seterr(err, IRS_ECORRUPT, "change %u: a full-backup row does not list column %s",
+					   r, col->name);
+		if (!ch || nu)
+			continue;
+		if (col->width) {
+			sz += col->width;
+			continue;
+		}
+		/* peek at the length; take_value checks it against the data */
+		const irs_col_slice *cs = &d->col[c];
+		size_t k = d->cursor[c];
+		uint32_t l = (k + 1) * 4 <= cs->lengths_len ? irs__load_le32(cs->lengths + 4 * k) : 0;
+		sz += 4u + (l <= IRS_MAX_VALUE_BYTES ? l : 0);
+	}
+	*bytes = sz;
+	return 0;
+}
+
+/* Writes change r's bitmaps and values after the key of rec; returns the record size. */
+static int write_values(irs_batch_decoder *d, const irs_schema_table *t, const irs_batch_view *b,
+			uint32_t r, irs_rec *rec, size_t klen, irs_error *err)
+{
+	uint64_t base = (uint64_t)r * t->ncols;
+	const uint32_t B = t->value_bitmap_bytes;
+	uint8_t *changed_bm = rec->data + klen, *nulls_bm = changed_bm + B;
+	memset(changed_bm, 0, 2u * B);
+	uint8_t *vp = nulls_bm + B;
+	for (uint32_t vi = 0; vi < t->nvalues; vi++) {
+		uint32_t c = t->value_cols[vi];
+		if (!irs__bit_get(b->changed, base + c))
+			continue;
+		irs__bit_set(changed_bm, vi);
+		if (irs__bit_get(b->nulls, base + c)) {
+			irs__bit_set(nulls_bm, vi);
+			continue;
+		}
+		const irs_schema_column *col = &t->cols[c];
+		const uint8_t *src;
+		uint32_t vlen;
+		int rc = take_value(d, col, c, r, &src, &vlen, err);
+		if (rc)
+			return rc;
+		if (!col->width) {
+			irs__store_le32(vp, vlen);
+			vp += 4;
+		}
+		memcpy(vp, src, vlen);
+		vp += vlen;
+	}
+	rec->size = (uint32_t)(vp - (uint8_t *)rec);
+	return 0;
+}
+
+/* The end of the batch: every column's values were used exactly. */
+static int check_consumed(irs_batch_decoder *d, const irs_schema_table *t, irs_error *err)
+{
+	for (uint32_t c = 0; c < t->ncols; c++) {
+		const irs_col_slice *cs = &d->col[c];
+		const irs_schema_column *col = &t->cols[c];
+		size_t have = col->width ? cs->fixed_len / col->width : cs->lengths_len / 4;
+		if (d->cursor[c] != have || (!col->width && d->offset[c] != cs->data_len))
+			return irs__seterr(err, IRS_ECORRUPT,
+					   "column %s holds %zu values (%zu data bytes), the bitmaps use %u (%u)",
+					   col->name, have, cs->data_len, d->cursor[c], d->offset[c]);
+	}
+	return 0;
+}
+
+int irs__batch_decode_to(irs_batch_decoder *d, const irs_schema_table *t, const uint8_t *payload,
+			 size_t len, bool full, uint64_t tag_base, const irs_rec_out *out,
+			 uint32_t *count, irs_error *err)
+{
+	*count = 0;
+	int rc = decoder_fit(d, t->ncols, err);
+	if (rc)
+		return rc;
+	irs_batch_view b;
+	if ((rc = irs__batch_parse(payload, len, t->ncols, d->col, &b, err)) != 0 ||
+	    (rc = check_shapes(d, t, &b, err)) != 0)
+		return rc;
+	const size_t head = IRS_REC_HEADER + 2u * t->value_bitmap_bytes;
+	for (uint32_t r = 0; r < b.count; r++) {
+		uint8_t op = b.ops[r];
+		if (op > IRS_REC_ERASE)
+			return irs__seterr(err, IRS_ECORRUPT, "change %u: unknown op code %u", r, op);
+		if (full && op != IRS_REC_UPSERT)
+			return irs__seterr(err, IRS_ECORRUPT, "change %u: an erase inside a full backup", r);
+		size_t klen = 0, vbytes = 0;
+		if ((rc = decode_key(d, t, &b, r, &klen, err)) != 0 ||
+		    (rc = value_bytes(d, t, &b, r, op, full, &vbytes, err)) != 0)
+			return rc;
+		uint64_t hash = irs__key_hash(d->key, klen);
+		irs_rec *rec = (irs_rec *)out->room(out->ctx, hash, head + klen + vbytes, err);
+		if (!rec)
+			return err && err->code ? err->code : IRS_ENOMEM;
+		memcpy(rec->data, d->key, klen);
+		if ((rc = write_values(d, t, &b, r, rec, klen, err)) != 0)
+			return rc;
+		rec->op = op;
+		rec->flags = 0;
+		rec->key_len = (uint16_t)klen;
+		rec->hash = hash;
+		rec->tag = tag_base + r;
+		if ((rc = out->done(out->ctx, rec, err)) != 0)
+			return rc;
+	}
+	if ((rc = check_consumed(d, t, err)) != 0)
+		return rc;
+	*count = b.count;
+	return 0;
+}
+
+/* ---- the callback form: records built in the decoder's own buffer */
+
+typedef struct sink_out {
+	irs_batch_decoder *d;
+	irs_rec_sink sink;
+	void *ctx;
+} sink_out;
+
+static uint8_t *sink_room(void *ctx, uint64_t hash, size_t bound, irs_error *err)
+{
+	(void)hash;
+	irs_batch_decoder *d = ((sink_out *)ctx)->d;
+	if (bound > d->rec_cap) {
+		size_t cap = bound < 4096 ? 4096 : bound;
+		uint8_t *r = irs__malloc(d->mem, cap);
+		if (!r) {
+			nomem(d, err);
+			return NULL;
+		}
+		irs__free(d->mem, d->rec, d->rec_cap);
+		d->rec = r;
+		d->rec_cap = cap;
+	}
+	return d->rec;
+}
+
+static int sink_done(void *ctx, const irs_rec *rec, irs_error *err)
+{
+	sink_out *s = ctx;
+	return s->sink(s->ctx, rec, err);
+}
+
+int irs__batch_decode(irs_batch_decoder *d, const irs_schema_table *t, const uint8_t *payload,
+		      size_t len, bool full, uint64_t tag_base, irs_rec_sink sink, void *ctx,
+		      uint32_t *count, irs_error *err)
+{
+	sink_out s = {d, sink, ctx};
+	irs_rec_out out = {sink_room, sink_done, &s};
+	return irs__batch_decode_to(d, t, payload, len, full, tag_base, &out, count, err);
+}
