@@ -1,6 +1,8 @@
 /* schema.c: type names, UTF-8 validation and value checks shared by every codec. */
 #include "schema.h"
 
+#include <string.h>
+
 #include <strings.h>
 
 static const char *const type_names[] = {
@@ -47,7 +49,15 @@ bool irs__utf8_valid(const uint8_t *s, size_t len)
 	while (i < len) {
 		uint8_t c = s[i];
 		if (c < 0x80) {
+			/* ASCII fast path: 8 bytes at a time while none has its high bit set */
 			i++;
+			while (i + 8 <= len) {
+				uint64_t w;
+				memcpy(&w, s + i, 8);
+				if (w & 0x8080808080808080u)
+					break;
+				i += 8;
+			}
 			continue;
 		}
 		size_t n;

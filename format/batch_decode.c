@@ -122,10 +122,8 @@ static uint32_t first_bad_bool(const uint8_t *s, size_t n)
 
 /* Index of the first value that is not valid UTF-8, or NO_BAD. Values whose lengths
  * run past the data stop the scan: the change loop reports those. */
-static uint32_t first_bad_utf8(const irs_col_slice *cs)
+static uint32_t first_bad_utf8_slow(const irs_col_slice *cs)
 {
-	if (all_ascii(cs->data, cs->data_len))
-		return NO_BAD;
 	size_t off = 0, n = cs->lengths_len / 4;
 	for (size_t k = 0; k < n; k++) {
 		uint32_t l = irs__load_le32(cs->lengths + 4 * k);
@@ -133,6 +131,30 @@ static uint32_t first_bad_utf8(const irs_col_slice *cs)
 			return NO_BAD;
 		if (!irs__utf8_valid(cs->data + off, l))
 			return (uint32_t)k;
+		off += l;
+	}
+	return NO_BAD;
+}
+
+/*
+ * The same, fast: when the column's whole data is valid UTF-8 and every value starts
+ * on a character boundary (not on a continuation byte 10xxxxxx), each value is a run
+ * of whole characters, hence valid. Only a column that fails this is scanned value by
+ * value to find which one is bad.
+ */
+static uint32_t first_bad_utf8(const irs_col_slice *cs)
+{
+	if (all_ascii(cs->data, cs->data_len))
+		return NO_BAD;
+	if (!irs__utf8_valid(cs->data, cs->data_len))
+		return first_bad_utf8_slow(cs);
+	size_t off = 0, n = cs->lengths_len / 4;
+	for (size_t k = 0; k < n; k++) {
+		if (off < cs->data_len && (cs->data[off] & 0xC0) == 0x80)
+			return first_bad_utf8_slow(cs);
+		uint32_t l = irs__load_le32(cs->lengths + 4 * k);
+		if (l > cs->data_len - off)
+			return NO_BAD; /* the change loop reports it */
 		off += l;
 	}
 	return NO_BAD;
@@ -235,8 +257,8 @@ static int decode_key(irs_batch_decoder *d, const irs_schema_table *t, const irs
 		if (!ch || nu)
 			return irs__seterr(err, IRS_ECORRUPT, "change %u: key column %s is %s", r, col->name,
 					   nu ? "NULL" : "missing");
-		const uint8_t *src;
-		uint32_t vlen;
+		const uint8_t *src = NULL;
+		uint32_t vlen = 0;
 		int rc = take_value(d, col, c, r, &src, &vlen, err);
 		if (rc)
 			return rc;
@@ -305,8 +327,8 @@ static int write_values(irs_batch_decoder *d, const irs_schema_table *t, const i
 			continue;
 		}
 		const irs_schema_column *col = &t->cols[c];
-		const uint8_t *src;
-		uint32_t vlen;
+		const uint8_t *src = NULL;
+		uint32_t vlen = 0;
 		int rc = take_value(d, col, c, r, &src, &vlen, err);
 		if (rc)
 			return rc;

@@ -133,7 +133,8 @@ static size_t key_part_offset(const irs_table_part *p, const uint8_t *k, uint32_
 	return o;
 }
 
-uint64_t irs__row_digest_blob(const irs_table_part *p, const uint8_t *b)
+/* The general serializer: any key, any row size (streams rows past IRS_DIGEST_INLINE). */
+static uint64_t row_digest_stream(const irs_table_part *p, const uint8_t *b)
 {
 	const irs_schema_table *t = p->t;
 	size_t kl = (size_t)b[0] | (size_t)b[1] << 8;
@@ -191,6 +192,93 @@ uint64_t irs__row_digest_blob(const irs_table_part *p, const uint8_t *b)
 		irs__digest_put(&d, s, len);
 	}
 	return irs__digest_end(&d);
+}
+
+/* Writes the key part of fixed-width type ty at k as presence byte + LE value. */
+static inline uint8_t *put_key_fixed(uint8_t *o, irs_type ty, const uint8_t *k)
+{
+	*o++ = 1;
+	switch (ty) {
+	case IRS_TYPE_BOOL: *o = k[0]; return o + 1;
+	case IRS_TYPE_INT32: irs__store_le32(o, be32(k) ^ 0x80000000u); return o + 4;
+	case IRS_TYPE_UINT32: irs__store_le32(o, be32(k)); return o + 4;
+	case IRS_TYPE_INT64:
+	case IRS_TYPE_TIMESTAMP: irs__store_le64(o, be64(k) ^ 0x8000000000000000u); return o + 8;
+	case IRS_TYPE_UINT64: irs__store_le64(o, be64(k)); return o + 8;
+	default: { /* double, see digest_key_part */
+		uint64_t v = be64(k);
+		irs__store_le64(o, (v & 0x8000000000000000u) ? v ^ 0x8000000000000000u : ~v);
+		return o + 8;
+	}
+	}
+}
+
+/*
+ * The fast serializer, for tables whose key parts are all fixed-width: writes the
+ * row's serialization into buf[0..IRS_DIGEST_INLINE) with inline stores and hashes it
+ * in one call. Returns false, having hashed nothing, when the row does not fit.
+ */
+static bool row_digest_inline(const irs_table_part *p, const uint8_t *b, uint64_t *h)
+{
+	const irs_schema_table *t = p->t;
+	uint8_t buf[IRS_DIGEST_INLINE], *o = buf, *end = buf + sizeof buf;
+	size_t kl = (size_t)b[0] | (size_t)b[1] << 8;
+	const uint8_t *key = b + ROW_HEAD, *nulls = key + kl, *fixed = nulls + p->B;
+	const uint8_t *var = fixed + p->fixed_bytes;
+	for (uint32_t c = 0; c < t->ncols; c++) {
+		const irs_schema_column *col = &t->cols[c];
+		if ((size_t)(end - o) < 9) /* room for any fixed-width column */
+			return false;
+		if (col->is_key) {
+			o = put_key_fixed(o, col->type, key + p->key_off[col->key_pos]);
+			continue;
+		}
+		uint32_t vi = col->value_idx;
+		const vcol *vc = &p->vcols[vi];
+		bool is_null = irs__bit_get(nulls, vi);
+		if (vc->width) {
+			*o++ = !is_null;
+			if (is_null)
+				continue;
+			const uint8_t *v = fixed + vc->pos;
+			switch (vc->width) {
+			case 1: *o = *v; break;
+			case 4: memcpy(o, v, 4); break;
+			default: memcpy(o, v, 8); break;
+			}
+			o += vc->width;
+			continue;
+		}
+		uint32_t w = ld32(var);
+		var += 4;
+		const uint8_t *sv = var;
+		uint32_t len = w;
+		if (w & OOL) {
+			const uint8_t *ob = ref_ptr(p, w & ~OOL);
+			len = ld32(ob);
+			sv = ob + 4;
+		} else {
+			var += w;
+		}
+		*o++ = !is_null;
+		if (is_null)
+			continue;
+		if ((size_t)(end - o) < 4u + (size_t)len)
+			return false;
+		irs__store_le32(o, len);
+		memcpy(o + 4, sv, len);
+		o += 4u + len;
+	}
+	*h = XXH3_64bits(buf, (size_t)(o - buf));
+	return true;
+}
+
+uint64_t irs__row_digest_blob(const irs_table_part *p, const uint8_t *b)
+{
+	uint64_t h;
+	if (p->key_off && row_digest_inline(p, b, &h))
+		return h;
+	return row_digest_stream(p, b);
 }
 
 /* The sum of the row digests, read from the blobs. */
