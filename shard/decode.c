@@ -9,9 +9,17 @@
  * applied while it streams and memory stays flat.
  *
  * OWNERSHIP: an outgoing run belongs to its producer (sh->out[dest]) until pushed, then
- * to its destination, which sends standard-size runs back through the producer's
- * `returns` inbox for reuse: no malloc/free (and no fresh pages to fault in) per run in
+ * to its destination, which sends standard-size runs back to the producer's inbox (a
+ * RETURN message) for reuse: no malloc/free (and no fresh pages to fault in) per run in
  * the steady state.
+ *
+ * FLOW CONTROL: in a full backup runs are applied as they arrive, so a decoder that
+ * ran ahead of the shards applying its runs would only pile up memory. It counts its
+ * runs that are out (being filled, queued or being applied) and, at outstanding_max,
+ * pushes what it has filled and handles its own inbox (runs to apply, runs coming
+ * back) until some come back. Every shard waiting this way still applies what others
+ * sent it, so the runs it waits for always come back. An incremental keeps every run
+ * until APPLY (staging), so there the count only measures.
  */
 #include <string.h>
 
@@ -26,7 +34,15 @@ void irs__run_free(irs_pool *pool, irs_run *run)
 		irs__free(pool->mem, run, sizeof *run + run->cap); /* odd-sized: one huge record */
 		return;
 	}
-	irs__inbox_push(&pool->shards[run->owner].returns, &run->msg.node);
+	run->msg.type = IRS_MSG_RETURN;
+	irs__inbox_push(&pool->shards[run->owner].inbox, &run->msg.node);
+}
+
+void irs__run_returned(irs_shard *sh, irs_run *run)
+{
+	run->next = sh->free_runs;
+	sh->free_runs = run;
+	sh->outstanding--;
 }
 
 static void push_run(irs_pool *pool, uint32_t dest, irs_run *run)
@@ -53,12 +69,16 @@ static int run_new(irs_shard *sh, uint32_t table, size_t sz, irs_run **out, irs_
 {
 	irs_pool *pool = sh->pool;
 	size_t cap = sz > pool->run_cap ? sz : pool->run_cap;
-	struct cds_wfcq_node *n = cap == pool->run_cap ? irs__inbox_pop_nonblocking(&sh->returns) : NULL;
-	irs_run *run = n ? caa_container_of(caa_container_of(n, irs_msg, node), irs_run, msg)
-			 : irs__malloc(pool->mem, sizeof *run + cap);
-	if (!run)
+	irs_run *run = NULL;
+	if (cap == pool->run_cap && sh->free_runs) {
+		run = sh->free_runs;
+		sh->free_runs = run->next;
+	} else if (!(run = irs__malloc(pool->mem, sizeof *run + cap))) {
 		return irs__seterr(err, irs__mem_over_limit(pool->mem) ? IRS_ELIMIT : IRS_ENOMEM,
 				   "shard %u: no memory for a %zu-byte run", sh->id, cap);
+	}
+	if (cap == pool->run_cap)
+		sh->outstanding++;
 	run->owner = sh->id;
 	run->table = table;
 	run->count = 0;
@@ -110,16 +130,36 @@ static int route_done(void *ctx, const irs_rec *rec, irs_error *err)
 	return 0;
 }
 
+/* Handles a message that arrived while this shard decodes: only runs (to apply or
+ * stage) and returned runs can (END needs this shard's count first). */
+static void take_while_decoding(irs_shard *sh, struct cds_wfcq_node *n)
+{
+	irs_msg *m = caa_container_of(n, irs_msg, node);
+	irs_run *run = caa_container_of(m, irs_run, msg);
+	if (m->type == IRS_MSG_RETURN)
+		irs__run_returned(sh, run);
+	else
+		irs__shard_take_run(sh, run);
+}
+
 /* Handles the runs that arrived while this shard was decoding (they never wait for
  * the end of decoding: for a full backup that keeps memory flat). */
 static void drain_runs_nonblocking(irs_shard *sh)
 {
 	struct cds_wfcq_node *n;
-	while ((n = irs__inbox_pop_nonblocking(&sh->inbox))) {
-		irs_msg *m = caa_container_of(n, irs_msg, node);
-		/* Only runs can arrive while this shard still decodes (END needs its count). */
-		irs__shard_take_run(sh, caa_container_of(m, irs_run, msg));
-	}
+	while ((n = irs__inbox_pop_nonblocking(&sh->inbox)))
+		take_while_decoding(sh, n);
+}
+
+/* Flow control (see the top comment): in a full backup, waits until fewer than
+ * outstanding_max of this shard's runs are out, applying what arrives meanwhile. */
+static void wait_for_runs(irs_shard *sh)
+{
+	if (!sh->pool->plan.full || sh->outstanding < sh->outstanding_max)
+		return;
+	flush_runs(sh);
+	while (sh->outstanding >= sh->outstanding_max)
+		take_while_decoding(sh, irs__inbox_pop_blocking(&sh->inbox, 0));
 }
 
 /* Reads, decodes and routes frame fi of the plan. */
@@ -181,6 +221,7 @@ void irs__shard_decode(irs_shard *sh)
 			break;
 		}
 		drain_runs_nonblocking(sh);
+		wait_for_runs(sh);
 	}
 	flush_runs(sh);
 }

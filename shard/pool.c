@@ -68,7 +68,8 @@ int irs__pool_start(irs_pool *pool, const bool *enabled, const uint64_t *expecte
 		sh->id = s;
 		sh->staged_tail = &sh->staged;
 		irs__inbox_init(&sh->inbox);
-		irs__inbox_init(&sh->returns);
+		/* enough for one run to every shard being filled and a few more in flight */
+		sh->outstanding_max = 2 * pool->nshards + 16;
 		irs__batch_decoder_init(&sh->dec, pool->mem);
 	}
 	for (uint32_t s = 0; s < pool->nshards; s++) {
@@ -108,12 +109,12 @@ static void shard_buffers_free(irs_pool *pool, irs_shard *sh)
 	irs__free(mem, sh->dup_table, sizeof(uint32_t) * sh->dup_cap);
 	sh->dup_set = NULL;
 	sh->dup_table = NULL;
-	struct cds_wfcq_node *n;
-	while ((n = irs__inbox_pop_nonblocking(&sh->returns)))
-		irs__free(mem, caa_container_of(caa_container_of(n, irs_msg, node), irs_run, msg),
-			  sizeof(irs_run) + pool->run_cap);
+	while (sh->free_runs) {
+		irs_run *run = sh->free_runs;
+		sh->free_runs = run->next;
+		irs__free(mem, run, sizeof(irs_run) + pool->run_cap);
+	}
 	irs__inbox_destroy(&sh->inbox);
-	irs__inbox_destroy(&sh->returns);
 }
 
 void irs__pool_stop(irs_pool *pool)

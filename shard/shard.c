@@ -313,6 +313,9 @@ void *irs__shard_main(void *arg)
 					irs__part_clear(sh->parts[ti]);
 			report(sh, &p->applied);
 			break;
+		case IRS_MSG_RETURN:
+			irs__run_returned(sh, caa_container_of(m, irs_run, msg));
+			break;
 		case IRS_MSG_QUIT:
 			return NULL;
 		}

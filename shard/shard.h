@@ -67,7 +67,8 @@ enum irs_msg_type {
 	IRS_MSG_APPLY,
 	IRS_MSG_DISCARD,
 	IRS_MSG_CLEAR,
-	IRS_MSG_QUIT
+	IRS_MSG_QUIT,
+	IRS_MSG_RETURN    /* a consumed run back to the shard that allocated it, for reuse */
 };
 
 typedef struct irs_msg {
@@ -119,13 +120,15 @@ typedef struct irs_shard {
 	pthread_t thread;
 	bool started;
 	irs_inbox inbox;
-	irs_inbox returns;          /* runs of standard size coming back for reuse */
 	irs_msg cmd;                /* BEGIN/APPLY/...; reused: one command in flight */
 	irs_msg end;                /* END for this shard, posted by the last decoder */
 	irs_table_part **parts;     /* one per table (NULL for filtered-out tables) */
 	/* decoding side */
 	irs_batch_decoder dec;
 	irs_run **out;              /* per destination shard: the run being filled */
+	irs_run *free_runs;         /* standard-size runs returned for reuse (a list by `next`) */
+	uint32_t outstanding;       /* standard-size runs out: being filled, queued or applied */
+	uint32_t outstanding_max;   /* a full backup's decoder waits at this many (flow control) */
 	uint8_t *frame_buf;
 	size_t frame_cap;
 	const irs_rec **recs;       /* a run's record pointers; sized for the largest run */
@@ -210,5 +213,8 @@ void irs__shard_fail(irs_shard *sh, int code);
 
 /* A consumed run goes back to the shard that allocated it. */
 void irs__run_free(irs_pool *pool, irs_run *run);
+
+/* shard/decode.c: a RETURN message arrived: the run joins the free list. */
+void irs__run_returned(irs_shard *sh, irs_run *run);
 
 #endif
