@@ -192,9 +192,26 @@ int irs__path_check(const char *rel)
 }
 
 /* Checks one segment file on disk: inside the collection, regular, right size (and CRC). */
-static int segment_check(irs_collection *c, const char *bname, const char *tname,
+/*
+ * The fewest bytes one change of table t takes in a segment: its op code and its key
+ * values (fixed-width key columns at their width, utf8/bytes ones at least their
+ * 4-byte length). A manifest claiming more records than a segment's bytes can hold
+ * is refused before anything is sized from its counts.
+ */
+static uint64_t min_change_bytes(const irs_schema_table *t)
+{
+	uint64_t n = 1;
+	for (uint32_t k = 0; k < t->nkey; k++) {
+		uint8_t w = t->cols[t->key_cols[k]].width;
+		n += w ? w : 4;
+	}
+	return n;
+}
+
+static int segment_check(irs_collection *c, const char *bname, const irs_schema_table *t,
 			 const Increstore__Segment *s, unsigned flags, irs_error *err)
 {
+	const char *tname = t->name;
 	if (irs__path_check(s->path) != 0)
 		return irs__seterr(err, IRS_ECORRUPT,
 				   "backup %s table %s: segment path '%s' leaves the collection", bname, tname,
@@ -228,6 +245,13 @@ static int segment_check(irs_collection *c, const char *bname, const char *tname
 				   "(truncated or replaced)",
 				   bname, tname, s->path, (unsigned long long)st.st_size,
 				   (unsigned long long)s->size);
+	uint64_t room = s->size > IRS_SEGMENT_HEADER ? s->size - IRS_SEGMENT_HEADER : 0;
+	if (s->records > room / min_change_bytes(t))
+		return irs__seterr(err, IRS_ECORRUPT,
+				   "MANIFEST: backup %s table %s: segment %s claims %llu records, more than its "
+				   "%llu bytes can hold (at least %llu bytes each)",
+				   bname, tname, s->path, (unsigned long long)s->records,
+				   (unsigned long long)s->size, (unsigned long long)min_change_bytes(t));
 	if (!(flags & IRS_OPEN_VERIFY_CRC))
 		return 0;
 	int fd = openat(c->dirfd, s->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -316,7 +340,7 @@ static int chain_build(irs_collection *c, unsigned flags, irs_error *err)
 			uint64_t recs = 0;
 			const char *tname = c->tables[tb->table].name;
 			for (size_t s = 0; s < tb->n_segments; s++) {
-				rc = segment_check(c, b->name, tname, tb->segments[s], flags, err);
+				rc = segment_check(c, b->name, &c->tables[tb->table], tb->segments[s], flags, err);
 				if (rc)
 					return rc;
 				recs += tb->segments[s]->records;

@@ -420,10 +420,20 @@ static void man_free(fx *f, Increstore__Manifest *m)
 	irs__manifest_free(&f->mem, m);
 }
 
+/* Makes the manifest agree with a segment cut to `size` bytes: its size, and a record
+ * count its bytes can hold (9 bytes each at least: op code and the uint64 key), so
+ * that opening succeeds and the reader meets the cut. */
 static void set_seg_size(fx *f, int backup, uint64_t size)
 {
 	Increstore__Manifest *m = man_read(f);
-	m->chain[backup]->tables[0]->segments[0]->size = size;
+	Increstore__TableBackup *tb = m->chain[backup]->tables[0];
+	Increstore__Segment *sg = tb->segments[0];
+	uint64_t fit = size > IRS_SEGMENT_HEADER ? (size - IRS_SEGMENT_HEADER) / 9 : 0;
+	if (sg->records > fit) {
+		tb->records -= sg->records - fit;
+		sg->records = fit;
+	}
+	sg->size = size;
 	man_write(f, m);
 	man_free(f, m);
 }
@@ -1491,6 +1501,31 @@ static size_t cut_points(const frames *fr, cut *out)
 
 /* Truncation at every frame boundary and inside every frame: open compares the size
  * with the manifest and refuses, naming backup, table, file and both sizes. */
+/* A manifest claiming more records than a segment's bytes can hold is refused at open,
+ * before anything is sized from the claim (a 2^28 or 2^40 claim once made a restore
+ * reserve gigabytes, or fail with out of memory). */
+static void test_record_claim_bomb(void **state)
+{
+	fx *f = *state;
+	static const uint64_t claims[] = {(uint64_t)1 << 28, (uint64_t)1 << 40};
+	for (size_t i = 0; i < 2; i++) {
+		Increstore__Manifest *m = man_read(f);
+		Increstore__TableBackup *tb = m->chain[0]->tables[0];
+		uint64_t size = tb->segments[0]->size;
+		tb->records += claims[i] - tb->segments[0]->records;
+		tb->segments[0]->records = claims[i];
+		man_write(f, m);
+		man_free(f, m);
+		irs_collection *c = NULL;
+		irs_error err;
+		ASSERT_ERR(irs_collection_open(f->coll, NULL, 0, &c, &err), err, IRS_ECORRUPT,
+			   S("MANIFEST: backup b1 table t: segment %s claims %llu records, more than its %llu "
+			     "bytes can hold (at least 9 bytes each)",
+			     f->seg[0], (unsigned long long)claims[i], (unsigned long long)size));
+		assert_null(c);
+	}
+}
+
 static void test_trunc_open(void **state)
 {
 	fx *f = *state;
@@ -1578,8 +1613,9 @@ static void test_trunc_reader(void **state)
 		else if (k->kind == 0)
 			ASSERT_ERR(rc, err, IRS_ECORRUPT,
 				   S("backup b1: segment %s holds %u frames and %u records, the manifest says "
-				     "29 and 200",
-				     f->seg[0], k->frame, k->frame * 7));
+				     "29 and %llu",
+				     f->seg[0], k->frame, k->frame * 7,
+				     (unsigned long long)(k->at <= 16 ? 0 : (k->at - 16) / 9 < 200 ? (k->at - 16) / 9 : 200)));
 		else
 			ASSERT_ERR(rc, err, IRS_ECORRUPT,
 				   S("backup b1: segment %s: frame %u at byte %llu: ", f->seg[0], k->frame,
@@ -2990,6 +3026,7 @@ int main(void)
 		/* b) damage */
 		cmocka_unit_test_setup_teardown(test_trunc_open, fx_setup_small, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_trunc_reader, fx_setup_small, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_record_claim_bomb, fx_setup_small, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_bitflip_payload, fx_setup_small, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_verify_upto, fx_setup_small, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_wrong_stored_crc, fx_setup_small, fx_teardown),
