@@ -59,8 +59,9 @@ static void count_applied(irs_shard *sh, const irs_apply_counts *ac)
 	atomic_fetch_add_explicit(&sh->pool->changes_done, n, memory_order_relaxed);
 }
 
-/* Full backup: apply a run as it arrives. A key that is already present is a
- * duplicate within the full backup (the table started empty). */
+/* Full backup: apply a run as it arrives, allocating as it goes (a failed full backup
+ * is cleared). A key that is already present is a duplicate within the full backup
+ * (the table started empty). */
 static void apply_full_run(irs_shard *sh, irs_run *run)
 {
 	irs_pool *pool = sh->pool;
@@ -70,25 +71,20 @@ static void apply_full_run(irs_shard *sh, irs_run *run)
 		goto out;
 	const irs_rec **recs = sh->recs;
 	size_t n = run_records(run, recs);
-	uint64_t bytes = 0;
-	for (size_t i = 0; i < n; i++)
-		bytes += irs__part_rec_bound(part, recs[i]);
-	int rc = irs__part_reserve(part, n, bytes);
-	if (rc) {
-		irs__seterr(&sh->error, rc, "shard %u: %s reserving %zu rows of table %s", sh->id,
-			    rc == IRS_ELIMIT ? "memory limit reached" : "out of memory", n, t->name);
-		irs__shard_fail(sh, rc);
-		goto out;
-	}
-	size_t dup;
+	size_t at;
 	irs_apply_counts ac = {0};
-	if (irs__part_insert_batch(part, recs, n, &ac, &dup) != 0) {
+	int rc = irs__part_insert_batch(part, recs, n, &ac, &at);
+	if (rc == IRS_EDUPKEY) {
 		char key[256];
-		irs__rec_key_format(t, irs__rec_key(recs[dup]), recs[dup]->key_len, key, sizeof key);
-		irs__seterr(&sh->error, IRS_EDUPKEY, "backup %s table %s: key %s appears twice in the full backup",
+		irs__rec_key_format(t, irs__rec_key(recs[at]), recs[at]->key_len, key, sizeof key);
+		irs__seterr(&sh->error, rc, "backup %s table %s: key %s appears twice in the full backup",
 			    pool->plan.name, t->name, key);
-		irs__shard_fail(sh, IRS_EDUPKEY);
+	} else if (rc) {
+		irs__seterr(&sh->error, rc, "shard %u: %s inserting rows of table %s", sh->id,
+			    rc == IRS_ELIMIT ? "memory limit reached" : "out of memory", t->name);
 	}
+	if (rc)
+		irs__shard_fail(sh, rc);
 	count_applied(sh, &ac);
 out:
 	irs__run_free(pool, run);

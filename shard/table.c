@@ -360,8 +360,11 @@ int irs__part_insert_batch(irs_table_part *p, const irs_rec *const *recs, size_t
 				*dup = g + k;
 				return IRS_EDUPKEY;
 			}
-			if (irs__row_insert(p, at, rec))
-				counts->inserted++;
+			if (!irs__row_insert(p, at, rec)) {
+				*dup = g + k;
+				return p->err;
+			}
+			counts->inserted++;
 		}
 	}
 	return 0;

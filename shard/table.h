@@ -127,15 +127,16 @@ void irs__part_apply_batch(irs_table_part *p, const irs_rec *const *recs, size_t
 			   irs_apply_counts *counts);
 
 /*
- * A full backup's rows: inserts recs[0..n) in order like irs__part_apply_batch, but a
- * record whose key is already in the partition is a duplicate key within the backup
- * (the table started empty): the call stops there and returns IRS_EDUPKEY with *dup
- * its index; the records before it are applied, it and the rest are not. Returns 0
- * otherwise. Cannot fail in any other way when the records were reserved.
- * Thread: owner.
+ * A full backup's rows: inserts recs[0..n) in order like irs__part_apply_batch, growing
+ * the index and the arena as it goes (no reservation: a full backup that fails is
+ * cleared, so nothing needs to be undone). A record whose key is already in the
+ * partition is a duplicate key within the backup (the table started empty): the call
+ * stops there and returns IRS_EDUPKEY with *at its index. It also stops at a record
+ * it cannot allocate for, with IRS_ENOMEM or IRS_ELIMIT (and irs__part_error() says so
+ * until irs__part_clear). The records before *at are applied. Thread: owner.
  */
 int irs__part_insert_batch(irs_table_part *p, const irs_rec *const *recs, size_t n,
-			   irs_apply_counts *counts, size_t *dup);
+			   irs_apply_counts *counts, size_t *at);
 
 /* 0, or the sticky error of an unreserved apply that could not allocate. */
 int irs__part_error(const irs_table_part *p);
