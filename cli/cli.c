@@ -271,6 +271,29 @@ int irs_cli_find_table(const irs_cli_command *cmd, const irs_collection *c, cons
 	return -1;
 }
 
+bool irs_cli_value_equal(irs_type type, const irs_value *a, const irs_value *b)
+{
+	bool sa = a->state == IRS_VALUE_SET, sb = b->state == IRS_VALUE_SET;
+	if (sa != sb)
+		return false;
+	if (!sa)
+		return true;
+	switch (type) {
+	case IRS_TYPE_BOOL: return (a->v.b != 0) == (b->v.b != 0);
+	case IRS_TYPE_INT32:
+	case IRS_TYPE_INT64:
+	case IRS_TYPE_TIMESTAMP: return a->v.i64 == b->v.i64;
+	case IRS_TYPE_UINT32:
+	case IRS_TYPE_UINT64: return a->v.u64 == b->v.u64;
+	case IRS_TYPE_DOUBLE: return memcmp(&a->v.d, &b->v.d, sizeof a->v.d) == 0;
+	case IRS_TYPE_UTF8:
+	case IRS_TYPE_BYTES:
+		return a->v.s.len == b->v.s.len &&
+		       (a->v.s.len == 0 || memcmp(a->v.s.ptr, b->v.s.ptr, a->v.s.len) == 0);
+	}
+	return false;
+}
+
 int irs_cli_make_parents(const char *dir)
 {
 	char *p = strdup(dir);

@@ -175,6 +175,14 @@ int irs_cli_find_table(const irs_cli_command *cmd, const irs_collection *c, cons
  * itself). On failure prints the error and returns its exit code; 0 on success. */
 int irs_cli_make_parents(const char *dir);
 
+/*
+ * Whether a and b (values of a column of type `type`) are the same value: both NULL
+ * (ABSENT counts as NULL), or both SET and equal: integers exactly, bools by truth,
+ * doubles bitwise (NaN equals itself, -0.0 differs from 0.0), strings bytewise with
+ * their lengths. Thread: any.
+ */
+bool irs_cli_value_equal(irs_type type, const irs_value *a, const irs_value *b);
+
 /* Opens a collection for the CLI (flags as irs_collection_open). On failure prints the
  * error and returns its exit code; 0 on success. */
 int irs_cli_open(const char *dir, unsigned flags, irs_collection **out);
