@@ -91,26 +91,30 @@ static void problem_kind(value_problem *vp, const char *reason, int tok)
 	problem(vp, reason, tok_kind(tok), strlen(tok_kind(tok)));
 }
 
+/* The next token inside a value; a syntax error marks vp (the scanner has the message). */
+static int value_token(irs_json_scanner *s, value_problem *vp)
+{
+	int tok = irs_json_next(s);
+	if (tok == IRS_JSON_ERROR)
+		vp->syntax = true;
+	return tok;
+}
+
 /* Parses {"base64": "..."} after its OBJECT_BEGIN into v. */
 static void json_base64(irs_json_scanner *s, char *line, irs_value *v, value_problem *vp)
 {
 	static const char want[] = "expected a string or {\"base64\": \"...\"}";
-	int tok = irs_json_next(s);
-	if (tok == IRS_JSON_ERROR) {
-		vp->syntax = true;
+	int tok = value_token(s, vp);
+	if (tok == IRS_JSON_ERROR)
 		return;
-	}
 	char *k;
 	size_t klen = tok == IRS_JSON_KEY ? tok_string(s, line, &k) : 0;
 	if (tok != IRS_JSON_KEY || klen != 6 || memcmp(k, "base64", 6) != 0) {
 		problem(vp, want, "another object", 14);
 		return;
 	}
-	tok = irs_json_next(s);
-	if (tok == IRS_JSON_ERROR) {
-		vp->syntax = true;
+	if ((tok = value_token(s, vp)) == IRS_JSON_ERROR)
 		return;
-	}
 	if (tok != IRS_JSON_STRING) {
 		problem_kind(vp, "\"base64\" must be a string", tok);
 		return;
@@ -123,11 +127,8 @@ static void json_base64(irs_json_scanner *s, char *line, irs_value *v, value_pro
 		problem(vp, r, p, n);
 		return;
 	}
-	tok = irs_json_next(s);
-	if (tok == IRS_JSON_ERROR) {
-		vp->syntax = true;
+	if ((tok = value_token(s, vp)) == IRS_JSON_ERROR)
 		return;
-	}
 	if (tok != IRS_JSON_OBJECT_END) {
 		problem(vp, want, "an object with more members", 27);
 		return;
