@@ -10,7 +10,6 @@
  * writes the backups. The model that knows what every table holds is gen_model.c
  * (with how it keeps the digest without the rows); its randomness is gen_random.c.
  *
- *
  * DETERMINISM: all choices come from xoshiro256** streams seeded per (seed, table,
  * backup) and from splitmix64-style hashes; backups are named full-000, inc-001, ...
  * Segment files are byte-identical for the same flags and seed (no libm: zipf uses
@@ -110,7 +109,7 @@ static bool parse_frac(const irs_cli_parser *p, const char *s, double lo, double
 	return true;
 }
 
-/* Counts of the flags that must all be given. */
+/* The options being parsed, and whether the three required flags were given. */
 typedef struct gen_args {
 	irs_gen_opts *o;
 	bool have_rows, have_incs, have_changes;
