@@ -11,6 +11,7 @@
 #include <time.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "engine/textout.h"
 
@@ -154,6 +155,31 @@ int irs_cli_getopt(irs_cli_parser *p, const irs_cli_opt *opts)
 	}
 }
 
+int irs_cli_parse_args(const irs_cli_command *cmd, int argc, char **argv, irs_cli_args *a)
+{
+	irs_cli_parser p;
+	irs_cli_parser_init(&p, cmd, argc, argv);
+	a->dir = NULL;
+	for (int id; (id = irs_cli_getopt(&p, a->opts)) != IRS_CLI_OPT_END;) {
+		if (id == IRS_CLI_OPT_HELP)
+			return IRS_CLI_EXIT_OK;
+		if (id == IRS_CLI_OPT_ERROR)
+			return IRS_CLI_EXIT_USAGE;
+		if (id == IRS_CLI_OPT_POSITIONAL && !a->dir) {
+			a->dir = p.arg;
+			continue;
+		}
+		if (id == IRS_CLI_OPT_POSITIONAL && !a->more_args)
+			return irs_cli_usage_error(cmd, "unexpected argument '%s'", p.arg);
+		int rc = a->on_opt(a->ctx, &p, id);
+		if (rc)
+			return rc;
+	}
+	if (!a->dir)
+		return irs_cli_usage_error(cmd, "missing the collection directory");
+	return IRS_CLI_ARGS_OK;
+}
+
 bool irs_cli_parse_u64(const irs_cli_parser *p, const char *value, uint64_t min, uint64_t max,
 		       uint64_t *out)
 {
@@ -243,6 +269,52 @@ int irs_cli_find_table(const irs_cli_command *cmd, const irs_collection *c, cons
 	}
 	irs_cli_usage_error(cmd, "no table named '%s' (tables: %s)", name, list);
 	return -1;
+}
+
+bool irs_cli_value_equal(irs_type type, const irs_value *a, const irs_value *b)
+{
+	bool sa = a->state == IRS_VALUE_SET, sb = b->state == IRS_VALUE_SET;
+	if (sa != sb)
+		return false;
+	if (!sa)
+		return true;
+	switch (type) {
+	case IRS_TYPE_BOOL: return (a->v.b != 0) == (b->v.b != 0);
+	case IRS_TYPE_INT32:
+	case IRS_TYPE_INT64:
+	case IRS_TYPE_TIMESTAMP: return a->v.i64 == b->v.i64;
+	case IRS_TYPE_UINT32:
+	case IRS_TYPE_UINT64: return a->v.u64 == b->v.u64;
+	case IRS_TYPE_DOUBLE: return memcmp(&a->v.d, &b->v.d, sizeof a->v.d) == 0;
+	case IRS_TYPE_UTF8:
+	case IRS_TYPE_BYTES:
+		return a->v.s.len == b->v.s.len &&
+		       (a->v.s.len == 0 || memcmp(a->v.s.ptr, b->v.s.ptr, a->v.s.len) == 0);
+	}
+	return false;
+}
+
+int irs_cli_make_parents(const char *dir)
+{
+	char *p = strdup(dir);
+	if (!p)
+		return irs_cli_errorf(IRS_CLI_EXIT_IO, "out of memory");
+	size_t n = strlen(p);
+	while (n > 1 && p[n - 1] == '/')
+		p[--n] = '\0';
+	int rc = 0;
+	/* Every '/' now separates a parent from what follows it. */
+	for (char *s = p + 1; *s && !rc; s++) {
+		if (*s != '/' || s[-1] == '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, 0777) != 0 && errno != EEXIST)
+			rc = irs_cli_errorf(IRS_CLI_EXIT_IO, "%s: cannot create directory: %s", p,
+					    strerror(errno));
+		*s = '/';
+	}
+	free(p);
+	return rc;
 }
 
 int irs_cli_open(const char *dir, unsigned flags, irs_collection **out)

@@ -10,14 +10,12 @@
  *              "usage: increstore restore DIR [--shards N] ...\n\n...details...\n",
  *              run_restore};
  *      run() gets argv[0] = the command name and argv[1..argc) = its arguments. Parse
- *      them with irs_cli_getopt (below), which handles -h/--help, "--", "--opt=value"
- *      and reports unknown options. Return an exit code (IRS_CLI_EXIT_*).
- *   2. Declare `extern const irs_cli_command irs_cli_cmd_restore;
-extern const irs_cli_command irs_cli_cmd_verify;
-extern const irs_cli_command irs_cli_cmd_gen;` below.
- *   3. Put `&irs_cli_cmd_restore` in the table in cli/main.c (replacing its
- *      placeholder). cli/CMakeLists.txt globs every .c file in cli/, so nothing else
- *      changes.
+ *      them with irs_cli_parse_args (below), which runs the option loop: -h/--help,
+ *      "--", "--opt=value", unknown options, the DIR argument. Return an exit code
+ *      (IRS_CLI_EXIT_*).
+ *   2. Declare `extern const irs_cli_command irs_cli_cmd_restore;` below.
+ *   3. Put `&irs_cli_cmd_restore` in the table in cli/main.c. cli/CMakeLists.txt
+ *      globs every .c file in cli/, so nothing else changes.
  *
  * OUTPUT RULES
  *   Results go to stdout. Every error is ONE line on stderr, "increstore: <message>",
@@ -111,6 +109,30 @@ void irs_cli_parser_init(irs_cli_parser *p, const irs_cli_command *cmd, int argc
  */
 int irs_cli_getopt(irs_cli_parser *p, const irs_cli_opt *opts);
 
+/*
+ * The option loop every command runs: `increstore CMD DIR [ARG...] [options]`.
+ * irs_cli_parse_args parses argv[1..argc) with a->opts and
+ *   - on -h/--help prints the usage and returns IRS_CLI_EXIT_OK (the command stops);
+ *   - on a usage error (unknown option, missing value) returns IRS_CLI_EXIT_USAGE;
+ *   - takes the first positional argument as a->dir;
+ *   - hands every other option to a->on_opt(a->ctx, p, id), and every later positional
+ *     argument too (id IRS_CLI_OPT_POSITIONAL) when a->more_args, else reports it as
+ *     unexpected; on_opt returns 0 to go on, or the exit code to stop with;
+ *   - at the end reports a missing DIR.
+ * Returns IRS_CLI_ARGS_OK when the command goes on, else the exit code to return.
+ */
+enum { IRS_CLI_ARGS_OK = -1 };
+
+typedef struct irs_cli_args {
+	const irs_cli_opt *opts;
+	int (*on_opt)(void *ctx, const irs_cli_parser *p, int id);
+	void *ctx;
+	bool more_args;         /* positional arguments after DIR go to on_opt */
+	const char *dir;        /* out: the collection directory */
+} irs_cli_args;
+
+int irs_cli_parse_args(const irs_cli_command *cmd, int argc, char **argv, irs_cli_args *a);
+
 /* Parses a decimal unsigned flag value in [min, max]; on failure prints a usage
  * error naming the option and returns false. */
 bool irs_cli_parse_u64(const irs_cli_parser *p, const char *value, uint64_t min, uint64_t max,
@@ -148,6 +170,18 @@ const char *irs_cli_kind_name(irs_backup_kind kind);
  * the tables and returns -1 (the caller returns IRS_CLI_EXIT_USAGE).
  */
 int irs_cli_find_table(const irs_cli_command *cmd, const irs_collection *c, const char *name);
+
+/* Creates the parent directories of dir, like mkdir -p (the library creates dir
+ * itself). On failure prints the error and returns its exit code; 0 on success. */
+int irs_cli_make_parents(const char *dir);
+
+/*
+ * Whether a and b (values of a column of type `type`) are the same value: both NULL
+ * (ABSENT counts as NULL), or both SET and equal: integers exactly, bools by truth,
+ * doubles bitwise (NaN equals itself, -0.0 differs from 0.0), strings bytewise with
+ * their lengths. Thread: any.
+ */
+bool irs_cli_value_equal(irs_type type, const irs_value *a, const irs_value *b);
 
 /* Opens a collection for the CLI (flags as irs_collection_open). On failure prints the
  * error and returns its exit code; 0 on success. */

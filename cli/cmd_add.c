@@ -124,136 +124,90 @@ static void name_file_in_error(irs_error *err, const spec *specs, int n)
 		irs__errprefix(err, "%s", specs[0].shown);
 }
 
-static int run_add(const irs_cli_command *cmd, int argc, char **argv)
+typedef struct add_args {
+	int kind;               /* 0 until --full or --incremental */
+	const char *name;
+	bool quiet;
+	spec *specs;            /* one per FILE argument (argc of them fit) */
+	int nspecs;
+} add_args;
+
+static int on_opt(void *ctx, const irs_cli_parser *p, int id)
 {
-	irs_cli_parser p;
-	irs_cli_parser_init(&p, cmd, argc, argv);
-	const char *dir = NULL, *name = NULL;
-	int kind = 0;
-	bool quiet = false;
-	spec *specs = calloc((size_t)argc, sizeof *specs);
-	int nspecs = 0;
-	if (!specs)
-		return irs_cli_errorf(IRS_CLI_EXIT_IO, "out of memory");
-	int rc = IRS_CLI_EXIT_OK;
-	for (int o; (o = irs_cli_getopt(&p, opts)) != IRS_CLI_OPT_END;) {
-		switch (o) {
-		case IRS_CLI_OPT_HELP:
-			free(specs);
-			return IRS_CLI_EXIT_OK;
-		case IRS_CLI_OPT_ERROR:
-			free(specs);
-			return IRS_CLI_EXIT_USAGE;
-		case OPT_FULL:
-		case OPT_INCREMENTAL: {
-			int k = o == OPT_FULL ? IRS_BACKUP_FULL : IRS_BACKUP_INCREMENTAL;
-			if (kind && kind != k) {
-				free(specs);
-				return irs_cli_usage_error(cmd, "give either --full or --incremental, not both");
-			}
-			kind = k;
-			break;
-		}
-		case OPT_NAME:
-			name = p.arg;
-			break;
-		case OPT_QUIET:
-			quiet = true;
-			break;
-		case IRS_CLI_OPT_POSITIONAL:
-			if (!dir)
-				dir = p.arg;
-			else
-				specs[nspecs++].arg = p.arg;
-			break;
-		}
+	add_args *a = ctx;
+	switch (id) {
+	case OPT_FULL:
+	case OPT_INCREMENTAL: {
+		int k = id == OPT_FULL ? IRS_BACKUP_FULL : IRS_BACKUP_INCREMENTAL;
+		if (a->kind && a->kind != k)
+			return irs_cli_usage_error(p->cmd, "give either --full or --incremental, not both");
+		a->kind = k;
+		break;
 	}
-	if (!dir) {
-		free(specs);
-		return irs_cli_usage_error(cmd, "missing the collection directory");
+	case OPT_NAME: a->name = p->arg; break;
+	case OPT_QUIET: a->quiet = true; break;
+	case IRS_CLI_OPT_POSITIONAL: a->specs[a->nspecs++].arg = p->arg; break;
 	}
-	if (!kind) {
-		free(specs);
-		return irs_cli_usage_error(cmd, "missing --full or --incremental");
-	}
-	if (nspecs == 0) {
-		free(specs);
-		return irs_cli_usage_error(cmd, "%s needs at least one file",
-					   kind == IRS_BACKUP_FULL ? "--full" : "--incremental");
-	}
-	for (int i = 0; i < nspecs; i++)
-		specs[i].fd = -1;
+	return 0;
+}
 
-	irs_collection *c = NULL;
-	irs_backup_writer *w = NULL;
-	irs_error err = {0};
-	if ((rc = irs_cli_open(dir, 0, &c)) != 0)
-		goto out;
-	if (name && irs_collection_find_backup(c, name) >= 0) {
-		rc = irs_cli_usage_error(cmd, "--name: the collection already has a backup named '%s'",
-					 name);
-		goto out;
-	}
-
-	/* 1. Resolve and open everything first. */
+/* Step 1: resolves every FILE argument to a table and a format and opens it. Returns
+ * 0, or the exit code after printing the error. */
+static int open_inputs(const irs_cli_command *cmd, irs_collection *c, const char *dir,
+		       const add_args *a)
+{
 	bool stdin_used = false;
-	for (int i = 0; i < nspecs; i++) {
-		spec *s = &specs[i];
-		if (!resolve(cmd, c, s)) {
-			rc = IRS_CLI_EXIT_USAGE;
-			goto out;
-		}
+	for (int i = 0; i < a->nspecs; i++) {
+		spec *s = &a->specs[i];
+		if (!resolve(cmd, c, s))
+			return IRS_CLI_EXIT_USAGE;
 		for (int j = 0; j < i; j++)
-			if (specs[j].table == s->table) {
+			if (a->specs[j].table == s->table) {
 				irs_table_def d;
 				irs_collection_table(c, s->table, &d);
-				rc = irs_cli_usage_error(cmd, "table '%s' has two files ('%s' and '%s')",
-							 d.name, specs[j].arg, s->arg);
-				goto out;
+				return irs_cli_usage_error(cmd, "table '%s' has two files ('%s' and '%s')",
+							   d.name, a->specs[j].arg, s->arg);
 			}
-		if (kind == IRS_BACKUP_INCREMENTAL && has_ext(s->path, ".csv")) {
-			rc = irs_cli_usage_error(cmd,
-						 "'%s': incremental backups take changes as JSONL "
-						 "({\"op\": ...} per line), not CSV",
-						 s->arg);
-			goto out;
-		}
-		if (irs_collection_table(c, s->table, &s->def) != 0) {
-			rc = irs_cli_errorf(IRS_CLI_EXIT_IO, "%s: cannot read table %u", dir, s->table);
-			goto out;
-		}
-		s->fmt = format_of(s->path, (irs_backup_kind)kind);
+		if (a->kind == IRS_BACKUP_INCREMENTAL && has_ext(s->path, ".csv"))
+			return irs_cli_usage_error(cmd,
+						   "'%s': incremental backups take changes as JSONL "
+						   "({\"op\": ...} per line), not CSV",
+						   s->arg);
+		if (irs_collection_table(c, s->table, &s->def) != 0)
+			return irs_cli_errorf(IRS_CLI_EXIT_IO, "%s: cannot read table %u", dir, s->table);
+		s->fmt = format_of(s->path, (irs_backup_kind)a->kind);
 		if (strcmp(s->path, "-") == 0) {
-			if (stdin_used) {
-				rc = irs_cli_usage_error(cmd, "standard input ('-') is given twice");
-				goto out;
-			}
+			if (stdin_used)
+				return irs_cli_usage_error(cmd, "standard input ('-') is given twice");
 			stdin_used = true;
 			s->fd = STDIN_FILENO;
 			s->shown = "<stdin>";
 		} else {
 			s->fd = open(s->path, O_RDONLY | O_CLOEXEC);
-			if (s->fd < 0) {
-				rc = irs_cli_errorf(IRS_CLI_EXIT_IO, "%s: cannot open: %s", s->path,
-						    strerror(errno));
-				goto out;
-			}
+			if (s->fd < 0)
+				return irs_cli_errorf(IRS_CLI_EXIT_IO, "%s: cannot open: %s", s->path,
+						      strerror(errno));
 			s->shown = s->path;
 		}
 	}
+	return 0;
+}
 
-	/* 2. One writer, every file, commit. */
+/* Step 2: one writer, every file, commit. Any failure or a signal aborts the writer,
+ * which leaves the collection as it was. Returns 0 or the exit code. */
+static int write_backup(irs_collection *c, const add_args *a)
+{
+	irs_error err = {0};
+	irs_backup_writer *w = NULL;
 	irs_writer_options wo;
 	irs_writer_options_init(&wo, IRS_WRITER_OPTIONS_VERSION);
-	wo.collapse_duplicates = kind == IRS_BACKUP_INCREMENTAL;
-	if (irs_backup_writer_begin(c, (irs_backup_kind)kind, name, &wo, &w, &err) != 0) {
-		rc = irs_cli_fail(&err);
-		goto out;
-	}
+	wo.collapse_duplicates = a->kind == IRS_BACKUP_INCREMENTAL;
+	if (irs_backup_writer_begin(c, (irs_backup_kind)a->kind, a->name, &wo, &w, &err) != 0)
+		return irs_cli_fail(&err);
 	irs_cli_cancel_install();
 	irs_import_sink sink = irs_import_writer_sink(w);
-	for (int i = 0; i < nspecs; i++) {
-		spec *s = &specs[i];
+	for (int i = 0; i < a->nspecs; i++) {
+		spec *s = &a->specs[i];
 		irs_import_options io;
 		irs_import_options_init(&io);
 		io.format = s->fmt;
@@ -263,56 +217,89 @@ static int run_add(const irs_cli_command *cmd, int argc, char **argv)
 		int irc = irs_import_fd(&s->def, s->fd, &io, &sink, &s->stats, &err);
 		if (irc != 0) {
 			irs_backup_writer_abort(w);
-			w = NULL;
 			if (irc == IRS_ECANCELED)
 				irs__errprefix(&err, "no backup was added");
-			rc = irs_cli_fail(&err);
-			goto out;
+			return irs_cli_fail(&err);
 		}
 	}
 	if (__atomic_load_n(&irs_cli_cancelled, __ATOMIC_RELAXED)) {
 		irs_backup_writer_abort(w);
-		w = NULL;
-		rc = irs_cli_errorf(IRS_CLI_EXIT_CANCELED, "cancelled: no backup was added");
-		goto out;
+		return irs_cli_errorf(IRS_CLI_EXIT_CANCELED, "cancelled: no backup was added");
 	}
-	int crc = irs_backup_writer_commit(w, &err);
-	w = NULL; /* released by commit in every case */
+	int crc = irs_backup_writer_commit(w, &err); /* releases w in every case */
 	if (crc != 0) {
 		if (crc == IRS_EDUPKEY)
-			name_file_in_error(&err, specs, nspecs);
-		rc = irs_cli_fail(&err);
-		goto out;
+			name_file_in_error(&err, a->specs, a->nspecs);
+		return irs_cli_fail(&err);
 	}
+	return 0;
+}
 
-	if (!quiet) {
-		uint32_t nb = irs_collection_backup_count(c);
-		irs_backup_info bi;
-		uint64_t ups = 0, ers = 0;
-		for (int i = 0; i < nspecs; i++) {
-			ups += specs[i].stats.upserts;
-			ers += specs[i].stats.erases;
-		}
-		if (nb && irs_collection_backup(c, nb - 1, &bi) == 0) {
-			if (kind == IRS_BACKUP_FULL)
-				printf("added full backup %s (#%" PRIu64 "): %" PRIu64 " row%s\n", bi.name,
-				       bi.seq, bi.records, bi.records == 1 ? "" : "s");
-			else
-				printf("added incremental backup %s (#%" PRIu64 "): %" PRIu64
-				       " change%s (read %" PRIu64 " upsert%s, %" PRIu64 " erase%s%s)\n",
-				       bi.name, bi.seq, bi.records, bi.records == 1 ? "" : "s", ups,
-				       ups == 1 ? "" : "s", ers, ers == 1 ? "" : "s",
-				       bi.records < ups + ers ? "; repeated keys collapsed" : "");
-		}
+/* "added full backup NAME (#SEQ): N rows" or "added incremental backup ...". */
+static void print_added(const irs_collection *c, const add_args *a)
+{
+	uint32_t nb = irs_collection_backup_count(c);
+	irs_backup_info bi;
+	uint64_t ups = 0, ers = 0;
+	for (int i = 0; i < a->nspecs; i++) {
+		ups += a->specs[i].stats.upserts;
+		ers += a->specs[i].stats.erases;
 	}
-out:
-	if (w)
-		irs_backup_writer_abort(w);
-	for (int i = 0; i < nspecs; i++)
-		if (specs[i].fd > STDIN_FILENO)
-			close(specs[i].fd);
+	if (!nb || irs_collection_backup(c, nb - 1, &bi) != 0)
+		return;
+	if (a->kind == IRS_BACKUP_FULL)
+		printf("added full backup %s (#%" PRIu64 "): %" PRIu64 " row%s\n", bi.name, bi.seq,
+		       bi.records, bi.records == 1 ? "" : "s");
+	else
+		printf("added incremental backup %s (#%" PRIu64 "): %" PRIu64 " change%s (read %" PRIu64
+		       " upsert%s, %" PRIu64 " erase%s%s)\n",
+		       bi.name, bi.seq, bi.records, bi.records == 1 ? "" : "s", ups, ups == 1 ? "" : "s",
+		       ers, ers == 1 ? "" : "s", bi.records < ups + ers ? "; repeated keys collapsed" : "");
+}
+
+/* Opens the collection, then steps 1 and 2. Returns 0 or the exit code. */
+static int add_backup(const irs_cli_command *cmd, const char *dir, const add_args *a)
+{
+	irs_collection *c = NULL;
+	int rc = irs_cli_open(dir, 0, &c);
+	if (rc)
+		return rc;
+	if (a->name && irs_collection_find_backup(c, a->name) >= 0)
+		rc = irs_cli_usage_error(cmd, "--name: the collection already has a backup named '%s'",
+					 a->name);
+	if (!rc)
+		rc = open_inputs(cmd, c, dir, a);
+	if (!rc)
+		rc = write_backup(c, a);
+	if (!rc && !a->quiet)
+		print_added(c, a);
 	irs_collection_close(c);
-	free(specs);
+	return rc;
+}
+
+static int run_add(const irs_cli_command *cmd, int argc, char **argv)
+{
+	add_args a = {0};
+	a.specs = calloc((size_t)argc, sizeof *a.specs);
+	if (!a.specs)
+		return irs_cli_errorf(IRS_CLI_EXIT_IO, "out of memory");
+	for (int i = 0; i < argc; i++)
+		a.specs[i].fd = -1;
+	irs_cli_args args = {.opts = opts, .on_opt = on_opt, .ctx = &a, .more_args = true};
+	int rc = irs_cli_parse_args(cmd, argc, argv, &args);
+	if (rc == IRS_CLI_ARGS_OK) {
+		if (!a.kind)
+			rc = irs_cli_usage_error(cmd, "missing --full or --incremental");
+		else if (a.nspecs == 0)
+			rc = irs_cli_usage_error(cmd, "%s needs at least one file",
+						 a.kind == IRS_BACKUP_FULL ? "--full" : "--incremental");
+		else
+			rc = add_backup(cmd, args.dir, &a);
+	}
+	for (int i = 0; i < a.nspecs; i++)
+		if (a.specs[i].fd > STDIN_FILENO)
+			close(a.specs[i].fd);
+	free(a.specs);
 	return rc;
 }
 

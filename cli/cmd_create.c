@@ -2,11 +2,7 @@
  * cmd_create.c: `increstore create DIR --schema schema.json`: a new, empty collection
  * (no backups) with the tables of schema.json (format: schema_json.h).
  */
-#include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
 
 #include "cli.h"
 #include "schema_json.h"
@@ -20,51 +16,30 @@ static const irs_cli_opt opts[] = {
 	{NULL, false, 0},
 };
 
-/* Creates the parent directories of dir, like mkdir -p (the library creates dir itself). */
-static int make_parents(const char *dir)
+typedef struct create_args {
+	const char *schema;
+	bool quiet;
+} create_args;
+
+static int on_opt(void *ctx, const irs_cli_parser *p, int id)
 {
-	char *p = strdup(dir);
-	if (!p)
-		return irs_cli_errorf(IRS_CLI_EXIT_IO, "out of memory");
-	size_t n = strlen(p);
-	while (n > 1 && p[n - 1] == '/')
-		p[--n] = '\0';
-	int rc = 0;
-	/* Every '/' now separates a parent from what follows it. */
-	for (char *s = p + 1; *s && !rc; s++) {
-		if (*s != '/' || s[-1] == '/')
-			continue;
-		*s = '\0';
-		if (mkdir(p, 0777) != 0 && errno != EEXIST)
-			rc = irs_cli_errorf(IRS_CLI_EXIT_IO, "%s: cannot create directory: %s", p,
-					    strerror(errno));
-		*s = '/';
-	}
-	free(p);
-	return rc;
+	create_args *a = ctx;
+	if (id == OPT_SCHEMA)
+		a->schema = p->arg;
+	else if (id == OPT_QUIET)
+		a->quiet = true;
+	return 0;
 }
 
 static int run_create(const irs_cli_command *cmd, int argc, char **argv)
 {
-	irs_cli_parser p;
-	irs_cli_parser_init(&p, cmd, argc, argv);
-	const char *dir = NULL, *schema = NULL;
-	bool quiet = false;
-	for (int o; (o = irs_cli_getopt(&p, opts)) != IRS_CLI_OPT_END;) {
-		switch (o) {
-		case IRS_CLI_OPT_HELP: return IRS_CLI_EXIT_OK;
-		case IRS_CLI_OPT_ERROR: return IRS_CLI_EXIT_USAGE;
-		case OPT_SCHEMA: schema = p.arg; break;
-		case OPT_QUIET: quiet = true; break;
-		case IRS_CLI_OPT_POSITIONAL:
-			if (dir)
-				return irs_cli_usage_error(cmd, "unexpected argument '%s'", p.arg);
-			dir = p.arg;
-			break;
-		}
-	}
-	if (!dir)
-		return irs_cli_usage_error(cmd, "missing the collection directory");
+	create_args ca = {0};
+	irs_cli_args args = {.opts = opts, .on_opt = on_opt, .ctx = &ca};
+	int rc = irs_cli_parse_args(cmd, argc, argv, &args);
+	if (rc != IRS_CLI_ARGS_OK)
+		return rc;
+	const char *dir = args.dir, *schema = ca.schema;
+	bool quiet = ca.quiet;
 	if (!schema)
 		return irs_cli_usage_error(cmd, "missing --schema FILE");
 
@@ -72,7 +47,7 @@ static int run_create(const irs_cli_command *cmd, int argc, char **argv)
 	irs_cli_schema s;
 	if (irs_schema_json_load(schema, &s, &err))
 		return irs_cli_fail(&err);
-	int rc = make_parents(dir);
+	rc = irs_cli_make_parents(dir);
 	if (rc) {
 		irs_schema_json_free(&s);
 		return rc;

@@ -190,29 +190,32 @@ static json_object *to_json(irs_collection *c, const char *dir)
 	return root;
 }
 
+typedef struct inspect_args {
+	bool as_json, verify;
+} inspect_args;
+
+static int on_opt(void *ctx, const irs_cli_parser *p, int id)
+{
+	inspect_args *a = ctx;
+	(void)p;
+	if (id == OPT_JSON)
+		a->as_json = true;
+	else if (id == OPT_VERIFY)
+		a->verify = true;
+	return 0;
+}
+
 static int run_inspect(const irs_cli_command *cmd, int argc, char **argv)
 {
-	irs_cli_parser p;
-	irs_cli_parser_init(&p, cmd, argc, argv);
-	const char *dir = NULL;
-	bool as_json = false, verify = false;
-	for (int o; (o = irs_cli_getopt(&p, opts)) != IRS_CLI_OPT_END;) {
-		switch (o) {
-		case IRS_CLI_OPT_HELP: return IRS_CLI_EXIT_OK;
-		case IRS_CLI_OPT_ERROR: return IRS_CLI_EXIT_USAGE;
-		case OPT_JSON: as_json = true; break;
-		case OPT_VERIFY: verify = true; break;
-		case IRS_CLI_OPT_POSITIONAL:
-			if (dir)
-				return irs_cli_usage_error(cmd, "unexpected argument '%s'", p.arg);
-			dir = p.arg;
-			break;
-		}
-	}
-	if (!dir)
-		return irs_cli_usage_error(cmd, "missing the collection directory");
+	inspect_args ia = {0};
+	irs_cli_args args = {.opts = opts, .on_opt = on_opt, .ctx = &ia};
+	int rc = irs_cli_parse_args(cmd, argc, argv, &args);
+	if (rc != IRS_CLI_ARGS_OK)
+		return rc;
+	const char *dir = args.dir;
+	bool as_json = ia.as_json, verify = ia.verify;
 	irs_collection *c = NULL;
-	int rc = irs_cli_open(dir, 0, &c);
+	rc = irs_cli_open(dir, 0, &c);
 	if (rc)
 		return rc;
 

@@ -205,83 +205,106 @@ static int write_stats(const char *path, const irs_collection *c, const irs_rest
 	return 0;
 }
 
+typedef struct restore_args {
+	const char *dir, *upto, *table_name, *out, *stats, *ckpt;
+	uint64_t shards, limit, ckpt_every, ckpt_seconds;
+	bool quiet, check;
+} restore_args;
+
+static int on_opt(void *ctx, const irs_cli_parser *p, int id)
+{
+	restore_args *a = ctx;
+	bool ok = true;
+	switch (id) {
+	case OPT_SHARDS: ok = irs_cli_parse_u64(p, p->arg, 1, 256, &a->shards); break;
+	case OPT_UPTO: a->upto = p->arg; break;
+	case OPT_TABLE: a->table_name = p->arg; break;
+	case OPT_OUT: a->out = p->arg; break;
+	case OPT_STATS: a->stats = p->arg; break;
+	case OPT_QUIET: a->quiet = true; break;
+	case OPT_LIMIT: ok = irs_cli_parse_u64(p, p->arg, 1, UINT64_MAX, &a->limit); break;
+	case OPT_NOCHECK: a->check = false; break;
+	case OPT_CKPT: a->ckpt = p->arg; break;
+	case OPT_CKPT_EVERY: ok = irs_cli_parse_u64(p, p->arg, 1, UINT32_MAX, &a->ckpt_every); break;
+	case OPT_CKPT_SECONDS: ok = irs_cli_parse_u64(p, p->arg, 0, UINT32_MAX, &a->ckpt_seconds); break;
+	}
+	return ok ? 0 : IRS_CLI_EXIT_USAGE;
+}
+
+/* "restored DIR through NAME: ..." and a line per restored table. */
+static void print_summary(const restore_args *a, const irs_collection *c, const irs_restore *r,
+			  int table, double secs, bool wrote)
+{
+	int64_t th = irs_restore_through(r);
+	irs_backup_info last, base;
+	irs_collection_backup(c, (uint32_t)th, &last);
+	irs_collection_backup(c, last.base_index, &base);
+	uint32_t ns;
+	const irs_backup_stats *st = irs_restore_stats(r, &ns);
+	uint64_t changes = 0, bytes = 0;
+	for (uint32_t i = 0; i < ns; i++) {
+		changes += st[i].inserted + st[i].updated + st[i].erased + st[i].noop_erases;
+		bytes += st[i].bytes;
+	}
+	printf("restored %s through %s: %u backup%s (full %s + %u incremental%s), %llu changes, "
+	       "%u shards, %.3f s, %.1f M changes/s, %.1f MB/s\n",
+	       a->dir, last.name, ns, ns == 1 ? "" : "s", base.name, ns - 1, ns == 2 ? "" : "s",
+	       (unsigned long long)changes, irs_restore_shard_count(r), secs,
+	       secs > 0 ? (double)changes / secs / 1e6 : 0, secs > 0 ? (double)bytes / secs / 1e6 : 0);
+	for (uint32_t t = 0; t < irs_collection_table_count(c); t++) {
+		if (table >= 0 && (uint32_t)t != (uint32_t)table)
+			continue;
+		irs_table_def d;
+		irs_collection_table(c, t, &d);
+		char lb[32];
+		printf("  table %s: %llu rows, %s, digest %016llx\n", d.name,
+		       (unsigned long long)irs_restore_row_count(r, t),
+		       irs_cli_format_bytes(irs_restore_logical_bytes(r, t), lb),
+		       (unsigned long long)irs_restore_digest(r, t));
+	}
+	if (wrote)
+		printf("  wrote %s\n", a->out);
+}
+
 static int run_restore(const irs_cli_command *cmd, int argc, char **argv)
 {
-	irs_cli_parser p;
-	irs_cli_parser_init(&p, cmd, argc, argv);
-	const char *dir = NULL, *upto = NULL, *table_name = NULL, *out = NULL, *stats = NULL;
-	uint64_t shards = 0, limit = 0, ckpt_every = 1, ckpt_seconds = 30;
-	const char *ckpt = NULL;
-	bool quiet = false, check = true;
-	int o;
-	while ((o = irs_cli_getopt(&p, opts)) != IRS_CLI_OPT_END) {
-		switch (o) {
-		case IRS_CLI_OPT_HELP: return IRS_CLI_EXIT_OK;
-		case IRS_CLI_OPT_ERROR: return IRS_CLI_EXIT_USAGE;
-		case IRS_CLI_OPT_POSITIONAL:
-			if (dir)
-				return irs_cli_usage_error(cmd, "unexpected argument '%s'", p.arg);
-			dir = p.arg;
-			break;
-		case OPT_SHARDS:
-			if (!irs_cli_parse_u64(&p, p.arg, 1, 256, &shards))
-				return IRS_CLI_EXIT_USAGE;
-			break;
-		case OPT_UPTO: upto = p.arg; break;
-		case OPT_TABLE: table_name = p.arg; break;
-		case OPT_OUT: out = p.arg; break;
-		case OPT_STATS: stats = p.arg; break;
-		case OPT_QUIET: quiet = true; break;
-		case OPT_LIMIT:
-			if (!irs_cli_parse_u64(&p, p.arg, 1, UINT64_MAX, &limit))
-				return IRS_CLI_EXIT_USAGE;
-			break;
-		case OPT_NOCHECK: check = false; break;
-		case OPT_CKPT: ckpt = p.arg; break;
-		case OPT_CKPT_EVERY:
-			if (!irs_cli_parse_u64(&p, p.arg, 1, UINT32_MAX, &ckpt_every))
-				return IRS_CLI_EXIT_USAGE;
-			break;
-		case OPT_CKPT_SECONDS:
-			if (!irs_cli_parse_u64(&p, p.arg, 0, UINT32_MAX, &ckpt_seconds))
-				return IRS_CLI_EXIT_USAGE;
-			break;
-		}
-	}
-	if (!dir)
-		return irs_cli_usage_error(cmd, "missing the collection directory");
+	restore_args a = {.ckpt_every = 1, .ckpt_seconds = 30, .check = true};
+	irs_cli_args args = {.opts = opts, .on_opt = on_opt, .ctx = &a};
+	int ec = irs_cli_parse_args(cmd, argc, argv, &args);
+	if (ec != IRS_CLI_ARGS_OK)
+		return ec;
+	a.dir = args.dir;
 	irs_cli_cancel_install(); /* before any slow step: a signal then means "cancel", exit 5 */
 	irs_collection *c;
-	int ec = irs_cli_open(dir, 0, &c);
-	if (ec)
+	if ((ec = irs_cli_open(a.dir, 0, &c)) != 0)
 		return ec;
 	int table = -1;
-	if (table_name && (table = irs_cli_find_table(cmd, c, table_name)) < 0) {
+	if (a.table_name && (table = irs_cli_find_table(cmd, c, a.table_name)) < 0) {
 		irs_collection_close(c);
 		return IRS_CLI_EXIT_USAGE;
 	}
-	if (upto && irs_collection_find_backup(c, upto) < 0) {
+	if (a.upto && irs_collection_find_backup(c, a.upto) < 0) {
 		irs_collection_close(c);
-		return irs_cli_usage_error(cmd, "--upto %s: no backup of that name in %s", upto, dir);
+		return irs_cli_usage_error(cmd, "--upto %s: no backup of that name in %s", a.upto, a.dir);
 	}
-	progress_state ps = {.tty = isatty(2) == 1, .quiet = quiet, .t0 = irs_cli_now_s(), .last_done = 0};
+	progress_state ps = {.tty = isatty(2) == 1, .quiet = a.quiet, .t0 = irs_cli_now_s(), .last_done = 0};
 	irs_restore_options ro;
 	irs_restore_options_init(&ro, IRS_RESTORE_OPTIONS_VERSION);
-	ro.shards = (uint32_t)shards;
-	ro.upto = upto;
-	const char *tables[1] = {table_name};
-	if (table_name) {
+	ro.shards = (uint32_t)a.shards;
+	ro.upto = a.upto;
+	const char *tables[1] = {a.table_name};
+	if (a.table_name) {
 		ro.tables = tables;
 		ro.table_count = 1;
 	}
 	ro.progress = on_progress;
 	ro.progress_ctx = &ps;
 	ro.cancel = (const volatile int *)&irs_cli_cancelled;
-	ro.memory_limit = limit;
-	ro.check_expected = check;
-	ro.checkpoint_dir = ckpt;
-	ro.checkpoint_every = (uint32_t)ckpt_every;
-	ro.checkpoint_seconds = (uint32_t)ckpt_seconds;
+	ro.memory_limit = a.limit;
+	ro.check_expected = a.check;
+	ro.checkpoint_dir = a.ckpt;
+	ro.checkpoint_every = (uint32_t)a.ckpt_every;
+	ro.checkpoint_seconds = (uint32_t)a.ckpt_seconds;
 	irs_restore *r = NULL;
 	irs_error err;
 	double t0 = irs_cli_now_s();
@@ -289,53 +312,24 @@ static int run_restore(const irs_cli_command *cmd, int argc, char **argv)
 	double secs = irs_cli_now_s() - t0;
 	if (ps.drew)
 		fputc('\n', stderr);
-	if (r && irs_restore_resumed_from(r) >= 0 && !quiet) {
+	if (r && irs_restore_resumed_from(r) >= 0 && !a.quiet) {
 		irs_backup_info ri;
 		irs_collection_backup(c, (uint32_t)irs_restore_resumed_from(r), &ri);
-		fprintf(stderr, "resumed from checkpoint %s: backups through %s were already restored\n", ckpt,
-			ri.name);
+		fprintf(stderr, "resumed from checkpoint %s: backups through %s were already restored\n",
+			a.ckpt, ri.name);
 	}
 	ec = 0;
 	if (rc)
 		ec = irs_cli_fail(&err);
-	if (r && stats) {
-		int sec = write_stats(stats, c, r, secs, rc);
+	if (r && a.stats) {
+		int sec = write_stats(a.stats, c, r, secs, rc);
 		if (!ec)
 			ec = sec;
 	}
-	if (!rc && out)
-		ec = do_export(cmd, c, r, out, table);
-	if (!rc && !quiet) {
-		int64_t th = irs_restore_through(r);
-		irs_backup_info last, base;
-		irs_collection_backup(c, (uint32_t)th, &last);
-		irs_collection_backup(c, last.base_index, &base);
-		uint32_t ns;
-		const irs_backup_stats *st = irs_restore_stats(r, &ns);
-		uint64_t changes = 0, bytes = 0;
-		for (uint32_t i = 0; i < ns; i++) {
-			changes += st[i].inserted + st[i].updated + st[i].erased + st[i].noop_erases;
-			bytes += st[i].bytes;
-		}
-		printf("restored %s through %s: %u backup%s (full %s + %u incremental%s), %llu changes, "
-		       "%u shards, %.3f s, %.1f M changes/s, %.1f MB/s\n",
-		       dir, last.name, ns, ns == 1 ? "" : "s", base.name, ns - 1, ns == 2 ? "" : "s",
-		       (unsigned long long)changes, irs_restore_shard_count(r), secs,
-		       secs > 0 ? (double)changes / secs / 1e6 : 0, secs > 0 ? (double)bytes / secs / 1e6 : 0);
-		for (uint32_t t = 0; t < irs_collection_table_count(c); t++) {
-			if (table >= 0 && (uint32_t)t != (uint32_t)table)
-				continue;
-			irs_table_def d;
-			irs_collection_table(c, t, &d);
-			char lb[32];
-			printf("  table %s: %llu rows, %s, digest %016llx\n", d.name,
-			       (unsigned long long)irs_restore_row_count(r, t),
-			       irs_cli_format_bytes(irs_restore_logical_bytes(r, t), lb),
-			       (unsigned long long)irs_restore_digest(r, t));
-		}
-		if (out && !ec)
-			printf("  wrote %s\n", out);
-	}
+	if (!rc && a.out)
+		ec = do_export(cmd, c, r, a.out, table);
+	if (!rc && !a.quiet)
+		print_summary(&a, c, r, table, secs, a.out && !ec);
 	irs_restore_free(r);
 	irs_collection_close(c);
 	return ec;

@@ -20,10 +20,8 @@
  */
 #include <lmdb.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
-#include "perf_walk.h"
-#include "common/keycodec.h"
+#include "perf_kv.h"
 
 typedef struct ctx {
 	irs_collection *c;
@@ -81,15 +79,8 @@ static int on_frame(void *vc, uint32_t t, const irs_rec *const *recs, size_t n)
 			if (!x->val)
 				abort();
 		}
-		const uint8_t *changed = irs__rec_changed(r);
-		bool all = true;
-		for (uint32_t vi = 0; vi < T->nvalues && all; vi++)
-			all = irs__bit_get(changed, vi);
-		if (all) {
-			size_t vlen = r->size - IRS_REC_HEADER - r->key_len - 2 * B;
-			memcpy(x->val, irs__rec_nulls(r, T), B);
-			memcpy(x->val + B, irs__rec_values(r, T), vlen);
-			v.mv_size = B + vlen;
+		if (perf_lists_all(T, r)) {
+			v.mv_size = perf_full_row(x->val, T, r);
 		} else {
 			x->rmw++;
 			MDB_val old;
@@ -124,21 +115,7 @@ static uint64_t scan(ctx *x, uint32_t t, uint64_t *rows)
 	for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
 	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
 		(*rows)++;
-		memset(row, 0, sizeof *row * T->ncols);
-		if (irs__key_decode(T, k.mv_data, k.mv_size, row, x->scratch)) {
-			fprintf(stderr, "key does not decode\n");
-			exit(3);
-		}
-		const uint8_t *bm = v.mv_data, *p = bm + T->value_bitmap_bytes;
-		for (uint32_t vi = 0; vi < T->nvalues; vi++) {
-			irs_value *val = &row[T->value_cols[vi]];
-			if (irs__bit_get(bm, vi)) {
-				val->state = IRS_VALUE_NULL;
-			} else {
-				val->state = IRS_VALUE_SET;
-				p = irs__value_read(T->cols[T->value_cols[vi]].type, p, val);
-			}
-		}
+		perf_kv_row(T, k.mv_data, k.mv_size, v.mv_data, row, x->scratch);
 		d = irs__digest_add(d, irs__row_digest(T, row));
 	}
 	mdb_cursor_close(cur);
@@ -150,13 +127,7 @@ static uint64_t scan(ctx *x, uint32_t t, uint64_t *rows)
 int main(int argc, char **argv)
 {
 	char dir[4096], path[4200];
-	if (argc == 3) {
-		snprintf(dir, sizeof dir, "%s", argv[2]);
-		argc = 2;
-	} else {
-		snprintf(dir, sizeof dir, "%s/irs_lmdb_%d", access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp",
-			 (int)getpid());
-	}
+	perf_db_dir(&argc, argv, "lmdb", dir, sizeof dir);
 	irs_collection *c = perf_open(argc, argv, "irs_lmdb_apply DIR [DBDIR]");
 	double decode_s = perf_decode_only(c);
 	if (mkdir(dir, 0700) && access(dir, W_OK)) {

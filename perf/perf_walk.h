@@ -1,9 +1,9 @@
 /*
  * perf_walk.h: what the perf/ contenders share. Each walks a generated collection's
  * chain (the last full backup, then every incremental after it) with the library's
- * own reader and batch decoder, exactly as irs_naive_loop does, and hands every
- * decoded change record to the contender. Header-only (static functions) so each
- * program stays one file plus this.
+ * own reader and batch decoder (as the engine's shards decode frames) and hands
+ * every decoded change record to the contender, a frame at a time. Header-only
+ * (static functions) so each program stays one file plus this.
  */
 #ifndef IRS_PERF_WALK_H
 #define IRS_PERF_WALK_H
@@ -16,41 +16,6 @@
 #include "common/digest.h"
 #include "format/batch.h"
 #include "format/collection.h"
-
-/* The key-value stores' row blob: NULL bitmap of the value columns, then the non-NULL
- * values as stored in records. Builds into out the new blob of an UPSERT from the
- * record and the old blob (NULL when the key is missing); returns its length. */
-static inline size_t perf_merge_row(uint8_t *out, const irs_schema_table *t, const irs_rec *r,
-				    const uint8_t *old)
-{
-	size_t B = t->value_bitmap_bytes;
-	const uint8_t *changed = irs__rec_changed(r), *nulls = irs__rec_nulls(r, t);
-	const uint8_t *rv = irs__rec_values(r, t), *ov = old ? old + B : NULL;
-	uint8_t *o = out + B;
-	memset(out, 0, B);
-	for (uint32_t vi = 0; vi < t->nvalues; vi++) {
-		irs_type ty = t->cols[t->value_cols[vi]].type;
-		bool old_null = !old || irs__bit_get(old, vi);
-		size_t osz = old_null ? 0 : irs__value_size_at(ty, ov);
-		if (irs__bit_get(changed, vi)) {
-			if (irs__bit_get(nulls, vi)) {
-				irs__bit_set(out, vi);
-			} else {
-				size_t sz = irs__value_size_at(ty, rv);
-				memcpy(o, rv, sz);
-				o += sz;
-				rv += sz;
-			}
-		} else if (old_null) {
-			irs__bit_set(out, vi);
-		} else {
-			memcpy(o, ov, osz);
-			o += osz;
-		}
-		ov = ov ? ov + osz : NULL;
-	}
-	return (size_t)(o - out);
-}
 
 static inline double perf_now(void)
 {

@@ -30,10 +30,8 @@
  * "digest", "rmw"}: rmw counts the partial updates done as read-modify-write.
  */
 #include <rocksdb/c.h>
-#include <unistd.h>
 
-#include "perf_walk.h"
-#include "common/keycodec.h"
+#include "perf_kv.h"
 
 typedef struct ctx {
 	irs_collection *c;
@@ -80,16 +78,9 @@ static int on_frame(void *vc, uint32_t t, const irs_rec *const *recs, size_t n)
 			rocksdb_writebatch_delete(x->wb, (const char *)x->key, klen);
 			continue;
 		}
-		const uint8_t *changed = irs__rec_changed(r);
-		bool all = true;
-		for (uint32_t vi = 0; vi < T->nvalues && all; vi++)
-			all = irs__bit_get(changed, vi);
-		if (all) { /* the row is the record's nulls bitmap and values, as they are */
-			const uint8_t *nulls = irs__rec_nulls(r, T);
-			size_t vlen = r->size - IRS_REC_HEADER - r->key_len - 2 * B;
-			memcpy(x->val, nulls, B);
-			memcpy(x->val + B, irs__rec_values(r, T), vlen);
-			rocksdb_writebatch_put(x->wb, (const char *)x->key, klen, (const char *)x->val, B + vlen);
+		if (perf_lists_all(T, r)) { /* the row is the record's nulls bitmap and values, as they are */
+			size_t vlen = perf_full_row(x->val, T, r);
+			rocksdb_writebatch_put(x->wb, (const char *)x->key, klen, (const char *)x->val, vlen);
 			continue;
 		}
 		char *err = NULL;
@@ -141,21 +132,7 @@ static uint64_t scan_digest(ctx *x, uint64_t *rows)
 		if (t != 0)
 			continue;
 		const irs_schema_table *T = &x->c->tables[t];
-		memset(row, 0, sizeof *row * T->ncols);
-		if (irs__key_decode(T, k, klen, row, x->scratch)) {
-			fprintf(stderr, "key does not decode\n");
-			exit(3);
-		}
-		const uint8_t *p = v + T->value_bitmap_bytes;
-		for (uint32_t vi = 0; vi < T->nvalues; vi++) {
-			irs_value *val = &row[T->value_cols[vi]];
-			if (irs__bit_get(v, vi)) {
-				val->state = IRS_VALUE_NULL;
-			} else {
-				val->state = IRS_VALUE_SET;
-				p = irs__value_read(T->cols[T->value_cols[vi]].type, p, val);
-			}
-		}
+		perf_kv_row(T, k, klen, v, row, x->scratch);
 		d = irs__digest_add(d, irs__row_digest(T, row));
 	}
 	char *err = NULL;
@@ -169,13 +146,7 @@ static uint64_t scan_digest(ctx *x, uint64_t *rows)
 int main(int argc, char **argv)
 {
 	char dbdir[4096];
-	if (argc == 3) {
-		snprintf(dbdir, sizeof dbdir, "%s", argv[2]);
-		argc = 2;
-	} else {
-		snprintf(dbdir, sizeof dbdir, "%s/irs_rocksdb_%d",
-			 access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp", (int)getpid());
-	}
+	perf_db_dir(&argc, argv, "rocksdb", dbdir, sizeof dbdir);
 	irs_collection *c = perf_open(argc, argv, "irs_rocksdb_apply DIR [DBDIR]");
 	double decode_s = perf_decode_only(c);
 

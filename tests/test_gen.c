@@ -1,5 +1,5 @@
 /*
- * test_gen.c: the generator's model (cli/cmd_gen.c) and the verify command, driven
+ * test_gen.c: the generator's model (cli/gen_model.c) and the verify command, driven
  * in-process through their command table entries.
  *
  *  a) Expected states. For several flag combinations, every expected state gen records

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 #include <xxhash.h>
 
+#include "cli.h" /* irs_cli_value_equal */
 #include "common/keycodec.h"
 #include "test_util.h"
 
@@ -65,18 +66,6 @@ static int tuple_cmp(const irs_schema_table *t, const irs_value *a, const irs_va
 			return r;
 	}
 	return 0;
-}
-
-static bool value_eq(irs_type ty, const irs_value *a, const irs_value *b)
-{
-	if (a->state != b->state)
-		return false;
-	if (ty == IRS_TYPE_DOUBLE)
-		return memcmp(&a->v.d, &b->v.d, sizeof(double)) == 0;
-	if (ty == IRS_TYPE_UTF8 || ty == IRS_TYPE_BYTES)
-		return a->v.s.len == b->v.s.len &&
-		       (a->v.s.len == 0 || memcmp(a->v.s.ptr, b->v.s.ptr, a->v.s.len) == 0);
-	return typed_cmp(ty, a, b) == 0;
 }
 
 /* ------------------------------------------------------------------ random values */
@@ -235,7 +224,7 @@ static void check_roundtrip(const keyset *ks)
 		assert_int_equal(irs__key_decode(ks->t, enc, ks->len[i], out, scratch), 0);
 		for (uint32_t c = 0; c < n; c++) {
 			irs_type ty = ks->t->cols[c].type;
-			if (!value_eq(ty, &ks->rows[i * n + c], &out[c]))
+			if (!irs_cli_value_equal(ty, &ks->rows[i * n + c], &out[c]))
 				fail_msg("row %zu column %u does not round-trip", i, c);
 			if (irs__type_is_var(ty) && out[c].v.s.len) {
 				const uint8_t *p = out[c].v.s.ptr;

@@ -18,6 +18,7 @@
 #include <cmocka.h>
 #include <xxhash.h>
 
+#include "cli.h" /* irs_cli_value_equal */
 #include "common/alloc.h"
 #include "common/digest.h"
 #include "common/keycodec.h"
@@ -296,25 +297,6 @@ static irs_rec *rand_change(env *e, uint32_t id, int erase_pct)
 
 /* ------------------------------------------------------------------ comparison */
 
-static bool vals_equal(irs_type ty, const irs_value *a, const irs_value *b)
-{
-	bool an = a->state != IRS_VALUE_SET, bn = b->state != IRS_VALUE_SET;
-	if (an || bn)
-		return an == bn;
-	switch (ty) {
-	case IRS_TYPE_BOOL: return (a->v.b != 0) == (b->v.b != 0);
-	case IRS_TYPE_INT32:
-	case IRS_TYPE_INT64:
-	case IRS_TYPE_TIMESTAMP: return a->v.i64 == b->v.i64;
-	case IRS_TYPE_UINT32:
-	case IRS_TYPE_UINT64: return a->v.u64 == b->v.u64;
-	case IRS_TYPE_DOUBLE: return memcmp(&a->v.d, &b->v.d, sizeof(double)) == 0;
-	default:
-		return a->v.s.len == b->v.s.len &&
-		       (!a->v.s.len || memcmp(a->v.s.ptr, b->v.s.ptr, a->v.s.len) == 0);
-	}
-}
-
 static uint64_t model_logical(env *e, uint64_t *count, uint64_t *digest)
 {
 	const irs_schema_table *t = e->t;
@@ -369,7 +351,7 @@ static void compare_rows(env *e)
 		assert_memory_equal(rk, key, kl);
 		assert_int_equal(irs__part_row_values(e->part, row, got, scratch), 0);
 		for (uint32_t c = 0; c < t->ncols; c++)
-			if (!vals_equal(t->cols[c].type, &got[c], &m->vals[c]))
+			if (!irs_cli_value_equal(t->cols[c].type, &got[c], &m->vals[c]))
 				fail_msg("key %u column %u differs (state %d vs %d)", id, c,
 					 got[c].state, m->vals[c].state);
 	}

@@ -1,0 +1,110 @@
+/*
+ * perf_kv.h: what the key-value contenders (rocksdb_apply.c, lmdb_apply.c) share: the
+ * row they store and the database directory they use. Header-only, as perf_walk.h.
+ *
+ * ROW: key = the record's encoded primary key (common/keycodec.h); value = the row
+ * blob "NULL bitmap of the value columns | every non-NULL value column in value
+ * order, encoded as in a change record". An UPSERT listing every value column gives
+ * the blob straight from the record (a blind write); one listing some columns merges
+ * them into the old blob (a read-modify-write).
+ */
+#ifndef IRS_PERF_KV_H
+#define IRS_PERF_KV_H
+
+#include <unistd.h>
+
+#include "perf_walk.h"
+#include "common/keycodec.h"
+
+/* Whether the UPSERT r lists every value column of t. */
+static inline bool perf_lists_all(const irs_schema_table *t, const irs_rec *r)
+{
+	const uint8_t *changed = irs__rec_changed(r);
+	for (uint32_t vi = 0; vi < t->nvalues; vi++)
+		if (!irs__bit_get(changed, vi))
+			return false;
+	return true;
+}
+
+/* The blob of an UPSERT that lists every value column: the record's NULL bitmap and
+ * values as they are. Returns its length (out holds at least r->size bytes). */
+static inline size_t perf_full_row(uint8_t *out, const irs_schema_table *t, const irs_rec *r)
+{
+	size_t B = t->value_bitmap_bytes;
+	size_t vlen = r->size - IRS_REC_HEADER - r->key_len - 2 * B;
+	memcpy(out, irs__rec_nulls(r, t), B);
+	memcpy(out + B, irs__rec_values(r, t), vlen);
+	return B + vlen;
+}
+
+/* The blob of an UPSERT listing some columns: the listed ones from the record, the
+ * others from the old blob (NULL when the key is missing: they become NULL). Returns
+ * its length. */
+static inline size_t perf_merge_row(uint8_t *out, const irs_schema_table *t, const irs_rec *r,
+				    const uint8_t *old)
+{
+	size_t B = t->value_bitmap_bytes;
+	const uint8_t *changed = irs__rec_changed(r), *nulls = irs__rec_nulls(r, t);
+	const uint8_t *rv = irs__rec_values(r, t), *ov = old ? old + B : NULL;
+	uint8_t *o = out + B;
+	memset(out, 0, B);
+	for (uint32_t vi = 0; vi < t->nvalues; vi++) {
+		irs_type ty = t->cols[t->value_cols[vi]].type;
+		bool old_null = !old || irs__bit_get(old, vi);
+		size_t osz = old_null ? 0 : irs__value_size_at(ty, ov);
+		if (irs__bit_get(changed, vi)) {
+			if (irs__bit_get(nulls, vi)) {
+				irs__bit_set(out, vi);
+			} else {
+				size_t sz = irs__value_size_at(ty, rv);
+				memcpy(o, rv, sz);
+				o += sz;
+				rv += sz;
+			}
+		} else if (old_null) {
+			irs__bit_set(out, vi);
+		} else {
+			memcpy(o, ov, osz);
+			o += osz;
+		}
+		ov = ov ? ov + osz : NULL;
+	}
+	return (size_t)(o - out);
+}
+
+/* row[] (one per column) := the row stored under (key, blob); strings point into
+ * them or into scratch (IRS_MAX_KEY_BYTES). Exits on a key that does not decode. */
+static inline void perf_kv_row(const irs_schema_table *t, const uint8_t *key, size_t klen,
+			       const uint8_t *blob, irs_value *row, uint8_t *scratch)
+{
+	memset(row, 0, sizeof *row * t->ncols);
+	if (irs__key_decode(t, key, klen, row, scratch)) {
+		fprintf(stderr, "key does not decode\n");
+		exit(3);
+	}
+	const uint8_t *p = blob + t->value_bitmap_bytes;
+	for (uint32_t vi = 0; vi < t->nvalues; vi++) {
+		irs_value *val = &row[t->value_cols[vi]];
+		if (irs__bit_get(blob, vi)) {
+			val->state = IRS_VALUE_NULL;
+		} else {
+			val->state = IRS_VALUE_SET;
+			p = irs__value_read(t->cols[t->value_cols[vi]].type, p, val);
+		}
+	}
+}
+
+/* The database directory: argv[2] when given (then *argc becomes 2, for perf_open),
+ * else /dev/shm/irs_<name>_<pid> (tmpfs), or /tmp/... when /dev/shm is not writable. */
+static inline void perf_db_dir(int *argc, char **argv, const char *name, char *out, size_t cap)
+{
+	if (*argc == 3) {
+		snprintf(out, cap, "%s", argv[2]);
+		*argc = 2;
+	} else {
+		snprintf(out, cap, "%s/irs_%s_%d", access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp", name,
+			 (int)getpid());
+	}
+}
+
+#endif
