@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # ci/test.sh: the whole test run (the README's test command calls this after ci/deps.sh).
+#   0. every #include points down the layers (ci/check_layers.sh)
 #   1. dev build (RelWithDebInfo): every cmocka test, the CLI acceptance scripts, the
 #      README example, a benchmark smoke run, the install consumer check
 #   2. ASan+UBSan build: every test again
@@ -12,6 +13,9 @@ cd "$(dirname "$0")/.."
 jobs=$(nproc)
 start=$(date +%s)
 step() { echo; echo "=== $* ($(( $(date +%s) - start ))s)"; }
+
+step "layers"
+bash ci/check_layers.sh
 
 step "dev build"
 ci/build.sh dev

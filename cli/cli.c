@@ -13,7 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "engine/textout.h"
+#include "engine/cli_support.h"
 
 _Static_assert(sizeof(sig_atomic_t) == sizeof(int), "irs_restore_options.cancel reads an int");
 

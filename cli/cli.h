@@ -29,7 +29,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "common/error.h" /* IRS_PRINTF */
+#include "engine/cli_support.h"
 #include "increstore.h"
 
 /* Exit codes (DESIGN.md section 5). */

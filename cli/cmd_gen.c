@@ -24,7 +24,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "common/schema.h" /* IRS_MAX_COLUMNS */
+#include "engine/cli_support.h"
 #include "gen_model.h"
 #include "schema_json.h"
 

@@ -30,8 +30,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "common/error.h"
-#include "engine/textout.h"
+#include "engine/cli_support.h"
 #include "sqlite_oracle.h"
 
 enum { OPT_UPTO = 1, OPT_EACH, OPT_SHARDS, OPT_QUIET, OPT_TAMPER };

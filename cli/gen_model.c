@@ -74,7 +74,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "common/digest.h"
+#include "engine/cli_support.h"
 
 #define LIFE 64u                  /* versions per life; multiples are barriers */
 #define NONE UINT32_MAX

@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/schema.h" /* IRS_MAX_COLUMNS */
+#include "engine/cli_support.h"
 
 /* libcsv's parser state between records (ROW_NOT_BEGUN in libcsv.c). */
 #define LIBCSV_ROW_NOT_BEGUN 0

@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "common/error.h" /* IRS_PRINTF, irs__seterr */
+#include "engine/cli_support.h"
 #include "import.h"
 
 #define IRS_IMPORT_EXCERPT_MAX 48  /* bytes of an offending value quoted in a message */

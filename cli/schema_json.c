@@ -21,8 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "common/error.h"
-#include "common/schema.h"
+#include "engine/cli_support.h"
 #include "json_scan.h"
 
 #define SCHEMA_MAX_BYTES ((size_t)64 << 20)

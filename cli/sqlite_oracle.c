@@ -29,10 +29,7 @@
 #include <string.h>
 #include <xxhash.h>
 
-#include "common/error.h"
-#include "format/batch.h"
-#include "format/format.h"
-#include "engine/textout.h"
+#include "engine/cli_support.h"
 
 #define STMT_CACHE_MAX 4096u  /* distinct column sets kept before starting over */
 

@@ -38,8 +38,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "common/record.h"
-#include "format/collection.h"
+#include "engine/cli_support.h"
 
 typedef struct irs_oracle irs_oracle;
 
