@@ -49,39 +49,33 @@ static bool table_ok(const irs_restore *r, uint32_t table)
 	return r && table < r->c->ntables && r->pool.shards;
 }
 
-uint64_t irs_restore_row_count(const irs_restore *r, uint32_t table)
+/* Adds up f over the table's partitions (0 for a table out of range). */
+static uint64_t sum_parts(const irs_restore *r, uint32_t table, uint64_t (*f)(const irs_table_part *))
 {
 	uint64_t n = 0;
 	if (!table_ok(r, table))
 		return 0;
 	for (uint32_t s = 0; s < r->pool.nshards; s++)
 		if (r->pool.shards[s].parts[table])
-			n += irs__part_count(r->pool.shards[s].parts[table]);
+			n += f(r->pool.shards[s].parts[table]); /* wraps: digests add mod 2^64 */
 	return n;
+}
+
+uint64_t irs_restore_row_count(const irs_restore *r, uint32_t table)
+{
+	return sum_parts(r, table, irs__part_count);
 }
 
 uint64_t irs_restore_logical_bytes(const irs_restore *r, uint32_t table)
 {
-	uint64_t n = 0;
-	if (!table_ok(r, table))
-		return 0;
-	for (uint32_t s = 0; s < r->pool.nshards; s++)
-		if (r->pool.shards[s].parts[table])
-			n += irs__part_logical_bytes(r->pool.shards[s].parts[table]);
-	return n;
+	return sum_parts(r, table, irs__part_logical_bytes);
 }
 
 /* O(shards) when the partitions track their digests (the restore checked expected
  * states), else a scan of every row. */
 uint64_t irs_restore_digest(const irs_restore *r, uint32_t table)
 {
-	uint64_t sum = 0;
-	if (!table_ok(r, table))
-		return 0;
-	for (uint32_t s = 0; s < r->pool.nshards; s++)
-		if (r->pool.shards[s].parts[table])
-			sum = irs__digest_add(sum, irs__part_digest(r->pool.shards[s].parts[table]));
-	return sum;
+	return sum_parts(r, table, irs__part_digest);
 }
 
 int irs_restore_get(const irs_restore *r, uint32_t table, const irs_value *key, irs_value *row,

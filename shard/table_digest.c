@@ -49,56 +49,45 @@ static size_t key_string_span(const uint8_t *k, uint32_t *len)
 	return i;
 }
 
+/* Writes the key part of fixed-width type ty at k as presence byte + LE value. */
+static inline uint8_t *put_key_fixed(uint8_t *o, irs_type ty, const uint8_t *k)
+{
+	*o++ = 1;
+	switch (ty) {
+	case IRS_TYPE_BOOL: *o = k[0]; return o + 1;
+	case IRS_TYPE_INT32: irs__store_le32(o, be32(k) ^ 0x80000000u); return o + 4;
+	case IRS_TYPE_UINT32: irs__store_le32(o, be32(k)); return o + 4;
+	case IRS_TYPE_INT64:
+	case IRS_TYPE_TIMESTAMP: irs__store_le64(o, be64(k) ^ 0x8000000000000000u); return o + 8;
+	case IRS_TYPE_UINT64: irs__store_le64(o, be64(k)); return o + 8;
+	default: { /* double, see digest_key_part */
+		uint64_t v = be64(k);
+		irs__store_le64(o, (v & 0x8000000000000000u) ? v ^ 0x8000000000000000u : ~v);
+		return o + 8;
+	}
+	}
+}
+
 /* Serializes the key part of type ty at k (a trusted, well-formed encoding). */
 static void digest_key_part(irs_digest_stream *d, irs_type ty, const uint8_t *k)
 {
 	uint8_t tmp[9];
+	if (irs__type_width(ty)) {
+		irs__digest_put(d, tmp, (size_t)(put_key_fixed(tmp, ty, k) - tmp));
+		return;
+	}
+	uint32_t len;
+	key_string_span(k, &len);
 	tmp[0] = 1;
-	switch (ty) {
-	case IRS_TYPE_BOOL:
-		tmp[1] = k[0];
-		irs__digest_put(d, tmp, 2);
-		return;
-	case IRS_TYPE_INT32:
-		irs__store_le32(tmp + 1, be32(k) ^ 0x80000000u);
-		irs__digest_put(d, tmp, 5);
-		return;
-	case IRS_TYPE_UINT32:
-		irs__store_le32(tmp + 1, be32(k));
-		irs__digest_put(d, tmp, 5);
-		return;
-	case IRS_TYPE_INT64:
-	case IRS_TYPE_TIMESTAMP:
-		irs__store_le64(tmp + 1, be64(k) ^ 0x8000000000000000u);
-		irs__digest_put(d, tmp, 9);
-		return;
-	case IRS_TYPE_UINT64:
-		irs__store_le64(tmp + 1, be64(k));
-		irs__digest_put(d, tmp, 9);
-		return;
-	case IRS_TYPE_DOUBLE: {
-		/* keycodec.h: the sign bit flipped for +, every bit flipped for - */
-		uint64_t v = be64(k);
-		v = (v & 0x8000000000000000u) ? v ^ 0x8000000000000000u : ~v;
-		irs__store_le64(tmp + 1, v);
-		irs__digest_put(d, tmp, 9);
-		return;
-	}
-	case IRS_TYPE_UTF8:
-	case IRS_TYPE_BYTES: {
-		uint32_t len;
-		key_string_span(k, &len);
-		irs__store_le32(tmp + 1, len);
-		irs__digest_put(d, tmp, 5);
-		for (;;) {
-			const uint8_t *z = memchr(k, 0, IRS_MAX_KEY_BYTES);
-			irs__digest_put(d, k, (size_t)(z - k));
-			if (z[1] == 0x00)
-				return;
-			irs__digest_put(d, z, 1); /* the escaped 0x00 itself */
-			k = z + 2;
-		}
-	}
+	irs__store_le32(tmp + 1, len);
+	irs__digest_put(d, tmp, 5);
+	for (;;) {
+		const uint8_t *z = memchr(k, 0, IRS_MAX_KEY_BYTES);
+		irs__digest_put(d, k, (size_t)(z - k));
+		if (z[1] == 0x00)
+			return;
+		irs__digest_put(d, z, 1); /* the escaped 0x00 itself */
+		k = z + 2;
 	}
 }
 
@@ -192,25 +181,6 @@ static uint64_t row_digest_stream(const irs_table_part *p, const uint8_t *b)
 		irs__digest_put(&d, s, len);
 	}
 	return irs__digest_end(&d);
-}
-
-/* Writes the key part of fixed-width type ty at k as presence byte + LE value. */
-static inline uint8_t *put_key_fixed(uint8_t *o, irs_type ty, const uint8_t *k)
-{
-	*o++ = 1;
-	switch (ty) {
-	case IRS_TYPE_BOOL: *o = k[0]; return o + 1;
-	case IRS_TYPE_INT32: irs__store_le32(o, be32(k) ^ 0x80000000u); return o + 4;
-	case IRS_TYPE_UINT32: irs__store_le32(o, be32(k)); return o + 4;
-	case IRS_TYPE_INT64:
-	case IRS_TYPE_TIMESTAMP: irs__store_le64(o, be64(k) ^ 0x8000000000000000u); return o + 8;
-	case IRS_TYPE_UINT64: irs__store_le64(o, be64(k)); return o + 8;
-	default: { /* double, see digest_key_part */
-		uint64_t v = be64(k);
-		irs__store_le64(o, (v & 0x8000000000000000u) ? v ^ 0x8000000000000000u : ~v);
-		return o + 8;
-	}
-	}
 }
 
 /*
