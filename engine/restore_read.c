@@ -9,7 +9,6 @@
  */
 #include <string.h>
 
-#include "common/digest.h"
 #include "common/error.h"
 #include "restore.h"
 #include "common/keycodec.h"
