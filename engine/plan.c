@@ -78,6 +78,7 @@ static int plan_segment(irs_restore *r, const irs_collection *c, uint32_t t,
 	p->frame_table[si] = t;
 	p->seg_path[si] = seg->path;
 	p->seg_records[si] = seg->records;
+	p->records += seg->records;
 	atomic_init(&p->seg_decoded[si], 0);
 	p->seg_fd[si] = -1;
 	int rc = irs__segment_index(&r->mem, c->dirfd, seg->path, t, si, &p->frames, &p->nframes,
@@ -94,6 +95,7 @@ int irs__plan_backup(irs_restore *r, const irs_collection *src, uint32_t sb, uin
 	irs_plan *p = &r->pool.plan;
 	plan_release(p);
 	p->backup = b;
+	p->records = 0;
 	p->src = src;
 	p->src_backup = sb;
 	p->gen++;

@@ -2,9 +2,10 @@
  * shard.c: the shard thread, and its owner job: receiving runs for its partitions.
  * The protocol it follows is drawn in shard.h; shard/decode.c is the decoder job.
  *
- * A full backup is applied as its runs arrive; an incremental is staged (kept as
- * received), checked for duplicate keys, and its memory reserved; APPLY then applies
- * it without any step that can fail.
+ * A full backup is applied as its runs arrive; an incremental is staged (shard/stage.c:
+ * kept as received, its keys checked for repeats and its memory added up as each run
+ * arrives, the memory reserved at END); APPLY then applies it without any step that can
+ * fail.
  *
  * INVARIANTS
  *   - Only this thread touches sh->parts, sh->staged and sh->out.
@@ -102,104 +103,7 @@ void irs__shard_take_run(irs_shard *sh, irs_run *run)
 	*sh->staged_tail = run;
 	sh->staged_tail = &run->next;
 	sh->staged_records += run->count;
-}
-
-/*
- * End of an incremental's data for this shard: check that no key repeats among the
- * staged records, then reserve the memory APPLY will use. A temporary open-addressing
- * set of record pointers finds repeats (hash first, then the key bytes).
- */
-static void finish_stage(irs_shard *sh)
-{
-	irs_pool *pool = sh->pool;
-	if (pool->plan.full || sh->result.status == STATUS(ERROR))
-		return;
-	int frc = irs__fault_stage_end(pool->plan.backup, sh->id, &sh->error);
-	if (frc) {
-		irs__shard_fail(sh, frc);
-		return;
-	}
-	uint64_t n = sh->staged_records;
-	for (uint32_t ti = 0; ti < pool->ntables; ti++)
-		sh->resv_rows[ti] = sh->resv_bytes[ti] = 0;
-	if (n) {
-		size_t cap = 16;
-		while (cap < n * 2)
-			cap *= 2;
-		/* The set's memory is kept from backup to backup: fresh pages cost more than
-		 * the zeroing. */
-		if (cap > sh->dup_cap) {
-			irs__free(pool->mem, sh->dup_set, sizeof(*sh->dup_set) * sh->dup_cap);
-			irs__free(pool->mem, sh->dup_table, sizeof(uint32_t) * sh->dup_cap);
-			sh->dup_cap = 0;
-			sh->dup_set = irs__malloc(pool->mem, sizeof(*sh->dup_set) * cap);
-			sh->dup_table = irs__malloc(pool->mem, sizeof(uint32_t) * cap);
-			if (!sh->dup_set || !sh->dup_table) {
-				irs__free(pool->mem, sh->dup_set, sizeof(*sh->dup_set) * cap);
-				irs__free(pool->mem, sh->dup_table, sizeof(uint32_t) * cap);
-				sh->dup_set = NULL;
-				sh->dup_table = NULL;
-				irs__seterr(&sh->error, irs__mem_over_limit(pool->mem) ? IRS_ELIMIT : IRS_ENOMEM,
-					    "shard %u: no memory to check %llu staged changes", sh->id,
-					    (unsigned long long)n);
-				irs__shard_fail(sh, sh->error.code);
-				return;
-			}
-			sh->dup_cap = cap;
-		}
-		const irs_rec **set = sh->dup_set;
-		uint32_t *set_table = sh->dup_table;
-		memset(set, 0, sizeof(*set) * cap);
-		for (irs_run *run = sh->staged; run; run = run->next) {
-			const irs_rec **recs = sh->recs;
-			size_t nr = run_records(run, recs);
-			for (size_t j = 0; j < nr; j++) {
-				/* the slots are random: start their cache misses 8 records early */
-				if (j + 8 < nr)
-					__builtin_prefetch(&set[(size_t)recs[j + 8]->hash & (cap - 1)], 1);
-				const irs_rec *rec = recs[j];
-				size_t i = (size_t)rec->hash & (cap - 1);
-				for (; set[i]; i = (i + 1) & (cap - 1)) {
-					const irs_rec *o = set[i];
-					if (o->hash == rec->hash && set_table[i] == run->table &&
-					    irs__key_cmp(irs__rec_key(o), o->key_len, irs__rec_key(rec),
-							 rec->key_len) == 0) {
-						const irs_schema_table *t = &pool->tables[run->table];
-						char key[256];
-						irs__rec_key_format(t, irs__rec_key(rec), rec->key_len, key, sizeof key);
-						irs__seterr(&sh->error, IRS_EDUPKEY,
-							    "backup %s table %s: key %s appears twice in one backup",
-							    pool->plan.name, t->name, key);
-						irs__shard_fail(sh, IRS_EDUPKEY);
-						return;
-					}
-				}
-				set[i] = rec;
-				set_table[i] = run->table;
-				/* in the same pass: what the reservation below needs */
-				if (rec->op == IRS_REC_UPSERT) {
-					sh->resv_rows[run->table]++;
-					sh->resv_bytes[run->table] += irs__part_rec_bound(sh->parts[run->table], rec);
-				}
-			}
-		}
-	}
-	/* Reserve, per table, room for every upsert as a new row of its largest size. */
-	for (uint32_t ti = 0; ti < pool->ntables; ti++) {
-		uint64_t rows = sh->resv_rows[ti], bytes = sh->resv_bytes[ti];
-		sh->resv_rows[ti] = sh->resv_bytes[ti] = 0;
-		if (!sh->parts[ti] || !rows)
-			continue;
-		const irs_schema_table *t = &pool->tables[ti];
-		int rc = irs__part_reserve(sh->parts[ti], rows, bytes);
-		if (rc) {
-			irs__seterr(&sh->error, rc, "shard %u: %s reserving memory for %llu changes of table %s",
-				    sh->id, rc == IRS_ELIMIT ? "memory limit reached" : "out of memory",
-				    (unsigned long long)rows, t->name);
-			irs__shard_fail(sh, rc);
-			return;
-		}
-	}
+	irs__stage_run(sh, run);
 }
 
 /* APPLY: every staged run, in arrival order; nothing here can fail. */
@@ -253,6 +157,8 @@ static void reset_result(irs_shard *sh)
 	sh->result.backup_index = sh->pool->plan.backup;
 	sh->result.status = STATUS(IN_PROGRESS);
 	irs__errclear(&sh->error);
+	if (!sh->pool->plan.full)
+		irs__stage_begin(sh);
 }
 
 /* Counts a phase countdown down; the shard that completes it wakes the coordinator. */
@@ -290,7 +196,8 @@ void *irs__shard_main(void *arg)
 			irs__shard_take_run(sh, caa_container_of(m, irs_run, msg));
 			break;
 		case IRS_MSG_END:
-			finish_stage(sh);
+			if (!p->full)
+				irs__stage_end(sh);
 			report(sh, &p->staged);
 			break;
 		case IRS_MSG_APPLY:

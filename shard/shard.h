@@ -103,6 +103,7 @@ typedef struct irs_plan {
 	const char **seg_path;      /* per segment */
 	int *seg_fd;                /* per segment, opened by the coordinator */
 	uint64_t *seg_records;      /* per segment: the manifest's record count */
+	uint64_t records;           /* all of them: sizes the staging of an incremental */
 	_Atomic uint64_t *seg_decoded; /* per segment: records decoded so far */
 	uint32_t nsegs, segs_cap;
 	_Atomic size_t next_frame;  /* shards take frames from here */
@@ -139,8 +140,9 @@ typedef struct irs_shard {
 	uint64_t *resv_rows;        /* per table: staged upserts to reserve for */
 	uint64_t *resv_bytes;       /* per table: their row bounds */
 	const irs_rec **dup_set;    /* duplicate-key check of the staged records, reused */
-	uint32_t *dup_table;
-	size_t dup_cap;
+	uint32_t *dup_table;        /* the table of each set entry */
+	size_t dup_cap;             /* a power of two, or 0 */
+	size_t dup_count;
 	/* The report for the current backup, modelled on YDB's TEvIncrementalRestoreResult:
 	 * status, counts, the time this shard waited at the previous barrier, and on ERROR
 	 * the code and the message (error points into `error.message`). */
@@ -206,6 +208,12 @@ void irs__shard_decode(irs_shard *sh);
 
 /* shard/shard.c: handles one run arriving at its owner (apply or stage). */
 void irs__shard_take_run(irs_shard *sh, irs_run *run);
+
+/* shard/stage.c: staging an incremental. begin: with the backup's first message;
+ * run: as each run arrives; end: at END, reserving the memory APPLY will use. */
+void irs__stage_begin(irs_shard *sh);
+void irs__stage_run(irs_shard *sh, irs_run *run);
+void irs__stage_end(irs_shard *sh);
 
 /* shard/shard.c: records the first error of this shard for the current backup and
  * makes the other decoders stop. */
