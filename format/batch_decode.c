@@ -30,6 +30,7 @@
  */
 #include "batch.h"
 
+#include "common/copy.h"
 #include "common/error.h"
 #include "common/keycodec.h"
 #include "format.h"
@@ -336,7 +337,7 @@ static int write_values(irs_batch_decoder *d, const irs_schema_table *t, const i
 			irs__store_le32(vp, vlen);
 			vp += 4;
 		}
-		memcpy(vp, src, vlen);
+		irs__copy(vp, src, vlen);
 		vp += vlen;
 	}
 	rec->size = (uint32_t)(vp - (uint8_t *)rec);
@@ -385,7 +386,7 @@ int irs__batch_decode_to(irs_batch_decoder *d, const irs_schema_table *t, const 
 		irs_rec *rec = (irs_rec *)out->room(out->ctx, hash, head + klen + vbytes, err);
 		if (!rec)
 			return err && err->code ? err->code : IRS_ENOMEM;
-		memcpy(rec->data, d->key, klen);
+		irs__copy(rec->data, d->key, klen);
 		if ((rc = write_values(d, t, &b, r, rec, klen, err)) != 0)
 			return rc;
 		rec->op = op;

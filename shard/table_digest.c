@@ -19,6 +19,7 @@
  */
 #include "shard/table_impl.h"
 
+#include "common/copy.h"
 #include "common/digest.h"
 
 static inline uint32_t be32(const uint8_t *k)
@@ -236,7 +237,7 @@ static bool row_digest_inline(const irs_table_part *p, const uint8_t *b, uint64_
 		if ((size_t)(end - o) < 4u + (size_t)len)
 			return false;
 		irs__store_le32(o, len);
-		memcpy(o + 4, sv, len);
+		irs__copy(o + 4, sv, len);
 		o += 4u + len;
 	}
 	*h = XXH3_64bits(buf, (size_t)(o - buf));

@@ -5,6 +5,8 @@
  */
 #include "shard/table_impl.h"
 
+#include "common/copy.h"
+
 /* ------------------------------------------------------------------ rows */
 
 /*
@@ -88,7 +90,7 @@ bool irs__row_insert(irs_table_part *p, size_t at, const irs_rec *rec)
 	b[0] = (uint8_t)kl;
 	b[1] = (uint8_t)(kl >> 8);
 	b[2] = 0; /* slack */
-	memcpy(b + ROW_HEAD, irs__rec_key(rec), kl);
+	irs__copy(b + ROW_HEAD, irs__rec_key(rec), kl);
 	uint8_t *nulls = b + ROW_HEAD + kl;
 	uint8_t *fixed = nulls + p->B;
 	uint8_t *var = fixed + p->fixed_bytes;
@@ -106,7 +108,7 @@ bool irs__row_insert(irs_table_part *p, size_t at, const irs_rec *rec)
 		const vcol *c = &p->vcols[vi];
 		if (c->width) {
 			if (!is_null) {
-				memcpy(fixed + c->pos, val, c->width);
+				irs__copy(fixed + c->pos, val, c->width);
 				nulls[vi >> 3] &= (uint8_t)~(1u << (vi & 7));
 				logical += c->width;
 			}
@@ -124,7 +126,7 @@ bool irs__row_insert(irs_table_part *p, size_t at, const irs_rec *rec)
 		}
 		uint32_t len = irs__load_le32(val);
 		st32(var, len);
-		memcpy(var + 4, val + 4, len);
+		irs__copy(var + 4, val + 4, len);
 		var += 4u + len;
 		nulls[vi >> 3] &= (uint8_t)~(1u << (vi & 7));
 		logical += len;
@@ -285,12 +287,12 @@ static void var_commit(irs_table_part *p, uint8_t *b, uint8_t *nb, size_t kl, si
 			uint8_t *o = ref_ptr(p, wk[j].ool_ref);
 			uint32_t u = units_of(4u + wk[j].len);
 			st32(o, wk[j].len);
-			memcpy(o + 4, wk[j].src, wk[j].len);
+			irs__copy(o + 4, wk[j].src, wk[j].len);
 			memset(o + 4 + wk[j].len, 0, (size_t)u * UNIT - 4 - wk[j].len);
 			st32(d, OOL | wk[j].ool_ref);
 		} else {
 			st32(d, wk[j].len);
-			memcpy(d + 4, wk[j].src, wk[j].len);
+			irs__copy(d + 4, wk[j].src, wk[j].len);
 		}
 	}
 }
@@ -391,7 +393,7 @@ bool irs__row_update(irs_table_part *p, size_t at, uint32_t ref, const irs_rec *
 				memset(fixed + c->pos, 0, c->width);
 			}
 		} else {
-			memcpy(fixed + c->pos, val, c->width);
+			irs__copy(fixed + c->pos, val, c->width);
 			if (was_null) {
 				p->logical += c->width;
 				nulls[vi >> 3] &= (uint8_t)~(1u << (vi & 7));
