@@ -60,6 +60,7 @@ extern const irs_cli_command irs_cli_cmd_inspect;
 extern const irs_cli_command irs_cli_cmd_restore;
 extern const irs_cli_command irs_cli_cmd_verify;
 extern const irs_cli_command irs_cli_cmd_gen;
+extern const irs_cli_command irs_cli_cmd_import_ydb;
 
 /*
  * Exit code for a library error code: EINVAL -> 2; ECORRUPT, ECHAIN, ESCHEMA, EINPUT,

@@ -20,6 +20,7 @@ static const irs_cli_command *const commands[] = {
 	&irs_cli_cmd_restore,
 	&irs_cli_cmd_verify,
 	&irs_cli_cmd_gen,
+	&irs_cli_cmd_import_ydb,
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
