@@ -40,9 +40,13 @@ typedef struct totals {
 	uint32_t fulls, incrementals;
 } totals;
 
-/* Turns a commit error's "line N" tags back into files and lines, and names the backup. */
-static void explain_commit_error(irs_error *err, const irs_ydb_plan_backup *b)
+/* Turns a commit error's "line N" tags back into files and lines, drops the staging
+ * directory the writer names, and names the backup. */
+static void explain_commit_error(irs_error *err, const irs_ydb_plan_backup *b, const char *staging)
 {
+	size_t n = strlen(staging);
+	if (strncmp(err->message, staging, n) == 0 && strncmp(err->message + n, ": ", 2) == 0)
+		memmove(err->message, err->message + n + 2, strlen(err->message + n + 2) + 1);
 	for (uint32_t k = 0; k < b->ntables; k++) {
 		const irs_ydb_dump_table *t = b->tables[k].dump;
 		char pat[300];
@@ -57,7 +61,7 @@ static void explain_commit_error(irs_error *err, const irs_ydb_plan_backup *b)
 
 /* Writes one backup into c. */
 static int import_backup(irs_collection *c, const irs_ydb_plan *p, const irs_ydb_plan_backup *b,
-			 totals *tot, irs_error *err)
+			 const char *staging, totals *tot, irs_error *err)
 {
 	irs_writer_options wo;
 	irs_writer_options_init(&wo, IRS_WRITER_OPTIONS_VERSION);
@@ -68,6 +72,8 @@ static int import_backup(irs_collection *c, const irs_ydb_plan *p, const irs_ydb
 		return rc;
 	for (uint32_t k = 0; k < b->ntables; k++) {
 		const irs_ydb_plan_table *t = &b->tables[k];
+		char label[600];
+		snprintf(label, sizeof label, "backup %s: table %s", b->dump->name, t->dump->name);
 		irs_ydb_load l = {
 			.w = w,
 			.table = t->table,
@@ -78,6 +84,7 @@ static int import_backup(irs_collection *c, const irs_ydb_plan *p, const irs_ydb
 			.files = (const char *const *)t->dump->files,
 			.nfiles = t->dump->nfiles,
 			.cancel = &irs_cli_cancelled,
+			.label = label,
 		};
 		rc = irs_ydb_load_table(&l, err);
 		tot->rows += l.rows;
@@ -91,7 +98,7 @@ static int import_backup(irs_collection *c, const irs_ydb_plan *p, const irs_ydb
 	}
 	rc = irs_backup_writer_commit(w, err);
 	if (rc)
-		explain_commit_error(err, b);
+		explain_commit_error(err, b, staging);
 	return rc;
 }
 
@@ -109,7 +116,7 @@ static int write_all(const irs_ydb_plan *p, const irs_ydb_stage *st, bool quiet,
 		const irs_ydb_plan_backup *b = &p->backups[i];
 		double t0 = irs_cli_now_s();
 		uint64_t rows0 = tot->rows, bytes0 = tot->bytes;
-		rc = import_backup(c, p, b, tot, err);
+		rc = import_backup(c, p, b, st->tmp, tot, err);
 		if (rc)
 			break;
 		if (b->dump->kind == IRS_BACKUP_FULL)

@@ -247,7 +247,8 @@ static int full_row(loader *ld, const reader *r, uint64_t tag, irs_error *err)
 		int rc = parse_cell(ld, r, c, err);
 		if (rc)
 			return rc;
-		if (ld->cells[c].state == IRS_VALUE_NULL && s->cols[c].not_null)
+		if (ld->cells[c].state == IRS_VALUE_NULL && s->cols[c].not_null &&
+		    !irs_ydb_scheme_is_key(s, c)) /* a NULL key has its own message below */
 			return irs__seterr(err, IRS_EINPUT, "%s:%" PRIu64 ": column %s is NOT NULL but holds null",
 					   r->path, r->line, s->cols[c].name);
 		ld->vals[ld->l->target[c]] = ld->cells[c];
@@ -398,7 +399,7 @@ static int build_map(loader *ld, irs_ydb_tagset *set, irs_error *err)
 	if (rc == IRS_ENOMEM)
 		return irs__seterr(err, rc, "out of memory");
 	if (rc)
-		return irs__seterr(err, rc, "%s", why);
+		return irs__seterr(err, rc, "%s: %s", ld->l->label ? ld->l->label : "table", why);
 	ld->have_map = true;
 	return 0;
 }

@@ -41,6 +41,7 @@ typedef struct irs_ydb_load {
 	uint32_t nfiles;
 	size_t max_line;                /* 0 = 64 MiB */
 	const volatile sig_atomic_t *cancel; /* may be NULL */
+	const char *label;              /* "backup B: table T", for errors not about one line */
 	/* filled in */
 	uint64_t rows;                  /* lines read (second pass only) */
 	uint64_t upserts, erases;       /* changes passed to the writer */

@@ -114,8 +114,8 @@ size_t irs_ydb_cgi_unescape(char *s, size_t len)
 	return o;
 }
 
-/* [+-]digits into a magnitude; false on syntax or on overflow of uint64. */
-static bool parse_digits(const char *s, size_t len, bool allow_minus, bool *neg, uint64_t *mag)
+/* [+-]digits into a magnitude: 1, 0 on a syntax error, -1 when above UINT64_MAX. */
+static int parse_digits(const char *s, size_t len, bool allow_minus, bool *neg, uint64_t *mag)
 {
 	size_t i = 0;
 	*neg = false;
@@ -124,18 +124,19 @@ static bool parse_digits(const char *s, size_t len, bool allow_minus, bool *neg,
 		i++;
 	}
 	if (i == len)
-		return false;
+		return 0;
 	uint64_t v = 0;
+	bool over = false;
 	for (; i < len; i++) {
 		unsigned d = (unsigned)(s[i] - '0');
 		if (d > 9)
-			return false;
+			return 0;
 		if (v > (UINT64_MAX - d) / 10)
-			return false;
+			over = true;
 		v = v * 10 + d;
 	}
 	*mag = v;
-	return true;
+	return over ? -1 : 1;
 }
 
 static const char *parse_signed(const char *s, size_t len, int64_t lo, int64_t hi, const char *range,
@@ -143,9 +144,10 @@ static const char *parse_signed(const char *s, size_t len, int64_t lo, int64_t h
 {
 	bool neg;
 	uint64_t mag;
-	if (!parse_digits(s, len, true, &neg, &mag))
-		return len && len < 24 ? "not an integer" : "not an integer (or too many digits)";
-	if (neg ? mag > (uint64_t)hi + 1 || (int64_t)(0 - mag) < lo : mag > (uint64_t)hi)
+	int r = parse_digits(s, len, true, &neg, &mag);
+	if (r == 0)
+		return "not an integer";
+	if (r < 0 || (neg ? mag > (uint64_t)hi + 1 || (int64_t)(0 - mag) < lo : mag > (uint64_t)hi))
 		return range;
 	out->v.i64 = neg ? (int64_t)(0 - mag) : (int64_t)mag;
 	out->state = IRS_VALUE_SET;
@@ -159,9 +161,10 @@ static const char *parse_unsigned(const char *s, size_t len, uint64_t hi, const 
 	uint64_t mag;
 	if (len && s[0] == '-')
 		return range;
-	if (!parse_digits(s, len, false, &neg, &mag))
-		return len && len < 24 ? "not an unsigned integer" : "not an integer (or too many digits)";
-	if (mag > hi)
+	int r = parse_digits(s, len, false, &neg, &mag);
+	if (r == 0)
+		return "not an unsigned integer";
+	if (r < 0 || mag > hi)
 		return range;
 	out->v.u64 = mag;
 	out->state = IRS_VALUE_SET;
