@@ -231,7 +231,7 @@ static int run_import_ydb(const irs_cli_command *cmd, int argc, char **argv)
 
 const irs_cli_command irs_cli_cmd_import_ydb = {
 	"import-ydb",
-	"create a collection from a YDB backup collection dumped with `ydb tools dump`",
+	"import a YDB backup collection dumped by `ydb tools dump`",
 	"usage: increstore import-ydb DUMP DIR [--append] [--quiet]\n"
 	"\n"
 	"Creates the collection DIR from a YDB backup collection that the YDB CLI dumped to\n"

@@ -184,13 +184,14 @@ static int parse_cell(loader *ld, const reader *r, uint32_t c, irs_error *err)
 {
 	const irs_ydb_column *col = &ld->s->cols[c];
 	irs_ydb_field *f = &ld->fields[c];
-	char shown[48];
-	quote_field(f->ptr, f->len, shown); /* before the in-place decoding */
 	const char *why = irs_ydb_parse_field(col->kind, f->ptr, f->len, &ld->cells[c]);
-	if (why)
-		return irs__seterr(err, IRS_EINPUT, "%s:%" PRIu64 ": field %u (column %s, %s): %s: %s",
-				   r->path, r->line, c + 1, col->name, col->type_name, why, shown);
-	return 0;
+	if (!why)
+		return 0;
+	/* a string refused after percent-decoding shows its decoded bytes */
+	char shown[48];
+	quote_field(f->ptr, f->len, shown);
+	return irs__seterr(err, IRS_EINPUT, "%s:%" PRIu64 ": field %u (column %s, %s): %s: %s", r->path,
+			   r->line, c + 1, col->name, col->type_name, why, shown);
 }
 
 /* The system columns of the current line (already parsed) as a rowsys. */
