@@ -114,6 +114,10 @@ static int write_all(const irs_ydb_plan *p, const irs_ydb_stage *st, bool quiet,
 		rc = irs_collection_open(st->tmp, NULL, 0, &c, err);
 	for (uint32_t i = 0; !rc && i < p->nbackups; i++) {
 		const irs_ydb_plan_backup *b = &p->backups[i];
+		if (__atomic_load_n(&irs_cli_cancelled, __ATOMIC_RELAXED)) {
+			rc = irs__seterr(err, IRS_ECANCELED, "cancelled");
+			break;
+		}
 		double t0 = irs_cli_now_s();
 		uint64_t rows0 = tot->rows, bytes0 = tot->bytes;
 		rc = import_backup(c, p, b, st->tmp, tot, err);

@@ -80,6 +80,20 @@ run "$BIN" restore "$d/empty" --out "$d/o/" -q
 run "$BIN" restore "$d/empty" --table DirA/TableA --out "$d/o.csv/" -q
 [ "$(cd "$d/o.csv" && find . -type f)" = "./DirA/TableA.csv" ] && ok "--out DIR.csv/ with --table" || bad "--out DIR.csv/"
 
+# ---- SIGINT: exit 5, nothing left (the signal is sent once the staging directory exists,
+# seconds before a 2M-row import could finish)
+k=$W/k; mkdir -p "$k/dump/20250101000000Z_full/t"
+printf 'columns {\n  name: "id"\n  type {\n    type_id: UINT64\n  }\n}\nprimary_key: "id"\n' \
+  > "$k/dump/20250101000000Z_full/t/scheme.pb"
+seq 1 2000000 > "$k/dump/20250101000000Z_full/t/data_00.csv"
+set +e
+"$BIN" import-ydb "$k/dump" "$k/coll" 2>"$W/err" & pid=$!
+for _ in $(seq 1 400); do ls -a "$k" | grep -q '\.coll\.import-' && break; sleep 0.05; done
+kill -INT $pid; wait $pid; rc=$?
+set -e
+[ $rc -eq 5 ] && grep -q "cancelled: no collection was created" "$W/err" && [ ! -e "$k/coll" ] && no_staging "$k" \
+  && ok "SIGINT: exit 5, no collection" || bad "SIGINT: rc $rc $(cat "$W/err")"
+
 # ---- --append
 a=$W/a; rm -rf "$a"; $GEN gen "$a" --seed 7 --rows 12 --incrementals 5 --rows-per-file 5
 backups=$(ls "$a/dump" | grep -E '_(full|incremental)$')
