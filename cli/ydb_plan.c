@@ -325,6 +325,24 @@ static int read_schemes(irs_ydb_plan_backup *b, irs_error *err)
 	return 0;
 }
 
+/* A new collection's tables in name order (the full backups may add them in any order). */
+static void sort_tables(irs_ydb_plan *p)
+{
+	for (uint32_t i = 1; i < p->ntables; i++) {
+		for (uint32_t j = i; j > 0 && strcmp(p->tables[j - 1].name, p->tables[j].name) > 0; j--) {
+			irs_table_def t = p->tables[j];
+			p->tables[j] = p->tables[j - 1];
+			p->tables[j - 1] = t;
+			irs_ydb_kind *k = p->kinds[j];
+			p->kinds[j] = p->kinds[j - 1];
+			p->kinds[j - 1] = k;
+			const char *o = p->origin[j];
+			p->origin[j] = p->origin[j - 1];
+			p->origin[j - 1] = o;
+		}
+	}
+}
+
 /* Defines (new collection) or checks the tables of the full backups, then checks and maps
  * every table. */
 static int build_schema(irs_ydb_plan *p, const irs_ydb_dump *d, uint32_t first, bool append,
@@ -346,6 +364,8 @@ static int build_schema(irs_ydb_plan *p, const irs_ydb_dump *d, uint32_t first, 
 				return err->code;
 		}
 	}
+	if (!append)
+		sort_tables(p);
 	for (uint32_t i = 0; i < p->nbackups; i++) {
 		irs_ydb_plan_backup *b = &p->backups[i];
 		const irs_ydb_dump_backup *base = base_full(d, first + i);

@@ -35,6 +35,20 @@ done
 grep -q "10 tables: Alt, Dense, DirA/DirB/TableC, DirA/TableA, Empty, Gaps, Meta, Meta2, Orders, Types" "$W/out" \
   && ok "summary lists the tables" || bad "summary: $(cat "$W/out")"
 
+# ---- a table that only a later full backup has: empty before it, and named in order
+d=$W/later; rm -rf "$d"; $GEN gen "$d" --seed 4 --rows 6 --incrementals 2 --rows-per-file 4
+fulls=$(ls "$d/dump" | grep '_full$'); f1=$(echo "$fulls" | head -n 1); f2=$(echo "$fulls" | tail -n 1)
+cp -r "$d/dump/$f2/Orders" "$d/dump/$f2/AAA"
+run "$BIN" import-ydb "$d/dump" "$d/coll" -q
+"$BIN" restore "$d/coll" --upto "$f1" --table AAA --out "$d/a1.jsonl" -q
+"$BIN" restore "$d/coll" --upto "$f2" --table AAA --out "$d/a2.jsonl" -q
+"$BIN" restore "$d/coll" --upto "$f2" --table Orders --out "$d/o2.jsonl" -q
+"$BIN" restore "$d/coll" --table AAA --out "$d/a3.jsonl" -q
+[ $rc -eq 0 ] && [ ! -s "$d/a1.jsonl" ] && [ -s "$d/a2.jsonl" ] && cmp -s "$d/a2.jsonl" "$d/o2.jsonl" \
+  && cmp -s "$d/a2.jsonl" "$d/a3.jsonl" && "$BIN" inspect "$d/coll" | grep -A1 '^tables:' | grep -q '^  AAA ' \
+  && ok "a table first in a later full backup: empty before it, first in name order" \
+  || bad "later table: rc $rc $err"
+
 # ---- refusals: exit 3, the message, no collection and no staging directory left
 while IFS=$'\t' read -r kind text; do
   d=$W/b; rm -rf "$d"
