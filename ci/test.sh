@@ -42,7 +42,8 @@ step "tsan tests"
 ctest --preset tsan -j "$jobs"
 
 step "fuzz smoke"
-targets="fuzz_jsonl_rows fuzz_changes_jsonl fuzz_csv fuzz_schema_json fuzz_batch fuzz_manifest fuzz_checkpoint"
+targets="fuzz_jsonl_rows fuzz_changes_jsonl fuzz_csv fuzz_schema_json fuzz_batch fuzz_manifest fuzz_checkpoint
+  fuzz_ydb_textproto fuzz_ydb_csv"
 cmake --preset fuzz >/dev/null
 cmake --build --preset fuzz -j "$jobs" --target $targets
 secs=${IRS_FUZZ_SECONDS:-10}

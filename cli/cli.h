@@ -32,7 +32,7 @@
 #include "engine/cli_support.h"
 #include "increstore.h"
 
-/* Exit codes (DESIGN.md section 5). */
+/* Exit codes (docs/design.md section 5). */
 enum {
 	IRS_CLI_EXIT_OK = 0,
 	IRS_CLI_EXIT_DIFF = 1,      /* verify found a difference */
@@ -58,6 +58,7 @@ extern const irs_cli_command irs_cli_cmd_inspect;
 extern const irs_cli_command irs_cli_cmd_restore;
 extern const irs_cli_command irs_cli_cmd_verify;
 extern const irs_cli_command irs_cli_cmd_gen;
+extern const irs_cli_command irs_cli_cmd_import_ydb;
 
 /*
  * Exit code for a library error code: EINVAL -> 2; ECORRUPT, ECHAIN, ESCHEMA, EINPUT,

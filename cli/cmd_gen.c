@@ -72,7 +72,7 @@ static const irs_type default_types[] = {
 	IRS_TYPE_TIMESTAMP, IRS_TYPE_INT32, IRS_TYPE_BYTES, IRS_TYPE_UINT64,
 };
 #define DEFAULT_VALUE_COLUMNS 6u
-#define TARGET_ROW_BYTES 70u      /* logical bytes of a default row (DESIGN W1) */
+#define TARGET_ROW_BYTES 70u      /* logical bytes of a default row (W1, docs/design.md section 6) */
 
 /* The state of one `gen` run: the model, the schema it generates, the writer. */
 typedef struct gen_run {
@@ -606,7 +606,7 @@ const irs_cli_command irs_cli_cmd_gen = {
 	"\n"
 	"The same flags and seed give byte-identical segment files (the MANIFEST differs:\n"
 	"it records creation times, a random collection id and random directory names).\n"
-	"W1 of DESIGN.md is `gen DIR --rows 5000000 --incrementals 10 --changes 500000`.\n"
+	"W1 (docs/design.md section 6) is `gen DIR --rows 5000000 --incrementals 10 --changes 500000`.\n"
 	"\n"
 	"size and shape:\n"
 	"  --rows N               rows of the first full backup (all tables together)\n"

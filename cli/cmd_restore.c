@@ -72,6 +72,67 @@ static bool ends_with(const char *s, const char *suffix)
 	return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
+/*
+ * Table names become file names under --out DIR/ as DIR/<name><ext>, with '/' in a name
+ * making subdirectories. Refused (usage error, before anything is written): a name with
+ * an empty, "." or ".." component (it would leave DIR or collide), and a table whose
+ * file would be another table's directory (tables "A.jsonl/B" and "A").
+ */
+static int check_table_paths(const irs_cli_command *cmd, const irs_collection *c, int only,
+			     const char *ext)
+{
+	uint32_t nt = irs_collection_table_count(c);
+	for (uint32_t t = 0; t < nt; t++) {
+		if (only >= 0 && (uint32_t)only != t)
+			continue;
+		irs_table_def d;
+		irs_collection_table(c, t, &d);
+		for (const char *p = d.name;;) {
+			const char *e = strchr(p, '/');
+			size_t n = e ? (size_t)(e - p) : strlen(p);
+			if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+				return irs_cli_usage_error(cmd,
+							   "--out DIR/: table name '%s' has an empty, '.' or '..' "
+							   "path component; export it with --table and a file name",
+							   d.name);
+			if (!e)
+				break;
+			p = e + 1;
+		}
+		if (only >= 0)
+			continue;
+		size_t n = strlen(d.name), x = strlen(ext);
+		for (uint32_t u = 0; u < nt; u++) {
+			irs_table_def o;
+			irs_collection_table(c, u, &o);
+			if (u != t && strncmp(o.name, d.name, n) == 0 && strncmp(o.name + n, ext, x) == 0 &&
+			    o.name[n + x] == '/')
+				return irs_cli_usage_error(cmd,
+							   "--out DIR/: the file of table '%s' would be the "
+							   "directory of table '%s'; export them one at a time with --table",
+							   d.name, o.name);
+		}
+	}
+	return 0;
+}
+
+/* Creates the directories of path after its first `keep` bytes (the --out DIR/ itself). */
+static int make_parents(const char *path, size_t keep)
+{
+	char buf[8192];
+	snprintf(buf, sizeof buf, "%s", path);
+	for (char *s = buf + keep; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+			return irs_cli_errorf(IRS_CLI_EXIT_IO, "%s: cannot create directory: %s", buf,
+					      strerror(errno));
+		*s = '/';
+	}
+	return 0;
+}
+
 /* Writes the export(s) --out asks for. */
 static int do_export(const irs_cli_command *cmd, const irs_collection *c, irs_restore *r,
 		     const char *out, int table)
@@ -93,8 +154,13 @@ static int do_export(const irs_cli_command *cmd, const irs_collection *c, irs_re
 											   : 0;
 	}
 	if (per_table_dir) {
-		/* DIR/ -> DIR/<table>.jsonl (or .csv when DIR's name ends in .csv/). */
+		/* DIR/ -> DIR/<table>.jsonl (or .csv when DIR's name ends in .csv/); a table
+		 * named by a path (DirA/TableA, as YDB names them) goes to DIR/DirA/TableA.jsonl. */
 		irs_export_format f = ends_with(out, ".csv/") ? IRS_EXPORT_CSV : IRS_EXPORT_JSONL;
+		const char *ext = f == IRS_EXPORT_CSV ? ".csv" : ".jsonl";
+		int ec = check_table_paths(cmd, c, table, ext);
+		if (ec)
+			return ec;
 		if (mkdir(out, 0755) != 0 && errno != EEXIST)
 			return irs_cli_errorf(IRS_CLI_EXIT_IO, "%s: cannot create directory: %s", out,
 					      strerror(errno));
@@ -103,10 +169,10 @@ static int do_export(const irs_cli_command *cmd, const irs_collection *c, irs_re
 				continue;
 			irs_table_def d;
 			irs_collection_table(c, t, &d);
-			char path[4096];
-			snprintf(path, sizeof path, "%s%s.%s", out, d.name, f == IRS_EXPORT_CSV ? "csv" : "jsonl");
-			if (strchr(d.name, '/'))
-				return irs_cli_errorf(IRS_CLI_EXIT_USAGE, "table name %s cannot be a file name", d.name);
+			char path[8192];
+			snprintf(path, sizeof path, "%s%s%s", out, d.name, ext);
+			if ((ec = make_parents(path, strlen(out))) != 0)
+				return ec;
 			if (irs_restore_export(r, f, t, path, &err))
 				return irs_cli_fail(&err);
 		}
@@ -357,7 +423,9 @@ const irs_cli_command irs_cli_cmd_restore = {
 	"                        *.sqlite, *.db   a SQLite database with every table, typed,\n"
 	"                                         with its primary key\n"
 	"                        DIR/             one DIR/<table>.jsonl per table\n"
-	"                                         (DIR.csv/ gives .csv files)\n"
+	"                                         (DIR.csv/ gives .csv files); a table\n"
+	"                                         named DirA/TableA goes to\n"
+	"                                         DIR/DirA/TableA.jsonl\n"
 	"                        anything else    a new collection holding one full backup\n"
 	"                                         (the chain compacted into a new base)\n"
 	"  --stats-json FILE   per-backup wall time, changes by kind, per-shard counts, barrier\n"

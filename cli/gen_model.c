@@ -37,7 +37,7 @@
  *                  explicit NULLs, which gives exactly the barrier's content.
  *   re-insert      (--reinserts) of an erased id: V = next multiple of 64, live;
  *                  the change lists colset(i, V) only, so the engine must fill the
- *                  unlisted columns with NULL (UPSERT of a missing key, DESIGN 1).
+ *                  unlisted columns with NULL (UPSERT of a missing key, docs/design.md section 1).
  *   erase          of a live id: live = 0, V kept (a re-insert starts a new life).
  *   no-op erase    (--noop-erases) of an erased id: nothing changes.
  * Each backup touches an id at most once, so V grows by at most 64 per backup.

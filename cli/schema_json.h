@@ -1,7 +1,7 @@
 /*
  * schema_json.h (private to the CLI): schema.json -> irs_table_def[].
  *
- * FORMAT (DESIGN.md section 5)
+ * FORMAT (docs/design.md section 5, docs/cli.md)
  *     {"table": "orders",
  *      "columns": [{"name": "id", "type": "uint64"}, {"name": "note", "type": "Utf8"}],
  *      "primary_key": ["id"]}
