@@ -58,4 +58,23 @@ static inline uint32_t irs__shard_of(uint64_t hash, uint32_t shards)
 	return (uint32_t)(((hash >> 32) * (uint64_t)shards) >> 32);
 }
 
+/*
+ * The hash partition (0..k-1) of a key with hash `hash`, for a restore split into k
+ * partitions (restore --partition I/K): the top 32 bits of the MurmurHash3 finalizer
+ * of the key hash, scaled to k. It is a function of the encoded key alone (not of the
+ * shard count), documented in docs/format.md so other programs can reproduce it; the
+ * finalizer makes it independent of the bits that pick shards and table slots, so a
+ * partition spreads evenly over shards.
+ */
+static inline uint32_t irs__key_partition(uint64_t hash, uint32_t k)
+{
+	uint64_t h = hash;
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdull;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ull;
+	h ^= h >> 33;
+	return (uint32_t)(((h >> 32) * (uint64_t)k) >> 32);
+}
+
 #endif

@@ -194,7 +194,8 @@ static int run_backup(irs_restore *r, const irs_collection *src, uint32_t sb, ui
 	uint64_t used = atomic_load_explicit(&r->mem.peak, memory_order_relaxed);
 	if (used > r->peak_bytes)
 		r->peak_bytes = used;
-	if (r->o.check_expected) {
+	/* a partitioned or filtered restore holds only some rows: nothing to compare */
+	if (r->o.check_expected && !r->pool.part_count && !r->pool.filter) {
 		rc = check_expected(r, err);
 		if (rc)
 			return rc;
@@ -284,6 +285,10 @@ static int restore_create(const irs_collection *c, const irs_restore_options *o,
 	pool->ntables = c->ntables;
 	pool->nshards = o->shards;
 	pool->cancel = o->cancel;
+	if (o->partition_count > 1) {
+		pool->part_index = o->partition;
+		pool->part_count = o->partition_count;
+	}
 	/* Runs big enough to amortise a queue node and a wakeup over many changes, small
 	 * enough that S decoders x S destinations of them stay a few MiB. */
 	size_t run_cap = (4u << 20) / pool->nshards;
@@ -319,7 +324,7 @@ static int restore_create(const irs_collection *c, const irs_restore_options *o,
 static bool restore_expects_states(const irs_restore *r, uint32_t base)
 {
 	const irs_collection *c = r->c;
-	if (!r->o.check_expected)
+	if (!r->o.check_expected || r->pool.part_count || r->pool.filter)
 		return false;
 	for (uint32_t b = base; b <= r->upto; b++)
 		for (uint32_t t = 0; t < c->ntables; t++)
@@ -395,6 +400,9 @@ int irs_restore_run(const irs_collection *c, const irs_restore_options *opts,
 		o.shards = default_shards();
 	if (o.shards > 256)
 		return irs__seterr(err, IRS_EINVAL, "%u shards: at most 256", o.shards);
+	if (o.partition_count > IRS_MAX_PARTITIONS || (o.partition_count > 1 && o.partition >= o.partition_count))
+		return irs__seterr(err, IRS_EINVAL, "partition %u of %u: need 0 <= I < K <= %u", o.partition,
+				   o.partition_count, IRS_MAX_PARTITIONS);
 	if (c->nbackups == 0)
 		return irs__seterr(err, IRS_ECHAIN, "%s: the collection holds no backup yet", c->dir);
 	uint32_t upto = c->nbackups - 1;

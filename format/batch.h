@@ -46,13 +46,15 @@ typedef int (*irs_rec_sink)(void *ctx, const irs_rec *rec, irs_error *err);
 
 /*
  * Where the decoder writes records. room() returns space for a record of at most
- * `bound` bytes whose key hashes to `hash` (8-byte aligned), or NULL with err set;
- * the decoder builds the record there, then calls done(), whose non-zero return stops
- * decoding. A restore routes with room(): each record is written straight into the
- * run of the shard that owns it.
+ * `bound` bytes whose encoded key is key[0..key_len) with hash `hash` (8-byte aligned),
+ * or NULL with err set; the decoder builds the record there, then calls done(), whose
+ * non-zero return stops decoding. A restore routes with room(): each record is written
+ * straight into the run of the shard that owns it (or into scratch space, for a record
+ * a partitioned or filtered restore does not keep: it is still validated).
  */
 typedef struct irs_rec_out {
-	uint8_t *(*room)(void *ctx, uint64_t hash, size_t bound, irs_error *err);
+	uint8_t *(*room)(void *ctx, uint64_t hash, const uint8_t *key, size_t key_len, size_t bound,
+			 irs_error *err);
 	int (*done)(void *ctx, const irs_rec *rec, irs_error *err);
 	void *ctx;
 } irs_rec_out;

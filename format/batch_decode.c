@@ -383,7 +383,7 @@ int irs__batch_decode_to(irs_batch_decoder *d, const irs_schema_table *t, const 
 		    (rc = value_bytes(d, t, &b, r, op, full, &vbytes, err)) != 0)
 			return rc;
 		uint64_t hash = irs__key_hash(d->key, klen);
-		irs_rec *rec = (irs_rec *)out->room(out->ctx, hash, head + klen + vbytes, err);
+		irs_rec *rec = (irs_rec *)out->room(out->ctx, hash, d->key, klen, head + klen + vbytes, err);
 		if (!rec)
 			return err && err->code ? err->code : IRS_ENOMEM;
 		irs__copy(rec->data, d->key, klen);
@@ -411,9 +411,10 @@ typedef struct sink_out {
 	void *ctx;
 } sink_out;
 
-static uint8_t *sink_room(void *ctx, uint64_t hash, size_t bound, irs_error *err)
+static uint8_t *sink_room(void *ctx, uint64_t hash, const uint8_t *key, size_t key_len,
+			  size_t bound, irs_error *err)
 {
-	(void)hash;
+	(void)hash, (void)key, (void)key_len;
 	irs_batch_decoder *d = ((sink_out *)ctx)->d;
 	if (bound > d->rec_cap) {
 		size_t cap = bound < 4096 ? 4096 : bound;

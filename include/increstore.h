@@ -347,6 +347,11 @@ typedef struct irs_restore_options {
 	const char *checkpoint_dir;    /* resume from and write checkpoints here; NULL = none */
 	uint32_t checkpoint_every;     /* write one when at least this many backups ... (0 = 1) */
 	uint32_t checkpoint_seconds;   /* ... and at least this many seconds passed since the last */
+	uint32_t partition;            /* restore only the keys of hash partition `partition` ... */
+	uint32_t partition_count;      /* ... of partition_count (docs/format.md, "Partitions");
+					* 0 or 1 = every key. Partitions are disjoint, their union is
+					* the whole restore, and their digests add up to the table's.
+					* Expected states are not checked (check-partitions does). */
 } irs_restore_options;
 #define IRS_RESTORE_OPTIONS_VERSION 1
 IRS_API void irs_restore_options_init(irs_restore_options *o, uint32_t version);

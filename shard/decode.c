@@ -92,15 +92,48 @@ typedef struct route_ctx {
 	irs_shard *sh;
 	uint32_t table;
 	uint32_t dest;              /* the shard of the record being built */
+	bool dropped;               /* it is not kept: decoded into drop_buf */
 } route_ctx;
+
+/* Whether this restore keeps the change to `key` (partitioned or filtered restores). */
+static inline bool keeps(const irs_pool *pool, uint32_t table, const uint8_t *key, size_t key_len,
+			 uint64_t hash)
+{
+	if (pool->part_count && irs__key_partition(hash, pool->part_count) != pool->part_index)
+		return false;
+	return !pool->filter || pool->filter->keep(pool->filter->ctx, table, key, key_len, hash);
+}
+
+/* Room for a record that is not kept: it is still decoded, so still validated. */
+static uint8_t *drop_room(irs_shard *sh, size_t bound, irs_error *err)
+{
+	if (bound > sh->drop_cap) {
+		irs_mem *mem = sh->pool->mem;
+		size_t cap = bound < 4096 ? 4096 : bound;
+		uint8_t *b = irs__malloc(mem, cap);
+		if (!b) {
+			irs__seterr(err, irs__mem_over_limit(mem) ? IRS_ELIMIT : IRS_ENOMEM,
+				    "shard %u: no memory for a %zu-byte change", sh->id, bound);
+			return NULL;
+		}
+		irs__free(mem, sh->drop_buf, sh->drop_cap);
+		sh->drop_buf = b;
+		sh->drop_cap = cap;
+	}
+	return sh->drop_buf;
+}
 
 /* Decoder output: room for a record at the end of its owner's run, opening a new run
  * when the current one is full or holds another table. */
-static uint8_t *route_room(void *ctx, uint64_t hash, size_t bound, irs_error *err)
+static uint8_t *route_room(void *ctx, uint64_t hash, const uint8_t *key, size_t key_len,
+			   size_t bound, irs_error *err)
 {
 	route_ctx *rc = ctx;
 	irs_shard *sh = rc->sh;
 	irs_pool *pool = sh->pool;
+	rc->dropped = (pool->part_count || pool->filter) && !keeps(pool, rc->table, key, key_len, hash);
+	if (rc->dropped)
+		return drop_room(sh, bound, err);
 	uint32_t dest = irs__shard_of(hash, pool->nshards);
 	size_t sz = irs__rec_padded(bound);
 	irs_run *run = sh->out[dest];
@@ -123,6 +156,8 @@ static int route_done(void *ctx, const irs_rec *rec, irs_error *err)
 	(void)err;
 	route_ctx *rc = ctx;
 	irs_shard *sh = rc->sh;
+	if (rc->dropped)
+		return 0;
 	irs_run *run = sh->out[rc->dest];
 	run->used += irs__rec_padded(rec->size);
 	run->count++;
@@ -178,7 +213,7 @@ static int decode_frame(irs_shard *sh, size_t fi)
 		irs__errprefix(err, "backup %s", p->name);
 		return rc;
 	}
-	route_ctx ctx = {sh, p->frame_table[seg], 0};
+	route_ctx ctx = {sh, p->frame_table[seg], 0, false};
 	irs_rec_out out = {route_room, route_done, &ctx};
 	uint32_t n = 0;
 	rc = irs__batch_decode_to(&sh->dec, &pool->tables[ctx.table], sh->frame_buf, f->length, p->full,

@@ -43,8 +43,8 @@ static int shard_setup(irs_pool *pool, irs_shard *sh, const bool *enabled,
 	for (uint32_t t = 0; t < nt; t++) {
 		if (!enabled[t])
 			continue;
-		/* this shard's share, with 1/8 slack for an uneven hash split */
-		uint64_t share = expected_rows[t] / pool->nshards;
+		/* this shard's share (of this partition), with 1/8 slack for an uneven split */
+		uint64_t share = expected_rows[t] / pool->nshards / (pool->part_count ? pool->part_count : 1);
 		int rc = irs__part_create(mem, &pool->tables[t], share + share / 8 + 16, &sh->parts[t]);
 		if (rc)
 			return irs__seterr(err, rc, "%s creating table %s on shard %u",
@@ -96,6 +96,9 @@ static void shard_buffers_free(irs_pool *pool, irs_shard *sh)
 	irs__free(mem, sh->frame_buf, sh->frame_cap);
 	sh->frame_buf = NULL;
 	sh->frame_cap = 0;
+	irs__free(mem, sh->drop_buf, sh->drop_cap);
+	sh->drop_buf = NULL;
+	sh->drop_cap = 0;
 	if (sh->out) {
 		for (uint32_t d = 0; d < pool->nshards; d++)
 			if (sh->out[d])

@@ -115,6 +115,14 @@ typedef struct irs_plan {
 
 typedef struct irs_pool irs_pool;
 
+/* A restore that keeps only some keys (engine/diff.c): keep() says whether the change
+ * to `key` of table `table` is kept. Called by every decoding shard at once: it must
+ * only read shared state. */
+typedef struct irs_key_filter {
+	bool (*keep)(const void *ctx, uint32_t table, const uint8_t *key, size_t key_len, uint64_t hash);
+	const void *ctx;
+} irs_key_filter;
+
 typedef struct irs_shard {
 	irs_pool *pool;
 	uint32_t id;
@@ -128,6 +136,8 @@ typedef struct irs_shard {
 	irs_batch_decoder dec;
 	irs_run **out;              /* per destination shard: the run being filled */
 	irs_run *free_runs;         /* standard-size runs returned for reuse (a list by `next`) */
+	uint8_t *drop_buf;          /* where records this restore does not keep are decoded */
+	size_t drop_cap;
 	uint32_t outstanding;       /* standard-size runs out: being filled, queued or applied */
 	uint32_t outstanding_max;   /* a full backup's decoder waits at this many (flow control) */
 	uint8_t *frame_buf;
@@ -165,6 +175,9 @@ struct irs_pool {
 	size_t run_cap;                /* bytes of record data per run */
 	const volatile int *cancel;    /* the caller's flag, or NULL */
 	bool track_digest;             /* partitions maintain their digest per change */
+	uint32_t part_index;           /* keep only keys of hash partition part_index ... */
+	uint32_t part_count;           /* ... of part_count (irs__key_partition); 0 = all */
+	const irs_key_filter *filter;  /* keep only the keys it accepts; NULL = all */
 	_Atomic uint64_t changes_done; /* progress, all backups */
 	_Atomic uint64_t bytes_done;
 	bool stopped;                  /* threads joined and their buffers freed */

@@ -97,7 +97,7 @@ void irs__stage_begin(irs_shard *sh)
 	for (uint32_t ti = 0; ti < pool->ntables; ti++)
 		sh->resv_rows[ti] = sh->resv_bytes[ti] = 0;
 	/* this shard's share of the backup, with room for an uneven split */
-	uint64_t share = pool->plan.records / pool->nshards;
+	uint64_t share = pool->plan.records / pool->nshards / (pool->part_count ? pool->part_count : 1);
 	size_t cap = 64;
 	while (cap < 2 * (share + share / 4 + 16))
 		cap *= 2;
