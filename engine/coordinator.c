@@ -144,6 +144,34 @@ static void stats_collect(irs_restore *r, uint32_t b, uint64_t t0, uint64_t woke
 	st->barrier_turnaround_ns = woke > last_done ? woke - last_done : 0;
 }
 
+/*
+ * The apply pass of an incremental read twice (shard.h): every shard decodes the
+ * backup again and the owners apply as the runs stream in, into the memory pass 0
+ * reserved. Decoding validated everything in pass 0, so this fails only when a segment
+ * file changed since (increstore's writers never rewrite one) or its device fails;
+ * the tables are then partly applied, and the restore says so.
+ */
+static int apply_second_pass(irs_restore *r, uint32_t b, uint32_t done, uint32_t total,
+			     uint64_t changes_total, uint64_t bytes_total, irs_error *err)
+{
+	irs_plan *p = &r->pool.plan;
+	p->pass = 1;
+	atomic_store_explicit(&p->next_frame, 0, memory_order_relaxed);
+	atomic_store_explicit(&p->abort, 0, memory_order_relaxed);
+	irs__countdown_arm(&p->decoding, r->pool.nshards);
+	irs__countdown_arm(&p->applied, r->pool.nshards);
+	irs__pool_send_all(&r->pool, IRS_MSG_BEGIN);
+	wait_phase(r, &p->applied, b, done, total, changes_total, bytes_total);
+	int rc = collect_results(r, err);
+	if (rc) {
+		r->through = -1;
+		r->partly_applied = true;
+		if (err)
+			irs__errprefix(err, "backup %s changed while it was read twice", p->name);
+	}
+	return rc;
+}
+
 /* Runs backup b through stage and apply. On failure the tables are left as they were
  * after b-1 (incremental) or empty (full). */
 static int run_backup(irs_restore *r, const irs_collection *src, uint32_t sb, uint32_t b,
@@ -177,14 +205,20 @@ static int run_backup(irs_restore *r, const irs_collection *src, uint32_t sb, ui
 	if (!rc && irs__pool_cancelled(&r->pool))
 		rc = irs__seterr(err, IRS_ECANCELED, "cancelled during %s", p->name);
 
-	/* A full backup was applied while streaming: on failure it is cleared instead. */
-	uint32_t next = rc ? (p->full ? IRS_MSG_CLEAR : IRS_MSG_DISCARD) : IRS_MSG_APPLY;
-	irs__countdown_arm(&p->applied, r->pool.nshards);
-	irs__pool_send_all(&r->pool, next);
-	wait_phase(r, &p->applied, b, done, total, changes_total, bytes_total);
+	if (!rc && p->reread) {
+		rc = apply_second_pass(r, b, done, total, changes_total, bytes_total, err);
+		if (rc)
+			return rc;
+	} else {
+		/* A full backup was applied while streaming: on failure it is cleared instead. */
+		uint32_t next = rc ? (p->full ? IRS_MSG_CLEAR : IRS_MSG_DISCARD) : IRS_MSG_APPLY;
+		irs__countdown_arm(&p->applied, r->pool.nshards);
+		irs__pool_send_all(&r->pool, next);
+		wait_phase(r, &p->applied, b, done, total, changes_total, bytes_total);
+		if (rc)
+			return rc;
+	}
 	uint64_t woke = irs__now_ns();
-	if (rc)
-		return rc;
 	for (uint32_t s = 0; s < r->pool.nshards; s++)
 		for (uint32_t t = 0; t < c->ntables; t++)
 			if (r->pool.shards[s].parts[t])
@@ -376,7 +410,9 @@ static void say_where(const irs_restore *r, irs_error *err)
 	if (!err)
 		return;
 	char where[300];
-	if (r->through >= 0)
+	if (r->partly_applied)
+		snprintf(where, sizeof where, "; the tables are partly applied: restore again");
+	else if (r->through >= 0)
 		snprintf(where, sizeof where, "; the tables are as restored through backup %s",
 			 r->c->backups[r->through].pb->name);
 	else

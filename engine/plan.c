@@ -88,6 +88,37 @@ static int plan_segment(irs_restore *r, const irs_collection *c, uint32_t t,
 	return rc;
 }
 
+/*
+ * What staging backup sb of c in memory would hold: its records (about 1.5 times their
+ * encoded bytes: headers, bitmaps and padding) and the duplicate-key set (12 bytes a
+ * slot, at most half full), this restore's share of them.
+ */
+static uint64_t staging_estimate(const irs_restore *r, const irs_collection *c, uint32_t sb)
+{
+	uint64_t bytes = 0, records = 0;
+	for (uint32_t t = 0; t < c->ntables; t++) {
+		const Increstore__TableBackup *tb = c->backups[sb].by_table[t];
+		if (!r->enabled[t] || !tb)
+			continue;
+		for (size_t s = 0; s < tb->n_segments; s++) {
+			bytes += tb->segments[s]->size;
+			records += tb->segments[s]->records;
+		}
+	}
+	uint64_t est = bytes + bytes / 2 + 24 * records;
+	return r->pool.part_count ? est / r->pool.part_count : est;
+}
+
+/* The staging budget: the option, or the larger of 64 MiB and a quarter of what the
+ * restore holds now (mostly the tables). */
+static uint64_t staging_budget(const irs_restore *r)
+{
+	if (r->o.staging_budget)
+		return r->o.staging_budget;
+	uint64_t quarter = atomic_load_explicit(&r->mem.used, memory_order_relaxed) / 4;
+	return quarter > ((uint64_t)64 << 20) ? quarter : (uint64_t)64 << 20;
+}
+
 int irs__plan_backup(irs_restore *r, const irs_collection *src, uint32_t sb, uint32_t b,
 		     irs_error *err)
 {
@@ -100,6 +131,8 @@ int irs__plan_backup(irs_restore *r, const irs_collection *src, uint32_t sb, uin
 	p->src_backup = sb;
 	p->gen++;
 	p->full = c->backups[sb].kind == IRS_BACKUP_FULL;
+	p->pass = 0;
+	p->reread = false;
 	if (src == r->c)
 		snprintf(p->name_buf, sizeof p->name_buf, "%s", c->backups[sb].pb->name);
 	else
@@ -122,6 +155,7 @@ int irs__plan_backup(irs_restore *r, const irs_collection *src, uint32_t sb, uin
 				return rc;
 		}
 	}
+	p->reread = !p->full && staging_estimate(r, c, sb) > staging_budget(r);
 	atomic_store_explicit(&p->next_frame, 0, memory_order_relaxed);
 	atomic_store_explicit(&p->abort, 0, memory_order_relaxed);
 	return 0;

@@ -23,6 +23,7 @@ struct irs_restore {
 	irs_pool pool;              /* the shards; pool.plan is the backup in progress */
 	bool *enabled;              /* per table */
 	int64_t through;            /* last backup fully applied, -1 for none */
+	bool partly_applied;        /* an apply pass failed half way (shard.h, read twice) */
 	int64_t resumed_from;       /* chain index of the checkpoint resumed from, -1 for none */
 	uint32_t upto;              /* the restore's target chain index */
 	irs_backup_stats *stats;

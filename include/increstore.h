@@ -352,6 +352,10 @@ typedef struct irs_restore_options {
 					* 0 or 1 = every key. Partitions are disjoint, their union is
 					* the whole restore, and their digests add up to the table's.
 					* Expected states are not checked (check-partitions does). */
+	uint64_t staging_budget;       /* bytes an incremental may stage in memory; one that
+					* would need more is read twice instead (checked, then
+					* applied as it streams). 0 = the larger of 64 MiB and a
+					* quarter of what the restore holds when it starts. */
 } irs_restore_options;
 #define IRS_RESTORE_OPTIONS_VERSION 1
 IRS_API void irs_restore_options_init(irs_restore_options *o, uint32_t version);

@@ -13,13 +13,14 @@
  * RETURN message) for reuse: no malloc/free (and no fresh pages to fault in) per run in
  * the steady state.
  *
- * FLOW CONTROL: in a full backup runs are applied as they arrive, so a decoder that
- * ran ahead of the shards applying its runs would only pile up memory. It counts its
- * runs that are out (being filled, queued or being applied) and, at outstanding_max,
+ * FLOW CONTROL: in a full backup (and in both passes of an incremental read twice)
+ * runs are consumed as they arrive, so a decoder that ran ahead of the shards
+ * consuming its runs would only pile up memory. It counts its runs that are out
+ * (being filled, queued or being consumed) and, at outstanding_max,
  * pushes what it has filled and handles its own inbox (runs to apply, runs coming
  * back) until some come back. Every shard waiting this way still applies what others
- * sent it, so the runs it waits for always come back. An incremental keeps every run
- * until APPLY (staging), so there the count only measures.
+ * sent it, so the runs it waits for always come back. An incremental staged in memory
+ * keeps every run until APPLY, so there the count only measures.
  */
 #include <string.h>
 
@@ -95,15 +96,6 @@ typedef struct route_ctx {
 	bool dropped;               /* it is not kept: decoded into drop_buf */
 } route_ctx;
 
-/* Whether this restore keeps the change to `key` (partitioned or filtered restores). */
-static inline bool keeps(const irs_pool *pool, uint32_t table, const uint8_t *key, size_t key_len,
-			 uint64_t hash)
-{
-	if (pool->part_count && irs__key_partition(hash, pool->part_count) != pool->part_index)
-		return false;
-	return !pool->filter || pool->filter->keep(pool->filter->ctx, table, key, key_len, hash);
-}
-
 /* Room for a record that is not kept: it is still decoded, so still validated. */
 static uint8_t *drop_room(irs_shard *sh, size_t bound, irs_error *err)
 {
@@ -131,7 +123,7 @@ static uint8_t *route_room(void *ctx, uint64_t hash, const uint8_t *key, size_t 
 	route_ctx *rc = ctx;
 	irs_shard *sh = rc->sh;
 	irs_pool *pool = sh->pool;
-	rc->dropped = (pool->part_count || pool->filter) && !keeps(pool, rc->table, key, key_len, hash);
+	rc->dropped = (pool->part_count || pool->filter) && !irs__pool_keeps(pool, rc->table, key, key_len, hash);
 	if (rc->dropped)
 		return drop_room(sh, bound, err);
 	uint32_t dest = irs__shard_of(hash, pool->nshards);
@@ -190,7 +182,8 @@ static void drain_runs_nonblocking(irs_shard *sh)
  * outstanding_max of this shard's runs are out, applying what arrives meanwhile. */
 static void wait_for_runs(irs_shard *sh)
 {
-	if (!sh->pool->plan.full || sh->outstanding < sh->outstanding_max)
+	const irs_plan *p = &sh->pool->plan;
+	if ((!p->full && !p->reread) || sh->outstanding < sh->outstanding_max)
 		return;
 	flush_runs(sh);
 	while (sh->outstanding >= sh->outstanding_max)
@@ -224,13 +217,16 @@ static int decode_frame(irs_shard *sh, size_t fi)
 				       f->index, (unsigned long long)f->offset);
 		return rc;
 	}
-	atomic_fetch_add_explicit(&p->seg_decoded[seg], n, memory_order_relaxed);
+	if (p->pass == 0) /* a backup read twice is counted once */
+		atomic_fetch_add_explicit(&p->seg_decoded[seg], n, memory_order_relaxed);
 	irs__fault_yield(&sh->yield_counter);
 	rc = irs__fault_after_frame(p->backup, sh->id, ++sh->frames_decoded, err);
 	if (rc)
 		return rc;
-	atomic_fetch_add_explicit(&pool->bytes_done, f->length + IRS_FRAME_HEADER, memory_order_relaxed);
-	sh->result.decoded_bytes += f->length + IRS_FRAME_HEADER;
+	if (p->pass == 0) {
+		atomic_fetch_add_explicit(&pool->bytes_done, f->length + IRS_FRAME_HEADER, memory_order_relaxed);
+		sh->result.decoded_bytes += f->length + IRS_FRAME_HEADER;
+	}
 	return 0;
 }
 

@@ -93,11 +93,31 @@ out:
 
 static void reset_result(irs_shard *sh);
 
+/* Pass 1 of an incremental read twice: its memory was reserved in pass 0, so this
+ * applies without any step that can fail, as the runs stream in. */
+static void apply_run(irs_shard *sh, irs_run *run)
+{
+	const irs_rec **recs = sh->recs;
+	size_t n = run_records(run, recs);
+	irs_apply_counts ac = {0};
+	irs__part_apply_batch(sh->parts[run->table], recs, n, &ac);
+	count_applied(sh, &ac);
+}
+
 void irs__shard_take_run(irs_shard *sh, irs_run *run)
 {
 	reset_result(sh);
-	if (sh->pool->plan.full) {
+	const irs_plan *p = &sh->pool->plan;
+	if (p->full) {
 		apply_full_run(sh, run);
+		return;
+	}
+	if (p->reread) {
+		if (p->pass == 0)
+			irs__stage_run(sh, run); /* checks; keeps nothing */
+		else if (sh->result.status != STATUS(ERROR))
+			apply_run(sh, run);
+		irs__run_free(sh->pool, run);
 		return;
 	}
 	*sh->staged_tail = run;
@@ -196,6 +216,10 @@ void *irs__shard_main(void *arg)
 			irs__shard_take_run(sh, caa_container_of(m, irs_run, msg));
 			break;
 		case IRS_MSG_END:
+			if (p->reread && p->pass == 1) {
+				report(sh, &p->applied);
+				break;
+			}
 			if (!p->full)
 				irs__stage_end(sh);
 			report(sh, &p->staged);

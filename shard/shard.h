@@ -54,6 +54,7 @@
 #include <stdint.h>
 
 #include "format/batch.h"
+#include "common/keycodec.h"
 #include "format/collection.h"
 #include "proto/messages.pb-c.h"
 #include "shard/countdown.h"
@@ -97,6 +98,11 @@ typedef struct irs_plan {
 	char name_buf[IRS_MAX_NAME + 32];
 	uint64_t gen;               /* incremented for every backup started */
 	bool full;
+	/* An incremental too big to stage in memory is read twice: pass 0 decodes and
+	 * checks it (keys, bounds) keeping nothing, pass 1 decodes it again and applies
+	 * as it streams (shard/stage.c, docs/design.md section 8). */
+	bool reread;
+	uint8_t pass;
 	irs_frame_ref *frames;      /* every frame of every enabled table's segments */
 	size_t nframes, frames_cap;
 	uint32_t *frame_table;      /* per segment: table index */
@@ -153,6 +159,10 @@ typedef struct irs_shard {
 	uint32_t *dup_table;        /* the table of each set entry */
 	size_t dup_cap;             /* a power of two, or 0 */
 	size_t dup_count;
+	uint64_t *hset;             /* read-twice mode: key hashes seen (0 = empty slot) */
+	size_t hset_cap, hset_count;
+	uint64_t *suspects;         /* hashes seen twice: checked exactly at END */
+	size_t nsuspects, suspects_cap;
 	/* The report for the current backup, modelled on YDB's TEvIncrementalRestoreResult:
 	 * status, counts, the time this shard waited at the previous barrier, and on ERROR
 	 * the code and the message (error points into `error.message`). */
@@ -182,6 +192,16 @@ struct irs_pool {
 	_Atomic uint64_t bytes_done;
 	bool stopped;                  /* threads joined and their buffers freed */
 };
+
+/* Whether this restore keeps the change to `key` of `table` (a partitioned or
+ * filtered restore keeps only some). Thread: any (reads shared, immutable state). */
+static inline bool irs__pool_keeps(const irs_pool *pool, uint32_t table, const uint8_t *key,
+				   size_t key_len, uint64_t hash)
+{
+	if (pool->part_count && irs__key_partition(hash, pool->part_count) != pool->part_index)
+		return false;
+	return !pool->filter || pool->filter->keep(pool->filter->ctx, table, key, key_len, hash);
+}
 
 /* The caller's cancel flag, read with a relaxed atomic load: it is written by another
  * thread or a signal handler while shards read it. Thread: any. */

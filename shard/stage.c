@@ -13,6 +13,16 @@
  * backup to backup (fresh pages cost more than zeroing). Each run's slots are
  * prefetched several records ahead: they are random, and the misses overlap.
  *
+ * READ TWICE: an incremental whose records would not fit the staging budget is not
+ * kept (the coordinator decides, engine/plan.c). Pass 0 only checks: each record's
+ * key hash (mixed with its table) goes into a set of 8-byte hashes, the run goes back
+ * at once, and the reservation counts a row only for an upsert of a key the
+ * partition does not hold (the partition is quiescent while staging, so it can be
+ * probed). Two equal hashes are a suspect, not an error: at END the shard reads the
+ * backup's frames once more, keeps only its records with a suspect hash and compares
+ * their keys, so a duplicate is still found exactly (and a 64-bit collision is not
+ * one). Pass 1 then decodes again and applies as it streams (shard.c).
+ *
  * INVARIANTS: set entries point into staged runs, which live until APPLY or DISCARD;
  * after the first error (a duplicate, no memory) the shard keeps receiving runs so
  * they can be discarded, but checks nothing more.
@@ -90,6 +100,203 @@ static int set_grow(irs_shard *sh)
 	return 0;
 }
 
+/* ---- read-twice mode: a set of 8-byte key hashes */
+
+/* The set's value for rec of table ti: its key hash mixed with the table, never 0. */
+static inline uint64_t hset_key(const irs_rec *rec, uint32_t ti)
+{
+	uint64_t h = rec->hash + (uint64_t)ti * 0x9E3779B97F4A7C15u;
+	return h ? h : 1;
+}
+
+static void hset_begin(irs_shard *sh, size_t cap)
+{
+	irs_mem *mem = sh->pool->mem;
+	sh->nsuspects = 0;
+	sh->hset_count = 0;
+	if (cap > sh->hset_cap) {
+		uint64_t *n = irs__malloc(mem, sizeof(uint64_t) * cap);
+		if (!n) {
+			irs__seterr(&sh->error, irs__mem_over_limit(mem) ? IRS_ELIMIT : IRS_ENOMEM,
+				    "shard %u: no memory to check the keys of backup %s", sh->id,
+				    sh->pool->plan.name);
+			irs__shard_fail(sh, sh->error.code);
+			return;
+		}
+		irs__free(mem, sh->hset, sizeof(uint64_t) * sh->hset_cap);
+		sh->hset = n;
+		sh->hset_cap = cap;
+	}
+	memset(sh->hset, 0, sizeof(uint64_t) * sh->hset_cap);
+}
+
+/* Inserts h; false when it was already there. */
+static inline bool hset_put(uint64_t *set, size_t cap, uint64_t h)
+{
+	size_t mask = cap - 1, i = (size_t)(h ^ h >> 29) & mask;
+	for (; set[i]; i = (i + 1) & mask)
+		if (set[i] == h)
+			return false;
+	set[i] = h;
+	return true;
+}
+
+static int hset_grow(irs_shard *sh)
+{
+	irs_mem *mem = sh->pool->mem;
+	size_t cap = sh->hset_cap * 2;
+	uint64_t *n = irs__calloc(mem, sizeof(uint64_t) * cap);
+	if (!n)
+		return irs__seterr(&sh->error, irs__mem_over_limit(mem) ? IRS_ELIMIT : IRS_ENOMEM,
+				   "shard %u: no memory to check the keys of backup %s", sh->id,
+				   sh->pool->plan.name);
+	for (size_t i = 0; i < sh->hset_cap; i++)
+		if (sh->hset[i])
+			hset_put(n, cap, sh->hset[i]);
+	irs__free(mem, sh->hset, sizeof(uint64_t) * sh->hset_cap);
+	sh->hset = n;
+	sh->hset_cap = cap;
+	return 0;
+}
+
+static int suspect_add(irs_shard *sh, uint64_t h)
+{
+	if (sh->nsuspects == sh->suspects_cap) {
+		irs_mem *mem = sh->pool->mem;
+		size_t cap = sh->suspects_cap ? 2 * sh->suspects_cap : 16;
+		uint64_t *n = irs__realloc(mem, sh->suspects, sizeof(uint64_t) * sh->suspects_cap,
+					   sizeof(uint64_t) * cap);
+		if (!n)
+			return irs__seterr(&sh->error, irs__mem_over_limit(mem) ? IRS_ELIMIT : IRS_ENOMEM,
+					   "shard %u: no memory to check the keys of backup %s", sh->id,
+					   sh->pool->plan.name);
+		sh->suspects = n;
+		sh->suspects_cap = cap;
+	}
+	sh->suspects[sh->nsuspects++] = h;
+	return 0;
+}
+
+/* Pass 0 of a backup read twice: hashes into the set, a row reserved only for an
+ * upsert of a key the partition lacks; the run is not kept. */
+static void hset_run(irs_shard *sh, irs_run *run)
+{
+	uint32_t ti = run->table;
+	const irs_table_part *part = sh->parts[ti];
+	const uint8_t *end = run->data + run->used;
+	for (const uint8_t *p = run->data; p < end;) {
+		const irs_rec *rec = (const irs_rec *)p;
+		p += irs__rec_padded(rec->size);
+		if (4 * (sh->hset_count + 1) > 3 * sh->hset_cap && hset_grow(sh)) {
+			irs__shard_fail(sh, sh->error.code);
+			return;
+		}
+		uint64_t h = hset_key(rec, ti);
+		if (hset_put(sh->hset, sh->hset_cap, h)) {
+			sh->hset_count++;
+		} else if (suspect_add(sh, h)) {
+			irs__shard_fail(sh, sh->error.code);
+			return;
+		}
+		if (rec->op == IRS_REC_UPSERT) {
+			if (!irs__part_get(part, irs__rec_key(rec), rec->key_len, rec->hash))
+				sh->resv_rows[ti]++;
+			sh->resv_bytes[ti] += irs__part_rec_bound(part, rec);
+		}
+	}
+}
+
+/* The records of this shard whose hash is a suspect, collected by resolve_suspects. */
+typedef struct suspect_recs {
+	irs_shard *sh;
+	uint32_t table;
+	irs_rec **recs;
+	uint32_t *tables;
+	size_t n, cap;
+} suspect_recs;
+
+static bool is_suspect(const irs_shard *sh, uint64_t h)
+{
+	for (size_t i = 0; i < sh->nsuspects; i++)
+		if (sh->suspects[i] == h)
+			return true;
+	return false;
+}
+
+static int collect_suspect(void *ctx, const irs_rec *rec, irs_error *err)
+{
+	suspect_recs *x = ctx;
+	irs_shard *sh = x->sh;
+	irs_pool *pool = sh->pool;
+	if (irs__shard_of(rec->hash, pool->nshards) != sh->id ||
+	    !irs__pool_keeps(pool, x->table, irs__rec_key(rec), rec->key_len, rec->hash) ||
+	    !is_suspect(sh, hset_key(rec, x->table)))
+		return 0;
+	if (x->n == x->cap) {
+		size_t cap = x->cap ? 2 * x->cap : 16;
+		irs_rec **r = irs__realloc(pool->mem, x->recs, sizeof(*r) * x->cap, sizeof(*r) * cap);
+		if (r)
+			x->recs = r;
+		uint32_t *t = r ? irs__realloc(pool->mem, x->tables, sizeof(*t) * x->cap, sizeof(*t) * cap) : NULL;
+		if (!t)
+			return irs__seterr(err, IRS_ENOMEM, "shard %u: no memory to check the keys of backup %s",
+					   sh->id, pool->plan.name);
+		x->tables = t;
+		x->cap = cap;
+	}
+	irs_rec *copy = irs__malloc(pool->mem, rec->size);
+	if (!copy)
+		return irs__seterr(err, IRS_ENOMEM, "shard %u: no memory to check the keys of backup %s",
+				   sh->id, pool->plan.name);
+	memcpy(copy, rec, rec->size);
+	x->recs[x->n] = copy;
+	x->tables[x->n++] = x->table;
+	return 0;
+}
+
+/* Reads every frame of the backup again and compares the keys of this shard's
+ * records whose hashes repeated: a repeated key is IRS_EDUPKEY, naming it. */
+static int resolve_suspects(irs_shard *sh)
+{
+	irs_pool *pool = sh->pool;
+	irs_plan *p = &pool->plan;
+	suspect_recs x = {.sh = sh};
+	int rc = 0;
+	for (size_t fi = 0; fi < p->nframes && !rc; fi++) {
+		const irs_frame_ref *f = &p->frames[fi];
+		x.table = p->frame_table[f->segment];
+		rc = irs__frame_read(pool->mem, p->seg_fd[f->segment], p->seg_path[f->segment], f,
+				     &sh->frame_buf, &sh->frame_cap, &sh->error);
+		uint32_t n;
+		if (!rc)
+			rc = irs__batch_decode(&sh->dec, &pool->tables[x.table], sh->frame_buf, f->length,
+					       false, 0, collect_suspect, &x, &n, &sh->error);
+		if (rc)
+			irs__errprefix(&sh->error, "backup %s: checking repeated key hashes", p->name);
+	}
+	for (size_t i = 0; i < x.n && !rc; i++) {
+		for (size_t j = i + 1; j < x.n; j++) {
+			const irs_rec *a = x.recs[i], *b = x.recs[j];
+			if (x.tables[i] != x.tables[j] || a->hash != b->hash ||
+			    irs__key_cmp(irs__rec_key(a), a->key_len, irs__rec_key(b), b->key_len) != 0)
+				continue;
+			const irs_schema_table *t = &pool->tables[x.tables[i]];
+			char key[256];
+			irs__rec_key_format(t, irs__rec_key(a), a->key_len, key, sizeof key);
+			rc = irs__seterr(&sh->error, IRS_EDUPKEY, "backup %s table %s: key %s appears twice in one backup",
+					 p->name, t->name, key);
+			break;
+		}
+	}
+	for (size_t i = 0; i < x.n; i++)
+		irs__free(pool->mem, x.recs[i], x.recs[i]->size);
+	irs__free(pool->mem, x.recs, sizeof(*x.recs) * x.cap);
+	irs__free(pool->mem, x.tables, sizeof(*x.tables) * x.cap);
+	return rc;
+}
+
+/* ---- the backup's three steps */
+
 void irs__stage_begin(irs_shard *sh)
 {
 	irs_pool *pool = sh->pool;
@@ -101,6 +308,10 @@ void irs__stage_begin(irs_shard *sh)
 	size_t cap = 64;
 	while (cap < 2 * (share + share / 4 + 16))
 		cap *= 2;
+	if (pool->plan.reread) {
+		hset_begin(sh, cap);
+		return;
+	}
 	if (cap > sh->dup_cap && set_alloc(sh, cap)) {
 		irs__shard_fail(sh, sh->error.code);
 		return;
@@ -113,6 +324,10 @@ void irs__stage_run(irs_shard *sh, irs_run *run)
 {
 	if (sh->result.status == STATUS(ERROR))
 		return;
+	if (sh->pool->plan.reread) {
+		hset_run(sh, run);
+		return;
+	}
 	irs_pool *pool = sh->pool;
 	uint32_t ti = run->table;
 	const irs_table_part *part = sh->parts[ti];
@@ -160,6 +375,8 @@ void irs__stage_end(irs_shard *sh)
 	if (sh->result.status == STATUS(ERROR))
 		return;
 	int rc = irs__fault_stage_end(pool->plan.backup, sh->id, &sh->error);
+	if (!rc && pool->plan.reread && sh->nsuspects)
+		rc = resolve_suspects(sh);
 	if (rc) {
 		irs__shard_fail(sh, rc);
 		return;
