@@ -7,7 +7,8 @@ PKGS=(build-essential cmake pkg-config clang libclang-rt-14-dev
       libcmocka-dev libbenchmark-dev libsqlite3-dev sqlite3 libjson-c-dev libcsv-dev
       libxxhash-dev python3)
 if [ "${IRS_PERF_DEPS:-0}" = 1 ]; then
-  PKGS+=(librocksdb-dev liblmdb-dev gnuplot-nox)
+  # perf/: the RocksDB and LMDB contenders, the plots, /usr/bin/time for peak RSS
+  PKGS+=(librocksdb-dev liblmdb-dev gnuplot-nox time)
 fi
 missing=()
 for p in "${PKGS[@]}"; do
