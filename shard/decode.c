@@ -201,7 +201,7 @@ static int decode_frame(irs_shard *sh, size_t fi)
 	irs_error *err = &sh->error;
 	int rc = irs__frame_read(pool->mem, p->seg_fd[seg], path, f, &sh->frame_buf, &sh->frame_cap, err);
 	if (!rc)
-		rc = irs__fault_frame_read(p->backup, fi, path, f->index, f->offset, err);
+		rc = irs__fault_frame_read(p->backup, p->pass, fi, path, f->index, f->offset, err);
 	if (rc) {
 		irs__errprefix(err, "backup %s", p->name);
 		return rc;
@@ -238,7 +238,8 @@ void irs__shard_decode(irs_shard *sh)
 	for (;;) {
 		if (atomic_load_explicit(&p->abort, memory_order_relaxed))
 			break;
-		if (irs__pool_cancelled(pool)) {
+		/* the apply pass of a backup read twice is past the point of no return */
+		if (p->pass == 0 && irs__pool_cancelled(pool)) {
 			irs__seterr(&sh->error, IRS_ECANCELED, "cancelled");
 			irs__shard_fail(sh, IRS_ECANCELED);
 			break;

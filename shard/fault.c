@@ -9,7 +9,7 @@
 #include <sched.h>
 #include <unistd.h>
 
-#define FAULT_OFF {.fail_backup = -1, .fail_frame = -1, .eio_backup = -1, .slow_shard = -1}
+#define FAULT_OFF {.fail_backup = -1, .fail_frame = -1, .eio_backup = -1, .eio_pass = -1, .slow_shard = -1}
 
 irs_fault_hooks irs__fault = FAULT_OFF;
 
@@ -30,10 +30,11 @@ size_t irs__fault_run_cap(size_t run_cap)
 	return irs__fault.run_bytes ? irs__fault.run_bytes : run_cap;
 }
 
-int irs__fault_frame_read(uint32_t backup, size_t fi, const char *path, uint32_t frame_index,
-			  uint64_t offset, irs_error *err)
+int irs__fault_frame_read(uint32_t backup, uint8_t pass, size_t fi, const char *path,
+			  uint32_t frame_index, uint64_t offset, irs_error *err)
 {
-	if (irs__fault.eio_backup != (int64_t)backup || irs__fault.eio_frame != fi)
+	if (irs__fault.eio_backup != (int64_t)backup || irs__fault.eio_frame != fi ||
+	    (irs__fault.eio_pass >= 0 && irs__fault.eio_pass != pass))
 		return 0;
 	return irs__seterr(err, IRS_EIO, "segment %s: frame %u at byte %llu: read failed: "
 			   "injected I/O error", path, frame_index, (unsigned long long)offset);

@@ -22,6 +22,7 @@ typedef struct irs_fault_hooks {
 	int yield_every;       /* sched_yield() in hot paths about once per N events; 0 = off */
 	int64_t eio_backup;    /* chain index whose frame eio_frame reads as EIO; -1 = off */
 	uint32_t eio_frame;    /* index in the backup's frame list */
+	int eio_pass;          /* only in this pass of a backup read twice (0, 1); -1 = any */
 	int64_t slow_shard;    /* this shard sleeps slow_us per run it applies; -1 = off */
 	uint32_t slow_us;
 } irs_fault_hooks;
@@ -37,9 +38,9 @@ void irs__fault_yield(unsigned *counter);
 /* The run capacity to use instead of run_cap (run_bytes, when set). */
 size_t irs__fault_run_cap(size_t run_cap);
 
-/* IRS_EIO when frame fi of backup `backup` is to read as failed, else 0. */
-int irs__fault_frame_read(uint32_t backup, size_t fi, const char *path, uint32_t frame_index,
-			  uint64_t offset, irs_error *err);
+/* IRS_EIO when frame fi of backup `backup` is to read as failed in this pass, else 0. */
+int irs__fault_frame_read(uint32_t backup, uint8_t pass, size_t fi, const char *path,
+			  uint32_t frame_index, uint64_t offset, irs_error *err);
 
 /* IRS_ESHARD when shard `shard` is to fail after decoding its `decoded`-th frame of
  * backup `backup`, else 0. */
@@ -61,10 +62,10 @@ static inline size_t irs__fault_run_cap(size_t run_cap)
 {
 	return run_cap;
 }
-static inline int irs__fault_frame_read(uint32_t backup, size_t fi, const char *path,
+static inline int irs__fault_frame_read(uint32_t backup, uint8_t pass, size_t fi, const char *path,
 					uint32_t frame_index, uint64_t offset, irs_error *err)
 {
-	(void)backup, (void)fi, (void)path, (void)frame_index, (void)offset, (void)err;
+	(void)backup, (void)pass, (void)fi, (void)path, (void)frame_index, (void)offset, (void)err;
 	return 0;
 }
 static inline int irs__fault_after_frame(uint32_t backup, uint32_t shard, uint64_t decoded,

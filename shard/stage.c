@@ -306,12 +306,15 @@ void irs__stage_begin(irs_shard *sh)
 	/* this shard's share of the backup, with room for an uneven split */
 	uint64_t share = pool->plan.records / pool->nshards / (pool->part_count ? pool->part_count : 1);
 	size_t cap = 64;
-	while (cap < 2 * (share + share / 4 + 16))
-		cap *= 2;
 	if (pool->plan.reread) {
+		/* 8-byte slots, at most 3/4 full: this mode is for backups too big for memory */
+		while (3 * cap < 4 * (share + share / 8 + 16))
+			cap *= 2;
 		hset_begin(sh, cap);
 		return;
 	}
+	while (cap < 2 * (share + share / 4 + 16))
+		cap *= 2;
 	if (cap > sh->dup_cap && set_alloc(sh, cap)) {
 		irs__shard_fail(sh, sh->error.code);
 		return;

@@ -2357,6 +2357,25 @@ static void test_record_count(void **state)
 	free(morig);
 }
 
+/* A restore of the whole chain refuses the duplicate with `want` in its message and
+ * leaves the tables as after b3: staging in memory, and reading the backup twice (a
+ * staging budget of one byte), whose repeated hashes are resolved exactly. */
+static void restore_refuses_dup(irs_collection *c, const char *want)
+{
+	for (int twice = 0; twice < 2; twice++) {
+		irs_restore_options o;
+		irs_restore_options_init(&o, IRS_RESTORE_OPTIONS_VERSION);
+		o.shards = 2;
+		o.staging_budget = twice ? 1 : 0;
+		irs_restore *r = NULL;
+		irs_error err;
+		ASSERT_ERR(irs_restore_run(c, &o, NULL, &r, &err), err, IRS_EDUPKEY, want,
+			   "; the tables are as restored through backup b3");
+		assert_int_equal(irs_restore_through(r), 2);
+		irs_restore_free(r);
+	}
+}
+
 /* A duplicate key inside one backup written by another writer: verify_data names
  * the key and both places. */
 static void test_dup_key_other_writer(void **state)
@@ -2381,6 +2400,7 @@ static void test_dup_key_other_writer(void **state)
 	ASSERT_ERR(irs_collection_verify_data(c, UINT32_MAX, NULL, NULL, &err), err, IRS_EDUPKEY,
 		   "backup b4 table t: key id=42 appears twice (segment data/hand/a.seg frame 0 change 2, "
 		   "and segment data/hand/a.seg frame 1 change 1)");
+	restore_refuses_dup(c, "backup b4 table t: key id=42 appears twice in one backup");
 	irs_collection_close(c);
 }
 
@@ -2423,6 +2443,7 @@ static void test_dup_key_two_segments(void **state)
 	ASSERT_ERR(irs_collection_verify_data(c, UINT32_MAX, NULL, NULL, &err), err, IRS_EDUPKEY,
 		   "backup b4 table t: key id=99 appears twice (segment data/hand/i1.seg frame 0 change 1, "
 		   "and segment data/hand/i2.seg frame 1 change 0)");
+	restore_refuses_dup(c, "backup b4 table t: key id=99 appears twice in one backup");
 	irs_collection_close(c);
 }
 

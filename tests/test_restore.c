@@ -565,6 +565,9 @@ static void restore_and_check(chain *ch, uint32_t shards, uint32_t upto)
 	irs_restore_options o;
 	irs_restore_options_init(&o, IRS_RESTORE_OPTIONS_VERSION);
 	o.shards = shards;
+	/* with 3 shards every incremental is read twice (checked, then applied as it
+	 * streams) instead of staged in memory */
+	o.staging_budget = shards == 3 ? 1 : 0;
 	o.upto = c->backups[upto].pb->name;
 	o.barrier = on_barrier;
 	o.barrier_ctx = &bx;
@@ -789,6 +792,48 @@ static void test_atomicity_read_error(void **state)
 	assert_true(tested >= 5);
 }
 
+/* An incremental read twice whose second read fails (its file changed, or the
+ * device failed): the restore says the tables are partly applied and that no backup
+ * is complete, instead of claiming the state before it. */
+static void test_read_twice_second_pass_fails(void **state)
+{
+	(void)state;
+	int tested = 0;
+	for (uint32_t seed = 430; seed < 450 && tested < 4; seed++) {
+		chain ch;
+		chain_make(&ch, seed);
+		irs_collection *c;
+		irs_error err;
+		assert_int_equal(irs_collection_open(ch.dir, NULL, 0, &c, &err), 0);
+		int32_t fb = pick_incremental(c);
+		if (fb > 0 && (uint32_t)fb > c->backups[c->nbackups - 1].base && c->backups[fb].records) {
+			irs__fault_reset();
+			irs__fault.eio_backup = fb;
+			irs__fault.eio_frame = 0;
+			irs__fault.eio_pass = 1;
+			irs_restore_options o;
+			irs_restore_options_init(&o, IRS_RESTORE_OPTIONS_VERSION);
+			o.shards = 2;
+			o.staging_budget = 1;
+			irs_restore *r = NULL;
+			int rc = irs_restore_run(c, &o, NULL, &r, &err);
+			irs__fault_reset();
+			assert_int_equal(rc, IRS_EIO);
+			char want[128];
+			snprintf(want, sizeof want, "backup b%02d changed while it was read twice", fb);
+			if (!strstr(err.message, want) || !strstr(err.message, "injected I/O error") ||
+			    !strstr(err.message, "; the tables are partly applied: restore again"))
+				fail_msg("message: %s", err.message);
+			assert_int_equal(irs_restore_through(r), -1);
+			irs_restore_free(r);
+			tested++;
+		}
+		irs_collection_close(c);
+		chain_free(&ch);
+	}
+	assert_true(tested >= 2);
+}
+
 /* One shard much slower than the others: the barrier waits for it, nothing else. */
 static void test_slow_shard(void **state)
 {
@@ -898,6 +943,7 @@ int main(void)
 		cmocka_unit_test(test_full_failure_leaves_empty),
 		cmocka_unit_test(test_atomicity_read_error),
 		cmocka_unit_test(test_atomicity_shard_failure_at_frame),
+		cmocka_unit_test(test_read_twice_second_pass_fails),
 		cmocka_unit_test(test_slow_shard),
 		cmocka_unit_test(test_stress_many_shards),
 		cmocka_unit_test(test_cancel),
