@@ -224,16 +224,15 @@ static int run_backup(irs_restore *r, const irs_collection *src, uint32_t sb, ui
 			if (r->pool.shards[s].parts[t])
 				irs__part_unreserve(r->pool.shards[s].parts[t]);
 	r->through = b;
-	stats_collect(r, b, t0, woke);
 	uint64_t used = atomic_load_explicit(&r->mem.peak, memory_order_relaxed);
 	if (used > r->peak_bytes)
 		r->peak_bytes = used;
 	/* a partitioned or filtered restore holds only some rows: nothing to compare */
-	if (r->o.check_expected && !r->pool.part_count && !r->pool.filter) {
+	if (r->o.check_expected && !r->pool.part_count && !r->pool.filter)
 		rc = check_expected(r, err);
-		if (rc)
-			return rc;
-	}
+	stats_collect(r, b, t0, woke); /* the backup's time includes its check */
+	if (rc)
+		return rc;
 	report_progress(r, b, done + 1, total, changes_total, bytes_total);
 	if (r->o.barrier && r->o.barrier(r->o.barrier_ctx, r, b) != 0)
 		return irs__seterr(err, IRS_ECANCELED, "cancelled by the barrier callback after backup %s",
