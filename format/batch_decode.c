@@ -359,6 +359,165 @@ static int check_consumed(irs_batch_decoder *d, const irs_schema_table *t, irs_e
 	return 0;
 }
 
+/* ---- the fast path: tables of at most FAST_COLS columns */
+
+/*
+ * A table of at most FAST_COLS columns has every change's bits of a bitmap in one
+ * 64-bit word (an unaligned little-endian load, shifted), so a change is checked with
+ * a few mask operations instead of two bit tests per column, and its listed columns
+ * are visited by their set bits. A change that fails a check goes to the general path
+ * (decode_key, value_bytes, write_values), which finds and names the problem.
+ */
+#define FAST_COLS 56
+
+/* Masks of a table for the fast path. */
+typedef struct fast_masks {
+	uint64_t key, value;    /* bits of the key and of the value columns */
+	bool keys_first;        /* the key columns are 0..nkey-1: value index = column - nkey */
+} fast_masks;
+
+static bool fast_masks_of(const irs_schema_table *t, fast_masks *m)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	if (t->ncols > FAST_COLS)
+		return false;
+#else
+	return false; /* row_bits reads the bitmaps as little-endian words */
+#endif
+	m->key = m->value = 0;
+	m->keys_first = true;
+	for (uint32_t k = 0; k < t->nkey; k++) {
+		m->key |= (uint64_t)1 << t->key_cols[k];
+		m->keys_first &= t->key_cols[k] == k;
+	}
+	m->value = (((uint64_t)1 << t->ncols) - 1) & ~m->key;
+	return true;
+}
+
+/* Bits [bit, bit + n) of a bitmap of len bytes, n <= FAST_COLS. */
+static inline uint64_t row_bits(const uint8_t *bm, size_t len, uint64_t bit, uint32_t n)
+{
+	size_t byte = (size_t)(bit >> 3);
+	uint64_t w = 0;
+	if (byte + 8 <= len) {
+		memcpy(&w, bm + byte, 8);
+	} else {
+		for (size_t i = byte; i < len; i++)
+			w |= (uint64_t)bm[i] << (8 * (i - byte));
+	}
+	return (w >> (bit & 7)) & (((uint64_t)1 << n) - 1);
+}
+
+/* Writes one change's record (the checks passed): key, bitmaps by value index, the
+ * values of its listed non-NULL columns. Returns 0 or an error of room/take_value. */
+static int fast_change(irs_batch_decoder *d, const irs_schema_table *t, const fast_masks *m,
+		       uint32_t r, uint8_t op, uint64_t changed, uint64_t nulls, uint64_t tag,
+		       const irs_rec_out *out, irs_error *err)
+{
+	size_t klen = 0;
+	for (uint32_t k = 0; k < t->nkey; k++) {
+		uint32_t c = t->key_cols[k];
+		const irs_schema_column *col = &t->cols[c];
+		const uint8_t *src = NULL;
+		uint32_t vlen = 0;
+		int rc = take_value(d, col, c, r, &src, &vlen, err);
+		if (rc)
+			return rc;
+		size_t w = irs__key_encode_part(col->type, src, vlen, d->key + klen, IRS_MAX_KEY_BYTES - klen);
+		if (!w)
+			return irs__seterr(err, IRS_ECORRUPT, "change %u: encoded key longer than %u bytes", r,
+					   IRS_MAX_KEY_BYTES);
+		klen += w;
+	}
+	/* the record's size: fixed widths, and 4 + length of each var value (peeked) */
+	uint64_t vals = changed & ~nulls & m->value;
+	size_t vbytes = 0;
+	for (uint64_t bits = vals; bits; bits &= bits - 1) {
+		uint32_t c = (uint32_t)__builtin_ctzll(bits);
+		const irs_schema_column *col = &t->cols[c];
+		if (col->width) {
+			vbytes += col->width;
+			continue;
+		}
+		const irs_col_slice *cs = &d->col[c];
+		size_t k = d->cursor[c];
+		uint32_t l = (k + 1) * 4 <= cs->lengths_len ? irs__load_le32(cs->lengths + 4 * k) : 0;
+		vbytes += 4u + (l <= IRS_MAX_VALUE_BYTES ? l : 0);
+	}
+	const uint32_t B = t->value_bitmap_bytes;
+	uint64_t hash = irs__key_hash(d->key, klen);
+	irs_rec *rec = (irs_rec *)out->room(out->ctx, hash, d->key, klen,
+					    IRS_REC_HEADER + klen + 2u * B + vbytes, err);
+	if (!rec)
+		return err && err->code ? err->code : IRS_ENOMEM;
+	irs__copy(rec->data, d->key, klen);
+	uint8_t *changed_bm = rec->data + klen, *nulls_bm = changed_bm + B, *vp = nulls_bm + B;
+	if (m->keys_first) {
+		uint64_t ch = (changed & m->value) >> t->nkey, nu = (nulls & m->value) >> t->nkey;
+		for (uint32_t i = 0; i < B; i++) {
+			changed_bm[i] = (uint8_t)(ch >> (8 * i));
+			nulls_bm[i] = (uint8_t)(nu >> (8 * i));
+		}
+	} else {
+		memset(changed_bm, 0, 2u * B);
+		for (uint64_t bits = changed & m->value; bits; bits &= bits - 1) {
+			uint32_t c = (uint32_t)__builtin_ctzll(bits);
+			irs__bit_set(changed_bm, t->cols[c].value_idx);
+			if (nulls >> c & 1)
+				irs__bit_set(nulls_bm, t->cols[c].value_idx);
+		}
+	}
+	for (uint64_t bits = vals; bits; bits &= bits - 1) {
+		uint32_t c = (uint32_t)__builtin_ctzll(bits);
+		const irs_schema_column *col = &t->cols[c];
+		const uint8_t *src = NULL;
+		uint32_t vlen = 0;
+		int rc = take_value(d, col, c, r, &src, &vlen, err);
+		if (rc)
+			return rc;
+		if (!col->width) {
+			irs__store_le32(vp, vlen);
+			vp += 4;
+		}
+		irs__copy(vp, src, vlen);
+		vp += vlen;
+	}
+	rec->size = (uint32_t)(vp - (uint8_t *)rec);
+	rec->op = op;
+	rec->flags = 0;
+	rec->key_len = (uint16_t)klen;
+	rec->hash = hash;
+	rec->tag = tag;
+	return out->done(out->ctx, rec, err);
+}
+
+/* The general path for change r: every check column by column, naming the first
+ * problem; then the record. */
+static int slow_change(irs_batch_decoder *d, const irs_schema_table *t, const irs_batch_view *b,
+		       uint32_t r, uint8_t op, bool full, uint64_t tag, const irs_rec_out *out,
+		       irs_error *err)
+{
+	const size_t head = IRS_REC_HEADER + 2u * t->value_bitmap_bytes;
+	size_t klen = 0, vbytes = 0;
+	int rc;
+	if ((rc = decode_key(d, t, b, r, &klen, err)) != 0 ||
+	    (rc = value_bytes(d, t, b, r, op, full, &vbytes, err)) != 0)
+		return rc;
+	uint64_t hash = irs__key_hash(d->key, klen);
+	irs_rec *rec = (irs_rec *)out->room(out->ctx, hash, d->key, klen, head + klen + vbytes, err);
+	if (!rec)
+		return err && err->code ? err->code : IRS_ENOMEM;
+	irs__copy(rec->data, d->key, klen);
+	if ((rc = write_values(d, t, b, r, rec, klen, err)) != 0)
+		return rc;
+	rec->op = op;
+	rec->flags = 0;
+	rec->key_len = (uint16_t)klen;
+	rec->hash = hash;
+	rec->tag = tag;
+	return out->done(out->ctx, rec, err);
+}
+
 int irs__batch_decode_to(irs_batch_decoder *d, const irs_schema_table *t, const uint8_t *payload,
 			 size_t len, bool full, uint64_t tag_base, const irs_rec_out *out,
 			 uint32_t *count, irs_error *err)
@@ -371,30 +530,28 @@ int irs__batch_decode_to(irs_batch_decoder *d, const irs_schema_table *t, const 
 	if ((rc = irs__batch_parse(payload, len, t->ncols, d->col, &b, err)) != 0 ||
 	    (rc = check_shapes(d, t, &b, err)) != 0)
 		return rc;
-	const size_t head = IRS_REC_HEADER + 2u * t->value_bitmap_bytes;
+	fast_masks m = {0, 0, false};
+	bool fast = fast_masks_of(t, &m);
+	const uint32_t C = t->ncols;
 	for (uint32_t r = 0; r < b.count; r++) {
 		uint8_t op = b.ops[r];
 		if (op > IRS_REC_ERASE)
 			return irs__seterr(err, IRS_ECORRUPT, "change %u: unknown op code %u", r, op);
 		if (full && op != IRS_REC_UPSERT)
 			return irs__seterr(err, IRS_ECORRUPT, "change %u: an erase inside a full backup", r);
-		size_t klen = 0, vbytes = 0;
-		if ((rc = decode_key(d, t, &b, r, &klen, err)) != 0 ||
-		    (rc = value_bytes(d, t, &b, r, op, full, &vbytes, err)) != 0)
-			return rc;
-		uint64_t hash = irs__key_hash(d->key, klen);
-		irs_rec *rec = (irs_rec *)out->room(out->ctx, hash, d->key, klen, head + klen + vbytes, err);
-		if (!rec)
-			return err && err->code ? err->code : IRS_ENOMEM;
-		irs__copy(rec->data, d->key, klen);
-		if ((rc = write_values(d, t, &b, r, rec, klen, err)) != 0)
-			return rc;
-		rec->op = op;
-		rec->flags = 0;
-		rec->key_len = (uint16_t)klen;
-		rec->hash = hash;
-		rec->tag = tag_base + r;
-		if ((rc = out->done(out->ctx, rec, err)) != 0)
+		if (fast) {
+			uint64_t bit = (uint64_t)r * C;
+			uint64_t ch = row_bits(b.changed, b.changed_len, bit, C);
+			uint64_t nu = row_bits(b.nulls, b.nulls_len, bit, C);
+			bool ok = (ch & m.key) == m.key && !(nu & m.key) && !(nu & ~ch) &&
+				  !(op == IRS_REC_ERASE && (ch & m.value)) && !(full && (ch & m.value) != m.value);
+			if (ok) {
+				if ((rc = fast_change(d, t, &m, r, op, ch, nu, tag_base + r, out, err)) != 0)
+					return rc;
+				continue;
+			}
+		}
+		if ((rc = slow_change(d, t, &b, r, op, full, tag_base + r, out, err)) != 0)
 			return rc;
 	}
 	if ((rc = check_consumed(d, t, err)) != 0)
