@@ -246,6 +246,25 @@ static inline int take_value(irs_batch_decoder *d, const irs_schema_column *col,
 }
 
 /* Encodes change r's key into d->key; *klen gets its length. */
+/* Takes key column k's value for change r and encodes it at d->key + *n. */
+static inline int encode_key_part(irs_batch_decoder *d, const irs_schema_table *t, uint32_t k,
+				  uint32_t r, size_t *n, irs_error *err)
+{
+	uint32_t c = t->key_cols[k];
+	const irs_schema_column *col = &t->cols[c];
+	const uint8_t *src = NULL;
+	uint32_t vlen = 0;
+	int rc = take_value(d, col, c, r, &src, &vlen, err);
+	if (rc)
+		return rc;
+	size_t w = irs__key_encode_part(col->type, src, vlen, d->key + *n, IRS_MAX_KEY_BYTES - *n);
+	if (!w)
+		return irs__seterr(err, IRS_ECORRUPT, "change %u: encoded key longer than %u bytes", r,
+				   IRS_MAX_KEY_BYTES);
+	*n += w;
+	return 0;
+}
+
 static int decode_key(irs_batch_decoder *d, const irs_schema_table *t, const irs_batch_view *b,
 		      uint32_t r, size_t *klen, irs_error *err)
 {
@@ -258,16 +277,9 @@ static int decode_key(irs_batch_decoder *d, const irs_schema_table *t, const irs
 		if (!ch || nu)
 			return irs__seterr(err, IRS_ECORRUPT, "change %u: key column %s is %s", r, col->name,
 					   nu ? "NULL" : "missing");
-		const uint8_t *src = NULL;
-		uint32_t vlen = 0;
-		int rc = take_value(d, col, c, r, &src, &vlen, err);
+		int rc = encode_key_part(d, t, k, r, &n, err);
 		if (rc)
 			return rc;
-		size_t w = irs__key_encode_part(col->type, src, vlen, d->key + n, IRS_MAX_KEY_BYTES - n);
-		if (!w)
-			return irs__seterr(err, IRS_ECORRUPT, "change %u: encoded key longer than %u bytes", r,
-					   IRS_MAX_KEY_BYTES);
-		n += w;
 	}
 	*klen = n;
 	return 0;
@@ -309,6 +321,39 @@ static int value_bytes(irs_batch_decoder *d, const irs_schema_table *t, const ir
 	return 0;
 }
 
+/* Takes column c's next value for change r and appends it to a record's values at *vp
+ * (utf8/bytes: u32 length, then the bytes). */
+static inline int put_value(irs_batch_decoder *d, const irs_schema_table *t, uint32_t c, uint32_t r,
+			    uint8_t **vp, irs_error *err)
+{
+	const irs_schema_column *col = &t->cols[c];
+	const uint8_t *src = NULL;
+	uint32_t vlen = 0;
+	int rc = take_value(d, col, c, r, &src, &vlen, err);
+	if (rc)
+		return rc;
+	if (!col->width) {
+		irs__store_le32(*vp, vlen);
+		*vp += 4;
+	}
+	irs__copy(*vp, src, vlen);
+	*vp += vlen;
+	return 0;
+}
+
+/* Completes a record whose key and values are written and hands it to `out`. */
+static inline int rec_done(irs_rec *rec, const uint8_t *end, uint8_t op, size_t klen, uint64_t hash,
+			   uint64_t tag, const irs_rec_out *out, irs_error *err)
+{
+	rec->size = (uint32_t)(end - (const uint8_t *)rec);
+	rec->op = op;
+	rec->flags = 0;
+	rec->key_len = (uint16_t)klen;
+	rec->hash = hash;
+	rec->tag = tag;
+	return out->done(out->ctx, rec, err);
+}
+
 /* Writes change r's bitmaps and values after the key of rec; returns the record size. */
 static int write_values(irs_batch_decoder *d, const irs_schema_table *t, const irs_batch_view *b,
 			uint32_t r, irs_rec *rec, size_t klen, irs_error *err)
@@ -327,18 +372,9 @@ static int write_values(irs_batch_decoder *d, const irs_schema_table *t, const i
 			irs__bit_set(nulls_bm, vi);
 			continue;
 		}
-		const irs_schema_column *col = &t->cols[c];
-		const uint8_t *src = NULL;
-		uint32_t vlen = 0;
-		int rc = take_value(d, col, c, r, &src, &vlen, err);
+		int rc = put_value(d, t, c, r, &vp, err);
 		if (rc)
 			return rc;
-		if (!col->width) {
-			irs__store_le32(vp, vlen);
-			vp += 4;
-		}
-		irs__copy(vp, src, vlen);
-		vp += vlen;
 	}
 	rec->size = (uint32_t)(vp - (uint8_t *)rec);
 	return 0;
@@ -416,18 +452,9 @@ static int fast_change(irs_batch_decoder *d, const irs_schema_table *t, const fa
 {
 	size_t klen = 0;
 	for (uint32_t k = 0; k < t->nkey; k++) {
-		uint32_t c = t->key_cols[k];
-		const irs_schema_column *col = &t->cols[c];
-		const uint8_t *src = NULL;
-		uint32_t vlen = 0;
-		int rc = take_value(d, col, c, r, &src, &vlen, err);
+		int rc = encode_key_part(d, t, k, r, &klen, err);
 		if (rc)
 			return rc;
-		size_t w = irs__key_encode_part(col->type, src, vlen, d->key + klen, IRS_MAX_KEY_BYTES - klen);
-		if (!w)
-			return irs__seterr(err, IRS_ECORRUPT, "change %u: encoded key longer than %u bytes", r,
-					   IRS_MAX_KEY_BYTES);
-		klen += w;
 	}
 	/* the record's size: fixed widths, and 4 + length of each var value (peeked) */
 	uint64_t vals = changed & ~nulls & m->value;
@@ -468,27 +495,11 @@ static int fast_change(irs_batch_decoder *d, const irs_schema_table *t, const fa
 		}
 	}
 	for (uint64_t bits = vals; bits; bits &= bits - 1) {
-		uint32_t c = (uint32_t)__builtin_ctzll(bits);
-		const irs_schema_column *col = &t->cols[c];
-		const uint8_t *src = NULL;
-		uint32_t vlen = 0;
-		int rc = take_value(d, col, c, r, &src, &vlen, err);
+		int rc = put_value(d, t, (uint32_t)__builtin_ctzll(bits), r, &vp, err);
 		if (rc)
 			return rc;
-		if (!col->width) {
-			irs__store_le32(vp, vlen);
-			vp += 4;
-		}
-		irs__copy(vp, src, vlen);
-		vp += vlen;
 	}
-	rec->size = (uint32_t)(vp - (uint8_t *)rec);
-	rec->op = op;
-	rec->flags = 0;
-	rec->key_len = (uint16_t)klen;
-	rec->hash = hash;
-	rec->tag = tag;
-	return out->done(out->ctx, rec, err);
+	return rec_done(rec, vp, op, klen, hash, tag, out, err);
 }
 
 /* The general path for change r: every check column by column, naming the first
@@ -510,12 +521,7 @@ static int slow_change(irs_batch_decoder *d, const irs_schema_table *t, const ir
 	irs__copy(rec->data, d->key, klen);
 	if ((rc = write_values(d, t, b, r, rec, klen, err)) != 0)
 		return rc;
-	rec->op = op;
-	rec->flags = 0;
-	rec->key_len = (uint16_t)klen;
-	rec->hash = hash;
-	rec->tag = tag;
-	return out->done(out->ctx, rec, err);
+	return rec_done(rec, (const uint8_t *)rec + rec->size, op, klen, hash, tag, out, err);
 }
 
 int irs__batch_decode_to(irs_batch_decoder *d, const irs_schema_table *t, const uint8_t *payload,
