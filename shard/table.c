@@ -186,7 +186,7 @@ int irs__part_create(irs_mem *mem, const irs_schema_table *t, uint64_t expected_
 			p->var_vi[j++] = vi;
 		}
 	}
-	if ((rc = key_offsets_init(p)) != 0)
+	if ((rc = key_offsets_init(p)) != 0 || (rc = irs__digest_plan_init(p)) != 0)
 		goto fail;
 	if (expected_rows && (rc = irs__index_grow(p, expected_rows)) != 0)
 		goto fail;
@@ -210,6 +210,8 @@ void irs__part_destroy(irs_table_part *p)
 	irs__part_mem_free(p, p->var_vi, p->nvar * sizeof *p->var_vi);
 	irs__part_mem_free(p, p->work, p->nvar * sizeof *p->work);
 	irs__part_mem_free(p, p->key_off, p->t->nkey * sizeof *p->key_off);
+	irs__part_mem_free(p, p->dplan, p->t->ncols * sizeof *p->dplan);
+	irs__part_mem_free(p, p->dplan_rest, p->t->ncols * sizeof *p->dplan_rest);
 	irs__free(p->mem, p, sizeof *p);
 }
 

@@ -185,45 +185,42 @@ static uint64_t row_digest_stream(const irs_table_part *p, const uint8_t *b)
 }
 
 /*
- * The fast serializer, for tables whose key parts are all fixed-width: writes the
- * row's serialization into buf[0..IRS_DIGEST_INLINE) with inline stores and hashes it
- * in one call. Returns false, having hashed nothing, when the row does not fit.
+ * The fast serializer, for tables whose key parts are all fixed-width: it follows the
+ * table's digest plan (p->dplan, one step per column in schema order, built once by
+ * irs__digest_plan_init), writes the row's serialization into buf[0..IRS_DIGEST_INLINE)
+ * with inline stores and hashes it in one call. The plan's fixed-width steps always
+ * fit (irs__digest_plan_init checks it); a var column's length is checked as it comes.
+ * Returns false, having hashed nothing, when the row does not fit.
  */
 static bool row_digest_inline(const irs_table_part *p, const uint8_t *b, uint64_t *h)
 {
-	const irs_schema_table *t = p->t;
 	uint8_t buf[IRS_DIGEST_INLINE], *o = buf, *end = buf + sizeof buf;
 	size_t kl = (size_t)b[0] | (size_t)b[1] << 8;
 	const uint8_t *key = b + ROW_HEAD, *nulls = key + kl, *fixed = nulls + p->B;
 	const uint8_t *var = fixed + p->fixed_bytes;
-	for (uint32_t c = 0; c < t->ncols; c++) {
-		const irs_schema_column *col = &t->cols[c];
-		if ((size_t)(end - o) < 9) /* room for any fixed-width column */
-			return false;
-		if (col->is_key) {
-			o = put_key_fixed(o, col->type, key + p->key_off[col->key_pos]);
+	const dstep *st = p->dplan, *stop = st + p->t->ncols;
+	for (; st < stop; st++) {
+		if (st->kind == DSTEP_KEY) {
+			o = put_key_fixed(o, (irs_type)st->type, key + st->off);
 			continue;
 		}
-		uint32_t vi = col->value_idx;
-		const vcol *vc = &p->vcols[vi];
-		bool is_null = irs__bit_get(nulls, vi);
-		if (vc->width) {
-			*o++ = !is_null;
-			if (is_null)
+		bool present = !irs__bit_get(nulls, st->vi);
+		if (st->kind == DSTEP_FIXED) {
+			*o++ = present;
+			if (!present)
 				continue;
-			const uint8_t *v = fixed + vc->pos;
-			switch (vc->width) {
+			const uint8_t *v = fixed + st->off;
+			switch (st->width) {
 			case 1: *o = *v; break;
 			case 4: memcpy(o, v, 4); break;
 			default: memcpy(o, v, 8); break;
 			}
-			o += vc->width;
+			o += st->width;
 			continue;
 		}
-		uint32_t w = ld32(var);
+		uint32_t w = ld32(var), len = w;
+		const uint8_t *sv = var + 4;
 		var += 4;
-		const uint8_t *sv = var;
-		uint32_t len = w;
 		if (w & OOL) {
 			const uint8_t *ob = ref_ptr(p, w & ~OOL);
 			len = ld32(ob);
@@ -231,10 +228,10 @@ static bool row_digest_inline(const irs_table_part *p, const uint8_t *b, uint64_
 		} else {
 			var += w;
 		}
-		*o++ = !is_null;
-		if (is_null)
+		*o++ = present;
+		if (!present)
 			continue;
-		if ((size_t)(end - o) < 4u + (size_t)len)
+		if ((size_t)(end - o) < 4u + (size_t)len + p->dplan_rest[st - p->dplan])
 			return false;
 		irs__store_le32(o, len);
 		irs__copy(o + 4, sv, len);
@@ -244,10 +241,49 @@ static bool row_digest_inline(const irs_table_part *p, const uint8_t *b, uint64_
 	return true;
 }
 
+int irs__digest_plan_init(irs_table_part *p)
+{
+	const irs_schema_table *t = p->t;
+	if (!p->key_off)
+		return 0; /* a var key part: the streaming serializer */
+	p->dplan = irs__part_mem_alloc(p, t->ncols * sizeof *p->dplan);
+	p->dplan_rest = irs__part_mem_alloc(p, t->ncols * sizeof *p->dplan_rest);
+	if (!p->dplan || !p->dplan_rest)
+		return irs__mem_over_limit(p->mem) ? IRS_ELIMIT : IRS_ENOMEM;
+	for (uint32_t c = 0; c < t->ncols; c++) {
+		const irs_schema_column *col = &t->cols[c];
+		dstep *st = &p->dplan[c];
+		st->type = (uint8_t)col->type;
+		st->width = col->width;
+		if (col->is_key) {
+			st->kind = DSTEP_KEY;
+			st->off = p->key_off[col->key_pos];
+		} else {
+			st->kind = col->width ? DSTEP_FIXED : DSTEP_VAR;
+			st->vi = col->value_idx;
+			st->off = col->width ? p->vcols[col->value_idx].pos : 0;
+		}
+	}
+	/* dplan_rest[c]: the most the steps after c can write, but for var values' bytes */
+	uint32_t rest = 0;
+	for (uint32_t c = t->ncols; c-- > 0;) {
+		p->dplan_rest[c] = rest;
+		rest += 1u + (p->dplan[c].kind == DSTEP_VAR ? 4u : p->dplan[c].width);
+	}
+	if (rest > IRS_DIGEST_INLINE) {
+		/* even the fixed parts do not fit: always stream */
+		irs__part_mem_free(p, p->dplan, t->ncols * sizeof *p->dplan);
+		irs__part_mem_free(p, p->dplan_rest, t->ncols * sizeof *p->dplan_rest);
+		p->dplan = NULL;
+		p->dplan_rest = NULL;
+	}
+	return 0;
+}
+
 uint64_t irs__row_digest_blob(const irs_table_part *p, const uint8_t *b)
 {
 	uint64_t h;
-	if (p->key_off && row_digest_inline(p, b, &h))
+	if (p->dplan && row_digest_inline(p, b, &h))
 		return h;
 	return row_digest_stream(p, b);
 }

@@ -188,6 +188,8 @@ struct irs_table_part {
 	bool track_digest;         /* digest is maintained per change */
 	uint64_t digest;           /* sum of the row digests, while tracking */
 	uint32_t *key_off;         /* offset of each key part when all are fixed-width, else NULL */
+	struct dstep *dplan;       /* the inline digest serializer's steps, or NULL */
+	uint32_t *dplan_rest;      /* per step: the most the later steps write (var bytes aside) */
 };
 
 static inline uint32_t ld32(const uint8_t *p)
@@ -373,6 +375,17 @@ int irs__index_grow(irs_table_part *p, uint64_t rows);
 void irs__index_remove(irs_table_part *p, size_t hole);
 
 /* ---- table_digest.c */
+/* One column of the inline digest serializer, in schema order. */
+enum { DSTEP_KEY, DSTEP_FIXED, DSTEP_VAR };
+typedef struct dstep {
+	uint8_t kind;   /* DSTEP_* */
+	uint8_t type;   /* irs_type */
+	uint8_t width;  /* fixed width */
+	uint32_t off;   /* key: offset in the key; fixed: offset in the fixed area */
+	uint32_t vi;    /* value index (not for keys) */
+} dstep;
+/* Builds p->dplan (after p->key_off and p->vcols). Errors: IRS_ENOMEM, IRS_ELIMIT. */
+int irs__digest_plan_init(irs_table_part *p);
 /* The digest of the row in blob b (common/digest.h), from the blob's bytes. */
 uint64_t irs__row_digest_blob(const irs_table_part *p, const uint8_t *b);
 
