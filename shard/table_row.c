@@ -52,57 +52,61 @@ uint64_t irs__row_fixed_logical(const irs_table_part *p, const uint8_t *b)
 	return lg;
 }
 
-/* Builds a fresh row for an UPSERT of a missing key; false if it could not allocate. */
-bool irs__row_insert(irs_table_part *p, size_t at, const irs_rec *rec)
+/*
+ * Writes the values of a record that lists every value column (a full-backup row, or
+ * an upsert listing them all): its NULL bitmap is the row's, and its values come in
+ * value order, so one pass copies them. Returns the logical bytes of the values.
+ */
+static uint64_t fill_all_listed(const irs_table_part *p, const irs_rec *rec, uint8_t *nulls,
+				uint8_t *fixed, uint8_t *var)
 {
-	const irs_schema_table *t = p->t;
-	size_t kl = rec->key_len;
-	/* The index must have room first: growing it moves the slot we were given. */
-	if (p->count + 1 > p->max_load) {
-		int rc = irs__index_grow(p, p->count + p->resv_rows + 1);
-		if (rc) {
-			p->err = rc;
-			return false;
-		}
-		index_find(p, irs__rec_key(rec), kl, rec->hash, &at);
-	}
-	size_t content = row_var_off(p, kl) + 4u * (size_t)p->nvar;
-	size_t ool = 0; /* the other half of the record's bound (bound_of) */
-	rec_walk w;
-	uint32_t vi;
-	bool is_null;
-	const uint8_t *val;
-	if (p->nvar) {
-		walk_init(&w, t, rec);
-		while (walk_next_(&w, &vi, &is_null, &val, p, part_width)) {
-			if (!is_null && !p->vcols[vi].width) {
-				uint32_t len = irs__load_le32(val);
-				content += len;
-				ool += (size_t)units_of(4u + len) * UNIT;
+	const uint8_t *rn = irs__rec_nulls(rec, p->t), *val = irs__rec_values(rec, p->t);
+	irs__copy(nulls, rn, p->B);
+	uint64_t logical = 0;
+	for (uint32_t vi = 0; vi < p->nvalues; vi++) {
+		const vcol *c = &p->vcols[vi];
+		bool is_null = irs__bit_get(rn, vi);
+		if (c->width) {
+			if (is_null) {
+				memset(fixed + c->pos, 0, c->width);
+				continue;
 			}
+			irs__copy(fixed + c->pos, val, c->width);
+			val += c->width;
+			logical += c->width;
+			continue;
 		}
+		if (is_null) {
+			st32(var, 0);
+			var += 4;
+			continue;
+		}
+		uint32_t len = irs__load_le32(val);
+		irs__copy(var, val, 4u + len); /* the u32 length, then the bytes */
+		var += 4u + len;
+		val += 4u + len;
+		logical += len;
 	}
-	uint32_t units = units_of(content);
-	uint32_t ref = irs__blob_alloc(p, units);
-	if (!ref && !(ref = irs__blob_alloc_unreserved(p, units)))
-		return false;
-	uint8_t *b = ref_ptr(p, ref);
-	b[0] = (uint8_t)kl;
-	b[1] = (uint8_t)(kl >> 8);
-	b[2] = 0; /* slack */
-	irs__copy(b + ROW_HEAD, irs__rec_key(rec), kl);
-	uint8_t *nulls = b + ROW_HEAD + kl;
-	uint8_t *fixed = nulls + p->B;
-	uint8_t *var = fixed + p->fixed_bytes;
-	/* Everything NULL, then the listed values. */
+	return logical;
+}
+
+/* Writes the values of a record that lists some value columns: every column NULL,
+ * then the listed ones. Returns the logical bytes of the values. */
+static uint64_t fill_listed(const irs_table_part *p, const irs_rec *rec, uint8_t *nulls,
+			    uint8_t *fixed, uint8_t *var)
+{
 	if (p->B) {
 		memset(nulls, 0xFF, p->B);
 		if (p->nvalues & 7)
 			nulls[p->B - 1] = (uint8_t)((1u << (p->nvalues & 7)) - 1);
 	}
 	memset(fixed, 0, p->fixed_bytes);
-	uint64_t logical = kl + p->B;
-	walk_init(&w, t, rec);
+	uint64_t logical = 0;
+	rec_walk w;
+	uint32_t vi;
+	bool is_null;
+	const uint8_t *val;
+	walk_init(&w, p->t, rec);
 	uint32_t next_var = 0; /* var columns before it are written */
 	while (walk_next_(&w, &vi, &is_null, &val, p, part_width)) {
 		const vcol *c = &p->vcols[vi];
@@ -135,7 +139,89 @@ bool irs__row_insert(irs_table_part *p, size_t at, const irs_rec *rec)
 		st32(var, 0);
 		var += 4;
 	}
-	memset(var, 0, (size_t)units * UNIT - content); /* padding */
+	return logical;
+}
+
+/* True when rec sets some value column NULL. */
+static inline bool any_null(const irs_table_part *p, const irs_rec *rec)
+{
+	const uint8_t *nu = irs__rec_nulls(rec, p->t);
+	for (uint32_t i = 0; i < p->B; i++)
+		if (nu[i])
+			return true;
+	return false;
+}
+
+/* True when rec lists every value column. */
+static inline bool lists_all(const irs_table_part *p, const irs_rec *rec)
+{
+	const uint8_t *ch = irs__rec_changed(rec);
+	for (uint32_t i = 0; i < p->nvalues / 8; i++)
+		if (ch[i] != 0xFF)
+			return false;
+	return !(p->nvalues & 7) || ch[p->nvalues / 8] == (uint8_t)((1u << (p->nvalues & 7)) - 1);
+}
+
+/* The size of the fresh row for rec (content bytes, before padding) and the other half
+ * of its bound (the out-of-line blobs of its listed var values, bound_of). */
+static size_t insert_size(const irs_table_part *p, const irs_rec *rec, bool all, size_t *ool)
+{
+	size_t content = row_var_off(p, rec->key_len) + 4u * (size_t)p->nvar;
+	*ool = 0;
+	if (!p->nvar)
+		return content;
+	if (all && p->nvar == 1 && !any_null(p, rec)) {
+		/* every value present: the row holds exactly the record's value bytes */
+		size_t values = rec->size - IRS_REC_HEADER - rec->key_len - 2u * p->B;
+		*ool = (size_t)units_of(values - p->fixed_bytes) * UNIT;
+		return row_var_off(p, rec->key_len) - p->fixed_bytes + values;
+	}
+	rec_walk w;
+	uint32_t vi;
+	bool is_null;
+	const uint8_t *val;
+	walk_init(&w, p->t, rec);
+	while (walk_next_(&w, &vi, &is_null, &val, p, part_width)) {
+		if (!is_null && !p->vcols[vi].width) {
+			uint32_t len = irs__load_le32(val);
+			content += len;
+			*ool += (size_t)units_of(4u + len) * UNIT;
+		}
+	}
+	return content;
+}
+
+/* Builds a fresh row for an UPSERT of a missing key; false if it could not allocate. */
+bool irs__row_insert(irs_table_part *p, size_t at, const irs_rec *rec)
+{
+	size_t kl = rec->key_len;
+	/* The index must have room first: growing it moves the slot we were given. */
+	if (p->count + 1 > p->max_load) {
+		int rc = irs__index_grow(p, p->count + p->resv_rows + 1);
+		if (rc) {
+			p->err = rc;
+			return false;
+		}
+		index_find(p, irs__rec_key(rec), kl, rec->hash, &at);
+	}
+	size_t ool;
+	bool all = lists_all(p, rec);
+	size_t content = insert_size(p, rec, all, &ool);
+	uint32_t units = units_of(content);
+	uint32_t ref = irs__blob_alloc(p, units);
+	if (!ref && !(ref = irs__blob_alloc_unreserved(p, units)))
+		return false;
+	uint8_t *b = ref_ptr(p, ref);
+	b[0] = (uint8_t)kl;
+	b[1] = (uint8_t)(kl >> 8);
+	b[2] = 0; /* slack */
+	irs__copy(b + ROW_HEAD, irs__rec_key(rec), kl);
+	uint8_t *nulls = b + ROW_HEAD + kl;
+	uint8_t *fixed = nulls + p->B;
+	uint8_t *var = fixed + p->fixed_bytes;
+	uint64_t logical = kl + p->B;
+	logical += all ? fill_all_listed(p, rec, nulls, fixed, var) : fill_listed(p, rec, nulls, fixed, var);
+	memset(b + content, 0, (size_t)units * UNIT - content); /* padding */
 	p->slots[at] = (irs_slot){(uint32_t)rec->hash, ref};
 	if (p->track_digest)
 		p->digest += irs__row_digest_blob(p, b);
