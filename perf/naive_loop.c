@@ -6,7 +6,12 @@
  * read and decoded by perf_walk.h (the library's reader and batch decoder), and each
  * frame is applied to its table as a shard applies it: reserve, apply, unreserve.
  *
- *     irs_naive_loop DIR
+ * Like the engine's default mode, it checks the expected state the manifest records
+ * after each backup (collections made by `gen`), with the same per-change digest the
+ * shards maintain; --no-check-expected leaves that out, as the engine's flag does. It
+ * does not look for duplicate keys within a backup (the engine's staging does).
+ *
+ *     irs_naive_loop DIR [--no-check-expected]
  */
 #include "perf_walk.h"
 #include "shard/table.h"
@@ -16,11 +21,17 @@ typedef struct part_ctx {
 	irs_apply_counts counts;
 } part_ctx;
 
+typedef struct loop_ctx {
+	irs_collection *c;
+	part_ctx *parts;
+	bool check;
+} loop_ctx;
+
 /* One frame of table t: reserve for its records, then apply them as one batch, as a
  * shard does. */
 static int apply_frame(void *vc, uint32_t t, const irs_rec *const *recs, size_t n)
 {
-	part_ctx *p = &((part_ctx *)vc)[t];
+	part_ctx *p = &((loop_ctx *)vc)->parts[t];
 	uint64_t bytes = 0;
 	for (size_t i = 0; i < n; i++)
 		bytes += irs__part_rec_bound(p->part, recs[i]);
@@ -33,9 +44,33 @@ static int apply_frame(void *vc, uint32_t t, const irs_rec *const *recs, size_t 
 	return 0;
 }
 
+/* After backup b: every table against the expected state the manifest records. */
+static int check_backup(void *vc, uint32_t b)
+{
+	loop_ctx *x = vc;
+	for (uint32_t t = 0; t < x->c->ntables && x->check; t++) {
+		const Increstore__TableBackup *tb = x->c->backups[b].by_table[t];
+		if (!tb || !tb->expected)
+			continue;
+		irs_table_part *part = x->parts[t].part;
+		if (irs__part_count(part) != tb->expected->rows ||
+		    irs__part_digest(part) != tb->expected->digest) {
+			fprintf(stderr, "backup %s table %s: not the expected state\n",
+				x->c->backups[b].pb->name, x->c->tables[t].name);
+			return 1;
+		}
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
-	irs_collection *c = perf_open(argc, argv, "irs_naive_loop DIR");
+	bool check = !(argc > 2 && strcmp(argv[2], "--no-check-expected") == 0);
+	if (argc > 2 && check) {
+		fprintf(stderr, "usage: irs_naive_loop DIR [--no-check-expected]\n");
+		return 2;
+	}
+	irs_collection *c = perf_open(argc > 2 ? 2 : argc, argv, "irs_naive_loop DIR [--no-check-expected]");
 	double t0 = perf_now();
 	uint32_t base = c->backups[c->nbackups - 1].base;
 	part_ctx *parts = calloc(c->ntables, sizeof *parts);
@@ -44,8 +79,11 @@ int main(int argc, char **argv)
 		irs_collection_table_backup(c, base, t, &tbi);
 		if (irs__part_create(&c->mem, &c->tables[t], tbi.records, &parts[t].part))
 			return 4;
+		if (check)
+			irs__part_track_digest(parts[t].part);
 	}
-	perf_walk_cb cb = {.frame = apply_frame, .ctx = parts};
+	loop_ctx x = {c, parts, check};
+	perf_walk_cb cb = {.frame = apply_frame, .backup_end = check_backup, .ctx = &x};
 	uint64_t changes;
 	if (perf_walk(c, &cb, &changes))
 		return 3;
