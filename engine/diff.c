@@ -91,6 +91,13 @@ void irs_diff_options_init(irs_diff_options *o, uint32_t version)
 	o->check_expected = 1;
 }
 
+/* An allocation failed: IRS_ELIMIT when the memory limit refused it. */
+static int oom(diff_run *d, irs_error *err, const char *what)
+{
+	return irs__seterr(err, irs__mem_over_limit(&d->mem) ? IRS_ELIMIT : IRS_ENOMEM, "out of memory %s%s", what,
+			   irs__mem_over_limit(&d->mem) ? " (the memory limit)" : "");
+}
+
 static bool cancelled(const diff_run *d)
 {
 	return d->cancel && __atomic_load_n(d->cancel, __ATOMIC_RELAXED) != 0;
@@ -467,7 +474,7 @@ static int emit_table(diff_run *d, const irs_restore *r, uint32_t ti, irs_diff_f
 			}
 			d->ser.len = 0;
 			if (!row_serialize(&d->ser, t, d->row)) {
-				rc = irs__seterr(err, IRS_ENOMEM, "out of memory comparing table %s", t->name);
+				rc = oom(d, err, "comparing rows");
 				break;
 			}
 			if (a_row && e->a_len == d->ser.len && memcmp(a_row, d->ser.p, d->ser.len) == 0)
@@ -518,7 +525,7 @@ static int diff_touched(diff_run *d, const irs_diff_options *o, const irs_alloca
 		return 0; /* only empty incrementals: the states are equal */
 	uint64_t *presize = irs__calloc(&d->mem, sizeof(uint64_t) * d->c->ntables);
 	if (!presize)
-		return irs__seterr(err, IRS_ENOMEM, "out of memory starting the diff");
+		return oom(d, err, "starting the diff");
 	for (uint32_t t = 0; t < d->c->ntables; t++)
 		presize[t] = d->sets[t].n;
 	irs_key_filter filter = {keep_touched, d};
@@ -583,7 +590,7 @@ static int diff_setup(diff_run *d, const irs_collection *c, const char *from, co
 	d->row = irs__calloc(&d->mem, sizeof(irs_value) * (c->max_ncols ? c->max_ncols : 1));
 	d->scratch = irs__malloc(&d->mem, IRS_MAX_KEY_BYTES);
 	if (!d->sets || !d->enabled || !d->row || !d->scratch)
-		return irs__seterr(err, IRS_ENOMEM, "out of memory starting the diff");
+		return oom(d, err, "starting the diff");
 	for (uint32_t ti = 0; ti < c->ntables; ti++) {
 		d->enabled[ti] = o->tables == NULL;
 		irs__buf_init(&d->sets[ti].keys, &d->mem);
