@@ -204,7 +204,8 @@ static int open_outputs(const irs_cli_command *cmd, const diff_args *a, diff_out
 }
 
 /* Closes every output; on success renames the temporaries into place, else removes
- * them. Returns the first failure's exit code (0 when all went well). */
+ * them. Returns the first failure's exit code (0 when all went well). The paths stay
+ * for the summary: free_outputs releases them. */
 static int close_outputs(diff_out *d, bool ok)
 {
 	int ec = 0;
@@ -220,14 +221,19 @@ static int close_outputs(diff_out *d, bool ok)
 		}
 		of->f = NULL;
 	}
-	for (uint32_t t = 0; t < irs_collection_table_count(d->c); t++) {
-		out_file *of = &d->files[t];
-		if (of->tmp && (!ok || ec))
-			unlink(of->tmp);
-		free(of->path);
-		free(of->tmp);
-	}
+	for (uint32_t t = 0; t < irs_collection_table_count(d->c); t++)
+		if (d->files[t].tmp && (!ok || ec))
+			unlink(d->files[t].tmp);
 	return ec;
+}
+
+static void free_outputs(diff_out *d)
+{
+	for (uint32_t t = 0; d->files && t < irs_collection_table_count(d->c); t++) {
+		free(d->files[t].path);
+		free(d->files[t].tmp);
+	}
+	free(d->files);
 }
 
 static void print_summary(const diff_args *a, const diff_out *d, const irs_diff_stats *st, double secs)
@@ -294,7 +300,7 @@ static int run_diff(const irs_cli_command *cmd, int argc, char **argv)
 	if (ec) {
 		if (d.files)
 			close_outputs(&d, false);
-		free(d.files);
+		free_outputs(&d);
 		irs__textbuf_free(&d.line);
 		irs_collection_close(c);
 		return ec;
@@ -326,7 +332,7 @@ static int run_diff(const irs_cli_command *cmd, int argc, char **argv)
 		ec = cec;
 	if (!ec && !a.quiet)
 		print_summary(&a, &d, &st, secs);
-	free(d.files);
+	free_outputs(&d);
 	irs__textbuf_free(&d.line);
 	irs_collection_close(c);
 	return ec;

@@ -283,7 +283,8 @@ static void model_diff(uint32_t from, uint32_t to, change_list *out)
 		assert_int_equal(irs_restore_scan(rb, t, model_row, &up, &err), 0);
 		assert_int_equal(irs_restore_scan(ra, t, model_row, &gone, &err), 0);
 	}
-	qsort(out->v, out->n, sizeof *out->v, change_cmp);
+	if (out->n)
+		qsort(out->v, out->n, sizeof *out->v, change_cmp);
 	irs_restore_free(ra);
 	irs_restore_free(rb);
 }
