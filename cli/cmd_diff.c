@@ -50,6 +50,7 @@ typedef struct diff_out {
 	out_file *files;            /* per collection table; f NULL = not written */
 	irs_textbuf line;
 	int io_errno;               /* a failed write */
+	double write_s;             /* time spent formatting and writing lines */
 } diff_out;
 
 static int on_opt(void *ctx, const irs_cli_parser *p, int id)
@@ -96,6 +97,7 @@ static int on_change(void *ctx, uint32_t table, irs_diff_op op, const irs_value 
 	out_file *of = &d->files[table];
 	if (!of->f)
 		return 0;
+	double t0 = irs_cli_now_s();
 	irs_textbuf *b = &d->line;
 	irs__textbuf_reset(b);
 	const char *head = op == IRS_DIFF_UPSERT ? "{\"op\": \"upsert\", \"row\": " : "{\"op\": \"erase\", \"key\": ";
@@ -114,6 +116,7 @@ static int on_change(void *ctx, uint32_t table, irs_diff_op op, const irs_value 
 		of->upserts++;
 	else
 		of->erases++;
+	d->write_s += irs_cli_now_s() - t0;
 	return 0;
 }
 
@@ -244,6 +247,10 @@ static void print_summary(const diff_args *a, const diff_out *d, const irs_diff_
 		(unsigned long long)st->keys,
 		st->whole_tables ? "whole tables: a full backup lies in between" : "the keys the incrementals touched",
 		secs);
+	fprintf(o, "  time: %.3f s reading the incrementals for their keys, %.3f s restoring, %.3f s "
+		   "comparing and writing (%.3f s of it formatting and writing JSONL); peak %.1f MiB allocated\n",
+		(double)st->collect_ns / 1e9, (double)st->restore_ns / 1e9, (double)st->compare_ns / 1e9, d->write_s,
+		(double)st->peak_bytes / (1 << 20));
 	for (uint32_t t = 0; t < irs_collection_table_count(d->c); t++) {
 		const out_file *of = &d->files[t];
 		if (of->path)

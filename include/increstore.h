@@ -485,6 +485,9 @@ typedef struct irs_diff_stats {
 	uint64_t upserts;        /* net changes delivered */
 	uint64_t erases;
 	uint64_t peak_bytes;     /* peak bytes allocated by the restores and the key set */
+	uint64_t collect_ns;     /* reading the incrementals for the keys they touch */
+	uint64_t restore_ns;     /* the restore(s), the copies of the rows at `from` included */
+	uint64_t compare_ns;     /* sorting, comparing and calling fn (fn's own time included) */
 } irs_diff_stats;
 
 /*
