@@ -182,57 +182,27 @@ static int do_export(const irs_cli_command *cmd, const irs_collection *c, irs_re
 	return irs_restore_export(r, IRS_EXPORT_COLLECTION, 0, out, &err) ? irs_cli_fail(&err) : 0;
 }
 
-typedef struct restore_args {
-	const char *dir, *upto, *table_name, *out, *stats, *ckpt;
-	uint64_t shards, limit, ckpt_every, ckpt_seconds;
-	bool quiet, check;
-	uint32_t part_index, part_count;  /* --partition I/K; count 0 = not given */
-} restore_args;
-
-/* --partition I/K: two decimal numbers, 0 <= I < K <= 4096. */
-static bool parse_partition(const irs_cli_parser *p, restore_args *a)
-{
-	const char *v = p->arg, *slash = strchr(v, '/');
-	char *end;
-	unsigned long i = 0, k = 0;
-	bool ok = slash && slash > v && v[0] >= '0' && v[0] <= '9' && slash[1] >= '0' && slash[1] <= '9';
-	if (ok) {
-		errno = 0;
-		i = strtoul(v, &end, 10);
-		ok = end == slash && errno == 0;
-		k = ok ? strtoul(slash + 1, &end, 10) : 0;
-		ok = ok && *end == '\0' && errno == 0 && k >= 1 && k <= IRS_MAX_PARTITIONS && i < k;
-	}
-	if (!ok) {
-		irs_cli_usage_error(p->cmd, "%s %s: expected I/K with 0 <= I < K <= %u (e.g. 0/4)", p->opt, v,
-				    IRS_MAX_PARTITIONS);
-		return false;
-	}
-	a->part_index = (uint32_t)i;
-	a->part_count = (uint32_t)k;
-	return true;
-}
-
 /* What check-partitions needs from a restore's statistics: the collection, the target
  * backup, the partition and the tables restored (each with rows and digest, above). */
-static void stats_add_partition(json_object *o, const irs_collection *c, const restore_args *a)
+static void stats_add_partition(json_object *o, const irs_collection *c, const char *upto, const char *table,
+				uint32_t part_index, uint32_t part_count)
 {
 	json_object_object_add(o, "collection_id", json_object_new_string(irs_collection_id(c)));
 	irs_backup_info bi;
-	int target = a->upto ? irs_collection_find_backup(c, a->upto) : (int)irs_collection_backup_count(c) - 1;
+	int target = upto ? irs_collection_find_backup(c, upto) : (int)irs_collection_backup_count(c) - 1;
 	json_object_object_add(o, "target",
 			       target >= 0 && irs_collection_backup(c, (uint32_t)target, &bi) == 0
 				       ? json_object_new_string(bi.name)
 				       : NULL);
 	json_object *part = json_object_new_object();
-	json_object_object_add(part, "index", json_object_new_int64(a->part_count ? a->part_index : 0));
-	json_object_object_add(part, "count", json_object_new_int64(a->part_count ? a->part_count : 1));
+	json_object_object_add(part, "index", json_object_new_int64(part_count ? part_index : 0));
+	json_object_object_add(part, "count", json_object_new_int64(part_count ? part_count : 1));
 	json_object_object_add(o, "partition", part);
 	json_object *names = json_object_new_array();
 	for (uint32_t t = 0; t < irs_collection_table_count(c); t++) {
 		irs_table_def d;
 		irs_collection_table(c, t, &d);
-		if (!a->table_name || strcmp(a->table_name, d.name) == 0)
+		if (!table || strcmp(table, d.name) == 0)
 			json_object_array_add(names, json_object_new_string(d.name));
 	}
 	json_object_object_add(o, "restored_tables", names);
@@ -246,7 +216,7 @@ static uint64_t peak_rss_bytes(void)
 }
 
 static int write_stats(const char *path, const irs_collection *c, const irs_restore *r, double secs,
-		       int rc, const restore_args *a)
+		       int rc, const char *upto, const char *table, uint32_t part_index, uint32_t part_count)
 {
 	json_object *o = json_object_new_object();
 	uint32_t ns;
@@ -314,7 +284,7 @@ static int write_stats(const char *path, const irs_collection *c, const irs_rest
 		json_object_array_add(tables, jt);
 	}
 	json_object_object_add(o, "tables", tables);
-	stats_add_partition(o, c, a);
+	stats_add_partition(o, c, upto, table, part_index, part_count);
 	json_object_object_add(o, "backups", backups);
 	json_object_object_add(o, "peak_rss_bytes", json_object_new_uint64(peak_rss_bytes()));
 	json_object_object_add(o, "peak_allocated_bytes", json_object_new_uint64(irs_restore_peak_bytes(r)));
@@ -327,6 +297,37 @@ static int write_stats(const char *path, const irs_collection *c, const irs_rest
 	if (!ok)
 		return irs_cli_errorf(IRS_CLI_EXIT_IO, "%s: cannot write statistics: %s", path, strerror(errno));
 	return 0;
+}
+
+typedef struct restore_args {
+	const char *dir, *upto, *table_name, *out, *stats, *ckpt;
+	uint64_t shards, limit, ckpt_every, ckpt_seconds;
+	bool quiet, check;
+	uint32_t part_index, part_count;  /* --partition I/K; count 0 = not given */
+} restore_args;
+
+/* --partition I/K: two decimal numbers, 0 <= I < K <= 4096. */
+static bool parse_partition(const irs_cli_parser *p, restore_args *a)
+{
+	const char *v = p->arg, *slash = strchr(v, '/');
+	char *end;
+	unsigned long i = 0, k = 0;
+	bool ok = slash && slash > v && v[0] >= '0' && v[0] <= '9' && slash[1] >= '0' && slash[1] <= '9';
+	if (ok) {
+		errno = 0;
+		i = strtoul(v, &end, 10);
+		ok = end == slash && errno == 0;
+		k = ok ? strtoul(slash + 1, &end, 10) : 0;
+		ok = ok && *end == '\0' && errno == 0 && k >= 1 && k <= IRS_MAX_PARTITIONS && i < k;
+	}
+	if (!ok) {
+		irs_cli_usage_error(p->cmd, "%s %s: expected I/K with 0 <= I < K <= %u (e.g. 0/4)", p->opt, v,
+				    IRS_MAX_PARTITIONS);
+		return false;
+	}
+	a->part_index = (uint32_t)i;
+	a->part_count = (uint32_t)k;
+	return true;
 }
 
 static int on_opt(void *ctx, const irs_cli_parser *p, int id)
@@ -446,7 +447,7 @@ static int run_restore(const irs_cli_command *cmd, int argc, char **argv)
 	if (rc)
 		ec = irs_cli_fail(&err);
 	if (r && a.stats) {
-		int sec = write_stats(a.stats, c, r, secs, rc, &a);
+		int sec = write_stats(a.stats, c, r, secs, rc, a.upto, a.table_name, a.part_index, a.part_count);
 		if (!ec)
 			ec = sec;
 	}
