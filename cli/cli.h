@@ -59,6 +59,8 @@ extern const irs_cli_command irs_cli_cmd_restore;
 extern const irs_cli_command irs_cli_cmd_verify;
 extern const irs_cli_command irs_cli_cmd_gen;
 extern const irs_cli_command irs_cli_cmd_import_ydb;
+extern const irs_cli_command irs_cli_cmd_check_partitions;
+extern const irs_cli_command irs_cli_cmd_diff;
 
 /*
  * Exit code for a library error code: EINVAL -> 2; ECORRUPT, ECHAIN, ESCHEMA, EINPUT,

@@ -16,7 +16,7 @@
 
 enum {
 	OPT_SHARDS = 1, OPT_UPTO, OPT_TABLE, OPT_OUT, OPT_STATS, OPT_QUIET, OPT_LIMIT, OPT_NOCHECK,
-	OPT_CKPT, OPT_CKPT_EVERY, OPT_CKPT_SECONDS
+	OPT_CKPT, OPT_CKPT_EVERY, OPT_CKPT_SECONDS, OPT_PARTITION
 };
 
 static const irs_cli_opt opts[] = {
@@ -26,6 +26,7 @@ static const irs_cli_opt opts[] = {
 	{"-q", false, OPT_QUIET},            {"--memory-limit", true, OPT_LIMIT},
 	{"--no-check-expected", false, OPT_NOCHECK}, {"--checkpoint", true, OPT_CKPT},
 	{"--checkpoint-every", true, OPT_CKPT_EVERY}, {"--checkpoint-seconds", true, OPT_CKPT_SECONDS},
+	{"--partition", true, OPT_PARTITION},
 	{NULL, false, 0},
 };
 
@@ -181,6 +182,32 @@ static int do_export(const irs_cli_command *cmd, const irs_collection *c, irs_re
 	return irs_restore_export(r, IRS_EXPORT_COLLECTION, 0, out, &err) ? irs_cli_fail(&err) : 0;
 }
 
+/* What check-partitions needs from a restore's statistics: the collection, the target
+ * backup, the partition and the tables restored (each with rows and digest, above). */
+static void stats_add_partition(json_object *o, const irs_collection *c, const char *upto, const char *table,
+				uint32_t part_index, uint32_t part_count)
+{
+	json_object_object_add(o, "collection_id", json_object_new_string(irs_collection_id(c)));
+	irs_backup_info bi;
+	int target = upto ? irs_collection_find_backup(c, upto) : (int)irs_collection_backup_count(c) - 1;
+	json_object_object_add(o, "target",
+			       target >= 0 && irs_collection_backup(c, (uint32_t)target, &bi) == 0
+				       ? json_object_new_string(bi.name)
+				       : NULL);
+	json_object *part = json_object_new_object();
+	json_object_object_add(part, "index", json_object_new_int64(part_count ? part_index : 0));
+	json_object_object_add(part, "count", json_object_new_int64(part_count ? part_count : 1));
+	json_object_object_add(o, "partition", part);
+	json_object *names = json_object_new_array();
+	for (uint32_t t = 0; t < irs_collection_table_count(c); t++) {
+		irs_table_def d;
+		irs_collection_table(c, t, &d);
+		if (!table || strcmp(table, d.name) == 0)
+			json_object_array_add(names, json_object_new_string(d.name));
+	}
+	json_object_object_add(o, "restored_tables", names);
+}
+
 static uint64_t peak_rss_bytes(void)
 {
 	struct rusage ru;
@@ -189,7 +216,7 @@ static uint64_t peak_rss_bytes(void)
 }
 
 static int write_stats(const char *path, const irs_collection *c, const irs_restore *r, double secs,
-		       int rc)
+		       int rc, const char *upto, const char *table, uint32_t part_index, uint32_t part_count)
 {
 	json_object *o = json_object_new_object();
 	uint32_t ns;
@@ -257,6 +284,7 @@ static int write_stats(const char *path, const irs_collection *c, const irs_rest
 		json_object_array_add(tables, jt);
 	}
 	json_object_object_add(o, "tables", tables);
+	stats_add_partition(o, c, upto, table, part_index, part_count);
 	json_object_object_add(o, "backups", backups);
 	json_object_object_add(o, "peak_rss_bytes", json_object_new_uint64(peak_rss_bytes()));
 	json_object_object_add(o, "peak_allocated_bytes", json_object_new_uint64(irs_restore_peak_bytes(r)));
@@ -275,7 +303,32 @@ typedef struct restore_args {
 	const char *dir, *upto, *table_name, *out, *stats, *ckpt;
 	uint64_t shards, limit, ckpt_every, ckpt_seconds;
 	bool quiet, check;
+	uint32_t part_index, part_count;  /* --partition I/K; count 0 = not given */
 } restore_args;
+
+/* --partition I/K: two decimal numbers, 0 <= I < K <= 4096. */
+static bool parse_partition(const irs_cli_parser *p, restore_args *a)
+{
+	const char *v = p->arg, *slash = strchr(v, '/');
+	char *end;
+	unsigned long i = 0, k = 0;
+	bool ok = slash && slash > v && v[0] >= '0' && v[0] <= '9' && slash[1] >= '0' && slash[1] <= '9';
+	if (ok) {
+		errno = 0;
+		i = strtoul(v, &end, 10);
+		ok = end == slash && errno == 0;
+		k = ok ? strtoul(slash + 1, &end, 10) : 0;
+		ok = ok && *end == '\0' && errno == 0 && k >= 1 && k <= IRS_MAX_PARTITIONS && i < k;
+	}
+	if (!ok) {
+		irs_cli_usage_error(p->cmd, "%s %s: expected I/K with 0 <= I < K <= %u (e.g. 0/4)", p->opt, v,
+				    IRS_MAX_PARTITIONS);
+		return false;
+	}
+	a->part_index = (uint32_t)i;
+	a->part_count = (uint32_t)k;
+	return true;
+}
 
 static int on_opt(void *ctx, const irs_cli_parser *p, int id)
 {
@@ -293,6 +346,7 @@ static int on_opt(void *ctx, const irs_cli_parser *p, int id)
 	case OPT_CKPT: a->ckpt = p->arg; break;
 	case OPT_CKPT_EVERY: ok = irs_cli_parse_u64(p, p->arg, 1, UINT32_MAX, &a->ckpt_every); break;
 	case OPT_CKPT_SECONDS: ok = irs_cli_parse_u64(p, p->arg, 0, UINT32_MAX, &a->ckpt_seconds); break;
+	case OPT_PARTITION: ok = parse_partition(p, a); break;
 	}
 	return ok ? 0 : IRS_CLI_EXIT_USAGE;
 }
@@ -317,6 +371,9 @@ static void print_summary(const restore_args *a, const irs_collection *c, const 
 	       a->dir, last.name, ns, ns == 1 ? "" : "s", base.name, ns - 1, ns == 2 ? "" : "s",
 	       (unsigned long long)changes, irs_restore_shard_count(r), secs,
 	       secs > 0 ? (double)changes / secs / 1e6 : 0, secs > 0 ? (double)bytes / secs / 1e6 : 0);
+	if (a->part_count)
+		printf("  partition %u/%u: only the keys of hash partition %u of %u\n", a->part_index,
+		       a->part_count, a->part_index, a->part_count);
 	for (uint32_t t = 0; t < irs_collection_table_count(c); t++) {
 		if (table >= 0 && (uint32_t)t != (uint32_t)table)
 			continue;
@@ -371,6 +428,8 @@ static int run_restore(const irs_cli_command *cmd, int argc, char **argv)
 	ro.checkpoint_dir = a.ckpt;
 	ro.checkpoint_every = (uint32_t)a.ckpt_every;
 	ro.checkpoint_seconds = (uint32_t)a.ckpt_seconds;
+	ro.partition = a.part_index;
+	ro.partition_count = a.part_count;
 	irs_restore *r = NULL;
 	irs_error err;
 	double t0 = irs_cli_now_s();
@@ -388,7 +447,7 @@ static int run_restore(const irs_cli_command *cmd, int argc, char **argv)
 	if (rc)
 		ec = irs_cli_fail(&err);
 	if (r && a.stats) {
-		int sec = write_stats(a.stats, c, r, secs, rc);
+		int sec = write_stats(a.stats, c, r, secs, rc, a.upto, a.table_name, a.part_index, a.part_count);
 		if (!ec)
 			ec = sec;
 	}
@@ -406,6 +465,7 @@ const irs_cli_command irs_cli_cmd_restore = {
 	"restore a collection into memory; print, export or check the tables",
 	"usage: increstore restore DIR [--shards N] [--upto NAME] [--table T] [--out PATH]\n"
 	"                              [--stats-json FILE] [--memory-limit BYTES] [--quiet]\n"
+	"                              [--partition I/K]\n"
 	"                              [--checkpoint DIR [--checkpoint-every N]\n"
 	"                               [--checkpoint-seconds T]]\n"
 	"\n"
@@ -429,7 +489,16 @@ const irs_cli_command irs_cli_cmd_restore = {
 	"                        anything else    a new collection holding one full backup\n"
 	"                                         (the chain compacted into a new base)\n"
 	"  --stats-json FILE   per-backup wall time, changes by kind, per-shard counts, barrier\n"
-	"                      waits, skew, totals and peak RSS as JSON ('-' = stdout)\n"
+	"                      waits, skew, totals and peak RSS as JSON ('-' = stdout); also\n"
+	"                      the collection id, target backup, partition and each table's\n"
+	"                      rows and digest, which check-partitions reads\n"
+	"  --partition I/K     keep only the rows whose primary key is in hash partition I of\n"
+	"                      K (0 <= I < K <= 4096): the whole chain is read and checked,\n"
+	"                      1/K of the rows is kept. Partitions are disjoint, their union\n"
+	"                      is the whole restore, their digests add up to the table's;\n"
+	"                      every --out works per partition. Expected states are checked\n"
+	"                      by check-partitions, not here; --checkpoint is refused (exit 2).\n"
+	"                      The function is in docs/format.md (\"Partitions\")\n"
 	"  --memory-limit B    fail cleanly (exit 4) rather than allocate more than B bytes\n"
 	"  --checkpoint DIR    after a barrier, save the tables and the restore's position in\n"
 	"                      DIR (atomically); a rerun with the same DIR resumes after the\n"

@@ -21,6 +21,8 @@ static const irs_cli_command *const commands[] = {
 	&irs_cli_cmd_verify,
 	&irs_cli_cmd_gen,
 	&irs_cli_cmd_import_ydb,
+	&irs_cli_cmd_check_partitions,
+	&irs_cli_cmd_diff,
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
@@ -42,9 +44,9 @@ static void print_help(FILE *f)
 	      "commands:\n",
 	      f);
 	for (size_t i = 0; i < NCOMMANDS; i++)
-		fprintf(f, "  %-11s %s\n", commands[i]->name, commands[i]->summary);
-	fputs("\nexit codes: 0 success, 1 verify found a difference, 2 usage error,\n"
-	      "            3 invalid or corrupt input, 4 I/O or system error, 5 cancelled\n",
+		fprintf(f, "  %-16s %s\n", commands[i]->name, commands[i]->summary);
+	fputs("\nexit codes: 0 success, 1 verify or check-partitions found a difference,\n"
+	      "            2 usage error, 3 invalid or corrupt input, 4 I/O or system error, 5 cancelled\n",
 	      f);
 }
 

@@ -273,7 +273,9 @@ static int shards_start(irs_restore *r, const irs_collection *sizing, uint32_t b
 		return irs__seterr(err, IRS_ENOMEM, "out of memory creating %u shards", r->pool.nshards);
 	for (uint32_t t = 0; t < c->ntables; t++) {
 		irs_table_backup_info tbi;
-		if (r->enabled[t] && irs_collection_table_backup(sizing, base, t, &tbi) == 0)
+		if (r->enabled[t] && r->presize_rows)
+			rows[t] = r->presize_rows[t];
+		else if (r->enabled[t] && irs_collection_table_backup(sizing, base, t, &tbi) == 0)
 			rows[t] = tbi.records;
 	}
 	int rc = irs__pool_start(&r->pool, r->enabled, rows, err);
@@ -371,7 +373,8 @@ static int memory_precheck(irs_restore *r, uint32_t base, irs_error *err)
 {
 	const irs_collection *c = r->c;
 	uint64_t need = 0;
-	if (!r->o.memory_limit ||
+	/* the model sizes whole tables: a partitioned or filtered restore keeps fewer rows */
+	if (!r->o.memory_limit || r->pool.part_count || r->pool.filter ||
 	    irs__memory_estimate(c, base, r->upto, r->enabled, r->pool.nshards, &need) != 0 ||
 	    need <= r->o.memory_limit)
 		return 0;
@@ -423,6 +426,13 @@ static void say_where(const irs_restore *r, irs_error *err)
 int irs_restore_run(const irs_collection *c, const irs_restore_options *opts,
 		    const irs_allocator *alloc, irs_restore **out, irs_error *err)
 {
+	return irs__restore_run_hooked(c, opts, alloc, NULL, out, err);
+}
+
+int irs__restore_run_hooked(const irs_collection *c, const irs_restore_options *opts,
+			    const irs_allocator *alloc, const irs_restore_hooks *hooks,
+			    irs_restore **out, irs_error *err)
+{
 	irs__errclear(err);
 	if (!c || !out)
 		return irs__seterr(err, IRS_EINVAL, "irs_restore_run: NULL argument");
@@ -438,6 +448,10 @@ int irs_restore_run(const irs_collection *c, const irs_restore_options *opts,
 	if (o.partition_count > IRS_MAX_PARTITIONS || (o.partition_count > 1 && o.partition >= o.partition_count))
 		return irs__seterr(err, IRS_EINVAL, "partition %u of %u: need 0 <= I < K <= %u", o.partition,
 				   o.partition_count, IRS_MAX_PARTITIONS);
+	/* A checkpoint records neither the partition nor a filter: resuming one with
+	 * another would silently load the wrong rows. */
+	if (o.checkpoint_dir && (o.partition_count > 1 || (hooks && hooks->filter)))
+		return irs__seterr(err, IRS_EINVAL, "checkpoints cannot be combined with a partitioned restore");
 	if (c->nbackups == 0)
 		return irs__seterr(err, IRS_ECHAIN, "%s: the collection holds no backup yet", c->dir);
 	uint32_t upto = c->nbackups - 1;
@@ -451,6 +465,10 @@ int irs_restore_run(const irs_collection *c, const irs_restore_options *opts,
 	int rc = restore_create(c, &o, alloc, &r, err);
 	if (rc)
 		goto fail;
+	if (hooks) {
+		r->pool.filter = hooks->filter;
+		r->presize_rows = hooks->presize_rows;
+	}
 	uint32_t base = c->backups[upto].base;
 	r->upto = upto;
 	irs_collection *ckpt = NULL;

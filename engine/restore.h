@@ -32,7 +32,25 @@ struct irs_restore {
 	uint64_t peak_bytes;
 	uint8_t *scratch;           /* unescaped key strings for reads */
 	size_t scratch_cap;
+	const uint64_t *presize_rows; /* per table: rows to size partitions for (hooks), or NULL */
 };
+
+/*
+ * What a restore run from inside the engine may add to irs_restore_run's options
+ * (engine/diff.c): a key filter (the pool keeps only the changes it accepts; expected
+ * states are then not checked), and the rows to size each table's partitions for
+ * instead of the base full's row count (a filtered restore keeps far fewer).
+ */
+typedef struct irs_restore_hooks {
+	const irs_key_filter *filter;  /* NULL = every key; read concurrently by the shards */
+	const uint64_t *presize_rows;  /* per collection table, or NULL; must outlive the run */
+} irs_restore_hooks;
+
+/* irs_restore_run with hooks (NULL = none); everything else as irs_restore_run.
+ * A filter cannot be combined with checkpoints (IRS_EINVAL). Thread: as irs_restore_run. */
+int irs__restore_run_hooked(const irs_collection *c, const irs_restore_options *opts,
+			    const irs_allocator *alloc, const irs_restore_hooks *hooks,
+			    irs_restore **out, irs_error *err);
 
 /* engine/plan.c: the coordinator's plan of one backup (shard.h's irs_plan). */
 

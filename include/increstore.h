@@ -351,7 +351,8 @@ typedef struct irs_restore_options {
 	uint32_t partition_count;      /* ... of partition_count (docs/format.md, "Partitions");
 					* 0 or 1 = every key. Partitions are disjoint, their union is
 					* the whole restore, and their digests add up to the table's.
-					* Expected states are not checked (check-partitions does). */
+					* Expected states are not checked (check-partitions does),
+					* and checkpoint_dir cannot be combined with it (IRS_EINVAL). */
 	uint64_t staging_budget;       /* bytes an incremental may stage in memory; one that
 					* would need more is read twice instead (checked, then
 					* applied as it streams). 0 = the larger of 64 MiB and a
@@ -446,6 +447,83 @@ typedef enum irs_export_format {
  * The file is written to a temporary name and renamed into place. */
 IRS_API int irs_restore_export(const irs_restore *r, irs_export_format format, uint32_t table,
 			       const char *path, irs_error *err);
+
+/* ------------------------------------------------------------------ net diff */
+
+/* What one net change does (irs_diff_fn). */
+typedef enum irs_diff_op {
+	IRS_DIFF_UPSERT = 1,  /* row[] is the whole row at `to`: every column SET or NULL */
+	IRS_DIFF_ERASE = 2    /* row[] holds the key (key columns SET, the others ABSENT) */
+} irs_diff_op;
+
+/*
+ * Receives one net change of table `table` (a collection table index). row[] has one
+ * entry per column and is valid during the call only (strings point into the
+ * library's memory). A non-zero return stops the diff and is returned by
+ * irs_collection_diff. Called on the caller's thread, tables in collection order and,
+ * within a table, keys in primary key order, each key at most once.
+ */
+typedef int (*irs_diff_fn)(void *ctx, uint32_t table, irs_diff_op op, const irs_value *row);
+
+typedef struct irs_diff_options {
+	uint32_t version;              /* IRS_DIFF_OPTIONS_VERSION */
+	uint32_t shards;               /* shard threads of the restores, 1..256; 0 = online CPUs */
+	const char *const *tables;     /* diff only these tables; NULL = all */
+	uint32_t table_count;
+	irs_progress_fn progress;      /* passed to every restore the diff runs */
+	void *progress_ctx;
+	const volatile int *cancel;    /* as irs_restore_options.cancel */
+	uint64_t memory_limit;         /* bytes each restore, and the diff's own key set, may
+					* allocate; 0 = unlimited */
+	int check_expected;            /* as irs_restore_options (default 1); only whole
+					* restores can be checked (see irs_collection_diff) */
+} irs_diff_options;
+#define IRS_DIFF_OPTIONS_VERSION 1
+IRS_API void irs_diff_options_init(irs_diff_options *o, uint32_t version);
+
+/* What a diff did (irs_collection_diff's `stats`, may be NULL). */
+typedef struct irs_diff_stats {
+	int whole_tables;        /* 1 when whole states were compared (a full backup lies in
+				  * (from, to]), 0 when only the keys the incrementals touched */
+	uint64_t keys;           /* keys compared, all tables */
+	uint64_t upserts;        /* net changes delivered */
+	uint64_t erases;
+	uint64_t peak_bytes;     /* peak bytes allocated by the restores and the key set */
+	uint64_t collect_ns;     /* reading the incrementals for the keys they touch */
+	uint64_t restore_ns;     /* the restore(s), the copies of the rows at `from` included */
+	uint64_t compare_ns;     /* sorting, comparing and calling fn (fn's own time included) */
+} irs_diff_stats;
+
+/*
+ * The net changes that take the state at backup `from` to the state at backup `to`
+ * (NULL = the last backup): an UPSERT of the whole row for every row that is new or
+ * different at `to`, an ERASE for every row present at `from` and gone at `to`, and
+ * nothing for a row that is equal at both (also when it changed and changed back in
+ * between). Applied as one incremental backup on top of the state at `from`, they give
+ * exactly the state at `to` (rows compare bitwise: -0.0 differs from 0.0). `from` may
+ * equal `to` (no changes).
+ *
+ * HOW: when `from` and `to` share their base full backup, the incrementals in
+ * (from, to] are read first for the keys they touch; one restore up to `to` then keeps
+ * only those keys (every change is still decoded and validated), the rows at `from` are
+ * copied at that backup's barrier, and the two are compared. Memory grows with the
+ * touched keys, not with the tables; time with the chain read up to `to`. When a full
+ * backup lies in (from, to] (or `from` is before the base of `to`) every key may have
+ * changed: the whole states are compared, from a restore up to `from` (its rows kept
+ * in a compact copy) and one up to `to`, whose expected states are checked when the
+ * options ask (the filtered restore cannot check them).
+ *
+ * Errors: IRS_EINVAL (`from` after `to`, bad options), IRS_ENOTFOUND (no backup or
+ * table of that name), the errors of irs_restore_run (corrupt data, IRS_ELIMIT,
+ * IRS_ECANCELED, ...), or fn's non-zero return. Changes delivered before a failure
+ * are not taken back: a caller writing them should write to a temporary and keep it
+ * only on success. alloc may be NULL (libc).
+ * Thread: any caller thread; it runs restores (with their shard threads) and calls fn
+ * on the caller's thread after they finished. Blocks until done.
+ */
+IRS_API int irs_collection_diff(const irs_collection *c, const char *from, const char *to,
+				const irs_diff_options *opts, const irs_allocator *alloc,
+				irs_diff_fn fn, void *ctx, irs_diff_stats *stats, irs_error *err);
 
 #ifdef __cplusplus
 }
