@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # ci/test.sh: the whole test run (the README's test command calls this after ci/deps.sh).
 #   0. every #include points down the layers (ci/check_layers.sh)
-#   1. dev build (RelWithDebInfo): every cmocka test, the CLI acceptance scripts, the
-#      README example, a benchmark smoke run, the install consumer check
+#   1. dev build (RelWithDebInfo, fault hooks, static library only): every cmocka test,
+#      the CLI acceptance scripts, the README example, a benchmark smoke run; consumers
+#      of its install (tests/install/consumers.sh)
+#   1b. the plain default build (Release, no fault hooks, shared + static libraries) and
+#      its tests, then the Debian packages and consumers of them (ci/package.sh)
 #   2. ASan+UBSan build: every test again
 #   3. TSan build: every test again (suppressions cover liburcu internals only)
 #   4. libFuzzer targets, each for a few seconds from the seed corpus
@@ -22,14 +25,13 @@ ci/build.sh dev
 step "dev tests"
 ctest --preset dev -j "$jobs"
 
-step "install consumer"
+step "install consumer (the dev build: static library only)"
 rm -rf build/install-root build/consumer
 cmake --install build/dev --prefix "$PWD/build/install-root" >/dev/null
-cmake -S tests/install -B build/consumer -DCMAKE_PREFIX_PATH="$PWD/build/install-root" >/dev/null
-cmake --build build/consumer >/dev/null
-build/consumer/consumer_cmake
-PKG_CONFIG_PATH="$PWD/build/install-root/lib/pkgconfig:$PWD/build/install-root/lib/x86_64-linux-gnu/pkgconfig" \
-  bash tests/install/pkgconfig_consumer.sh build/consumer
+bash tests/install/consumers.sh build/install-root build/consumer
+
+step "default build (Release, shared + static), its tests, Debian packages"
+bash ci/package.sh
 
 step "asan+ubsan build"
 ci/build.sh asan

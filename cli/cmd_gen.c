@@ -606,7 +606,7 @@ const irs_cli_command irs_cli_cmd_gen = {
 	"\n"
 	"The same flags and seed give byte-identical segment files (the MANIFEST differs:\n"
 	"it records creation times, a random collection id and random directory names).\n"
-	"W1 of DESIGN.md is `gen DIR --rows 5000000 --incrementals 10 --changes 500000`.\n"
+	"W1 (docs/design.md section 6) is `gen DIR --rows 5000000 --incrementals 10 --changes 500000`.\n"
 	"\n"
 	"size and shape:\n"
 	"  --rows N               rows of the first full backup (all tables together)\n"
