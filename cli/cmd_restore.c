@@ -216,7 +216,7 @@ static int on_opt(void *ctx, const irs_cli_parser *p, int id)
 	restore_args *a = ctx;
 	bool ok = true;
 	switch (id) {
-	case OPT_SHARDS: ok = irs_cli_parse_u64(p, p->arg, 1, 256, &a->shards); break;
+	case OPT_SHARDS: ok = irs_cli_parse_u64(p, p->arg, 1, IRS_MAX_SHARDS, &a->shards); break;
 	case OPT_UPTO: a->upto = p->arg; break;
 	case OPT_TABLE: a->table_name = p->arg; break;
 	case OPT_OUT: a->out = p->arg; break;
@@ -348,7 +348,7 @@ const irs_cli_command irs_cli_cmd_restore = {
 	"all shards before the next one starts; a failure leaves the tables exactly as they\n"
 	"were after the previous backup, and the error says which one that is.\n"
 	"\n"
-	"  --shards N          shard threads, 1..256 (default: online CPUs)\n"
+	"  --shards N          shard threads, 1.." IRS_CLI_STR(IRS_MAX_SHARDS) " (default: online CPUs)\n"
 	"  --upto NAME         restore up to and including backup NAME\n"
 	"  --table T           restore only table T (and export only it)\n"
 	"  --out PATH          export the result; by PATH:\n"

@@ -22,21 +22,36 @@
 #include "common/clock.h"
 #include "common/error.h"
 #include "engine/checkpoint.h"
+#include "common/options.h"
 #include "engine/memory_model.h"
 #include "engine/restore.h"
 #include "shard/fault.h"
 
-void irs_restore_options_init(irs_restore_options *o, uint32_t version)
+/* Bytes of each version of irs_restore_options (common/options.h). */
+static const size_t restore_options_size[] = {
+	0, IRS_OPTIONS_END(irs_restore_options, checkpoint_seconds), /* 1: 0.1.0 */
+};
+#define RESTORE_OPTIONS_VERSIONS (sizeof restore_options_size / sizeof restore_options_size[0] - 1)
+
+static void restore_options_defaults(irs_restore_options *o)
 {
 	memset(o, 0, sizeof *o);
-	o->version = version;
+	o->version = IRS_RESTORE_OPTIONS_VERSION;
 	o->check_expected = 1;
+}
+
+void irs_restore_options_init(irs_restore_options *o, uint32_t version)
+{
+	irs_restore_options d;
+	restore_options_defaults(&d);
+	d.version = version;
+	irs__options_init(o, &d, version, restore_options_size, RESTORE_OPTIONS_VERSIONS);
 }
 
 static uint32_t default_shards(void)
 {
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
-	return n < 1 ? 1 : n > 256 ? 256 : (uint32_t)n;
+	return n < 1 ? 1 : n > IRS_MAX_SHARDS ? IRS_MAX_SHARDS : (uint32_t)n;
 }
 
 static void report_progress(irs_restore *r, uint32_t backup, uint32_t done, uint32_t total,
@@ -388,13 +403,15 @@ int irs_restore_run(const irs_collection *c, const irs_restore_options *opts,
 		return irs__seterr(err, IRS_EINVAL, "irs_restore_run: NULL argument");
 	*out = NULL;
 	irs_restore_options o;
-	irs_restore_options_init(&o, IRS_RESTORE_OPTIONS_VERSION);
-	if (opts)
-		o = *opts;
+	restore_options_defaults(&o);
+	int rc = irs__options_read(&o, opts, restore_options_size, RESTORE_OPTIONS_VERSIONS,
+				   "irs_restore_options", err);
+	if (rc)
+		return rc;
 	if (!o.shards)
 		o.shards = default_shards();
-	if (o.shards > 256)
-		return irs__seterr(err, IRS_EINVAL, "%u shards: at most 256", o.shards);
+	if (o.shards > IRS_MAX_SHARDS)
+		return irs__seterr(err, IRS_EINVAL, "%u shards: at most %u", o.shards, IRS_MAX_SHARDS);
 	if (c->nbackups == 0)
 		return irs__seterr(err, IRS_ECHAIN, "%s: the collection holds no backup yet", c->dir);
 	uint32_t upto = c->nbackups - 1;
@@ -405,7 +422,7 @@ int irs_restore_run(const irs_collection *c, const irs_restore_options *opts,
 		upto = (uint32_t)i;
 	}
 	irs_restore *r = NULL;
-	int rc = restore_create(c, &o, alloc, &r, err);
+	rc = restore_create(c, &o, alloc, &r, err);
 	if (rc)
 		goto fail;
 	uint32_t base = c->backups[upto].base;

@@ -17,6 +17,15 @@
  *     out-of-memory: it returns IRS_ENOMEM / IRS_ECORRUPT / ... instead.
  *   - "Thread:" at the end of a comment says who may call the function. Unless it
  *     says otherwise, one handle must not be used by two threads at once.
+ *   - Option structs (irs_writer_options, irs_restore_options) start with a `version`
+ *     field naming their layout; later versions only append fields. Fill one with
+ *     *_options_init(&o, IRS_*_OPTIONS_VERSION) and then set fields. The library reads
+ *     exactly the bytes of the version the struct names, and gives every field that
+ *     version lacks its default; *_options_init writes exactly those bytes too, so a
+ *     program built against an older header keeps working with a newer library.
+ *     A version the library does not know (0, or newer than the library) makes the
+ *     call taking the struct fail with IRS_EINVAL, and *_options_init then sets only
+ *     the version field.
  */
 #ifndef INCRESTORE_H
 #define INCRESTORE_H
@@ -273,6 +282,8 @@ typedef struct irs_writer_options {
 				       * a crash may then lose or tear the backup */
 } irs_writer_options;
 #define IRS_WRITER_OPTIONS_VERSION 1
+/* Fills *o with the defaults of layout `version` (pass IRS_WRITER_OPTIONS_VERSION):
+ * see "Option structs" above. Thread: any. */
 IRS_API void irs_writer_options_init(irs_writer_options *o, uint32_t version);
 
 IRS_API int irs_backup_writer_begin(irs_collection *c, irs_backup_kind kind, const char *name,
@@ -328,9 +339,12 @@ typedef void (*irs_progress_fn)(void *ctx, const irs_progress *p);
  */
 typedef int (*irs_barrier_fn)(void *ctx, irs_restore *r, uint32_t backup_index);
 
+/* The most shard threads one restore runs (irs_restore_options.shards). */
+#define IRS_MAX_SHARDS 256
+
 typedef struct irs_restore_options {
 	uint32_t version;              /* IRS_RESTORE_OPTIONS_VERSION */
-	uint32_t shards;               /* 1..256; 0 = online CPUs */
+	uint32_t shards;               /* 1..IRS_MAX_SHARDS; 0 = online CPUs (at most IRS_MAX_SHARDS) */
 	const char *upto;              /* backup name; NULL = the last backup */
 	const char *const *tables;     /* restore only these tables; NULL = all */
 	uint32_t table_count;
@@ -349,6 +363,8 @@ typedef struct irs_restore_options {
 	uint32_t checkpoint_seconds;   /* ... and at least this many seconds passed since the last */
 } irs_restore_options;
 #define IRS_RESTORE_OPTIONS_VERSION 1
+/* Fills *o with the defaults of layout `version` (pass IRS_RESTORE_OPTIONS_VERSION):
+ * see "Option structs" above. Thread: any. */
 IRS_API void irs_restore_options_init(irs_restore_options *o, uint32_t version);
 
 /* Statistics of a restore, per backup applied. */
