@@ -173,6 +173,8 @@ static int run_backup(irs_restore *r, const irs_collection *src, uint32_t sb, ui
 		rc = irs__seterr(err, IRS_ECANCELED, "cancelled before backup %s", c->backups[b].pb->name);
 	if (!rc)
 		rc = irs__plan_backup(r, src, sb, b, err);
+	if (!rc)
+		irs__read_order_drop(r); /* the shards are about to change the tables */
 	if (rc)
 		return rc; /* nothing reached a shard: the tables are untouched */
 	irs__countdown_arm(&p->decoding, r->pool.nshards);
@@ -233,12 +235,12 @@ void irs_restore_free(irs_restore *r)
 	if (!r)
 		return;
 	restore_stop(r);
+	irs__read_order_free(r); /* before the partitions its arrays point into */
 	irs__pool_free(&r->pool);
 	irs_mem *mem = &r->mem;
 	const irs_collection *c = r->c;
 	irs__free(mem, r->enabled, sizeof(bool) * c->ntables);
 	irs__free(mem, r->stats, sizeof(irs_backup_stats) * (c->nbackups ? c->nbackups : 1));
-	irs__free(mem, r->scratch, r->scratch_cap);
 	irs__free(mem, r->shard_applied, sizeof(uint64_t) * r->pool.nshards * c->nbackups);
 	irs_allocator a = mem->a;
 	a.free(a.ctx, r, sizeof *r);
@@ -313,9 +315,7 @@ static int restore_create(const irs_collection *c, const irs_restore_options *o,
 	r->enabled = irs__calloc(&r->mem, sizeof(bool) * c->ntables);
 	r->stats = irs__calloc(&r->mem, sizeof(irs_backup_stats) * (c->nbackups ? c->nbackups : 1));
 	r->shard_applied = irs__calloc(&r->mem, sizeof(uint64_t) * pool->nshards * c->nbackups);
-	r->scratch_cap = IRS_MAX_KEY_BYTES;
-	r->scratch = irs__malloc(&r->mem, r->scratch_cap);
-	if (!r->enabled || !r->stats || !r->scratch || !r->shard_applied)
+	if (!r->enabled || !r->stats || !r->shard_applied || irs__read_order_init(r) != 0)
 		return irs__seterr(err, IRS_ENOMEM, "out of memory creating the restore");
 	for (uint32_t t = 0; t < c->ntables; t++)
 		r->enabled[t] = o->tables == NULL;
