@@ -10,6 +10,7 @@ PKGS=(build-essential cmake pkg-config clang libclang-rt-14-dev
       libcmocka-dev libbenchmark-dev libsqlite3-dev sqlite3 libjson-c-dev libcsv-dev
       libxxhash-dev python3
       help2man groff-base  # the man page and its check against --help
+      strace               # tests/cli/export_formats.sh: fsync before rename
       dpkg-dev file        # cpack -G DEB: dpkg-shlibdeps, and file to find ELF objects
       librocksdb-dev liblmdb-dev  # perf/ contenders (the bench preset builds them)
       gnuplot-nox time)    # perf/compare.sh: plots and /usr/bin/time for peak RSS

@@ -35,7 +35,19 @@ typedef struct progress_state {
 	double t0;
 	uint32_t last_done;
 	int drew;
+	uint32_t upto;      /* chain index of the restore's last backup */
 } progress_state;
+
+/*
+ * The position (1..backups_total) of the backup a progress report names, whether it is
+ * in progress or just done: the restore's backups end at `upto`, so it is counted from
+ * there. (backups_done + 1 would lag by one at every barrier report.)
+ */
+static uint32_t progress_position(const progress_state *ps, const irs_progress *p)
+{
+	uint32_t from_end = ps->upto - p->backup_index;
+	return from_end < p->backups_total ? p->backups_total - from_end : 1;
+}
 
 /* A bar on a terminal, one plain line per backup otherwise, nothing with --quiet. */
 static void on_progress(void *ctx, const irs_progress *p)
@@ -56,11 +68,11 @@ static void on_progress(void *ctx, const irs_progress *p)
 			bar[i] = i < fill ? '#' : '.';
 		bar[20] = '\0';
 		fprintf(stderr, "\r[%s] backup %u/%u %.40s  %llu changes  %.1f MB/s  ETA %.0fs   ", bar,
-			p->backups_done < p->backups_total ? p->backups_done + 1 : p->backups_total,
-			p->backups_total, p->backup_name, (unsigned long long)p->changes_done, mbs, eta);
+			progress_position(ps, p), p->backups_total, p->backup_name,
+			(unsigned long long)p->changes_done, mbs, eta);
 		ps->drew = 1;
 	} else if (p->backups_done != ps->last_done) {
-		fprintf(stderr, "restored backup %u/%u %s: %llu changes, %.1f MB/s\n", p->backups_done,
+		fprintf(stderr, "restored backup %u/%u %s: %llu changes, %.1f MB/s\n", progress_position(ps, p),
 			p->backups_total, p->backup_name, (unsigned long long)p->changes_done, mbs);
 	}
 	ps->last_done = p->backups_done;
@@ -231,8 +243,8 @@ static int on_opt(void *ctx, const irs_cli_parser *p, int id)
 	return ok ? 0 : IRS_CLI_EXIT_USAGE;
 }
 
-/* "restored DIR through NAME: ..." and a line per restored table. */
-static void print_summary(const restore_args *a, const irs_collection *c, const irs_restore *r,
+/* "restored DIR through NAME: ..." and a line per restored table, to `out`. */
+static void print_summary(FILE *out, const restore_args *a, const irs_collection *c, const irs_restore *r,
 			  int table, double secs, bool wrote)
 {
 	int64_t th = irs_restore_through(r);
@@ -246,7 +258,7 @@ static void print_summary(const restore_args *a, const irs_collection *c, const 
 		changes += st[i].inserted + st[i].updated + st[i].erased + st[i].noop_erases;
 		bytes += st[i].bytes;
 	}
-	printf("restored %s through %s: %u backup%s (full %s + %u incremental%s), %llu changes, "
+	fprintf(out, "restored %s through %s: %u backup%s (full %s + %u incremental%s), %llu changes, "
 	       "%u shards, %.3f s, %.1f M changes/s, %.1f MB/s\n",
 	       a->dir, last.name, ns, ns == 1 ? "" : "s", base.name, ns - 1, ns == 2 ? "" : "s",
 	       (unsigned long long)changes, irs_restore_shard_count(r), secs,
@@ -257,13 +269,18 @@ static void print_summary(const restore_args *a, const irs_collection *c, const 
 		irs_table_def d;
 		irs_collection_table(c, t, &d);
 		char lb[32];
-		printf("  table %s: %llu rows, %s, digest %016llx\n", d.name,
+		fprintf(out, "  table %s: %llu rows, %s, digest %016llx\n", d.name,
 		       (unsigned long long)irs_restore_row_count(r, t),
 		       irs_cli_format_bytes(irs_restore_logical_bytes(r, t), lb),
 		       (unsigned long long)irs_restore_digest(r, t));
 	}
 	if (wrote)
-		printf("  wrote %s\n", a->out);
+		fprintf(out, "  wrote %s\n", a->out);
+}
+
+static bool stats_to_stdout(const restore_args *a)
+{
+	return a->stats && strcmp(a->stats, "-") == 0;
 }
 
 static int run_restore(const irs_cli_command *cmd, int argc, char **argv)
@@ -287,7 +304,9 @@ static int run_restore(const irs_cli_command *cmd, int argc, char **argv)
 		irs_collection_close(c);
 		return irs_cli_usage_error(cmd, "--upto %s: no backup of that name in %s", a.upto, a.dir);
 	}
-	progress_state ps = {.tty = isatty(2) == 1, .quiet = a.quiet, .t0 = irs_cli_now_s(), .last_done = 0};
+	progress_state ps = {.tty = isatty(2) == 1, .quiet = a.quiet, .t0 = irs_cli_now_s(), .last_done = 0,
+			     .upto = a.upto ? (uint32_t)irs_collection_find_backup(c, a.upto)
+					    : irs_collection_backup_count(c) - 1};
 	irs_restore_options ro;
 	irs_restore_options_init(&ro, IRS_RESTORE_OPTIONS_VERSION);
 	ro.shards = (uint32_t)a.shards;
@@ -328,8 +347,9 @@ static int run_restore(const irs_cli_command *cmd, int argc, char **argv)
 	}
 	if (!rc && a.out)
 		ec = do_export(cmd, c, r, a.out, table);
+	/* with --stats-json -, stdout holds the JSON document only */
 	if (!rc && !a.quiet)
-		print_summary(&a, c, r, table, secs, a.out && !ec);
+		print_summary(stats_to_stdout(&a) ? stderr : stdout, &a, c, r, table, secs, a.out && !ec);
 	irs_restore_free(r);
 	irs_collection_close(c);
 	return ec;
@@ -361,7 +381,8 @@ const irs_cli_command irs_cli_cmd_restore = {
 	"                        anything else    a new collection holding one full backup\n"
 	"                                         (the chain compacted into a new base)\n"
 	"  --stats-json FILE   per-backup wall time, changes by kind, per-shard counts, barrier\n"
-	"                      waits, skew, totals and peak RSS as JSON ('-' = stdout)\n"
+	"                      waits, skew, totals and peak RSS as JSON ('-' = stdout, which\n"
+	"                      then holds only the JSON: the summary goes to stderr)\n"
 	"  --memory-limit B    fail cleanly (exit 4) rather than allocate more than B bytes\n"
 	"  --checkpoint DIR    after a barrier, save the tables and the restore's position in\n"
 	"                      DIR (atomically); a rerun with the same DIR resumes after the\n"
