@@ -58,8 +58,14 @@ static bool table_readable(const irs_restore *r, uint32_t table)
 	return r && table < r->c->ntables && r->pool.shards;
 }
 
+/* Rows ahead of a source's next one that are asked into the cache: rows lie at random
+ * in the arena, so each would otherwise be a cache miss when its turn comes. */
+#define ROW_PREFETCH 8
+
 static void src_load(merge_src *m)
 {
+	if (m->i + ROW_PREFETCH < m->end)
+		__builtin_prefetch(m->rows[m->i + ROW_PREFETCH]);
 	m->key = irs__row_key(m->rows[m->i], &m->klen);
 	uint64_t v = 0;
 	for (size_t b = 0; b < 8; b++)

@@ -127,6 +127,7 @@ void irs__part_stats(const irs_table_part *p, irs_part_stats *out)
 const uint8_t *irs__part_next(const irs_table_part *p, size_t *pos)
 {
 	for (size_t i = *pos; i < p->cap; i++) {
+		prefetch_ahead(p, i); /* rows lie at random: load each group's together */
 		if (p->slots[i].ref) {
 			*pos = i + 1;
 			return ref_ptr(p, p->slots[i].ref);
