@@ -4,11 +4,11 @@
 #   1. dev build (RelWithDebInfo, fault hooks, static library only): every cmocka test,
 #      the CLI acceptance scripts, the README example, a benchmark smoke run; consumers
 #      of its install (tests/install/consumers.sh)
-#   1b. the plain default build (Release, no fault hooks, shared + static libraries) and
+#   2. the plain default build (Release, no fault hooks, shared + static libraries) and
 #      its tests, then the Debian packages and consumers of them (ci/package.sh)
-#   2. ASan+UBSan build: every test again
-#   3. TSan build: every test again (suppressions cover liburcu internals only)
-#   4. libFuzzer targets, each for a few seconds from the seed corpus
+#   3. ASan+UBSan build: every test again
+#   4. TSan build: every test again (suppressions cover liburcu internals only)
+#   5. libFuzzer targets, each for a few seconds from the seed corpus
 # IRS_LONG=1 runs every fuzz target for 10 minutes; IRS_SOAK_MINUTES=N adds the soak
 # (tests/soak.sh: random chains, shard counts, kills and resumes, checked against SQLite).
 set -euo pipefail

@@ -164,7 +164,8 @@ int irs_restore_get_batch(const irs_restore *r, uint32_t table, const irs_value 
 	size_t cap = GET_GROUP * 64, used;
 	uint8_t *kbuf = irs__malloc(mem, cap);
 	if (!kbuf)
-		return irs__seterr(err, IRS_ENOMEM, "out of memory reading table %s", t->name);
+		return irs__seterr(err, irs__mem_over_limit(mem) ? IRS_ELIMIT : IRS_ENOMEM,
+				   "out of memory reading table %s", t->name);
 	int rc = 0;
 	get_slot g[GET_GROUP];
 	for (size_t base = 0; base < n && !rc; base += GET_GROUP) {
@@ -177,7 +178,8 @@ int irs_restore_get_batch(const irs_restore *r, uint32_t table, const irs_value 
 				size_t ncap = used + need > 2 * cap ? used + need : 2 * cap;
 				uint8_t *nb = irs__realloc(mem, kbuf, cap, ncap);
 				if (!nb) {
-					rc = irs__seterr(err, IRS_ENOMEM, "out of memory reading table %s", t->name);
+					rc = irs__seterr(err, irs__mem_over_limit(mem) ? IRS_ELIMIT : IRS_ENOMEM,
+							 "out of memory reading table %s", t->name);
 					break;
 				}
 				kbuf = nb;
