@@ -57,7 +57,7 @@ for name in $targets; do
        "build/fuzz/work/$name" "tests/fuzz/corpus/$name" >"$log" 2>&1; then
     tail -n 40 "$log"; echo "fuzz target $name failed (crash input in the directory above)"; exit 1
   fi
-  echo "$name: $(grep -E '^#[0-9]+ +DONE' "$log" | tail -n 1)"
+  echo "$name: $(grep -E '^#[0-9]+[[:space:]]+DONE' "$log" | tail -n 1)"
 done
 
 if [ -n "${IRS_SOAK_MINUTES:-}" ]; then

@@ -459,7 +459,7 @@ IRS_API int irs_restore_get(const irs_restore *r, uint32_t table, const irs_valu
  * n rows the same way. For a key without a row, found[i] = 0 and every entry of its
  * row is IRS_VALUE_ABSENT (found may be NULL: a found row always has its key columns
  * SET). Returns 0, or IRS_EINVAL naming the first invalid key ("key 12: key column
- * id: not set"; rows before it are filled), or IRS_ENOMEM. Thread: any reader.
+ * id: not set"; rows[] is then unspecified), or IRS_ENOMEM. Thread: any reader.
  */
 IRS_API int irs_restore_get_batch(const irs_restore *r, uint32_t table, const irs_value *keys,
 				  size_t n, irs_value *rows, uint8_t *found, irs_error *err);
