@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
-# Installs every build and test dependency from Debian 12 packages. Idempotent,
-# non-interactive; run as root. Skips apt entirely when everything is present.
+# Installs from Debian 12 packages everything the project's scripts need: ci/build.sh
+# (every preset, the bench preset's perf/ contenders included), ci/test.sh,
+# ci/package.sh, ci/quickstart.sh, tests/soak.sh, perf/compare.sh and
+# perf/engine_vs_loop.sh. Idempotent, non-interactive; run as root. Skips apt entirely
+# when everything is present.
 set -euo pipefail
 PKGS=(build-essential cmake pkg-config clang libclang-rt-14-dev
       liburcu-dev libprotobuf-c-dev protobuf-c-compiler libjemalloc-dev
       libcmocka-dev libbenchmark-dev libsqlite3-dev sqlite3 libjson-c-dev libcsv-dev
-      libxxhash-dev python3)
-if [ "${IRS_PERF_DEPS:-0}" = 1 ]; then
-  # perf/: the RocksDB and LMDB contenders, the plots, /usr/bin/time for peak RSS
-  PKGS+=(librocksdb-dev liblmdb-dev gnuplot-nox time)
-fi
+      libxxhash-dev python3
+      help2man groff-base  # the man page and its check against --help
+      strace               # tests/cli/export_formats.sh: fsync before rename
+      dpkg-dev file        # cpack -G DEB: dpkg-shlibdeps, and file to find ELF objects
+      librocksdb-dev liblmdb-dev  # perf/ contenders (the bench preset builds them)
+      gnuplot-nox time)    # perf/compare.sh: plots and /usr/bin/time for peak RSS
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

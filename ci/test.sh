@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # ci/test.sh: the whole test run (the README's test command calls this after ci/deps.sh).
 #   0. every #include points down the layers (ci/check_layers.sh)
-#   1. dev build (RelWithDebInfo): every cmocka test, the CLI acceptance scripts, the
-#      README example, a benchmark smoke run, the install consumer check
-#   2. ASan+UBSan build: every test again
-#   3. TSan build: every test again (suppressions cover liburcu internals only)
-#   4. libFuzzer targets, each for a few seconds from the seed corpus
+#   1. dev build (RelWithDebInfo, fault hooks, static library only): every cmocka test,
+#      the CLI acceptance scripts, the README example, a benchmark smoke run; consumers
+#      of its install (tests/install/consumers.sh)
+#   2. the plain default build (Release, no fault hooks, shared + static libraries) and
+#      its tests, then the Debian packages and consumers of them (ci/package.sh)
+#   3. ASan+UBSan build: every test again
+#   4. TSan build: every test again (suppressions cover liburcu internals only)
+#   5. libFuzzer targets, each for a few seconds from the seed corpus
 # IRS_LONG=1 runs every fuzz target for 10 minutes; IRS_SOAK_MINUTES=N adds the soak
 # (tests/soak.sh: random chains, shard counts, kills and resumes, checked against SQLite).
 set -euo pipefail
@@ -22,14 +25,13 @@ ci/build.sh dev
 step "dev tests"
 ctest --preset dev -j "$jobs"
 
-step "install consumer"
+step "install consumer (the dev build: static library only)"
 rm -rf build/install-root build/consumer
 cmake --install build/dev --prefix "$PWD/build/install-root" >/dev/null
-cmake -S tests/install -B build/consumer -DCMAKE_PREFIX_PATH="$PWD/build/install-root" >/dev/null
-cmake --build build/consumer >/dev/null
-build/consumer/consumer_cmake
-PKG_CONFIG_PATH="$PWD/build/install-root/lib/pkgconfig:$PWD/build/install-root/lib/x86_64-linux-gnu/pkgconfig" \
-  bash tests/install/pkgconfig_consumer.sh build/consumer
+bash tests/install/consumers.sh build/install-root build/consumer
+
+step "default build (Release, shared + static), its tests, Debian packages"
+bash ci/package.sh
 
 step "asan+ubsan build"
 ci/build.sh asan
@@ -56,7 +58,7 @@ for name in $targets; do
        "build/fuzz/work/$name" "tests/fuzz/corpus/$name" >"$log" 2>&1; then
     tail -n 40 "$log"; echo "fuzz target $name failed (crash input in the directory above)"; exit 1
   fi
-  echo "$name: $(grep -E '^#[0-9]+ +DONE' "$log" | tail -n 1)"
+  echo "$name: $(grep -E '^#[0-9]+[[:space:]]+DONE' "$log" | tail -n 1)"
 done
 
 if [ -n "${IRS_SOAK_MINUTES:-}" ]; then

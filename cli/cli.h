@@ -32,6 +32,10 @@
 #include "engine/cli_support.h"
 #include "increstore.h"
 
+/* A macro's value as a string literal, for help texts (IRS_CLI_STR(IRS_MAX_SHARDS)). */
+#define IRS_CLI_STR_(x) #x
+#define IRS_CLI_STR(x) IRS_CLI_STR_(x)
+
 /* Exit codes (docs/design.md section 5). */
 enum {
 	IRS_CLI_EXIT_OK = 0,

@@ -36,7 +36,19 @@ typedef struct progress_state {
 	double t0;
 	uint32_t last_done;
 	int drew;
+	uint32_t upto;      /* chain index of the restore's last backup */
 } progress_state;
+
+/*
+ * The position (1..backups_total) of the backup a progress report names, whether it is
+ * in progress or just done: the restore's backups end at `upto`, so it is counted from
+ * there. (backups_done + 1 would lag by one at every barrier report.)
+ */
+static uint32_t progress_position(const progress_state *ps, const irs_progress *p)
+{
+	uint32_t from_end = ps->upto - p->backup_index;
+	return from_end < p->backups_total ? p->backups_total - from_end : 1;
+}
 
 /* A bar on a terminal, one plain line per backup otherwise, nothing with --quiet. */
 static void on_progress(void *ctx, const irs_progress *p)
@@ -57,11 +69,11 @@ static void on_progress(void *ctx, const irs_progress *p)
 			bar[i] = i < fill ? '#' : '.';
 		bar[20] = '\0';
 		fprintf(stderr, "\r[%s] backup %u/%u %.40s  %llu changes  %.1f MB/s  ETA %.0fs   ", bar,
-			p->backups_done < p->backups_total ? p->backups_done + 1 : p->backups_total,
-			p->backups_total, p->backup_name, (unsigned long long)p->changes_done, mbs, eta);
+			progress_position(ps, p), p->backups_total, p->backup_name,
+			(unsigned long long)p->changes_done, mbs, eta);
 		ps->drew = 1;
 	} else if (p->backups_done != ps->last_done) {
-		fprintf(stderr, "restored backup %u/%u %s: %llu changes, %.1f MB/s\n", p->backups_done,
+		fprintf(stderr, "restored backup %u/%u %s: %llu changes, %.1f MB/s\n", progress_position(ps, p),
 			p->backups_total, p->backup_name, (unsigned long long)p->changes_done, mbs);
 	}
 	ps->last_done = p->backups_done;
@@ -335,7 +347,7 @@ static int on_opt(void *ctx, const irs_cli_parser *p, int id)
 	restore_args *a = ctx;
 	bool ok = true;
 	switch (id) {
-	case OPT_SHARDS: ok = irs_cli_parse_u64(p, p->arg, 1, 256, &a->shards); break;
+	case OPT_SHARDS: ok = irs_cli_parse_u64(p, p->arg, 1, IRS_MAX_SHARDS, &a->shards); break;
 	case OPT_UPTO: a->upto = p->arg; break;
 	case OPT_TABLE: a->table_name = p->arg; break;
 	case OPT_OUT: a->out = p->arg; break;
@@ -351,8 +363,8 @@ static int on_opt(void *ctx, const irs_cli_parser *p, int id)
 	return ok ? 0 : IRS_CLI_EXIT_USAGE;
 }
 
-/* "restored DIR through NAME: ..." and a line per restored table. */
-static void print_summary(const restore_args *a, const irs_collection *c, const irs_restore *r,
+/* "restored DIR through NAME: ..." and a line per restored table, to `out`. */
+static void print_summary(FILE *out, const restore_args *a, const irs_collection *c, const irs_restore *r,
 			  int table, double secs, bool wrote)
 {
 	int64_t th = irs_restore_through(r);
@@ -366,7 +378,7 @@ static void print_summary(const restore_args *a, const irs_collection *c, const 
 		changes += st[i].inserted + st[i].updated + st[i].erased + st[i].noop_erases;
 		bytes += st[i].bytes;
 	}
-	printf("restored %s through %s: %u backup%s (full %s + %u incremental%s), %llu changes, "
+	fprintf(out, "restored %s through %s: %u backup%s (full %s + %u incremental%s), %llu changes, "
 	       "%u shards, %.3f s, %.1f M changes/s, %.1f MB/s\n",
 	       a->dir, last.name, ns, ns == 1 ? "" : "s", base.name, ns - 1, ns == 2 ? "" : "s",
 	       (unsigned long long)changes, irs_restore_shard_count(r), secs,
@@ -380,13 +392,18 @@ static void print_summary(const restore_args *a, const irs_collection *c, const 
 		irs_table_def d;
 		irs_collection_table(c, t, &d);
 		char lb[32];
-		printf("  table %s: %llu rows, %s, digest %016llx\n", d.name,
+		fprintf(out, "  table %s: %llu rows, %s, digest %016llx\n", d.name,
 		       (unsigned long long)irs_restore_row_count(r, t),
 		       irs_cli_format_bytes(irs_restore_logical_bytes(r, t), lb),
 		       (unsigned long long)irs_restore_digest(r, t));
 	}
 	if (wrote)
-		printf("  wrote %s\n", a->out);
+		fprintf(out, "  wrote %s\n", a->out);
+}
+
+static bool stats_to_stdout(const restore_args *a)
+{
+	return a->stats && strcmp(a->stats, "-") == 0;
 }
 
 static int run_restore(const irs_cli_command *cmd, int argc, char **argv)
@@ -410,7 +427,9 @@ static int run_restore(const irs_cli_command *cmd, int argc, char **argv)
 		irs_collection_close(c);
 		return irs_cli_usage_error(cmd, "--upto %s: no backup of that name in %s", a.upto, a.dir);
 	}
-	progress_state ps = {.tty = isatty(2) == 1, .quiet = a.quiet, .t0 = irs_cli_now_s(), .last_done = 0};
+	progress_state ps = {.tty = isatty(2) == 1, .quiet = a.quiet, .t0 = irs_cli_now_s(), .last_done = 0,
+			     .upto = a.upto ? (uint32_t)irs_collection_find_backup(c, a.upto)
+					    : irs_collection_backup_count(c) - 1};
 	irs_restore_options ro;
 	irs_restore_options_init(&ro, IRS_RESTORE_OPTIONS_VERSION);
 	ro.shards = (uint32_t)a.shards;
@@ -453,8 +472,9 @@ static int run_restore(const irs_cli_command *cmd, int argc, char **argv)
 	}
 	if (!rc && a.out)
 		ec = do_export(cmd, c, r, a.out, table);
+	/* with --stats-json -, stdout holds the JSON document only */
 	if (!rc && !a.quiet)
-		print_summary(&a, c, r, table, secs, a.out && !ec);
+		print_summary(stats_to_stdout(&a) ? stderr : stdout, &a, c, r, table, secs, a.out && !ec);
 	irs_restore_free(r);
 	irs_collection_close(c);
 	return ec;
@@ -474,7 +494,7 @@ const irs_cli_command irs_cli_cmd_restore = {
 	"all shards before the next one starts; a failure leaves the tables exactly as they\n"
 	"were after the previous backup, and the error says which one that is.\n"
 	"\n"
-	"  --shards N          shard threads, 1..256 (default: online CPUs)\n"
+	"  --shards N          shard threads, 1.." IRS_CLI_STR(IRS_MAX_SHARDS) " (default: online CPUs)\n"
 	"  --upto NAME         restore up to and including backup NAME\n"
 	"  --table T           restore only table T (and export only it)\n"
 	"  --out PATH          export the result; by PATH:\n"
@@ -489,7 +509,8 @@ const irs_cli_command irs_cli_cmd_restore = {
 	"                        anything else    a new collection holding one full backup\n"
 	"                                         (the chain compacted into a new base)\n"
 	"  --stats-json FILE   per-backup wall time, changes by kind, per-shard counts, barrier\n"
-	"                      waits, skew, totals and peak RSS as JSON ('-' = stdout); also\n"
+	"                      waits, skew, totals and peak RSS as JSON ('-' = stdout, which\n"
+	"                      then holds only the JSON: the summary goes to stderr); also\n"
 	"                      the collection id, target backup, partition and each table's\n"
 	"                      rows and digest, which check-partitions reads\n"
 	"  --partition I/K     keep only the rows whose primary key is in hash partition I of\n"

@@ -58,7 +58,7 @@ static int on_opt(void *ctx, const irs_cli_parser *p, int id)
 	case OPT_UPTO: a->upto = p->arg; break;
 	case OPT_EACH: a->each = true; break;
 	case OPT_SHARDS:
-		if (!irs_cli_parse_u64(p, p->arg, 1, 256, &a->shards))
+		if (!irs_cli_parse_u64(p, p->arg, 1, IRS_MAX_SHARDS, &a->shards))
 			return IRS_CLI_EXIT_USAGE;
 		break;
 	case OPT_QUIET: a->quiet = true; break;
@@ -465,7 +465,7 @@ const irs_cli_command irs_cli_cmd_verify = {
 	"  --upto NAME   verify the state after backup NAME\n"
 	"  --each        compare after every backup, not only the last (the SQLite copy is\n"
 	"                advanced in step at each barrier of the engine's restore)\n"
-	"  --shards N    engine shard threads, 1..256 (default: online CPUs)\n"
+	"  --shards N    engine shard threads, 1.." IRS_CLI_STR(IRS_MAX_SHARDS) " (default: online CPUs)\n"
 	"  -q, --quiet   no progress lines on stderr\n"
 	"  --tamper update|delete|insert\n"
 	"                testing verify itself: before the final comparison, change the\n"

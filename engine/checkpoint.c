@@ -174,11 +174,11 @@ int irs__checkpoint_load(irs_restore *r, uint32_t upto, irs_collection **state, 
 			continue;
 		if (nenabled >= rs->n_tables || strcmp(rs->tables[nenabled], c->tables[t].name) != 0)
 			rc = irs__seterr(err, IRS_EINVAL,
-					 "checkpoint %s was written for other tables (--table differs)", dir);
+					 "checkpoint %s was written for other tables (the table filter differs)", dir);
 		nenabled++;
 	}
 	if (!rc && nenabled != rs->n_tables)
-		rc = irs__seterr(err, IRS_EINVAL, "checkpoint %s was written for other tables (--table differs)",
+		rc = irs__seterr(err, IRS_EINVAL, "checkpoint %s was written for other tables (the table filter differs)",
 				 dir);
 	int64_t b = (int64_t)rs->through_seq - 1;
 	if (!rc && (b < 0 || b > (int64_t)upto || strcmp(c->backups[b].pb->name, rs->through_name) != 0))

@@ -22,21 +22,37 @@
 #include "common/clock.h"
 #include "common/error.h"
 #include "engine/checkpoint.h"
+#include "common/options.h"
 #include "engine/memory_model.h"
 #include "engine/restore.h"
 #include "shard/fault.h"
 
-void irs_restore_options_init(irs_restore_options *o, uint32_t version)
+/* Bytes of each version of irs_restore_options (common/options.h). */
+static const size_t restore_options_size[] = {
+	0, IRS_OPTIONS_END(irs_restore_options, checkpoint_seconds), /* 1: 0.1.0 */
+	IRS_OPTIONS_END(irs_restore_options, staging_budget),         /* 2: partitions, staging budget */
+};
+#define RESTORE_OPTIONS_VERSIONS (sizeof restore_options_size / sizeof restore_options_size[0] - 1)
+
+static void restore_options_defaults(irs_restore_options *o)
 {
 	memset(o, 0, sizeof *o);
-	o->version = version;
+	o->version = IRS_RESTORE_OPTIONS_VERSION;
 	o->check_expected = 1;
+}
+
+void irs_restore_options_init(irs_restore_options *o, uint32_t version)
+{
+	irs_restore_options d;
+	restore_options_defaults(&d);
+	d.version = version;
+	irs__options_init(o, &d, version, restore_options_size, RESTORE_OPTIONS_VERSIONS);
 }
 
 static uint32_t default_shards(void)
 {
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
-	return n < 1 ? 1 : n > 256 ? 256 : (uint32_t)n;
+	return n < 1 ? 1 : n > IRS_MAX_SHARDS ? IRS_MAX_SHARDS : (uint32_t)n;
 }
 
 static void report_progress(irs_restore *r, uint32_t backup, uint32_t done, uint32_t total,
@@ -186,6 +202,8 @@ static int run_backup(irs_restore *r, const irs_collection *src, uint32_t sb, ui
 		rc = irs__seterr(err, IRS_ECANCELED, "cancelled before backup %s", c->backups[b].pb->name);
 	if (!rc)
 		rc = irs__plan_backup(r, src, sb, b, err);
+	if (!rc)
+		irs__read_order_drop(r); /* the shards are about to change the tables */
 	if (rc)
 		return rc; /* nothing reached a shard: the tables are untouched */
 	irs__countdown_arm(&p->decoding, r->pool.nshards);
@@ -252,12 +270,12 @@ void irs_restore_free(irs_restore *r)
 	if (!r)
 		return;
 	restore_stop(r);
+	irs__read_order_free(r); /* before the partitions its arrays point into */
 	irs__pool_free(&r->pool);
 	irs_mem *mem = &r->mem;
 	const irs_collection *c = r->c;
 	irs__free(mem, r->enabled, sizeof(bool) * c->ntables);
 	irs__free(mem, r->stats, sizeof(irs_backup_stats) * (c->nbackups ? c->nbackups : 1));
-	irs__free(mem, r->scratch, r->scratch_cap);
 	irs__free(mem, r->shard_applied, sizeof(uint64_t) * r->pool.nshards * c->nbackups);
 	irs_allocator a = mem->a;
 	a.free(a.ctx, r, sizeof *r);
@@ -338,9 +356,7 @@ static int restore_create(const irs_collection *c, const irs_restore_options *o,
 	r->enabled = irs__calloc(&r->mem, sizeof(bool) * c->ntables);
 	r->stats = irs__calloc(&r->mem, sizeof(irs_backup_stats) * (c->nbackups ? c->nbackups : 1));
 	r->shard_applied = irs__calloc(&r->mem, sizeof(uint64_t) * pool->nshards * c->nbackups);
-	r->scratch_cap = IRS_MAX_KEY_BYTES;
-	r->scratch = irs__malloc(&r->mem, r->scratch_cap);
-	if (!r->enabled || !r->stats || !r->scratch || !r->shard_applied)
+	if (!r->enabled || !r->stats || !r->shard_applied || irs__read_order_init(r) != 0)
 		return irs__seterr(err, IRS_ENOMEM, "out of memory creating the restore");
 	for (uint32_t t = 0; t < c->ntables; t++)
 		r->enabled[t] = o->tables == NULL;
@@ -438,13 +454,15 @@ int irs__restore_run_hooked(const irs_collection *c, const irs_restore_options *
 		return irs__seterr(err, IRS_EINVAL, "irs_restore_run: NULL argument");
 	*out = NULL;
 	irs_restore_options o;
-	irs_restore_options_init(&o, IRS_RESTORE_OPTIONS_VERSION);
-	if (opts)
-		o = *opts;
+	restore_options_defaults(&o);
+	int rc = irs__options_read(&o, opts, restore_options_size, RESTORE_OPTIONS_VERSIONS,
+				   "irs_restore_options", err);
+	if (rc)
+		return rc;
 	if (!o.shards)
 		o.shards = default_shards();
-	if (o.shards > 256)
-		return irs__seterr(err, IRS_EINVAL, "%u shards: at most 256", o.shards);
+	if (o.shards > IRS_MAX_SHARDS)
+		return irs__seterr(err, IRS_EINVAL, "%u shards: at most %u", o.shards, IRS_MAX_SHARDS);
 	if (o.partition_count > IRS_MAX_PARTITIONS || (o.partition_count > 1 && o.partition >= o.partition_count))
 		return irs__seterr(err, IRS_EINVAL, "partition %u of %u: need 0 <= I < K <= %u", o.partition,
 				   o.partition_count, IRS_MAX_PARTITIONS);
@@ -462,7 +480,7 @@ int irs__restore_run_hooked(const irs_collection *c, const irs_restore_options *
 		upto = (uint32_t)i;
 	}
 	irs_restore *r = NULL;
-	int rc = restore_create(c, &o, alloc, &r, err);
+	rc = restore_create(c, &o, alloc, &r, err);
 	if (rc)
 		goto fail;
 	if (hooks) {

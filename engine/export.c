@@ -9,8 +9,16 @@
  * SQLITE TYPES: tables are created STRICT so SQLite stores exactly what is bound:
  * bool, int32, int64, uint32, timestamp -> INTEGER (timestamp in microseconds); double
  * -> REAL; utf8 -> TEXT; bytes -> BLOB; uint64 -> ANY, holding an INTEGER when the
- * value fits in a signed 64-bit integer and its decimal TEXT above 2^63-1 (SQLite has
- * no unsigned 64-bit integer, and any numeric affinity would round such values).
+ * value fits in a signed 64-bit integer and, above 2^63-1, its decimal TEXT zero-padded
+ * to 20 digits ("09223372036854775808" .. "18446744073709551615"). SQLite has no
+ * unsigned 64-bit integer, and any numeric affinity would round such values. The TEXT
+ * reads back exactly (strtoull), and the padding keeps ORDER BY numeric: SQLite sorts
+ * every INTEGER before every TEXT, and equal-length digit strings sort as numbers.
+ * (SQLite stores a NaN double as NULL and -0.0 as 0.0: docs/cli.md says so.)
+ *
+ * DURABILITY: a SQLite export is written with journaling and syncing off (it is a new
+ * file nobody else sees), then fsync'd as a whole before the rename, like the text
+ * exports; after the rename the directory is fsync'd, so the new name survives a crash.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -54,6 +62,42 @@ static int tmp_name(char *out, size_t cap, const char *path)
 	return snprintf(out, cap, "%s.tmp-%ld", path, (long)getpid()) >= (int)cap ? -1 : 0;
 }
 
+/* fsync of a file written by someone else (SQLite): its data before its new name. */
+static int sync_file(const char *path, irs_error *err)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fsync(fd) != 0) {
+		int e = errno;
+		if (fd >= 0)
+			close(fd);
+		return irs__seterr(err, IRS_EIO, "%s: fsync failed: %s", path, strerror(e));
+	}
+	close(fd);
+	return 0;
+}
+
+/* fsync of the directory holding path, so a rename into it is durable. */
+static int sync_parent_dir(const char *path, irs_error *err)
+{
+	char dir[4096];
+	const char *slash = strrchr(path, '/');
+	if (!slash)
+		snprintf(dir, sizeof dir, ".");
+	else if (slash == path)
+		snprintf(dir, sizeof dir, "/");
+	else
+		snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || fsync(fd) != 0) {
+		int e = errno;
+		if (fd >= 0)
+			close(fd);
+		return irs__seterr(err, IRS_EIO, "%s: fsync of the directory failed: %s", dir, strerror(e));
+	}
+	close(fd);
+	return 0;
+}
+
 static int export_text(const irs_restore *r, uint32_t table, const char *path, int csv,
 		       irs_error *err)
 {
@@ -81,6 +125,8 @@ static int export_text(const irs_restore *r, uint32_t table, const char *path, i
 	irs__textbuf_free(&x.buf);
 	if (!rc && rename(tmp, path) != 0)
 		rc = irs__seterr(err, IRS_EIO, "%s: rename failed: %s", path, strerror(errno));
+	if (!rc)
+		rc = sync_parent_dir(path, err);
 	if (rc) {
 		unlink(tmp);
 		if (rc == IRS_EIO && (!err || !err->code))
@@ -134,7 +180,7 @@ int irs__sqlite_bind_value(sqlite3_stmt *st, int i, irs_type type, const irs_val
 		if (v->v.u64 <= (uint64_t)INT64_MAX)
 			return sqlite3_bind_int64(st, i, (sqlite3_int64)v->v.u64);
 		char dec[24];
-		snprintf(dec, sizeof dec, "%" PRIu64, v->v.u64);
+		snprintf(dec, sizeof dec, "%020" PRIu64, v->v.u64);
 		return sqlite3_bind_text(st, i, dec, -1, SQLITE_TRANSIENT);
 	case IRS_TYPE_DOUBLE: return sqlite3_bind_double(st, i, v->v.d);
 	case IRS_TYPE_UTF8: return sqlite3_bind_text(st, i, v->v.s.len ? v->v.s.ptr : "", (int)v->v.s.len, SQLITE_STATIC);
@@ -240,8 +286,12 @@ static int export_sqlite(const irs_restore *r, const char *path, irs_error *err)
 out:
 	if (db && sqlite3_close(db) != SQLITE_OK && !rc)
 		rc = irs__seterr(err, IRS_EIO, "%s: close failed", tmp);
+	if (!rc)
+		rc = sync_file(tmp, err);
 	if (!rc && rename(tmp, path) != 0)
 		rc = irs__seterr(err, IRS_EIO, "%s: rename failed: %s", path, strerror(errno));
+	if (!rc)
+		rc = sync_parent_dir(path, err);
 	if (rc)
 		unlink(tmp);
 	return rc;
@@ -301,6 +351,8 @@ static int export_collection(const irs_restore *r, const char *path, irs_error *
 	irs_collection_close(nc);
 	if (!rc && rename(tmp, path) != 0)
 		rc = irs__seterr(err, IRS_EIO, "%s: rename failed: %s", path, strerror(errno));
+	if (!rc)
+		rc = sync_parent_dir(path, err);
 	if (rc)
 		irs__remove_tree_at(AT_FDCWD, tmp); /* the partial temporary collection */
 	return rc;

@@ -41,10 +41,9 @@
  *   hash index: 8-byte slots, at most 3/4 full: every shard holding n rows has at
  *     least ceil(4 n / 3) slots, so >= 8 * ceil(4 R / 3) bytes over all shards.
  *
- *   Per-restore buffers held until the end (engine/coordinator.c, segment.c,
- *   batch.c): the key scratch (IRS_MAX_KEY_BYTES), and when the base has a frame,
- *   one frame buffer (>= 64 KiB and >= the largest frame, which is >= the average
- *   frame of any segment) and one decoder record buffer (>= IRS_REC_HEADER +
+ *   Per-restore buffers held until the end (segment.c, batch.c): when the base has
+ *   a frame, one frame buffer (>= 64 KiB and >= the largest frame, which is >= the
+ *   average frame of any segment) and one decoder record buffer (>= IRS_REC_HEADER +
  *   IRS_MAX_KEY_BYTES + that frame's length).
  *
  *   Bytes per row by schema (without strings, before the index's 10.7 bytes):
@@ -119,7 +118,7 @@ int irs__memory_estimate(const irs_collection *c, uint32_t base, uint32_t upto, 
 	if (!c || shards == 0 || base >= c->nbackups || upto >= c->nbackups || upto < base ||
 	    c->backups[base].kind != IRS_BACKUP_FULL)
 		return IRS_EINVAL;
-	uint64_t total = IRS_MAX_KEY_BYTES; /* the coordinator's key scratch */
+	uint64_t total = 0;
 	uint64_t max_frame = 0;
 	bool any_frame = false;
 	for (uint32_t ti = 0; ti < c->ntables; ti++) {

@@ -10,11 +10,30 @@
 #ifndef IRS_ENGINE_RESTORE_H
 #define IRS_ENGINE_RESTORE_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "format/collection.h"
 #include "shard/shard.h"
+
+/*
+ * engine/read_order.c: each partition's rows in key order, computed when an ordered
+ * read first asks for them and kept until the tables change (the next backup), so at
+ * most once per barrier. Reader threads share it: `lock` guards every field, `done`
+ * wakes readers waiting for a partition another reader is sorting.
+ */
+typedef struct irs_sorted_table irs_sorted_table;
+typedef struct irs_read_order {
+	pthread_mutex_t lock;
+	pthread_cond_t done;
+	irs_sorted_table **tables;  /* one per table, NULL until an ordered read of it */
+	uint32_t ntables;
+	int ready;                  /* lock and done are initialised */
+	_Atomic uint32_t turn;      /* spreads readers' first partitions (cursor.c) */
+	uint64_t sorts;             /* partitions sorted so far (tests check "at most once") */
+} irs_read_order;
 
 struct irs_restore {
 	const irs_collection *c;
@@ -30,8 +49,7 @@ struct irs_restore {
 	uint32_t nstats;
 	uint64_t *shard_applied;    /* nstats x nshards, behind stats[].shard_applied */
 	uint64_t peak_bytes;
-	uint8_t *scratch;           /* unescaped key strings for reads */
-	size_t scratch_cap;
+	irs_read_order order;       /* the tables' sorted order, for ordered reads */
 	const uint64_t *presize_rows; /* per table: rows to size partitions for (hooks), or NULL */
 };
 
@@ -51,6 +69,24 @@ typedef struct irs_restore_hooks {
 int irs__restore_run_hooked(const irs_collection *c, const irs_restore_options *opts,
 			    const irs_allocator *alloc, const irs_restore_hooks *hooks,
 			    irs_restore **out, irs_error *err);
+
+/* engine/read_order.c */
+
+/* Prepares r->order (no table sorted). Errors: IRS_ENOMEM. Thread: coordinator. */
+int irs__read_order_init(irs_restore *r);
+/* Forgets every sorted order: call before the tables change. Thread: coordinator, with
+ * no reader active (the readers' time is after the run or inside a barrier callback). */
+void irs__read_order_drop(irs_restore *r);
+/* Drops the orders and releases what init made. */
+void irs__read_order_free(irs_restore *r);
+/*
+ * The rows of partition `s` of `table` sorted by encoded key (*rows, *n), sorting them
+ * on the first call since the last drop. Concurrent callers sort different partitions
+ * and wait for the ones another caller is sorting. The array stays valid until the
+ * next drop. Errors: IRS_ENOMEM, IRS_ELIMIT (the memory limit). Thread: any reader.
+ */
+int irs__read_order_part(const irs_restore *r, uint32_t table, uint32_t s, const uint8_t *const **rows,
+			 size_t *n);
 
 /* engine/plan.c: the coordinator's plan of one backup (shard.h's irs_plan). */
 

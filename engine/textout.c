@@ -2,11 +2,13 @@
  * textout.c: values and rows as JSON and CSV text (forms: textout.h).
  *
  * ALGORITHM
- *   Doubles: print with %.15g, read back with strtod, and keep it when the bits are
- *   identical; else %.16g, else %.17g (which always round-trips for IEEE binary64).
- *   This gives the short form for values typed by people ("0.1", not
- *   "0.10000000000000001") and exactness for everything else. The process must use
- *   the "C" LC_NUMERIC locale (the CLI never calls setlocale).
+ *   Doubles: the shortest text that reads back identical: the fewest significant
+ *   digits for which a decimal reads back (strtod) to the same bits, the one nearest
+ *   the value when several do, written as ECMAScript's Number::toString (and so
+ *   JSON.stringify) writes them ("0.1", "1000", "5e-324", "1e+21"), except that -0.0
+ *   is "-0.0". irs__text_double says why 15, 16 and 17 digits suffice to try for most
+ *   values. The process must use the "C" LC_NUMERIC locale (the CLI never calls
+ *   setlocale).
  *   Timestamps: floor-divide the microseconds into days and time of day, then the
  *   days-to-civil-date algorithm of H. Hinnant ("chrono-Compatible Low-Level Date
  *   Algorithms"), valid for every int64 without overflow.
@@ -18,6 +20,7 @@
  */
 #include "textout.h"
 
+#include <float.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -89,6 +92,89 @@ int irs__textbuf_cstr(irs_textbuf *b)
 	return 0;
 }
 
+/*
+ * The p significant decimal digits of |d| rounded to nearest (p <= 17), NUL-terminated
+ * in dig[], and the decimal exponent of the first one, from printf's %.*e.
+ */
+static int decimal_digits(double d, int p, char *dig)
+{
+	char e[40];
+	snprintf(e, sizeof e, "%.*e", p - 1, fabs(d));
+	int n = 0;
+	const char *c = e;
+	for (; *c && *c != 'e'; c++)
+		if (*c >= '0' && *c <= '9')
+			dig[n++] = *c;
+	dig[n] = '\0';
+	return atoi(c + 1);
+}
+
+/* Adds one unit in the last place of the n digits in dig[]; the exponent of the result
+ * (one more when 99..9 carries into 100..0). */
+static int digits_increment(char *dig, int n, int exp)
+{
+	int i = n - 1;
+	while (i >= 0 && dig[i] == '9')
+		dig[i--] = '0';
+	if (i >= 0) {
+		dig[i]++;
+		return exp;
+	}
+	dig[0] = '1';
+	return exp + 1;
+}
+
+/*
+ * Writes sign, digits and exponent as ECMAScript's Number::toString does (so as
+ * JSON.stringify): with k significant digits (trailing zeros dropped) and the value
+ * d.ddd x 10^exp, positional when -7 < exp < 21 ("1000", "0.000001", "123.5"), else
+ * d[.ddd]e+X / d[.ddd]e-X ("1e+21", "5e-324", "1.5e-7"). Returns the length.
+ */
+static size_t format_es(bool neg, const char *dig, int p, int exp, char *out)
+{
+	int k = p;
+	while (k > 1 && dig[k - 1] == '0')
+		k--;
+	size_t n = 0;
+	if (neg)
+		out[n++] = '-';
+	if (exp >= 21 || exp < -6) {
+		out[n++] = dig[0];
+		if (k > 1) {
+			out[n++] = '.';
+			for (int i = 1; i < k; i++)
+				out[n++] = dig[i];
+		}
+		n += (size_t)snprintf(out + n, 8, "e%c%d", exp < 0 ? '-' : '+', exp < 0 ? -exp : exp);
+		return n;
+	}
+	if (exp < 0) {
+		out[n++] = '0';
+		out[n++] = '.';
+		for (int i = 0; i < -exp - 1; i++)
+			out[n++] = '0';
+		for (int i = 0; i < k; i++)
+			out[n++] = dig[i];
+	} else {
+		for (int i = 0; i <= exp; i++)
+			out[n++] = i < k ? dig[i] : '0';
+		if (k > exp + 1) {
+			out[n++] = '.';
+			for (int i = exp + 1; i < k; i++)
+				out[n++] = dig[i];
+		}
+	}
+	out[n] = '\0';
+	return n;
+}
+
+/* True when the text reads back (strtod, round to nearest) to exactly d. */
+static bool reads_back(const char *text, double d)
+{
+	double back = strtod(text, NULL);
+	return memcmp(&back, &d, sizeof d) == 0;
+}
+
 size_t irs__text_double(double d, char *out)
 {
 	if (isnan(d)) {
@@ -103,14 +189,40 @@ size_t irs__text_double(double d, char *out)
 		memcpy(out, "-Infinity", 10);
 		return 9;
 	}
-	int n = 0;
-	for (int prec = 15; prec <= 17; prec++) {
-		n = snprintf(out, IRS_TEXT_DOUBLE_MAX, "%.*g", prec, d);
-		double back = strtod(out, NULL);
-		if (memcmp(&back, &d, sizeof d) == 0)
-			break;
+	if (d == 0) {
+		/* "-0" would read back as the integer 0 in many JSON readers */
+		const char *z = signbit(d) ? "-0.0" : "0";
+		memcpy(out, z, strlen(z) + 1);
+		return strlen(z);
 	}
-	return (size_t)n;
+	/*
+	 * The fewest significant digits p whose nearest p-digit decimal reads back to d.
+	 * For a normal double other than a power of two, trying 15, 16 and 17 digits (and
+	 * dropping trailing zeros) finds it: the rounding interval of d is symmetric and
+	 * narrower than the gap between 15-digit decimals, so no shorter decimal lies in it
+	 * when the 15-digit one does. Subnormals (wide intervals) and powers of two (whose
+	 * interval is twice as wide above d as below, so the nearest p-digit decimal may
+	 * miss below while the next one up fits) search p from 1, trying that next one too.
+	 */
+	uint64_t bits;
+	memcpy(&bits, &d, sizeof bits);
+	bool pow2 = (bits & ((UINT64_C(1) << 52) - 1)) == 0;
+	bool search = pow2 || fabs(d) < DBL_MIN;
+	char dig[24];
+	for (int p = search ? 1 : 15; p <= 17; p++) {
+		int exp = decimal_digits(d, p, dig);
+		size_t n = format_es(signbit(d), dig, p, exp, out);
+		if (reads_back(out, d))
+			return n;
+		if (pow2) {
+			exp = digits_increment(dig, p, exp);
+			n = format_es(signbit(d), dig, p, exp, out);
+			if (reads_back(out, d))
+				return n;
+		}
+	}
+	/* not reached: 17 significant digits always read back (IEEE 754 binary64) */
+	return (size_t)snprintf(out, IRS_TEXT_DOUBLE_MAX, "%.17g", d);
 }
 
 /* Days since 1970-01-01 -> civil date (proleptic Gregorian). */

@@ -10,9 +10,15 @@
  *   int64,
  *   uint32,
  *   uint64     (uint64 full range, 0..18446744073709551615)
- *   double     shortest of %.15g/%.16g/%.17g       the same text
- *              that strtod()s back to the same
- *              bits (-0 stays "-0"); NaN, +inf,
+ *   double     the shortest text that strtod()s    the same text
+ *              back to the same bits (the fewest
+ *              significant digits, the nearest
+ *              such decimal), spelled as
+ *              ECMAScript's Number::toString:
+ *              "0.1", "1000", "1e+21", "5e-324",
+ *              "1.5e-7"; -0.0 as "-0.0" (JSON
+ *              readers keep the sign of a float
+ *              literal, not of "-0"); NaN, +inf,
  *              -inf as the STRINGS "NaN",
  *              "Infinity", "-Infinity" (JSON has
  *              no such numbers, and writing null
@@ -96,9 +102,9 @@ int irs__text_csv_row(irs_textbuf *b, const irs_schema_table *t, const irs_value
 int irs__text_csv_header(irs_textbuf *b, const irs_schema_table *t);
 
 /*
- * Formats a double as the shortest of %.15g/%.16g/%.17g that reads back to the same
- * bits, into out (at least IRS_TEXT_DOUBLE_MAX bytes). NaN/inf give "NaN", "Infinity",
- * "-Infinity". Returns the length.
+ * Formats a double as the shortest text that reads back to the same bits (above), into
+ * out (at least IRS_TEXT_DOUBLE_MAX bytes), NUL-terminated. NaN/inf give "NaN",
+ * "Infinity", "-Infinity". Returns the length.
  */
 #define IRS_TEXT_DOUBLE_MAX 32
 size_t irs__text_double(double d, char *out);

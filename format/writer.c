@@ -38,6 +38,7 @@
 #include "batch.h"
 #include "collection.h"
 #include "common/error.h"
+#include "common/options.h"
 
 /* A sorted run spilled to a file: records back to back (each padded to 8 bytes). */
 typedef struct run_file {
@@ -78,11 +79,25 @@ struct irs_backup_writer {
 	uint64_t run_seq;
 };
 
-void irs_writer_options_init(irs_writer_options *o, uint32_t version)
+/* Bytes of each version of irs_writer_options (common/options.h). */
+static const size_t writer_options_size[] = {
+	0, IRS_OPTIONS_END(irs_writer_options, no_sync), /* 1: 0.1.0 */
+};
+#define WRITER_OPTIONS_VERSIONS (sizeof writer_options_size / sizeof writer_options_size[0] - 1)
+
+static void writer_options_defaults(irs_writer_options *o)
 {
 	memset(o, 0, sizeof *o);
-	o->version = version;
+	o->version = IRS_WRITER_OPTIONS_VERSION;
 	o->collapse_duplicates = 1;
+}
+
+void irs_writer_options_init(irs_writer_options *o, uint32_t version)
+{
+	irs_writer_options d;
+	writer_options_defaults(&d);
+	d.version = version;
+	irs__options_init(o, &d, version, writer_options_size, WRITER_OPTIONS_VERSIONS);
 }
 
 static void fill_defaults(irs_writer_options *o)
@@ -277,6 +292,11 @@ int irs_backup_writer_begin(irs_collection *c, irs_backup_kind kind, const char 
 	if (!c || !out || (kind != IRS_BACKUP_FULL && kind != IRS_BACKUP_INCREMENTAL))
 		return irs__seterr(err, IRS_EINVAL, "irs_backup_writer_begin: bad argument");
 	*out = NULL;
+	irs_writer_options o;
+	writer_options_defaults(&o);
+	if (irs__options_read(&o, opts, writer_options_size, WRITER_OPTIONS_VERSIONS,
+			      "irs_writer_options", err))
+		return IRS_EINVAL;
 	/* Lock, then re-read the manifest: another handle (or process) may have added
 	 * backups since c was opened, and the new backup must follow the real chain. */
 	int lockfd = openat(c->dirfd, "LOCK", O_RDWR | O_CREAT | O_CLOEXEC, 0644);
@@ -307,9 +327,7 @@ int irs_backup_writer_begin(irs_collection *c, irs_backup_kind kind, const char 
 	w->mem = &c->mem;
 	w->kind = kind;
 	w->lockfd = lockfd;
-	irs_writer_options_init(&w->o, IRS_WRITER_OPTIONS_VERSION);
-	if (opts)
-		w->o = *opts;
+	w->o = o;
 	fill_defaults(&w->o);
 	memcpy(w->name, nm, sizeof nm);
 	w->seq = (uint64_t)c->nbackups + 1;

@@ -17,6 +17,15 @@
  *     out-of-memory: it returns IRS_ENOMEM / IRS_ECORRUPT / ... instead.
  *   - "Thread:" at the end of a comment says who may call the function. Unless it
  *     says otherwise, one handle must not be used by two threads at once.
+ *   - Option structs (irs_writer_options, irs_restore_options) start with a `version`
+ *     field naming their layout; later versions only append fields. Fill one with
+ *     *_options_init(&o, IRS_*_OPTIONS_VERSION) and then set fields. The library reads
+ *     exactly the bytes of the version the struct names, and gives every field that
+ *     version lacks its default; *_options_init writes exactly those bytes too, so a
+ *     program built against an older header keeps working with a newer library.
+ *     A version the library does not know (0, or newer than the library) makes the
+ *     call taking the struct fail with IRS_EINVAL, and *_options_init then sets only
+ *     the version field.
  */
 #ifndef INCRESTORE_H
 #define INCRESTORE_H
@@ -273,6 +282,8 @@ typedef struct irs_writer_options {
 				       * a crash may then lose or tear the backup */
 } irs_writer_options;
 #define IRS_WRITER_OPTIONS_VERSION 1
+/* Fills *o with the defaults of layout `version` (pass IRS_WRITER_OPTIONS_VERSION):
+ * see "Option structs" above. Thread: any. */
 IRS_API void irs_writer_options_init(irs_writer_options *o, uint32_t version);
 
 IRS_API int irs_backup_writer_begin(irs_collection *c, irs_backup_kind kind, const char *name,
@@ -323,14 +334,17 @@ typedef void (*irs_progress_fn)(void *ctx, const irs_progress *p);
 /*
  * Called by the coordinator after backup `backup_index` is applied by every shard and
  * before the next one starts: every shard is quiescent, so the read functions below
- * may be used on `r`. Returning non-zero cancels the restore (IRS_ECANCELED) with the
+ * may be used on `r`, by any number of threads that are done before it returns. Returning non-zero cancels the restore (IRS_ECANCELED) with the
  * tables left at this backup.
  */
 typedef int (*irs_barrier_fn)(void *ctx, irs_restore *r, uint32_t backup_index);
 
+/* The most shard threads one restore runs (irs_restore_options.shards). */
+#define IRS_MAX_SHARDS 256
+
 typedef struct irs_restore_options {
 	uint32_t version;              /* IRS_RESTORE_OPTIONS_VERSION */
-	uint32_t shards;               /* 1..256; 0 = online CPUs */
+	uint32_t shards;               /* 1..IRS_MAX_SHARDS; 0 = online CPUs (at most IRS_MAX_SHARDS) */
 	const char *upto;              /* backup name; NULL = the last backup */
 	const char *const *tables;     /* restore only these tables; NULL = all */
 	uint32_t table_count;
@@ -358,7 +372,9 @@ typedef struct irs_restore_options {
 					* applied as it streams). 0 = the larger of 64 MiB and a
 					* quarter of what the restore holds when it starts. */
 } irs_restore_options;
-#define IRS_RESTORE_OPTIONS_VERSION 1
+#define IRS_RESTORE_OPTIONS_VERSION 2
+/* Fills *o with the defaults of layout `version` (pass IRS_RESTORE_OPTIONS_VERSION):
+ * see "Option structs" above. Thread: any. */
 IRS_API void irs_restore_options_init(irs_restore_options *o, uint32_t version);
 
 /* Statistics of a restore, per backup applied. */
@@ -406,8 +422,29 @@ IRS_API const irs_backup_stats *irs_restore_stats(const irs_restore *r, uint32_t
 /* Peak bytes allocated through the restore's allocator accounting. */
 IRS_API uint64_t irs_restore_peak_bytes(const irs_restore *r);
 
-/* Restored tables are addressed by the collection's table index. Tables filtered
- * out by opts->tables are empty. */
+/*
+ * READING THE RESTORED TABLES
+ *
+ * Tables are addressed by the collection's table index; tables filtered out by
+ * opts->tables are empty. Every function below reads only, so any number of threads
+ * may call them at once on one restore, once irs_restore_run has returned, or while
+ * the coordinator waits in the barrier callback (the reading threads must then be done,
+ * their cursors closed, before the callback returns: the next backup changes the
+ * tables). A row[] array has one irs_value per column, in schema order.
+ *
+ * Lifetimes: string values of value columns point into the tables and stay valid
+ * until the restore changes (the next backup) or is freed. Key columns of a get point
+ * to the caller's key[]; key columns of a cursor's row may point into the cursor and
+ * are valid until its next irs_cursor_next or irs_cursor_close.
+ *
+ * Order: "key order" is the typed order of the primary key tuple, column by column in
+ * primary key order: integers and timestamps numerically, bool false < true, utf8 and
+ * bytes bytewise (a prefix first), doubles -Infinity < ... < -0.0 < +0.0 < ... <
+ * +Infinity < NaN (a NaN with its sign bit set, which only this API can store, sorts
+ * before -Infinity; NaNs among themselves by their bits). The first ordered read of a
+ * table after a change sorts its partitions (O(rows log rows), 8 bytes per row kept
+ * until the next change); later ordered reads at the same barrier reuse that order.
+ */
 IRS_API uint64_t irs_restore_row_count(const irs_restore *r, uint32_t table);
 /* Logical size: encoded keys + values + NULL bits of every row of the table. */
 IRS_API uint64_t irs_restore_logical_bytes(const irs_restore *r, uint32_t table);
@@ -418,18 +455,71 @@ IRS_API uint64_t irs_restore_digest(const irs_restore *r, uint32_t table);
 
 /*
  * Point get. key has one entry per column (only the primary key columns are read).
- * On success row[] (one per column) receives the row; string values point into the
- * table and stay valid until the restore changes or is freed. IRS_ENOTFOUND when
- * there is no such row. Thread: the caller of irs_restore_run after it returned, or
- * the barrier callback.
+ * On success row[] receives the row (its key columns are key's). IRS_ENOTFOUND when
+ * there is no such row; IRS_EINVAL for a key column that is not SET or not valid.
+ * Thread: any reader (above).
  */
 IRS_API int irs_restore_get(const irs_restore *r, uint32_t table, const irs_value *key,
 			    irs_value *row, irs_error *err);
 
 /*
- * Calls fn for every row of the table in primary key order (each partition sorted,
- * then merged). row[] is valid during the call only. A non-zero return from fn stops
- * the scan and is returned. Thread: as irs_restore_get.
+ * Batch get: n point gets at once, overlapping their memory accesses (several times
+ * faster per key than irs_restore_get on tables larger than the CPU caches). keys
+ * holds n rows of the table's column count (only key columns are read), rows receives
+ * n rows the same way. For a key without a row, found[i] = 0 and every entry of its
+ * row is IRS_VALUE_ABSENT (found may be NULL: a found row always has its key columns
+ * SET). Returns 0, or IRS_EINVAL naming the first invalid key ("key 12: key column
+ * id: not set"; rows[] is then unspecified), or IRS_ENOMEM. Thread: any reader.
+ */
+IRS_API int irs_restore_get_batch(const irs_restore *r, uint32_t table, const irs_value *keys,
+				  size_t n, irs_value *rows, uint8_t *found, irs_error *err);
+
+/* A cursor over the rows of one table: see irs_restore_cursor_open. */
+typedef struct irs_cursor irs_cursor;
+
+/*
+ * Opens a cursor over the table's rows in key order whose key is >= lo and < hi. lo
+ * and hi hold one entry per column like a key; NULL means unbounded. A bound may set
+ * only the first key columns in primary key order (the others ABSENT): it is then a
+ * key prefix, which orders before every key extending it. So with the key (tenant,
+ * id), lo = {tenant: 5} and hi = {tenant: 6} give every row of tenant 5; a bound with
+ * no key column set is below every key. Cost: the table's sorted order (above), then
+ * a binary search per partition; each irs_cursor_next is O(log partitions).
+ * Errors: IRS_EINVAL (a NULL or invalid bound column, a column set after an absent
+ * one), IRS_ENOMEM/IRS_ELIMIT (sorting). Release with irs_cursor_close.
+ * Thread: any reader; the cursor is then used by one thread at a time.
+ */
+IRS_API int irs_restore_cursor_open(const irs_restore *r, uint32_t table, const irs_value *lo,
+				    const irs_value *hi, irs_cursor **out, irs_error *err);
+
+/* Number of partitions a table is stored in (the restore's shard count); 0 for NULL. */
+IRS_API uint32_t irs_restore_partition_count(const irs_restore *r);
+
+/*
+ * Opens a cursor over the rows of one partition (0 <= partition <
+ * irs_restore_partition_count), in no particular order. The partitions of a table are
+ * disjoint and together hold all its rows, so N threads, each with its own partitions,
+ * read the whole table N ways at once. No sorting, nothing allocated per row.
+ * Errors: IRS_EINVAL, IRS_ENOMEM. Thread: any reader.
+ */
+IRS_API int irs_restore_cursor_open_partition(const irs_restore *r, uint32_t table,
+					      uint32_t partition, irs_cursor **out,
+					      irs_error *err);
+
+/*
+ * Reads the cursor's next row into row[]: returns 1 with a row, 0 at the end (row[]
+ * untouched), or a negative IRS_E* code (IRS_ECORRUPT: a stored key does not decode,
+ * never for a healthy restore). Thread: the cursor's user.
+ */
+IRS_API int irs_cursor_next(irs_cursor *cur, irs_value *row, irs_error *err);
+
+/* Releases a cursor; NULL is a no-op. Every cursor is closed before irs_restore_free. */
+IRS_API void irs_cursor_close(irs_cursor *cur);
+
+/*
+ * Calls fn for every row of the table in key order (an ordered cursor without bounds).
+ * row[] is valid during the call only. A non-zero return from fn stops the scan and is
+ * returned. Thread: any reader.
  */
 typedef int (*irs_row_fn)(void *ctx, const irs_value *row);
 IRS_API int irs_restore_scan(const irs_restore *r, uint32_t table, irs_row_fn fn, void *ctx,
@@ -443,8 +533,10 @@ typedef enum irs_export_format {
 	IRS_EXPORT_COLLECTION = 4 /* a new collection with one full backup; `table` ignored */
 } irs_export_format;
 
-/* Writes table `table` (or all, for SQLITE and COLLECTION) to `path`.
- * The file is written to a temporary name and renamed into place. */
+/* Writes table `table` (or all, for SQLITE and COLLECTION) to `path`: the text forms
+ * and the SQLite representation are in docs/cli.md ("Output values"). The file is
+ * written to a temporary name, fsync'd and renamed into place. Thread: any reader, one
+ * export per path at a time. */
 IRS_API int irs_restore_export(const irs_restore *r, irs_export_format format, uint32_t table,
 			       const char *path, irs_error *err);
 

@@ -19,10 +19,10 @@
  *
  * THREADS: a partition is owned by one shard thread, which alone calls every
  * function that changes it (reserve, apply, unreserve, clear). The read functions
- * (get, row_values, next, sorted, digest, check, counters) may be called by any one
- * thread while the owner is quiescent, i.e. between backups, after a barrier that
- * orders the owner's writes before the reads (the countdown's release/acquire does).
- * No function here synchronises; no function blocks.
+ * (get, row_values, next, sorted, digest, check, counters) write nothing, so any
+ * number of threads may call them at once while the owner is quiescent, i.e. between
+ * backups, after a barrier that orders the owner's writes before the reads (the
+ * countdown's release/acquire does). No function here synchronises; none blocks.
  *
  * OWNERSHIP: row blob pointers returned by get/next/sorted, and the string values
  * irs__part_row_values() points into them, stay valid until the next change to the
@@ -163,6 +163,12 @@ static inline const uint8_t *irs__row_key(const uint8_t *row, size_t *key_len)
  */
 int irs__part_row_values(const irs_table_part *p, const uint8_t *row, irs_value *out,
 			 uint8_t *scratch);
+/* As irs__part_row_values for the value columns only (the key columns of out[] are
+ * left as they are): needs no scratch and cannot fail. */
+void irs__part_row_value_cols(const irs_table_part *p, const uint8_t *row, irs_value *out);
+/* Starts loading the home slot of `hash`, for a get a few keys later (batched gets
+ * overlap their cache misses). */
+void irs__part_prefetch_slot(const irs_table_part *p, uint64_t hash);
 
 uint64_t irs__part_count(const irs_table_part *p);
 /* Sum over rows of encoded key + NULL bitmap bytes + non-NULL value bytes (fixed
@@ -197,8 +203,9 @@ const uint8_t *irs__part_next(const irs_table_part *p, size_t *pos);
 
 /*
  * Every row blob, sorted by encoded key (irs__key_cmp order), into a new array
- * *rows_out of *n entries; free it with irs__part_sorted_free(). An empty partition
- * gives NULL and 0. Errors: IRS_ENOMEM, IRS_ELIMIT.
+ * *rows_out of *n pointers; free it with irs__part_sorted_free(). An empty partition
+ * gives NULL and 0. Takes 16 bytes per row while sorting, 8 after.
+ * Errors: IRS_ENOMEM, IRS_ELIMIT.
  */
 int irs__part_sorted(const irs_table_part *p, const uint8_t ***rows_out, size_t *n);
 void irs__part_sorted_free(const irs_table_part *p, const uint8_t **rows, size_t n);

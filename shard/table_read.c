@@ -1,6 +1,8 @@
 /*
- * table_read.c: reading a table partition while its owner is quiescent: point gets,
- * row decoding, counters and statistics, unordered iteration.
+ * table_read.c: reading a table partition while its owner is quiescent: point gets
+ * (and the slot prefetch of batched gets), row decoding, counters and statistics,
+ * unordered iteration. Nothing here writes the partition, so any number of threads
+ * may read it at once.
  * The layout and invariants are described in table_impl.h.
  */
 #include "shard/table_impl.h"
@@ -15,6 +17,12 @@ const uint8_t *irs__part_get(const irs_table_part *p, const uint8_t *key, size_t
 	size_t at;
 	uint32_t ref = index_find(p, key, key_len, hash, &at);
 	return ref ? ref_ptr(p, ref) : NULL;
+}
+
+void irs__part_prefetch_slot(const irs_table_part *p, uint64_t hash)
+{
+	if (p->cap)
+		__builtin_prefetch(&p->slots[hash & p->mask]);
 }
 
 static void fixed_read(irs_type ty, const uint8_t *s, irs_value *v)
@@ -38,13 +46,20 @@ static void fixed_read(irs_type ty, const uint8_t *s, irs_value *v)
 int irs__part_row_values(const irs_table_part *p, const uint8_t *row, irs_value *out,
 			 uint8_t *scratch)
 {
-	const irs_schema_table *t = p->t;
 	size_t kl;
 	const uint8_t *key = irs__row_key(row, &kl);
-	int rc = irs__key_decode(t, key, kl, out, scratch);
+	int rc = irs__key_decode(p->t, key, kl, out, scratch);
 	if (rc)
 		return rc;
-	const uint8_t *nulls = key + kl;
+	irs__part_row_value_cols(p, row, out);
+	return 0;
+}
+
+void irs__part_row_value_cols(const irs_table_part *p, const uint8_t *row, irs_value *out)
+{
+	const irs_schema_table *t = p->t;
+	size_t kl;
+	const uint8_t *nulls = irs__row_key(row, &kl) + kl;
 	const uint8_t *fixed = nulls + p->B;
 	const uint8_t *var = fixed + p->fixed_bytes;
 	for (uint32_t vi = 0; vi < p->nvalues; vi++) {
@@ -73,7 +88,6 @@ int irs__part_row_values(const irs_table_part *p, const uint8_t *row, irs_value 
 		}
 		v->state = is_null ? IRS_VALUE_NULL : IRS_VALUE_SET;
 	}
-	return 0;
 }
 
 uint64_t irs__part_count(const irs_table_part *p)
@@ -113,6 +127,7 @@ void irs__part_stats(const irs_table_part *p, irs_part_stats *out)
 const uint8_t *irs__part_next(const irs_table_part *p, size_t *pos)
 {
 	for (size_t i = *pos; i < p->cap; i++) {
+		prefetch_ahead(p, i); /* rows lie at random: load each group's together */
 		if (p->slots[i].ref) {
 			*pos = i + 1;
 			return ref_ptr(p, p->slots[i].ref);

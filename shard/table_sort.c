@@ -1,6 +1,7 @@
 /*
- * table_sort.c: the rows of a partition in key order (for scans and exports): an
- * introsort of (8-byte key prefix, row) entries, so most comparisons touch no row.
+ * table_sort.c: the rows of a partition in key order (for ordered reads and exports):
+ * an introsort of (8-byte key prefix, row) entries, so most comparisons touch no row,
+ * then an array of row pointers in that order.
  * The layout and invariants are described in table_impl.h.
  */
 #include "shard/table_impl.h"
@@ -148,13 +149,16 @@ int irs__part_sorted(const irs_table_part *p, const uint8_t ***rows_out, size_t 
 	for (size_t m = k; m; m >>= 1)
 		depth += 2;
 	intro_sort(e, k, depth);
-	/* Compact to a pointer array in place: pointer i lands at or before entry i. */
-	unsigned char *raw = (unsigned char *)e;
-	for (size_t i = 0; i < k; i++) {
-		const uint8_t *row = e[i].row;
-		memcpy(raw + i * sizeof row, &row, sizeof row);
-	}
-	*rows_out = (const uint8_t **)(void *)raw;
+	/* The result is kept (engine/read_order.c caches it for a barrier): a pointer per
+	 * row, half the sorting entries' size. */
+	const uint8_t **rows = k ? irs__malloc(p->mem, k * sizeof *rows) : NULL;
+	if (rows)
+		for (size_t i = 0; i < k; i++)
+			rows[i] = e[i].row;
+	irs__free(p->mem, e, cnt * sizeof *e);
+	if (k && !rows)
+		return mem_error(p->mem);
+	*rows_out = rows;
 	*n = k;
 	return 0;
 }
@@ -162,5 +166,5 @@ int irs__part_sorted(const irs_table_part *p, const uint8_t ***rows_out, size_t 
 void irs__part_sorted_free(const irs_table_part *p, const uint8_t **rows, size_t n)
 {
 	if (rows)
-		irs__free(p->mem, (void *)rows, n * sizeof(sort_ent));
+		irs__free(p->mem, (void *)rows, n * sizeof *rows);
 }

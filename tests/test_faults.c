@@ -14,8 +14,8 @@
  *     with 1, 2 and 5 shards: IRS_ESHARD, through = backup - 1, tables at backup - 1.
  * (c) Every test runs under a watchdog (alarm) that names the test that hung.
  *
- * Built only with IRS_FAULT_INJECTION (the dev and asan presets); otherwise a main that
- * skips.
+ * Registered only when the hooks are compiled in (IRS_FAULT_INJECTION: the dev, asan
+ * and tsan presets).
  */
 #include <setjmp.h>
 #include <signal.h>
@@ -28,8 +28,6 @@
 #include <unistd.h>
 
 #include <cmocka.h>
-
-#ifdef IRS_FAULT_INJECTION
 
 #include "engine/restore.h"
 #include "shard/fault.h"
@@ -405,19 +403,3 @@ int main(void)
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
-
-#else /* !IRS_FAULT_INJECTION */
-
-static void test_skipped(void **state)
-{
-	(void)state;
-	skip();
-}
-
-int main(void)
-{
-	const struct CMUnitTest tests[] = {cmocka_unit_test(test_skipped)};
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
-
-#endif

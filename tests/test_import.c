@@ -771,7 +771,7 @@ static void test_textout_forms(void **state)
 	irs__text_double(0.30000000000000004, buf);
 	assert_string_equal(buf, "0.30000000000000004");
 	irs__text_double(-0.0, buf);
-	assert_string_equal(buf, "-0");
+	assert_string_equal(buf, "-0.0");
 	irs__text_double(1e100, buf);
 	assert_string_equal(buf, "1e+100");
 	irs__text_double(NAN, buf);

@@ -217,8 +217,8 @@ printf '%s\n' '{"op": "upsert", "row": {"id": 5, "d": 0.1}}' > "$W/vinc2.jsonl"
 "$BIN" restore "$W/vs" -q --stats-json "$W/vgot.json" --out "$W/vgot.jsonl"
 check "extreme values: rows and digest" "$(tables_of "$W/vwant.json")" "$(tables_of "$W/vgot.json")"
 check "extreme values: every row" "$(cat "$W/vwant.jsonl")" "$(cat "$W/vgot.jsonl")"
-check "extreme values: the diff" '{"op": "upsert", "row": {"id": 1, "u": 18446744073709551615, "i": -2147483648, "d": -0, "b": "x", "ts": "1970-01-01T00:00:00.000000Z", "s": "a", "f": true}}
-{"op": "upsert", "row": {"id": 2, "u": 2, "i": null, "d": 4.94065645841247e-324, "b": {"base64": "/wCA"}, "ts": -62167219200000001, "s": null, "f": null}}
+check "extreme values: the diff" '{"op": "upsert", "row": {"id": 1, "u": 18446744073709551615, "i": -2147483648, "d": -0.0, "b": "x", "ts": "1970-01-01T00:00:00.000000Z", "s": "a", "f": true}}
+{"op": "upsert", "row": {"id": 2, "u": 2, "i": null, "d": 5e-324, "b": {"base64": "/wCA"}, "ts": -62167219200000001, "s": null, "f": null}}
 {"op": "upsert", "row": {"id": 3, "u": null, "i": null, "d": "-Infinity", "b": null, "ts": 253402300800000000, "s": "q\"\\\n\u0000é", "f": null}}
 {"op": "upsert", "row": {"id": 4, "u": null, "i": null, "d": "NaN", "b": null, "ts": null, "s": "", "f": false}}
 {"op": "upsert", "row": {"id": 5, "u": null, "i": null, "d": 0.1, "b": "", "ts": null, "s": null, "f": null}}
