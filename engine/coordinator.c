@@ -69,10 +69,18 @@ static void wait_phase(irs_restore *r, irs_countdown *cd, uint32_t backup, uint3
 		report_progress(r, backup, done, total, changes_total, bytes_total);
 }
 
+/* Whether msg already starts with the plan's label ("backup NAME: ..."). */
+static bool names_backup(const char *msg, const char *label)
+{
+	size_t n = strlen(label);
+	return strncmp(msg, label, n) == 0 && (msg[n] == ':' || msg[n] == ' ');
+}
+
 /* The first failure among the shards' results (lowest shard id; a cancellation only
- * when nothing else failed), copied into err. */
+ * when nothing else failed), copied into err, naming the backup. */
 static int collect_results(irs_restore *r, irs_error *err)
 {
+	const char *label = r->pool.plan.name;
 	int cancel_rc = 0;
 	for (uint32_t s = 0; s < r->pool.nshards; s++) {
 		const Increstore__IncrementalRestoreResult *res = &r->pool.shards[s].result;
@@ -83,12 +91,14 @@ static int collect_results(irs_restore *r, irs_error *err)
 			cancel_rc = code;
 			continue;
 		}
-		if (res->error && res->error[0])
+		if (!res->error || !res->error[0])
+			return irs__seterr(err, code, "%s: shard %u failed", label, s);
+		if (names_backup(res->error, label))
 			return irs__seterr(err, code, "%s", res->error);
-		return irs__seterr(err, code, "shard %u failed", s);
+		return irs__seterr(err, code, "%s: %s", label, res->error);
 	}
 	if (cancel_rc)
-		return irs__seterr(err, IRS_ECANCELED, "cancelled");
+		return irs__seterr(err, IRS_ECANCELED, "cancelled during %s", label);
 	return 0;
 }
 
@@ -105,7 +115,7 @@ static int check_expected(irs_restore *r, irs_error *err)
 		uint64_t rows = irs_restore_row_count(r, t), digest = irs_restore_digest(r, t);
 		if (rows != tb->expected->rows || digest != tb->expected->digest)
 			return irs__seterr(err, IRS_EMISMATCH,
-					   "backup %s table %s: restored %llu rows with digest %016llx, the "
+					   "%s table %s: restored %llu rows with digest %016llx, the "
 					   "manifest expects %llu rows with digest %016llx",
 					   r->pool.plan.name, c->tables[t].name, (unsigned long long)rows,
 					   (unsigned long long)digest, (unsigned long long)tb->expected->rows,

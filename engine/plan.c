@@ -64,7 +64,7 @@ static int plan_reserve_segments(irs_plan *p, irs_mem *mem, uint32_t nsegs, irs_
 	p->segs_cap = nsegs;
 	if (!p->frame_table || !p->seg_path || !p->seg_fd || !p->seg_records || !p->seg_decoded) {
 		plan_arrays_free(p, mem);
-		return irs__seterr(err, IRS_ENOMEM, "out of memory planning backup %s", p->name);
+		return irs__seterr(err, IRS_ENOMEM, "out of memory planning %s", p->name);
 	}
 	return 0;
 }
@@ -83,7 +83,7 @@ static int plan_segment(irs_restore *r, const irs_collection *c, uint32_t t,
 	int rc = irs__segment_index(&r->mem, c->dirfd, seg->path, t, si, &p->frames, &p->nframes,
 				    &p->frames_cap, &p->seg_fd[si], err);
 	if (rc)
-		irs__errprefix(err, "backup %s", p->name);
+		irs__errprefix(err, "%s", p->name);
 	return rc;
 }
 
@@ -98,10 +98,13 @@ int irs__plan_backup(irs_restore *r, const irs_collection *src, uint32_t sb, uin
 	p->src_backup = sb;
 	p->gen++;
 	p->full = c->backups[sb].kind == IRS_BACKUP_FULL;
+	/* The label every message of this backup starts with; set before anything can
+	 * fail, and kept when the arrays are freed or grown. */
 	if (src == r->c)
-		snprintf(p->name_buf, sizeof p->name_buf, "%s", c->backups[sb].pb->name);
+		snprintf(p->name_buf, sizeof p->name_buf, "backup %s", c->backups[sb].pb->name);
 	else
-		snprintf(p->name_buf, sizeof p->name_buf, "checkpoint of %s", r->c->backups[b].pb->name);
+		snprintf(p->name_buf, sizeof p->name_buf, "checkpoint of backup %s",
+			 r->c->backups[b].pb->name);
 	p->name = p->name_buf;
 	uint32_t nsegs = 0;
 	for (uint32_t t = 0; t < c->ntables; t++)

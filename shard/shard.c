@@ -77,7 +77,7 @@ static void apply_full_run(irs_shard *sh, irs_run *run)
 	if (rc == IRS_EDUPKEY) {
 		char key[256];
 		irs__rec_key_format(t, irs__rec_key(recs[at]), recs[at]->key_len, key, sizeof key);
-		irs__seterr(&sh->error, rc, "backup %s table %s: key %s appears twice in the full backup",
+		irs__seterr(&sh->error, rc, "%s table %s: key %s appears twice in the full backup",
 			    pool->plan.name, t->name, key);
 	} else if (rc) {
 		irs__seterr(&sh->error, rc, "shard %u: %s inserting rows of table %s", sh->id,
@@ -168,7 +168,7 @@ static void finish_stage(irs_shard *sh)
 						char key[256];
 						irs__rec_key_format(t, irs__rec_key(rec), rec->key_len, key, sizeof key);
 						irs__seterr(&sh->error, IRS_EDUPKEY,
-							    "backup %s table %s: key %s appears twice in one backup",
+							    "%s table %s: key %s appears twice in one backup",
 							    pool->plan.name, t->name, key);
 						irs__shard_fail(sh, IRS_EDUPKEY);
 						return;

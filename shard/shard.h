@@ -93,7 +93,7 @@ typedef struct irs_plan {
 	uint32_t backup;            /* chain index (a checkpoint's state counts as the backup it holds) */
 	const irs_collection *src;  /* where its segments are: the collection, or a checkpoint */
 	uint32_t src_backup;        /* chain index in src */
-	const char *name;           /* for messages: the backup's name, or "checkpoint of ..." */
+	const char *name;           /* for messages: "backup NAME" or "checkpoint of backup NAME" */
 	char name_buf[IRS_MAX_NAME + 32];
 	uint64_t gen;               /* incremented for every backup started */
 	bool full;
