@@ -81,10 +81,25 @@ int irs__restore_state_parse(const uint8_t *buf, size_t len, Increstore__Restore
 				   plen, len);
 	if (irs__crc32c(0, buf + STATE_HEADER, plen) != irs__load_le32(buf + 16))
 		return irs__seterr(err, IRS_ECORRUPT, "CRC32C mismatch at byte 16");
-	*out = increstore__restore_state__unpack(NULL, plen, buf + STATE_HEADER);
+	irs_pb_budget budget;
+	ProtobufCAllocator pa;
+	/* a real state is a few names and numbers: a few times its length at most */
+	irs__pb_budget_init(&budget, irs__mem_default(), 4 * plen + (1u << 20), &pa);
+	*out = increstore__restore_state__unpack(&pa, plen, buf + STATE_HEADER);
+	if (!*out && (budget.over || budget.failed))
+		return irs__pb_budget_error(&budget, "the payload at byte 20", err);
 	if (!*out)
 		return irs__seterr(err, IRS_ECORRUPT, "payload at byte 20 is not a RestoreState message");
 	return 0;
+}
+
+void irs__restore_state_free(Increstore__RestoreState *rs)
+{
+	if (!rs)
+		return;
+	ProtobufCAllocator pa;
+	irs__pb_allocator(irs__mem_default(), &pa);
+	increstore__restore_state__free_unpacked(rs, &pa);
 }
 
 static bool same_schema(const irs_collection *a, const irs_collection *b)
@@ -181,11 +196,14 @@ int irs__checkpoint_load(irs_restore *r, uint32_t upto, irs_collection **state, 
 		rc = irs__seterr(err, IRS_EINVAL, "checkpoint %s was written for other tables (--table differs)",
 				 dir);
 	int64_t b = (int64_t)rs->through_seq - 1;
-	if (!rc && (b < 0 || b > (int64_t)upto || strcmp(c->backups[b].pb->name, rs->through_name) != 0))
+	/* at or after the base full backup of this restore (a checkpoint is only written
+	 * after a backup it applied), at or before its target */
+	if (!rc && (b < (int64_t)c->backups[upto].base || b > (int64_t)upto ||
+		    strcmp(c->backups[b].pb->name, rs->through_name) != 0))
 		rc = irs__seterr(err, IRS_ECORRUPT,
 				 "checkpoint %s: backup %s (seq %llu) is not in the chain up to %s", dir,
 				 rs->through_name, (unsigned long long)rs->through_seq, target);
-	increstore__restore_state__free_unpacked(rs, NULL);
+	irs__restore_state_free(rs);
 	if (rc)
 		return rc;
 	char cdir[4096];

@@ -17,10 +17,12 @@
 int irs__checkpoint_load(irs_restore *r, uint32_t upto, irs_collection **state, int64_t *through,
 			 irs_error *err);
 
-/* Checks the framing and CRC of a RESTORE_STATE file's bytes and unpacks it; *out is
- * freed with increstore__restore_state__free_unpacked(*out, NULL). */
+/* Checks the framing and CRC of a RESTORE_STATE file's bytes and unpacks it (with a
+ * bounded allocator: format.h, irs__pb_budget_init); *out is freed with
+ * irs__restore_state_free. */
 int irs__restore_state_parse(const uint8_t *buf, size_t len, Increstore__RestoreState **out,
 			     irs_error *err);
+void irs__restore_state_free(Increstore__RestoreState *rs);
 
 /* Writes the tables as restored through chain index b, and makes it the current one. */
 int irs__checkpoint_write(irs_restore *r, uint32_t b, irs_error *err);

@@ -108,7 +108,7 @@ static int check_expected(irs_restore *r, irs_error *err)
 	const irs_collection *c = r->pool.plan.src;
 	uint32_t b = r->pool.plan.src_backup;
 	for (uint32_t t = 0; t < c->ntables; t++) {
-		const Increstore__TableBackup *tb = c->backups[b].by_table[t];
+		const Increstore__TableBackup *tb = irs__backup_table(&c->backups[b], t);
 		if (!r->enabled[t] || !tb || !tb->expected)
 			continue;
 		/* O(shards): the partitions track their digests (restore_expects_states) */
@@ -126,6 +126,8 @@ static int check_expected(irs_restore *r, irs_error *err)
 
 static void stats_collect(irs_restore *r, uint32_t b, uint64_t t0, uint64_t woke)
 {
+	if (r->nstats == r->stats_cap)
+		return; /* cannot happen: at most upto - base + 1 backups run */
 	irs_backup_stats *st = &r->stats[r->nstats];
 	memset(st, 0, sizeof *st);
 	st->backup_index = b;
@@ -232,9 +234,9 @@ void irs_restore_free(irs_restore *r)
 	irs_mem *mem = &r->mem;
 	const irs_collection *c = r->c;
 	irs__free(mem, r->enabled, sizeof(bool) * c->ntables);
-	irs__free(mem, r->stats, sizeof(irs_backup_stats) * (c->nbackups ? c->nbackups : 1));
+	irs__free(mem, r->stats, sizeof(irs_backup_stats) * r->stats_cap);
 	irs__free(mem, r->scratch, r->scratch_cap);
-	irs__free(mem, r->shard_applied, sizeof(uint64_t) * r->pool.nshards * c->nbackups);
+	irs__free(mem, r->shard_applied, sizeof(uint64_t) * r->pool.nshards * r->stats_cap);
 	irs_allocator a = mem->a;
 	a.free(a.ctx, r, sizeof *r);
 }
@@ -274,7 +276,7 @@ static int limit_error(irs_restore *r, int rc, irs_error *err)
 /* Allocates the handle and everything it keeps, with every table enabled or not
  * per the options; the shards are not started yet. */
 static int restore_create(const irs_collection *c, const irs_restore_options *o,
-			  const irs_allocator *alloc, irs_restore **out, irs_error *err)
+			  const irs_allocator *alloc, uint32_t nbackups, irs_restore **out, irs_error *err)
 {
 	irs_mem mem;
 	irs__mem_init(&mem, alloc, o->memory_limit);
@@ -306,8 +308,10 @@ static int restore_create(const irs_collection *c, const irs_restore_options *o,
 	irs__countdown_init(&pool->plan.staged);
 	irs__countdown_init(&pool->plan.applied);
 	r->enabled = irs__calloc(&r->mem, sizeof(bool) * c->ntables);
-	r->stats = irs__calloc(&r->mem, sizeof(irs_backup_stats) * (c->nbackups ? c->nbackups : 1));
-	r->shard_applied = irs__calloc(&r->mem, sizeof(uint64_t) * pool->nshards * c->nbackups);
+	/* statistics for the backups this restore applies, not for the whole chain */
+	r->stats_cap = nbackups;
+	r->stats = irs__calloc(&r->mem, sizeof(irs_backup_stats) * nbackups);
+	r->shard_applied = irs__calloc(&r->mem, sizeof(uint64_t) * pool->nshards * nbackups);
 	r->scratch_cap = IRS_MAX_KEY_BYTES;
 	r->scratch = irs__malloc(&r->mem, r->scratch_cap);
 	if (!r->enabled || !r->stats || !r->scratch || !r->shard_applied)
@@ -333,7 +337,7 @@ static bool restore_expects_states(const irs_restore *r, uint32_t base)
 		return false;
 	for (uint32_t b = base; b <= r->upto; b++)
 		for (uint32_t t = 0; t < c->ntables; t++)
-			if (r->enabled[t] && c->backups[b].by_table[t] && c->backups[b].by_table[t]->expected)
+			if (r->enabled[t] && irs__backup_table(&c->backups[b], t) && irs__backup_table(&c->backups[b], t)->expected)
 				return true;
 	return false;
 }
@@ -415,10 +419,10 @@ int irs_restore_run(const irs_collection *c, const irs_restore_options *opts,
 		upto = (uint32_t)i;
 	}
 	irs_restore *r = NULL;
-	int rc = restore_create(c, &o, alloc, &r, err);
+	uint32_t base = c->backups[upto].base;
+	int rc = restore_create(c, &o, alloc, upto - base + 1, &r, err);
 	if (rc)
 		goto fail;
-	uint32_t base = c->backups[upto].base;
 	r->upto = upto;
 	irs_collection *ckpt = NULL;
 	int64_t ckpt_through = -1;

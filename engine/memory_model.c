@@ -125,7 +125,7 @@ int irs__memory_estimate(const irs_collection *c, uint32_t base, uint32_t upto, 
 	for (uint32_t ti = 0; ti < c->ntables; ti++) {
 		if (enabled && !enabled[ti])
 			continue;
-		const Increstore__TableBackup *tb = c->backups[base].by_table[ti];
+		const Increstore__TableBackup *tb = irs__backup_table(&c->backups[base], ti);
 		if (!tb)
 			continue;
 		const irs_schema_table *t = &c->tables[ti];

@@ -108,13 +108,13 @@ int irs__plan_backup(irs_restore *r, const irs_collection *src, uint32_t sb, uin
 	p->name = p->name_buf;
 	uint32_t nsegs = 0;
 	for (uint32_t t = 0; t < c->ntables; t++)
-		if (r->enabled[t] && c->backups[sb].by_table[t])
-			nsegs += (uint32_t)c->backups[sb].by_table[t]->n_segments;
+		if (r->enabled[t] && irs__backup_table(&c->backups[sb], t))
+			nsegs += (uint32_t)irs__backup_table(&c->backups[sb], t)->n_segments;
 	int rc = plan_reserve_segments(p, &r->mem, nsegs, err);
 	if (rc)
 		return rc;
 	for (uint32_t t = 0; t < c->ntables; t++) {
-		const Increstore__TableBackup *tb = c->backups[sb].by_table[t];
+		const Increstore__TableBackup *tb = irs__backup_table(&c->backups[sb], t);
 		if (!r->enabled[t] || !tb)
 			continue;
 		for (size_t s = 0; s < tb->n_segments; s++) {

@@ -273,6 +273,67 @@ static int segment_check(irs_collection *c, const char *bname, const irs_schema_
 	return 0;
 }
 
+static int tb_order(const void *x, const void *y)
+{
+	uint32_t a = (*(const Increstore__TableBackup *const *)x)->table;
+	uint32_t b = (*(const Increstore__TableBackup *const *)y)->table;
+	return a < b ? -1 : a > b;
+}
+
+/* bm->tables: the backup's table entries ordered by table index, each index valid and
+ * listed once. */
+static int backup_tables_index(irs_collection *c, const Increstore__Backup *b, irs_backup_meta *bm,
+			       irs_error *err)
+{
+	if (!b->n_tables)
+		return 0;
+	if (b->n_tables > c->ntables)
+		return irs__seterr(err, IRS_ECORRUPT, "backup %s: lists %zu tables, the collection has %u",
+				   b->name, b->n_tables, c->ntables);
+	bm->tables = irs__malloc(&c->mem, sizeof(*bm->tables) * b->n_tables);
+	if (!bm->tables)
+		return irs__seterr(err, IRS_ENOMEM, "out of memory reading the chain");
+	bm->ntables = (uint32_t)b->n_tables;
+	memcpy(bm->tables, b->tables, sizeof(*bm->tables) * b->n_tables);
+	qsort(bm->tables, bm->ntables, sizeof(*bm->tables), tb_order);
+	for (uint32_t k = 0; k < bm->ntables; k++) {
+		uint32_t t = bm->tables[k]->table;
+		if (t >= c->ntables)
+			return irs__seterr(err, IRS_ECORRUPT, "backup %s: names table %u of %u", b->name, t,
+					   c->ntables);
+		if (k && bm->tables[k - 1]->table == t)
+			return irs__seterr(err, IRS_ECORRUPT, "backup %s: table %s listed twice", b->name,
+					   c->tables[t].name);
+	}
+	return 0;
+}
+
+static int name_order(const void *x, const void *y)
+{
+	return strcmp(*(const char *const *)x, *(const char *const *)y);
+}
+
+/* Refuses a chain that names two backups alike: sorted, so a long chain costs
+ * O(n log n), not a comparison of every pair. */
+static int chain_names_unique(irs_collection *c, irs_error *err)
+{
+	const Increstore__Manifest *m = c->m;
+	if (m->n_chain < 2)
+		return 0;
+	const char **names = irs__malloc(&c->mem, sizeof(char *) * m->n_chain);
+	if (!names)
+		return irs__seterr(err, IRS_ENOMEM, "out of memory reading the chain");
+	for (size_t i = 0; i < m->n_chain; i++)
+		names[i] = m->chain[i]->name;
+	qsort(names, m->n_chain, sizeof(char *), name_order);
+	int rc = 0;
+	for (size_t i = 1; i < m->n_chain && !rc; i++)
+		if (names[i][0] && strcmp(names[i - 1], names[i]) == 0)
+			rc = irs__seterr(err, IRS_ECHAIN, "backup name %s appears twice in the chain", names[i]);
+	irs__free(&c->mem, names, sizeof(char *) * m->n_chain);
+	return rc;
+}
+
 static int chain_build(irs_collection *c, unsigned flags, irs_error *err)
 {
 	const Increstore__Manifest *m = c->m;
@@ -284,22 +345,21 @@ static int chain_build(irs_collection *c, unsigned flags, irs_error *err)
 	c->backups = irs__calloc(&c->mem, sizeof(irs_backup_meta) * c->nbackups);
 	if (!c->backups)
 		return irs__seterr(err, IRS_ENOMEM, "out of memory reading the chain");
+	int rc = chain_names_unique(c, err);
+	if (rc)
+		return rc;
 	uint32_t base = 0;
 	for (uint32_t i = 0; i < c->nbackups; i++) {
 		const Increstore__Backup *b = m->chain[i];
 		irs_backup_meta *bm = &c->backups[i];
 		bm->pb = b;
-		int rc = name_check(b->name, "backup", err);
+		rc = name_check(b->name, "backup", err);
 		if (rc) {
 			irs__errprefix(err, "chain position %u", i + 1);
 			if (err)
 				err->code = IRS_ECHAIN;
 			return IRS_ECHAIN;
 		}
-		for (uint32_t j = 0; j < i; j++)
-			if (strcmp(m->chain[j]->name, b->name) == 0)
-				return irs__seterr(err, IRS_ECHAIN, "backup name %s appears twice in the chain",
-						   b->name);
 		if (b->kind != INCRESTORE__BACKUP_KIND__FULL && b->kind != INCRESTORE__BACKUP_KIND__INCREMENTAL)
 			return irs__seterr(err, IRS_ECHAIN, "backup %s: unknown kind %d", b->name, (int)b->kind);
 		bm->kind = b->kind == INCRESTORE__BACKUP_KIND__FULL ? IRS_BACKUP_FULL : IRS_BACKUP_INCREMENTAL;
@@ -325,18 +385,11 @@ static int chain_build(irs_collection *c, unsigned flags, irs_error *err)
 		if (bm->kind == IRS_BACKUP_FULL)
 			base = i;
 		bm->base = base;
-		bm->by_table = irs__calloc(&c->mem, sizeof(*bm->by_table) * c->ntables);
-		if (!bm->by_table)
-			return irs__seterr(err, IRS_ENOMEM, "out of memory reading the chain");
+		rc = backup_tables_index(c, b, bm, err);
+		if (rc)
+			return rc;
 		for (size_t k = 0; k < b->n_tables; k++) {
 			const Increstore__TableBackup *tb = b->tables[k];
-			if (tb->table >= c->ntables)
-				return irs__seterr(err, IRS_ECORRUPT, "backup %s: names table %u of %u", b->name,
-						   tb->table, c->ntables);
-			if (bm->by_table[tb->table])
-				return irs__seterr(err, IRS_ECORRUPT, "backup %s: table %s listed twice", b->name,
-						   c->tables[tb->table].name);
-			bm->by_table[tb->table] = tb;
 			uint64_t recs = 0;
 			const char *tname = c->tables[tb->table].name;
 			for (size_t s = 0; s < tb->n_segments; s++) {
@@ -375,7 +428,7 @@ void irs_collection_close(irs_collection *c)
 	irs_mem *mem = &c->mem;
 	if (c->backups) {
 		for (uint32_t i = 0; i < c->nbackups; i++)
-			irs__free(mem, c->backups[i].by_table, sizeof(void *) * c->ntables);
+			irs__free(mem, c->backups[i].tables, sizeof(void *) * c->backups[i].ntables);
 		irs__free(mem, c->backups, sizeof(irs_backup_meta) * c->nbackups);
 	}
 	coldefs_free(c);
@@ -536,7 +589,7 @@ int irs_collection_table_backup(const irs_collection *c, uint32_t backup, uint32
 	if (!c || backup >= c->nbackups || table >= c->ntables || !out)
 		return IRS_EINVAL;
 	memset(out, 0, sizeof *out);
-	const Increstore__TableBackup *tb = c->backups[backup].by_table[table];
+	const Increstore__TableBackup *tb = irs__backup_table(&c->backups[backup], table);
 	if (!tb)
 		return 0;
 	out->records = tb->records;

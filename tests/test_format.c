@@ -385,7 +385,7 @@ static int fx_setup_small(void **state)
 		return -1;
 	}
 	for (int b = 0; b < 3; b++) {
-		const Increstore__TableBackup *tb = c->backups[b].by_table[0];
+		const Increstore__TableBackup *tb = irs__backup_table(&c->backups[b], 0);
 		if (!tb || tb->n_segments != 1)
 			return -1;
 		snprintf(f->seg[b], sizeof f->seg[b], "%s", tb->segments[0]->path);
@@ -992,7 +992,7 @@ static void check_backup(rt *r, irs_collection *c, uint32_t b, uint32_t batch_ro
 		irs_table_backup_info ti;
 		assert_int_equal(irs_collection_table_backup(c, b, t, &ti), 0);
 		assert_int_equal(ti.records, want);
-		const Increstore__TableBackup *tb = c->backups[b].by_table[t];
+		const Increstore__TableBackup *tb = irs__backup_table(&c->backups[b], t);
 		if (!want) {
 			assert_null(tb);
 			continue;
@@ -1246,7 +1246,7 @@ static size_t small_collect(irs_collection *c, uint32_t b, srec **out)
 	irs__mem_init(&mem, NULL, 0);
 	irs_batch_decoder d;
 	irs__batch_decoder_init(&d, &mem);
-	const Increstore__TableBackup *tb = c->backups[b].by_table[0];
+	const Increstore__TableBackup *tb = irs__backup_table(&c->backups[b], 0);
 	bool full = c->backups[b].kind == IRS_BACKUP_FULL;
 	for (size_t i = 0; tb && i < tb->n_segments; i++) {
 		irs_segment_reader sr;
@@ -1465,7 +1465,7 @@ static void test_small_fixture(void **state)
 	frames fr;
 	parse_frames(abs_path(f, f->seg[0]), &fr);
 	assert_int_equal(fr.n, 29);
-	assert_int_equal(c->backups[0].by_table[0]->segments[0]->frames, 29);
+	assert_int_equal(irs__backup_table(&c->backups[0], 0)->segments[0]->frames, 29);
 	parse_frames(abs_path(f, f->seg[1]), &fr);
 	assert_int_equal(fr.n, 18);
 	irs_error err;

@@ -94,7 +94,7 @@ static int teardown(void **state)
 /* Path (relative) of segment s of backup b, table 0. */
 static const char *seg_path(const irs_collection *c, uint32_t b, size_t s)
 {
-	const Increstore__TableBackup *tb = c->backups[b].by_table[0];
+	const Increstore__TableBackup *tb = irs__backup_table(&c->backups[b], 0);
 	assert_non_null(tb);
 	assert_true(s < tb->n_segments);
 	return tb->segments[s]->path;
@@ -147,7 +147,7 @@ static void test_first_backup_named(void **state)
 	assert_int_equal(irs_collection_open(f->dir, NULL, 0, &c, &err), 0);
 	char rel[256];
 	snprintf(rel, sizeof rel, "%s", seg_path(c, 0, 0));
-	assert_int_equal(c->backups[0].by_table[0]->n_segments, 1);
+	assert_int_equal(irs__backup_table(&c->backups[0], 0)->n_segments, 1);
 	irs_collection_close(c);
 
 	/* the length's high byte: 2^24 more than the file holds */
@@ -190,8 +190,8 @@ static void test_grown_backup_named(void **state)
 	irs_collection *c;
 	irs_error err;
 	assert_int_equal(irs_collection_open(f->dir, NULL, 0, &c, &err), 0);
-	size_t nseg = c->backups[1].by_table[0]->n_segments;
-	assert_true(nseg > c->backups[0].by_table[0]->n_segments);
+	size_t nseg = irs__backup_table(&c->backups[1], 0)->n_segments;
+	assert_true(nseg > irs__backup_table(&c->backups[0], 0)->n_segments);
 	char rel[256];
 	snprintf(rel, sizeof rel, "%s", seg_path(c, 1, nseg - 1));
 	irs_collection_close(c);

@@ -702,7 +702,7 @@ static void test_atomicity_shard_failure(void **state)
 static const char *first_segment(const irs_collection *c, uint32_t fb)
 {
 	for (uint32_t t = 0; t < c->ntables; t++) {
-		const Increstore__TableBackup *tb = c->backups[fb].by_table[t];
+		const Increstore__TableBackup *tb = irs__backup_table(&c->backups[fb], t);
 		if (tb && tb->n_segments)
 			return tb->segments[0]->path;
 	}
@@ -716,7 +716,7 @@ static const char *damage_frame(const irs_collection *c, uint32_t fb)
 {
 	const irs_backup_meta *bm = &c->backups[fb];
 	for (uint32_t t = 0; t < c->ntables; t++) {
-		const Increstore__TableBackup *tb = bm->by_table[t];
+		const Increstore__TableBackup *tb = irs__backup_table(bm, t);
 		if (!tb || !tb->n_segments)
 			continue;
 		char path[600];
