@@ -3,6 +3,7 @@
  * (no backups) with the tables of schema.json (format: schema_json.h).
  */
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "cli.h"
 #include "schema_json.h"
@@ -47,16 +48,20 @@ static int run_create(const irs_cli_command *cmd, int argc, char **argv)
 	irs_cli_schema s;
 	if (irs_schema_json_load(schema, &s, &err))
 		return irs_cli_fail(&err);
-	rc = irs_cli_make_parents(dir);
+	char *made;
+	rc = irs_cli_make_parents(dir, &made);
 	if (rc) {
 		irs_schema_json_free(&s);
 		return rc;
 	}
 	rc = irs_collection_create(dir, s.tables, s.count, &err);
 	if (rc) {
+		/* nothing half-made stays: the library left no directory, remove the parents */
+		irs_cli_unmake_parents(dir, made);
 		irs_schema_json_free(&s);
 		return irs_cli_fail(&err);
 	}
+	free(made);
 	if (!quiet) {
 		printf("created collection %s with %u table%s:", dir, s.count, s.count == 1 ? "" : "s");
 		for (uint32_t i = 0; i < s.count; i++)

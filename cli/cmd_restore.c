@@ -222,7 +222,7 @@ static int on_opt(void *ctx, const irs_cli_parser *p, int id)
 	case OPT_OUT: a->out = p->arg; break;
 	case OPT_STATS: a->stats = p->arg; break;
 	case OPT_QUIET: a->quiet = true; break;
-	case OPT_LIMIT: ok = irs_cli_parse_u64(p, p->arg, 1, UINT64_MAX, &a->limit); break;
+	case OPT_LIMIT: ok = irs_cli_parse_size(p, p->arg, 1, UINT64_MAX, &a->limit); break;
 	case OPT_NOCHECK: a->check = false; break;
 	case OPT_CKPT: a->ckpt = p->arg; break;
 	case OPT_CKPT_EVERY: ok = irs_cli_parse_u64(p, p->arg, 1, UINT32_MAX, &a->ckpt_every); break;
@@ -362,7 +362,9 @@ const irs_cli_command irs_cli_cmd_restore = {
 	"                                         (the chain compacted into a new base)\n"
 	"  --stats-json FILE   per-backup wall time, changes by kind, per-shard counts, barrier\n"
 	"                      waits, skew, totals and peak RSS as JSON ('-' = stdout)\n"
-	"  --memory-limit B    fail cleanly (exit 4) rather than allocate more than B bytes\n"
+	"  --memory-limit B    fail cleanly (exit 4) rather than allocate more than B bytes;\n"
+	"                      B may have a unit: 64M, 1G, 512MiB, 1.5GiB (powers of 1024),\n"
+	"                      2GB (powers of 1000)\n"
 	"  --checkpoint DIR    after a barrier, save the tables and the restore's position in\n"
 	"                      DIR (atomically); a rerun with the same DIR resumes after the\n"
 	"                      last saved backup. A checkpoint of another collection, --upto\n"

@@ -178,6 +178,11 @@ int irs_import_sink_call(irs_importer *im, bool erase)
 	if (rc) {
 		if (!e->code)
 			irs__seterr(e, rc, "%s", irs_strerror(rc));
+		/* the writer names the change by its tag, "line N: ...": the prefix says it */
+		char tag[32];
+		int n = snprintf(tag, sizeof tag, "line %" PRIu64 ": ", im->lineno);
+		if (strncmp(e->message, tag, (size_t)n) == 0)
+			memmove(e->message, e->message + n, strlen(e->message + n) + 1);
 		irs__errprefix(e, "%s:%" PRIu64, im->name, im->lineno);
 		return rc;
 	}

@@ -65,6 +65,43 @@ static int name_check(const char *name, const char *what, irs_error *err)
 	return 0;
 }
 
+/*
+ * A table name becomes a file name: restore --out DIR/ writes DIR/<name>.jsonl, and a
+ * '/' in a name (YDB's paths, "DirA/TableA") makes a subdirectory. So besides the
+ * rules of every name: no leading or trailing '/', no empty, "." or ".." component,
+ * and components of at most IRS_MAX_NAME_COMPONENT bytes. Checked when a collection is
+ * created and whenever one is opened, so no later step can meet a name it cannot
+ * write.
+ */
+_Static_assert(IRS_MAX_NAME_COMPONENT == 249, "the message below says 249");
+
+static int table_name_check(const char *name, irs_error *err)
+{
+	int rc = name_check(name, "table", err);
+	if (rc)
+		return rc;
+	const char *why = NULL;
+	if (name[0] == '/')
+		why = "starts with '/'";
+	for (const char *p = name; !why;) {
+		const char *e = strchr(p, '/');
+		size_t n = e ? (size_t)(e - p) : strlen(p);
+		if (n == 0)
+			why = e ? "holds an empty path component ('//')" : "ends with '/'";
+		else if ((n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+			why = "holds a '.' or '..' path component";
+		else if (n > IRS_MAX_NAME_COMPONENT)
+			why = "holds a path component longer than 249 bytes";
+		if (!e)
+			break;
+		p = e + 1;
+	}
+	if (why)
+		return irs__seterr(err, IRS_ESCHEMA,
+				   "table name '%s' %s (table names become file names on export)", name, why);
+	return 0;
+}
+
 void irs__schema_free(irs_mem *mem, irs_schema_table *t, uint32_t n)
 {
 	if (!t)
@@ -84,7 +121,7 @@ void irs__schema_free(irs_mem *mem, irs_schema_table *t, uint32_t n)
 static int table_build(irs_mem *mem, const Increstore__TableSchema *ts, uint32_t index,
 		       irs_schema_table *t, irs_error *err)
 {
-	int rc = name_check(ts->name, "table", err);
+	int rc = table_name_check(ts->name, err);
 	if (rc)
 		return rc;
 	if (ts->n_columns == 0 || ts->n_columns > IRS_MAX_COLUMNS)
@@ -606,13 +643,11 @@ int irs_collection_table_backup(const irs_collection *c, uint32_t backup, uint32
 
 /* ---- create */
 
-int irs_collection_create(const char *dir, const irs_table_def *tables, uint32_t table_count,
-			  irs_error *err)
+/* Makes dir, or checks that the existing one is empty; *made says which. */
+static int create_dir(const char *dir, bool *made, irs_error *err)
 {
-	irs__errclear(err);
-	if (!dir || (!tables && table_count))
-		return irs__seterr(err, IRS_EINVAL, "irs_collection_create: NULL argument");
-	if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+	*made = mkdir(dir, 0755) == 0;
+	if (!*made && errno != EEXIST)
 		return irs__seterr(err, IRS_EIO, "%s: cannot create directory: %s", dir, strerror(errno));
 	char path[PATH_MAX];
 	snprintf(path, sizeof path, "%s/MANIFEST", dir);
@@ -629,8 +664,17 @@ int irs_collection_create(const char *dir, const irs_table_def *tables, uint32_t
 	closedir(dh);
 	if (!empty)
 		return irs__seterr(err, IRS_EEXIST, "%s: the directory is not empty", dir);
+	return 0;
+}
 
-	/* Build the manifest from the definitions, then validate it exactly as open would. */
+int irs_collection_create(const char *dir, const irs_table_def *tables, uint32_t table_count,
+			  irs_error *err)
+{
+	irs__errclear(err);
+	if (!dir || (!tables && table_count))
+		return irs__seterr(err, IRS_EINVAL, "irs_collection_create: NULL argument");
+	/* Build the manifest from the definitions and validate it exactly as open would,
+	 * before anything is written: a refused schema leaves no directory behind. */
 	irs_mem *mem = irs__mem_default();
 	Increstore__Manifest m = INCRESTORE__MANIFEST__INIT;
 	Increstore__TableSchema *ts = irs__calloc(mem, sizeof(*ts) * (table_count ? table_count : 1));
@@ -693,7 +737,13 @@ int irs_collection_create(const char *dir, const irs_table_def *tables, uint32_t
 	if (rc)
 		goto out;
 	irs__schema_free(mem, check, table_count);
-	rc = irs__manifest_write(dir, &m, true, err);
+	bool made = false;
+	rc = create_dir(dir, &made, err);
+	if (!rc) {
+		rc = irs__manifest_write(dir, &m, true, err);
+		if (rc && made)
+			irs__remove_tree_at(AT_FDCWD, dir); /* ours, and holds nothing of anyone's */
+	}
 out:
 	irs__free(mem, ts, sizeof(*ts) * (table_count ? table_count : 1));
 	irs__free(mem, tsp, sizeof(*tsp) * (table_count ? table_count : 1));

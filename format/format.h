@@ -91,6 +91,7 @@ void irs__segment_close(irs_segment_reader *r);
 /* Writer of one segment file (data is fsynced by close). */
 typedef struct irs_segment_writer {
 	int fd;
+	const char *rel;        /* its path (the caller's string, alive while it writes) */
 	uint64_t size;
 	uint32_t crc;
 	uint32_t frames;

@@ -233,6 +233,8 @@ int irs__manifest_write(const char *dir, const Increstore__Manifest *m, bool syn
 		goto out_dir;
 	}
 	rc = irs__write_all(fd, buf, IRS_MANIFEST_HEADER + len, "MANIFEST.tmp", err);
+	if (rc)
+		irs__errprefix(err, "%s", dir);
 	if (!rc && sync && fsync(fd) != 0)
 		rc = irs__seterr(err, IRS_EIO, "%s/MANIFEST.tmp: fsync failed: %s", dir, strerror(errno));
 	if (close(fd) != 0 && !rc)
