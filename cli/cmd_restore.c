@@ -16,7 +16,7 @@
 
 enum {
 	OPT_SHARDS = 1, OPT_UPTO, OPT_TABLE, OPT_OUT, OPT_STATS, OPT_QUIET, OPT_LIMIT, OPT_NOCHECK,
-	OPT_CKPT, OPT_CKPT_EVERY, OPT_CKPT_SECONDS
+	OPT_CKPT, OPT_CKPT_EVERY, OPT_CKPT_SECONDS, OPT_CKPT_RESTART
 };
 
 static const irs_cli_opt opts[] = {
@@ -26,6 +26,7 @@ static const irs_cli_opt opts[] = {
 	{"-q", false, OPT_QUIET},            {"--memory-limit", true, OPT_LIMIT},
 	{"--no-check-expected", false, OPT_NOCHECK}, {"--checkpoint", true, OPT_CKPT},
 	{"--checkpoint-every", true, OPT_CKPT_EVERY}, {"--checkpoint-seconds", true, OPT_CKPT_SECONDS},
+	{"--checkpoint-restart", false, OPT_CKPT_RESTART},
 	{NULL, false, 0},
 };
 
@@ -208,7 +209,7 @@ static int write_stats(const char *path, const irs_collection *c, const irs_rest
 typedef struct restore_args {
 	const char *dir, *upto, *table_name, *out, *stats, *ckpt;
 	uint64_t shards, limit, ckpt_every, ckpt_seconds;
-	bool quiet, check;
+	bool quiet, check, ckpt_restart;
 } restore_args;
 
 static int on_opt(void *ctx, const irs_cli_parser *p, int id)
@@ -227,6 +228,7 @@ static int on_opt(void *ctx, const irs_cli_parser *p, int id)
 	case OPT_CKPT: a->ckpt = p->arg; break;
 	case OPT_CKPT_EVERY: ok = irs_cli_parse_u64(p, p->arg, 1, UINT32_MAX, &a->ckpt_every); break;
 	case OPT_CKPT_SECONDS: ok = irs_cli_parse_u64(p, p->arg, 0, UINT32_MAX, &a->ckpt_seconds); break;
+	case OPT_CKPT_RESTART: a->ckpt_restart = true; break;
 	}
 	return ok ? 0 : IRS_CLI_EXIT_USAGE;
 }
@@ -266,6 +268,24 @@ static void print_summary(const restore_args *a, const irs_collection *c, const 
 		printf("  wrote %s\n", a->out);
 }
 
+/* --checkpoint-restart: this collection's checkpoints in DIR are discarded first. */
+static int checkpoint_restart(const irs_cli_command *cmd, const restore_args *a, const irs_collection *c)
+{
+	if (!a->ckpt)
+		return irs_cli_usage_error(cmd, "--checkpoint-restart needs --checkpoint DIR");
+	irs_error err;
+	return irs__checkpoint_discard(a->ckpt, c, &err) ? irs_cli_fail(&err) : 0;
+}
+
+/* A damaged checkpoint's message says how to start over; the CLI has a flag for it. */
+static void checkpoint_hint(const restore_args *a, irs_error *err)
+{
+	if (a->ckpt && strstr(err->message, "; to start over, remove ")) {
+		size_t n = strlen(err->message);
+		snprintf(err->message + n, sizeof err->message - n, " or rerun with --checkpoint-restart");
+	}
+}
+
 static int run_restore(const irs_cli_command *cmd, int argc, char **argv)
 {
 	restore_args a = {.ckpt_every = 1, .ckpt_seconds = 30, .check = true};
@@ -286,6 +306,10 @@ static int run_restore(const irs_cli_command *cmd, int argc, char **argv)
 	if (a.upto && irs_collection_find_backup(c, a.upto) < 0) {
 		irs_collection_close(c);
 		return irs_cli_usage_error(cmd, "--upto %s: no backup of that name in %s", a.upto, a.dir);
+	}
+	if (a.ckpt_restart && (ec = checkpoint_restart(cmd, &a, c)) != 0) {
+		irs_collection_close(c);
+		return ec;
 	}
 	progress_state ps = {.tty = isatty(2) == 1, .quiet = a.quiet, .t0 = irs_cli_now_s(), .last_done = 0};
 	irs_restore_options ro;
@@ -319,8 +343,10 @@ static int run_restore(const irs_cli_command *cmd, int argc, char **argv)
 			a.ckpt, ri.name);
 	}
 	ec = 0;
-	if (rc)
+	if (rc) {
+		checkpoint_hint(&a, &err);
 		ec = irs_cli_fail(&err);
+	}
 	if (r && a.stats) {
 		int sec = write_stats(a.stats, c, r, secs, rc);
 		if (!ec)
@@ -341,7 +367,7 @@ const irs_cli_command irs_cli_cmd_restore = {
 	"usage: increstore restore DIR [--shards N] [--upto NAME] [--table T] [--out PATH]\n"
 	"                              [--stats-json FILE] [--memory-limit BYTES] [--quiet]\n"
 	"                              [--checkpoint DIR [--checkpoint-every N]\n"
-	"                               [--checkpoint-seconds T]]\n"
+	"                               [--checkpoint-seconds T] [--checkpoint-restart]]\n"
 	"\n"
 	"Restores the chain of DIR up to backup NAME (default: the last): the last full backup\n"
 	"at or before it, then every incremental after it, in order. Each backup is applied by\n"
@@ -368,9 +394,15 @@ const irs_cli_command irs_cli_cmd_restore = {
 	"  --checkpoint DIR    after a barrier, save the tables and the restore's position in\n"
 	"                      DIR (atomically); a rerun with the same DIR resumes after the\n"
 	"                      last saved backup. A checkpoint of another collection, --upto\n"
-	"                      or --table is refused (exit 2)\n"
+	"                      or --table is refused (exit 2); one that cannot be read exits 3.\n"
+	"                      DIR is made when missing and must be writable; one restore\n"
+	"                      at a time uses it (another one exits 4 at once). Only the\n"
+	"                      checkpoints restores of this collection wrote there (listed\n"
+	"                      in DIR/CHECKPOINTS) are ever removed\n"
 	"  --checkpoint-every N     save at most every N backups (default 1)\n"
 	"  --checkpoint-seconds T   ... and at most every T seconds (default 30)\n"
+	"  --checkpoint-restart     discard this collection's checkpoints in DIR first and\n"
+	"                           restore from the beginning\n"
 	"  --no-check-expected do not compare with the expected states a generated\n"
 	"                      collection records (faster for timing runs)\n"
 	"  -q, --quiet         no progress and no summary\n"

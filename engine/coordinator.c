@@ -223,6 +223,9 @@ static void restore_stop(irs_restore *r)
 {
 	irs__pool_stop(&r->pool);
 	irs__plan_free(r);
+	if (r->ckpt_dfd >= 0)
+		close(r->ckpt_dfd); /* and the checkpoint directory's lock with it */
+	r->ckpt_dfd = -1;
 }
 
 void irs_restore_free(irs_restore *r)
@@ -290,6 +293,7 @@ static int restore_create(const irs_collection *c, const irs_restore_options *o,
 	r->o = *o;
 	r->through = -1;
 	r->resumed_from = -1;
+	r->ckpt_dfd = -1;
 	irs_pool *pool = &r->pool;
 	pool->mem = &r->mem;
 	pool->tables = c->tables;
@@ -446,10 +450,12 @@ int irs_restore_run(const irs_collection *c, const irs_restore_options *opts,
 			}
 		}
 	uint32_t first = base;
+	bool ckpt_damaged = false;
 	if (ckpt) {
 		/* Load the checkpoint's tables as the state after backup ckpt_through. */
 		rc = run_backup(r, ckpt, 0, (uint32_t)ckpt_through, 0, upto - (uint32_t)ckpt_through + 1,
 				changes_total, bytes_total, err);
+		ckpt_damaged = rc == IRS_ECORRUPT;
 		irs_collection_close(ckpt);
 		if (!rc)
 			r->resumed_from = ckpt_through;
@@ -461,6 +467,8 @@ int irs_restore_run(const irs_collection *c, const irs_restore_options *opts,
 	rc = limit_error(r, rc, err);
 	if (rc)
 		say_where(r, err);
+	if (ckpt_damaged)
+		irs__checkpoint_hint(r, err);
 	*out = r;
 	return rc;
 fail:

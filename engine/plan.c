@@ -103,8 +103,8 @@ int irs__plan_backup(irs_restore *r, const irs_collection *src, uint32_t sb, uin
 	if (src == r->c)
 		snprintf(p->name_buf, sizeof p->name_buf, "backup %s", c->backups[sb].pb->name);
 	else
-		snprintf(p->name_buf, sizeof p->name_buf, "checkpoint of backup %s",
-			 r->c->backups[b].pb->name);
+		snprintf(p->name_buf, sizeof p->name_buf, "checkpoint of backup %s (%s)",
+			 r->c->backups[b].pb->name, src->dir);
 	p->name = p->name_buf;
 	uint32_t nsegs = 0;
 	for (uint32_t t = 0; t < c->ntables; t++)

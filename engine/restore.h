@@ -29,6 +29,7 @@ struct irs_restore {
 	uint32_t nstats, stats_cap; /* stats_cap: the backups this restore applies at most */
 	uint64_t *shard_applied;    /* stats_cap x nshards, behind stats[].shard_applied */
 	uint64_t peak_bytes;
+	int ckpt_dfd;               /* the checkpoint directory, locked while the restore runs; -1 */
 	uint8_t *scratch;           /* unescaped key strings for reads */
 	size_t scratch_cap;
 };

@@ -93,8 +93,8 @@ typedef struct irs_plan {
 	uint32_t backup;            /* chain index (a checkpoint's state counts as the backup it holds) */
 	const irs_collection *src;  /* where its segments are: the collection, or a checkpoint */
 	uint32_t src_backup;        /* chain index in src */
-	const char *name;           /* for messages: "backup NAME" or "checkpoint of backup NAME" */
-	char name_buf[IRS_MAX_NAME + 32];
+	const char *name;           /* for messages: "backup NAME", "checkpoint of backup NAME (DIR)" */
+	char name_buf[IRS_MAX_NAME + 512];
 	uint64_t gen;               /* incremented for every backup started */
 	bool full;
 	irs_frame_ref *frames;      /* every frame of every enabled table's segments */
