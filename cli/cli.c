@@ -285,10 +285,11 @@ bool irs_cli_parse_size(const irs_cli_parser *p, const char *value, uint64_t min
 
 static void on_signal(int sig)
 {
+	(void)sig;
 	/* an atomic store: shard threads read the flag concurrently (lock-free, so
-	 * async-signal-safe) */
+	 * async-signal-safe). A second signal does the same: ending the process there
+	 * would leave temporary files behind, and every phase checks the flag. */
 	__atomic_store_n(&irs_cli_cancelled, 1, __ATOMIC_RELAXED);
-	signal(sig, SIG_DFL); /* a second signal ends the process */
 }
 
 void irs_cli_cancel_install(void)

@@ -156,7 +156,8 @@ void irs_cli_print_usage(const irs_cli_command *cmd);
 
 /*
  * Cancellation: after irs_cli_cancel_install(), SIGINT and SIGTERM set
- * irs_cli_cancelled to 1 (a second signal kills the process as usual). Pass
+ * irs_cli_cancelled to 1, each time (a second signal does not end the process: every
+ * phase stops at its next check and removes what it was writing). Pass
  * &irs_cli_cancelled to importers, or as irs_restore_options.cancel (sig_atomic_t
  * is int on every platform we build on; cli.c checks it at compile time).
  */

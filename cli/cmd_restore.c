@@ -73,6 +73,64 @@ static bool ends_with(const char *s, const char *suffix)
 	return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
+/*
+ * --out DIR/: DIR/<table>.jsonl (or .csv when DIR's name ends in .csv/) for each table,
+ * all or nothing: every table goes to DIR/<file>.part-PID first, and only when all are
+ * written are they renamed into place. On a failure or a signal the parts are removed,
+ * the files already in DIR stay as they were, and DIR goes when this made it.
+ */
+static int export_table_files(const irs_collection *c, irs_restore *r, const char *out, int table)
+{
+	irs_export_format f = ends_with(out, ".csv/") ? IRS_EXPORT_CSV : IRS_EXPORT_JSONL;
+	uint32_t nt = irs_collection_table_count(c);
+	for (uint32_t t = 0; t < nt; t++) {
+		irs_table_def d;
+		irs_collection_table(c, t, &d);
+		if ((table < 0 || (uint32_t)table == t) && strchr(d.name, '/'))
+			return irs_cli_errorf(IRS_CLI_EXIT_USAGE, "table name %s cannot be a file name", d.name);
+	}
+	bool made = mkdir(out, 0755) == 0;
+	if (!made && errno != EEXIST)
+		return irs_cli_errorf(IRS_CLI_EXIT_IO, "%s: cannot create directory: %s", out, strerror(errno));
+	struct {
+		char final[4000], part[4096];
+	} *paths = calloc(nt, sizeof *paths);
+	if (!paths)
+		return irs_cli_errorf(IRS_CLI_EXIT_IO, "%s: out of memory", out);
+	int ec = 0;
+	uint32_t done = 0;
+	for (uint32_t t = 0; t < nt && !ec; t++, done++) {
+		if (table >= 0 && (uint32_t)table != t)
+			continue;
+		irs_table_def d;
+		irs_collection_table(c, t, &d);
+		snprintf(paths[t].final, sizeof paths[t].final, "%s%s.%s", out, d.name,
+			 f == IRS_EXPORT_CSV ? "csv" : "jsonl");
+		snprintf(paths[t].part, sizeof paths[t].part, "%s.part-%ld", paths[t].final, (long)getpid());
+		irs_error err;
+		if (irs_restore_export(r, f, t, paths[t].part, &err)) {
+			/* name the file the user asked for, not the part */
+			char *at = strstr(err.message, paths[t].part);
+			if (at)
+				memmove(at + strlen(paths[t].final), at + strlen(paths[t].part),
+					strlen(at + strlen(paths[t].part)) + 1);
+			ec = irs_cli_fail(&err);
+		}
+	}
+	for (uint32_t t = 0; t < done; t++) {
+		if (!paths[t].part[0])
+			continue;
+		if (ec)
+			unlink(paths[t].part);
+		else if (rename(paths[t].part, paths[t].final) != 0)
+			ec = irs_cli_errorf(IRS_CLI_EXIT_IO, "%s: rename failed: %s", paths[t].final, strerror(errno));
+	}
+	if (ec && made)
+		rmdir(out);
+	free(paths);
+	return ec;
+}
+
 /* Writes the export(s) --out asks for. */
 static int do_export(const irs_cli_command *cmd, const irs_collection *c, irs_restore *r,
 		     const char *out, int table)
@@ -93,26 +151,8 @@ static int do_export(const irs_cli_command *cmd, const irs_collection *c, irs_re
 		return irs_restore_export(r, f, table < 0 ? 0 : (uint32_t)table, out, &err) ? irs_cli_fail(&err)
 											   : 0;
 	}
-	if (per_table_dir) {
-		/* DIR/ -> DIR/<table>.jsonl (or .csv when DIR's name ends in .csv/). */
-		irs_export_format f = ends_with(out, ".csv/") ? IRS_EXPORT_CSV : IRS_EXPORT_JSONL;
-		if (mkdir(out, 0755) != 0 && errno != EEXIST)
-			return irs_cli_errorf(IRS_CLI_EXIT_IO, "%s: cannot create directory: %s", out,
-					      strerror(errno));
-		for (uint32_t t = 0; t < nt; t++) {
-			if (table >= 0 && (uint32_t)table != t)
-				continue;
-			irs_table_def d;
-			irs_collection_table(c, t, &d);
-			char path[4096];
-			snprintf(path, sizeof path, "%s%s.%s", out, d.name, f == IRS_EXPORT_CSV ? "csv" : "jsonl");
-			if (strchr(d.name, '/'))
-				return irs_cli_errorf(IRS_CLI_EXIT_USAGE, "table name %s cannot be a file name", d.name);
-			if (irs_restore_export(r, f, t, path, &err))
-				return irs_cli_fail(&err);
-		}
-		return 0;
-	}
+	if (per_table_dir)
+		return export_table_files(c, r, out, table);
 	return irs_restore_export(r, IRS_EXPORT_COLLECTION, 0, out, &err) ? irs_cli_fail(&err) : 0;
 }
 
@@ -121,6 +161,35 @@ static uint64_t peak_rss_bytes(void)
 	struct rusage ru;
 	getrusage(RUSAGE_SELF, &ru);
 	return (uint64_t)ru.ru_maxrss * 1024u;
+}
+
+/*
+ * Writes text and a newline to path ('-': stdout) whole or not at all: a regular file
+ * goes through path.tmp-PID and a rename, so a full disk leaves no empty or partial
+ * file (and an existing one as it was). Other files (a FIFO, /dev/stdout) are
+ * written in place.
+ */
+static int write_text_file(const char *path, const char *text)
+{
+	if (strcmp(path, "-") == 0)
+		return printf("%s\n", text) < 0 ? irs_cli_errorf(IRS_CLI_EXIT_IO, "cannot write to standard output")
+						: 0;
+	struct stat st;
+	bool special = stat(path, &st) == 0 && !S_ISREG(st.st_mode);
+	char tmp[4200];
+	snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid());
+	const char *to = special ? path : tmp;
+	FILE *f = fopen(to, "we");
+	int e = 0;
+	if (!f || fprintf(f, "%s\n", text) < 0 || fflush(f) != 0)
+		e = errno ? errno : EIO;
+	if (f && fclose(f) != 0 && !e)
+		e = errno;
+	if (!e && !special && rename(tmp, path) != 0)
+		e = errno;
+	if (e && !special && f)
+		unlink(tmp);
+	return e ? irs_cli_errorf(IRS_CLI_EXIT_IO, "%s: cannot write statistics: %s", path, strerror(e)) : 0;
 }
 
 static int write_stats(const char *path, const irs_collection *c, const irs_restore *r, double secs,
@@ -196,14 +265,9 @@ static int write_stats(const char *path, const irs_collection *c, const irs_rest
 	json_object_object_add(o, "peak_rss_bytes", json_object_new_uint64(peak_rss_bytes()));
 	json_object_object_add(o, "peak_allocated_bytes", json_object_new_uint64(irs_restore_peak_bytes(r)));
 	const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
-	FILE *f = strcmp(path, "-") == 0 ? stdout : fopen(path, "we");
-	int ok = f && fprintf(f, "%s\n", text) >= 0;
-	if (f && f != stdout && fclose(f) != 0)
-		ok = 0;
+	int ec = write_text_file(path, text);
 	json_object_put(o);
-	if (!ok)
-		return irs_cli_errorf(IRS_CLI_EXIT_IO, "%s: cannot write statistics: %s", path, strerror(errno));
-	return 0;
+	return ec;
 }
 
 typedef struct restore_args {

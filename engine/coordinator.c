@@ -438,6 +438,7 @@ int irs_restore_run(const irs_collection *c, const irs_restore_options *opts,
 	rc = ckpt ? shards_start(r, ckpt, 0, err) : shards_start(r, c, base, err);
 	if (rc) {
 		irs_collection_close(ckpt);
+		say_where(r, err); /* the partitions or threads: nothing was restored */
 		goto fail;
 	}
 	uint64_t changes_total = 0, bytes_total = 0;

@@ -296,6 +296,13 @@ static void test_cancel_rounds(void **state)
 	}
 	print_message("  thread: %d finished, %d cancelled; barrier flag %d; barrier return %d; progress %d\n",
 		      outcomes[0][0], outcomes[0][1], outcomes[1][1], outcomes[2][1], outcomes[3][1]);
+	/* a test of cancellation must cancel: most rounds of the other-thread mode did
+	 * (the callback modes always do, checked above) */
+	if (outcomes[0][0] + outcomes[0][1] > 0 && outcomes[0][1] <= outcomes[0][0])
+		fail_msg("only %d of %d rounds cancelled by another thread were cancelled", outcomes[0][1],
+			 outcomes[0][0] + outcomes[0][1]);
+	assert_int_equal(outcomes[1][1] + outcomes[2][1] + outcomes[3][1], outcomes[1][1] + outcomes[2][1] +
+			 outcomes[3][1] + outcomes[1][0] + outcomes[2][0] + outcomes[3][0]);
 	wd_disarm();
 }
 

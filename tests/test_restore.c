@@ -2,9 +2,11 @@
  * test_restore.c: the restore engine against a straightforward reference.
  *
  * DIFFERENTIAL: random chains from fixed seeds (random schemas with every type, NULLs,
- * composite keys, partial upserts, erases, re-inserts, empty backups, several fulls)
- * are written with the backup writer and, independently, applied into SQLite with
- * plain SQL (INSERT ... ON CONFLICT DO UPDATE of the listed columns; DELETE). After
+ * composite keys, partial upserts, erases, re-inserts, empty backups, several fulls,
+ * keys changed up to 3 times within one incremental) are written with the backup
+ * writer, which collapses repeated keys (docs/design.md section 1), and, independently,
+ * applied change by change into SQLite with plain SQL (INSERT ... ON CONFLICT DO
+ * UPDATE of the listed columns; DELETE). After
  * each backup the oracle's tables are snapshotted. The engine then restores every
  * chain with 1, 2, 3, 7 and 64 shards, and at every barrier each table must equal the
  * snapshot of that backup row for row, column for column.
@@ -289,7 +291,42 @@ static void oracle_state(chain *ch, uint32_t ti, uint64_t *rows, uint64_t *diges
 	tu_schema_free(t);
 }
 
-/* Writes one backup of random changes to distinct keys, and applies it to the oracle. */
+/* Changes to a key already changed in the same incremental, over all chains made: the
+ * writer collapses them in order (docs/design.md section 1) while SQLite applies each
+ * one, so the collapsing rules are compared with plain SQL. */
+static uint64_t repeated_changes;
+
+/* One random change of table t to key id: a row of a full backup, or an upsert of
+ * some columns (NULLs among them) or an erase; written and applied to the oracle. */
+static void gen_change(chain *ch, irs_backup_writer *w, uint32_t t, uint64_t id, bool full,
+		       uint64_t tag)
+{
+	gen_table *g = &ch->t[t];
+	irs_value row[MAX_C];
+	irs_error err;
+	for (uint32_t col = 0; col < g->def.column_count; col++) {
+		bool key = col < g->def.primary_key_count;
+		row[col] = gen_value(ch, col, g->cols[col].type, key, id);
+	}
+	bool erase = !full && rnd(ch, 4) == 0;
+	if (!erase) {
+		for (uint32_t col = g->def.primary_key_count; col < g->def.column_count; col++) {
+			uint64_t r = rnd(ch, 10);
+			if (r == 0)
+				row[col] = tu_null();
+			else if (!full && r < 4)
+				row[col] = tu_absent();
+		}
+	}
+	if (erase)
+		assert_int_equal(irs_backup_writer_erase(w, t, row, tag, &err), 0);
+	else
+		assert_int_equal(irs_backup_writer_upsert(w, t, row, tag, &err), 0);
+	oracle_apply(ch, t, erase, row);
+}
+
+/* Writes one backup of random changes, and applies it to the oracle. A full backup's
+ * keys are distinct; an incremental also changes some keys again, up to 3 times. */
 static void gen_backup(chain *ch, uint32_t b, bool full)
 {
 	irs_collection *c;
@@ -300,6 +337,7 @@ static void gen_backup(chain *ch, uint32_t b, bool full)
 	wo.batch_rows = 1 + (uint32_t)rnd(ch, 17);
 	wo.segment_bytes = 512 + rnd(ch, 4096);
 	wo.no_sync = 1; /* scratch collections: fsync would dominate the run time */
+	wo.collapse_duplicates = !full;
 	irs_backup_writer *w;
 	char name[32];
 	snprintf(name, sizeof name, "b%02u", b);
@@ -312,34 +350,23 @@ static void gen_backup(chain *ch, uint32_t b, bool full)
 			sql(ch->db, "DELETE FROM %s", ch->t[t].name);
 	bool empty = !full && rnd(ch, 6) == 0;
 	for (uint32_t t = 0; t < ch->ntables && !empty; t++) {
-		gen_table *g = &ch->t[t];
 		uint32_t nchanges = (uint32_t)rnd(ch, full ? ch->keyspace + 1 : ch->keyspace / 2 + 2);
 		/* distinct ids: a random start and a stride coprime with the key space */
 		uint64_t start = rnd(ch, ch->keyspace), stride = 1 + rnd(ch, ch->keyspace);
 		while (gcd(stride, ch->keyspace) != 1)
 			stride++;
-		for (uint32_t i = 0; i < nchanges; i++) {
-			uint64_t id = (start + i * stride) % ch->keyspace;
-			irs_value row[MAX_C];
-			for (uint32_t col = 0; col < g->def.column_count; col++) {
-				bool key = col < g->def.primary_key_count;
-				row[col] = gen_value(ch, col, g->cols[col].type, key, id);
+		uint64_t tag = 0;
+		for (uint32_t i = 0; i < nchanges; i++)
+			gen_change(ch, w, t, (start + i * stride) % ch->keyspace, full, ++tag);
+		/* then keys of this backup again, in two more rounds, so a key may see up to 3
+		 * changes (upsert after upsert, erase after upsert, upsert after erase) */
+		for (int again = 0; again < 2 && !full && nchanges; again++) {
+			uint32_t nrep = (uint32_t)rnd(ch, nchanges + 1);
+			for (uint32_t i = 0; i < nrep; i++) {
+				uint64_t pick = rnd(ch, nchanges);
+				gen_change(ch, w, t, (start + pick * stride) % ch->keyspace, false, ++tag);
+				repeated_changes++;
 			}
-			bool erase = !full && rnd(ch, 4) == 0;
-			if (!erase) {
-				for (uint32_t col = g->def.primary_key_count; col < g->def.column_count; col++) {
-					uint64_t r = rnd(ch, 10);
-					if (r == 0)
-						row[col] = tu_null();
-					else if (!full && r < 4)
-						row[col] = tu_absent();
-				}
-			}
-			if (erase)
-				assert_int_equal(irs_backup_writer_erase(w, t, row, i + 1, &err), 0);
-			else
-				assert_int_equal(irs_backup_writer_upsert(w, t, row, i + 1, &err), 0);
-			oracle_apply(ch, t, erase, row);
 		}
 	}
 	sql(ch->db, "COMMIT");
@@ -605,6 +632,9 @@ static void test_differential(void **state)
 			restore_and_check(&ch, 2, upto);
 		chain_free(&ch);
 	}
+	print_message("  %u chains; %llu changes repeated a key within an incremental\n", chains,
+		      (unsigned long long)repeated_changes);
+	assert_true(repeated_changes >= chains);
 }
 
 /* ------------------------------------------------------------------ atomicity */
