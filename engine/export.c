@@ -225,8 +225,20 @@ static int sql_row(void *ctx, const irs_value *row)
 	return rc == SQLITE_DONE ? 0 : IRS_EIO;
 }
 
+/* SQLite's message with the system error under it ("disk I/O error" says little). */
+static const char *sqlite_why(sqlite3 *db, char *buf, size_t cap)
+{
+	int e = db ? sqlite3_system_errno(db) : 0;
+	if (e)
+		snprintf(buf, cap, "%s (%s)", db ? sqlite3_errmsg(db) : "cannot open", strerror(e));
+	else
+		snprintf(buf, cap, "%s", db ? sqlite3_errmsg(db) : "cannot open");
+	return buf;
+}
+
 static int export_sqlite(const irs_restore *r, const char *path, irs_error *err)
 {
+	char why[300];
 	char tmp[4096];
 	if (tmp_name(tmp, sizeof tmp, path))
 		return irs__seterr(err, IRS_EINVAL, "%s: path too long", path);
@@ -234,12 +246,12 @@ static int export_sqlite(const irs_restore *r, const char *path, irs_error *err)
 	sqlite3 *db = NULL;
 	int rc = 0;
 	if (sqlite3_open_v2(tmp, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
-		rc = irs__seterr(err, IRS_EIO, "%s: %s", tmp, db ? sqlite3_errmsg(db) : "cannot open");
+		rc = irs__seterr(err, IRS_EIO, "%s: %s", path, sqlite_why(db, why, sizeof why));
 		goto out;
 	}
 	sqlite3_exec(db, "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF", NULL, NULL, NULL);
 	if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
-		rc = irs__seterr(err, IRS_EIO, "%s: %s", tmp, sqlite3_errmsg(db));
+		rc = irs__seterr(err, IRS_EIO, "%s: %s", path, sqlite_why(db, why, sizeof why));
 		goto out;
 	}
 	irs_textbuf create, insert;
@@ -254,23 +266,23 @@ static int export_sqlite(const irs_restore *r, const char *path, irs_error *err)
 		sql_ctx x = {.db = db, .t = ts, .r = r};
 		if (sqlite3_exec(db, create.data, NULL, NULL, NULL) != SQLITE_OK ||
 		    sqlite3_prepare_v2(db, insert.data, -1, &x.ins, NULL) != SQLITE_OK) {
-			rc = irs__seterr(err, IRS_EIO, "%s: table %s: %s", tmp, ts->name, sqlite3_errmsg(db));
+			rc = irs__seterr(err, IRS_EIO, "%s: table %s: %s", path, ts->name, sqlite_why(db, why, sizeof why));
 			break;
 		}
 		rc = irs_restore_scan(r, t, sql_row, &x, err);
 		if (rc == IRS_ECANCELED && err && !err->code)
 			cancel_error(path, err);
 		else if (rc && err && !err->code)
-			irs__seterr(err, rc, "%s: table %s: %s", path, ts->name, sqlite3_errmsg(db));
+			irs__seterr(err, rc, "%s: table %s: %s", path, ts->name, sqlite_why(db, why, sizeof why));
 		sqlite3_finalize(x.ins);
 	}
 	irs__textbuf_free(&create);
 	irs__textbuf_free(&insert);
 	if (!rc && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
-		rc = irs__seterr(err, IRS_EIO, "%s: %s", tmp, sqlite3_errmsg(db));
+		rc = irs__seterr(err, IRS_EIO, "%s: %s", path, sqlite_why(db, why, sizeof why));
 out:
 	if (db && sqlite3_close(db) != SQLITE_OK && !rc)
-		rc = irs__seterr(err, IRS_EIO, "%s: close failed", tmp);
+		rc = irs__seterr(err, IRS_EIO, "%s: close failed", path);
 	if (!rc && rename(tmp, path) != 0)
 		rc = irs__seterr(err, IRS_EIO, "%s: rename failed: %s", path, strerror(errno));
 	if (rc)
@@ -316,7 +328,7 @@ static int export_collection(const irs_restore *r, const char *path, irs_error *
 	int rc = irs_collection_create(tmp, defs, c->ntables, err);
 	irs__free((irs_mem *)&r->mem, defs, sizeof(irs_table_def) * c->ntables);
 	if (!rc)
-		rc = irs_collection_open(tmp, NULL, 0, &nc, err);
+		rc = irs_collection_open(tmp, &r->mem.a, 0, &nc, err); /* the embedder's allocator */
 	const char *base_name = r->through >= 0 ? c->backups[r->through].pb->name : "empty";
 	if (!rc)
 		rc = irs_backup_writer_begin(nc, IRS_BACKUP_FULL, base_name, NULL, &w, err);
@@ -354,16 +366,26 @@ int irs_restore_export(const irs_restore *r, irs_export_format format, uint32_t 
 	irs__errclear(err);
 	if (!r || !path || !r->pool.shards)
 		return irs__seterr(err, IRS_EINVAL, "irs_restore_export: bad argument");
+	int rc;
 	switch (format) {
 	case IRS_EXPORT_JSONL:
 	case IRS_EXPORT_CSV:
 		if (table >= r->c->ntables)
 			return irs__seterr(err, IRS_EINVAL, "table index %u of %u", table, r->c->ntables);
-		return export_text(r, table, path, format == IRS_EXPORT_CSV, err);
+		rc = export_text(r, table, path, format == IRS_EXPORT_CSV, err);
+		break;
 	case IRS_EXPORT_SQLITE:
-		return export_sqlite(r, path, err);
+		rc = export_sqlite(r, path, err);
+		break;
 	case IRS_EXPORT_COLLECTION:
-		return export_collection(r, path, err);
+		rc = export_collection(r, path, err);
+		break;
+	default:
+		return irs__seterr(err, IRS_EINVAL, "unknown export format %d", (int)format);
 	}
-	return irs__seterr(err, IRS_EINVAL, "unknown export format %d", (int)format);
+	/* every failure names the file (reading the tables, e.g. out of memory sorting
+	 * one, does not know it) */
+	if (rc && err && !strstr(err->message, path))
+		irs__errprefix(err, "%s", path);
+	return rc;
 }

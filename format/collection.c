@@ -197,8 +197,9 @@ int irs__schema_build(irs_mem *mem, const Increstore__Manifest *m, irs_schema_ta
 			if (strcmp(t[j].name, t[i].name) == 0)
 				rc = irs__seterr(err, IRS_ESCHEMA, "duplicate table %s", t[i].name);
 		if (rc) {
-			/* value_cols was sized for nvalues; free with the matching counts. */
-			irs__schema_free(mem, t, i + 1);
+			/* every table, built or not (calloc'd: the rest are empty), so the array is
+			 * freed with the size it was allocated with */
+			irs__schema_free(mem, t, n);
 			return rc;
 		}
 	}

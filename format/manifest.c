@@ -159,7 +159,7 @@ int irs__manifest_read(const char *dir, irs_mem *mem, Increstore__Manifest **out
 	}
 	buf = irs__malloc(mem, len);
 	if (!buf) {
-		rc = irs__seterr(err, IRS_ENOMEM, "%s: no memory for %zu bytes", path, len);
+		rc = irs__seterr(err, IRS_ENOMEM, "%s: out of memory reading its %zu bytes", path, len);
 		goto done;
 	}
 	size_t got = 0;
@@ -214,7 +214,7 @@ int irs__manifest_write(const char *dir, const Increstore__Manifest *m, bool syn
 	irs_mem *mem = irs__mem_default();
 	uint8_t *buf = irs__malloc(mem, IRS_MANIFEST_HEADER + len);
 	if (!buf)
-		return irs__seterr(err, IRS_ENOMEM, "no memory for the manifest");
+		return irs__seterr(err, IRS_ENOMEM, "%s/MANIFEST: out of memory writing %zu bytes", dir, len);
 	increstore__manifest__pack(m, buf + IRS_MANIFEST_HEADER);
 	memcpy(buf, IRS_MANIFEST_MAGIC, 8);
 	irs__store_le32(buf + 8, IRS_FORMAT_VERSION);
@@ -232,9 +232,9 @@ int irs__manifest_write(const char *dir, const Increstore__Manifest *m, bool syn
 		rc = irs__seterr(err, IRS_EIO, "%s/MANIFEST.tmp: cannot create: %s", dir, strerror(errno));
 		goto out_dir;
 	}
-	rc = irs__write_all(fd, buf, IRS_MANIFEST_HEADER + len, "MANIFEST.tmp", err);
-	if (rc)
-		irs__errprefix(err, "%s", dir);
+	char tmpname[4200];
+	snprintf(tmpname, sizeof tmpname, "%s/MANIFEST.tmp", dir);
+	rc = irs__write_all(fd, buf, IRS_MANIFEST_HEADER + len, tmpname, err);
 	if (!rc && sync && fsync(fd) != 0)
 		rc = irs__seterr(err, IRS_EIO, "%s/MANIFEST.tmp: fsync failed: %s", dir, strerror(errno));
 	if (close(fd) != 0 && !rc)

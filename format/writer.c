@@ -671,16 +671,20 @@ static int emit_close_segment(emitter *e, irs_error *err)
 	int rc = irs__segment_finish(&e->seg, !w->o.no_sync, err);
 	if (rc)
 		return rc;
-	Increstore__Segment *ns = irs__realloc(w->mem, t->segs, sizeof(*ns) * t->nsegs,
-					       sizeof(*ns) * (t->nsegs + 1));
-	if (!ns)
+	/* the path first: the array then grows by one entry that is complete (its size
+	 * is what writer_free frees it with) */
+	char *path = irs__strdup(w->mem, e->seg_rel);
+	Increstore__Segment *ns = path ? irs__realloc(w->mem, t->segs, sizeof(*ns) * t->nsegs,
+						      sizeof(*ns) * (t->nsegs + 1))
+				       : NULL;
+	if (!ns) {
+		irs__strfree(w->mem, path);
 		return irs__seterr(err, IRS_ENOMEM, "out of memory recording a segment");
+	}
 	t->segs = ns;
 	Increstore__Segment init = INCRESTORE__SEGMENT__INIT;
 	ns[t->nsegs] = init;
-	ns[t->nsegs].path = irs__strdup(w->mem, e->seg_rel);
-	if (!ns[t->nsegs].path)
-		return irs__seterr(err, IRS_ENOMEM, "out of memory recording a segment");
+	ns[t->nsegs].path = path;
 	ns[t->nsegs].size = e->seg.size;
 	ns[t->nsegs].records = e->seg.records;
 	ns[t->nsegs].crc32c = e->seg.crc;
