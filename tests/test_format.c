@@ -2384,6 +2384,54 @@ static void test_dup_key_other_writer(void **state)
 	irs_collection_close(c);
 }
 
+/* What a restore says about a key written twice into one backup by another writer:
+ * the shard-side checks, for an incremental (staging) and for a full backup (insert). */
+static void restore_dup(fx *f, const char *want)
+{
+	irs_collection *c = open_ok(f->coll, 0);
+	for (uint32_t shards = 1; shards <= 4; shards += 3) {
+		irs_restore_options o;
+		irs_restore_options_init(&o, IRS_RESTORE_OPTIONS_VERSION);
+		o.shards = shards;
+		irs_restore *r = NULL;
+		irs_error err;
+		int rc = irs_restore_run(c, &o, NULL, &r, &err);
+		if (rc != IRS_EDUPKEY || strcmp(err.message, want) != 0)
+			fail_msg("%u shards: %s \"%s\", want IRS_EDUPKEY \"%s\"", shards, irs_err_name(rc),
+				 err.message, want);
+		irs_restore_free(r);
+	}
+	irs_collection_close(c);
+}
+
+static void test_dup_key_restore(void **state)
+{
+	fx *f = *state;
+	irs_collection *c = open_ok(f->coll, 0);
+	const irs_schema_table *t = &c->tables[0];
+	hand_rec a[] = {{IRS_REC_UPSERT, 40, "x", 1, 0}, {IRS_REC_UPSERT, 42, "x", 1, 1},
+			{IRS_REC_ERASE, 42, NULL, INT64_MIN, 0}};
+	Increstore__Segment seg;
+	hand_segment(f, t, 0, false, "data/hand/inc.seg", a, NSP(a), &seg);
+	irs_collection_close(c);
+	splice_backup(f, "b4", false, &seg, 1);
+	restore_dup(f, "backup b4 table t: key id=42 appears twice in one backup; the tables are as "
+		       "restored through backup b3");
+}
+
+static void test_dup_key_restore_full(void **state)
+{
+	fx *f = *state;
+	irs_collection *c = open_ok(f->coll, 0);
+	const irs_schema_table *t = &c->tables[0];
+	hand_rec a[] = {{IRS_REC_UPSERT, 7, "x", 1, 0}, {IRS_REC_UPSERT, 8, "x", 1, 0}, {IRS_REC_UPSERT, 7, "y", 2, 0}};
+	Increstore__Segment s1;
+	hand_segment(f, t, 0, true, "data/hand/full.seg", a, NSP(a), &s1);
+	irs_collection_close(c);
+	splice_backup(f, "b4", true, &s1, 1);
+	restore_dup(f, "backup b4 table t: key id=7 appears twice in the full backup; the tables are empty");
+}
+
 /* The same key twice within one frame of a full backup. */
 static void test_dup_key_other_writer_full(void **state)
 {
@@ -3046,6 +3094,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_dup_key_other_writer, fx_setup_small, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_dup_key_other_writer_full, fx_setup_small, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_dup_key_two_segments, fx_setup_small, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_dup_key_restore, fx_setup_small, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_dup_key_restore_full, fx_setup_small, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_batch_validation, fx_setup_dir, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_create_rules, fx_setup_dir, fx_teardown),
 		/* c) writer failures */

@@ -271,12 +271,51 @@ static void test_record_count_named(void **state)
 	irs__manifest_free(&mem, m);
 }
 
+/* An expected state that differs from what the restore produced. */
+static void test_expected_state_named(void **state)
+{
+	fixture *f = *state;
+	irs_mem mem;
+	irs__mem_init(&mem, NULL, 0);
+	Increstore__Manifest *m;
+	irs_error err;
+	assert_int_equal(irs__manifest_read(f->dir, &mem, &m, &err), 0);
+	Increstore__ExpectedState es = INCRESTORE__EXPECTED_STATE__INIT;
+	es.rows = 999;
+	es.digest = 0x1234;
+	Increstore__TableBackup *tb = m->chain[1]->tables[0];
+	tb->expected = &es;
+	assert_int_equal(irs__manifest_write(f->dir, m, false, &err), 0);
+	tb->expected = NULL;
+	irs_collection *c;
+	assert_int_equal(irs_collection_open(f->dir, NULL, 0, &c, &err), 0);
+	irs_restore_options o;
+	irs_restore_options_init(&o, IRS_RESTORE_OPTIONS_VERSION);
+	o.shards = 2;
+	irs_restore *r = NULL;
+	assert_int_equal(irs_restore_run(c, &o, NULL, &r, &err), IRS_EMISMATCH);
+	/* b00 holds keys 0..49, b01 upserts 40..239: 240 rows */
+	const char *head = "backup b01 table t: restored 240 rows with digest ";
+	const char *tail = ", the manifest expects 999 rows with digest 0000000000001234; the tables are as "
+			   "restored through backup b01";
+	size_t n = strlen(err.message);
+	if (strncmp(err.message, head, strlen(head)) != 0 || n < strlen(tail) ||
+	    strcmp(err.message + n - strlen(tail), tail) != 0)
+		fail_msg("message \"%s\"", err.message);
+	assert_int_equal(irs_restore_through(r), 1);
+	irs_restore_free(r);
+	irs_collection_close(c);
+	assert_int_equal(irs__manifest_write(f->dir, m, false, &err), 0);
+	irs__manifest_free(&mem, m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_first_backup_named),
 		cmocka_unit_test(test_grown_backup_named),
 		cmocka_unit_test(test_record_count_named),
+		cmocka_unit_test(test_expected_state_named),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
