@@ -245,7 +245,9 @@ void irs_restore_free(irs_restore *r)
 }
 
 /* Starts the shards with partitions sized from the row counts of backup `base` of
- * `sizing` (the base full, or a checkpoint's). */
+ * `sizing` (the base full, or a checkpoint's). Those counts come from a manifest, but
+ * opening it refused any count its segment's bytes cannot hold (format/collection.c,
+ * segment_check), so the sizes are bounded by the data on disk. */
 static int shards_start(irs_restore *r, const irs_collection *sizing, uint32_t base, irs_error *err)
 {
 	const irs_collection *c = r->c;
