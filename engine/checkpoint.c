@@ -208,6 +208,9 @@ static int record_add(int dfd, const char *dir, const char *name, const char *id
 	if (!rc && fsync(fd) != 0)
 		rc = irs__seterr(err, IRS_EIO, "CHECKPOINTS: fsync failed: %s", strerror(errno));
 	close(fd);
+	/* the file may be new: its directory entry must be durable too */
+	if (!rc && fsync(dfd) != 0)
+		rc = irs__seterr(err, IRS_EIO, "fsync failed: %s", strerror(errno));
 	if (rc)
 		irs__errprefix(err, "checkpoint %s", dir);
 	return rc;
