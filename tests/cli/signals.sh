@@ -23,8 +23,8 @@ bad() { echo "FAIL $1"; fails=$((fails+1)); }
 SECONDS=0
 
 C=$W/c
-"$BIN" gen "$C" --rows 200000 --incrementals 2 --changes 500 --tables 2 --seed 3 -q >/dev/null
-export IRS_FAULT_SLOW_EXPORT_US=4000
+"$BIN" gen "$C" --rows 60000 --incrementals 2 --changes 500 --tables 2 --seed 3 -q >/dev/null
+export IRS_FAULT_SLOW_EXPORT_US=20000   # 30 pauses of 20 ms per table: the export lasts 0.6 s
 
 # waits (up to 60 s) until a file matching the pattern exists under dir; 0 when it does
 wait_for() { # dir pattern pid
@@ -67,7 +67,8 @@ export_round() { # kind out signals... ; the old output is in $W/before (or none
   fi
 }
 
-for sigs in INT TERM "INT INT" "TERM INT"; do
+# every kind with one signal and with two; TERM alone and INT twice for JSONL only
+for sigs in INT "TERM INT"; do
   for ext in jsonl csv sqlite; do
     rm -rf "$W/before" "$W/out.$ext"
     printf 'the old %s output\n' "$ext" > "$W/out.$ext"
@@ -82,6 +83,10 @@ for sigs in INT TERM "INT INT" "TERM INT"; do
   export_round "DIR/ (new)" "$W/newdir/" $sigs
   rm -rf "$W/before" "$W/compacted"
   export_round "compacted collection" "$W/compacted" $sigs
+done
+for sigs in TERM "INT INT"; do
+  rm -rf "$W/before" "$W/out.jsonl"
+  export_round "jsonl" "$W/out.jsonl" $sigs
 done
 
 # a signal while a checkpoint is written: the partial checkpoint goes, CURRENT stays
