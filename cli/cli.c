@@ -204,12 +204,92 @@ bool irs_cli_parse_u64(const irs_cli_parser *p, const char *value, uint64_t min,
 	return true;
 }
 
+/* The multiplier of a size unit (irs_cli_parse_size), or 0 when u is not one. */
+static uint64_t size_unit(const char *u)
+{
+	static const char prefixes[] = "KMGTPE";
+	if (*u == '\0' || ((u[0] == 'b' || u[0] == 'B') && u[1] == '\0'))
+		return 1;
+	const char *at = strchr(prefixes, u[0] >= 'a' && u[0] <= 'z' ? u[0] - 'a' + 'A' : u[0]);
+	if (!at || !*at)
+		return 0;
+	unsigned power = (unsigned)(at - prefixes) + 1;
+	const char *rest = u + 1;
+	uint64_t base;
+	if (*rest == '\0')
+		base = 1024;
+	else if ((rest[0] == 'i' || rest[0] == 'I') && (rest[1] == 'b' || rest[1] == 'B') && !rest[2])
+		base = 1024;
+	else if ((rest[0] == 'b' || rest[0] == 'B') && !rest[1])
+		base = 1000;
+	else
+		return 0;
+	uint64_t m = 1;
+	for (unsigned i = 0; i < power; i++)
+		m *= base;
+	return m;
+}
+
+bool irs_cli_parse_size(const irs_cli_parser *p, const char *value, uint64_t min, uint64_t max,
+			uint64_t *out)
+{
+	const char *opt = p->opt ? p->opt : "value";
+	const char *s = value;
+	uint64_t whole = 0;
+	bool overflow = false, digits = false;
+	for (; *s >= '0' && *s <= '9'; s++, digits = true) {
+		unsigned d = (unsigned)(*s - '0');
+		if (whole > (UINT64_MAX - d) / 10)
+			overflow = true;
+		else
+			whole = whole * 10 + d;
+	}
+	/* the fraction, as digits over a power of ten (at most 18 of them count) */
+	uint64_t frac = 0, scale = 1;
+	if (*s == '.') {
+		for (s++; *s >= '0' && *s <= '9'; s++, digits = true)
+			if (scale < 1000000000000000000ull) {
+				frac = frac * 10 + (uint64_t)(*s - '0');
+				scale *= 10;
+			}
+	}
+	if (*s == ' ')
+		s++;
+	uint64_t mult = size_unit(s);
+	if (!digits || !mult) {
+		irs_cli_usage_error(p->cmd, "%s: '%s' is not a size (bytes, or a number with a unit: "
+				    "64M, 1G, 512MiB, 1.5GiB, 2GB)", opt, value);
+		return false;
+	}
+	/* whole * mult + frac * mult / scale, without overflow */
+	uint64_t v = 0;
+	if (!overflow && whole <= UINT64_MAX / mult)
+		v = whole * mult;
+	else
+		overflow = true;
+	if (!overflow && frac) {
+		long double extra = (long double)frac * (long double)mult / (long double)scale;
+		if (extra >= (long double)(UINT64_MAX - v))
+			overflow = true;
+		else
+			v += (uint64_t)extra;
+	}
+	if (overflow || v < min || v > max) {
+		irs_cli_usage_error(p->cmd, "%s: '%s' is out of range (%" PRIu64 " to %" PRIu64 " bytes)", opt,
+				    value, min, max);
+		return false;
+	}
+	*out = v;
+	return true;
+}
+
 static void on_signal(int sig)
 {
+	(void)sig;
 	/* an atomic store: shard threads read the flag concurrently (lock-free, so
-	 * async-signal-safe) */
+	 * async-signal-safe). A second signal does the same: ending the process there
+	 * would leave temporary files behind, and every phase checks the flag. */
 	__atomic_store_n(&irs_cli_cancelled, 1, __ATOMIC_RELAXED);
-	signal(sig, SIG_DFL); /* a second signal ends the process */
 }
 
 void irs_cli_cancel_install(void)
@@ -294,27 +374,60 @@ bool irs_cli_value_equal(irs_type type, const irs_value *a, const irs_value *b)
 	return false;
 }
 
-int irs_cli_make_parents(const char *dir)
+int irs_cli_make_parents(const char *dir, char **made)
 {
+	if (made)
+		*made = NULL;
 	char *p = strdup(dir);
 	if (!p)
-		return irs_cli_errorf(IRS_CLI_EXIT_IO, "out of memory");
+		return irs_cli_errorf(IRS_CLI_EXIT_IO, "%s: out of memory creating its parent directories", dir);
 	size_t n = strlen(p);
 	while (n > 1 && p[n - 1] == '/')
 		p[--n] = '\0';
+	char *first = NULL; /* the shallowest directory made */
 	int rc = 0;
 	/* Every '/' now separates a parent from what follows it. */
 	for (char *s = p + 1; *s && !rc; s++) {
 		if (*s != '/' || s[-1] == '/')
 			continue;
 		*s = '\0';
-		if (mkdir(p, 0777) != 0 && errno != EEXIST)
+		if (mkdir(p, 0777) == 0) {
+			if (!first)
+				first = strdup(p);
+		} else if (errno != EEXIST) {
 			rc = irs_cli_errorf(IRS_CLI_EXIT_IO, "%s: cannot create directory: %s", p,
 					    strerror(errno));
+			irs_cli_unmake_parents(p, first); /* what this call made, again */
+			first = NULL;
+		}
 		*s = '/';
 	}
 	free(p);
+	if (made)
+		*made = first;
+	else
+		free(first);
 	return rc;
+}
+
+void irs_cli_unmake_parents(const char *dir, char *made)
+{
+	char *p = made ? strdup(dir) : NULL;
+	size_t mlen = made ? strlen(made) : 0;
+	for (size_t n = p ? strlen(p) : 0; n > 1 && p[n - 1] == '/';)
+		p[--n] = '\0';
+	/* up from dir's parent to made, each only while empty (rmdir never removes
+	 * anything that holds a file) */
+	for (char *slash; p && (slash = strrchr(p, '/')) != NULL;) {
+		while (slash > p && slash[-1] == '/')
+			slash--;
+		*slash = '\0';
+		if (strlen(p) < mlen || strncmp(p, made, mlen) != 0 || rmdir(p) != 0 ||
+		    strlen(p) == mlen)
+			break;
+	}
+	free(p);
+	free(made);
 }
 
 int irs_cli_open(const char *dir, unsigned flags, irs_collection **out)

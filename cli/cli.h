@@ -145,6 +145,17 @@ int irs_cli_parse_args(const irs_cli_command *cmd, int argc, char **argv, irs_cl
 bool irs_cli_parse_u64(const irs_cli_parser *p, const char *value, uint64_t min, uint64_t max,
 		       uint64_t *out);
 
+/*
+ * Parses a size as people type it: a decimal number, a fraction allowed ("1.5"), an
+ * optional space and an optional unit, case-insensitive: B; K, M, G, T, P, E and
+ * KiB ... EiB (powers of 1024); KB, MB, GB, TB, PB, EB (powers of 1000), as GNU
+ * coreutils reads them. "64M" = 67108864, "1.5GiB" = 1610612736, "2GB" = 2000000000;
+ * fractions of a byte are dropped. Values in [min, max]; on failure prints a usage
+ * error naming the option and returns false.
+ */
+bool irs_cli_parse_size(const irs_cli_parser *p, const char *value, uint64_t min, uint64_t max,
+			uint64_t *out);
+
 /* Prints cmd->usage to stdout. */
 void irs_cli_print_usage(const irs_cli_command *cmd);
 
@@ -152,7 +163,8 @@ void irs_cli_print_usage(const irs_cli_command *cmd);
 
 /*
  * Cancellation: after irs_cli_cancel_install(), SIGINT and SIGTERM set
- * irs_cli_cancelled to 1 (a second signal kills the process as usual). Pass
+ * irs_cli_cancelled to 1, each time (a second signal does not end the process: every
+ * phase stops at its next check and removes what it was writing). Pass
  * &irs_cli_cancelled to importers, or as irs_restore_options.cancel (sig_atomic_t
  * is int on every platform we build on; cli.c checks it at compile time).
  */
@@ -179,8 +191,14 @@ const char *irs_cli_kind_name(irs_backup_kind kind);
 int irs_cli_find_table(const irs_cli_command *cmd, const irs_collection *c, const char *name);
 
 /* Creates the parent directories of dir, like mkdir -p (the library creates dir
- * itself). On failure prints the error and returns its exit code; 0 on success. */
-int irs_cli_make_parents(const char *dir);
+ * itself). On failure prints the error and returns its exit code; 0 on success.
+ * *made (may be NULL) receives the shallowest directory it created (malloc'd), or
+ * NULL when every parent existed: irs_cli_unmake_parents undoes it. */
+int irs_cli_make_parents(const char *dir, char **made);
+
+/* After a command failed: removes the parents that irs_cli_make_parents made for dir
+ * (each only while empty; dir itself is the caller's), and frees made. */
+void irs_cli_unmake_parents(const char *dir, char *made);
 
 /*
  * Whether a and b (values of a column of type `type`) are the same value: both NULL

@@ -3,6 +3,7 @@
  * (no backups) with the tables of schema.json (format: schema_json.h).
  */
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "cli.h"
 #include "schema_json.h"
@@ -47,16 +48,20 @@ static int run_create(const irs_cli_command *cmd, int argc, char **argv)
 	irs_cli_schema s;
 	if (irs_schema_json_load(schema, &s, &err))
 		return irs_cli_fail(&err);
-	rc = irs_cli_make_parents(dir);
+	char *made;
+	rc = irs_cli_make_parents(dir, &made);
 	if (rc) {
 		irs_schema_json_free(&s);
 		return rc;
 	}
 	rc = irs_collection_create(dir, s.tables, s.count, &err);
 	if (rc) {
+		/* nothing half-made stays: the library left no directory, remove the parents */
+		irs_cli_unmake_parents(dir, made);
 		irs_schema_json_free(&s);
 		return irs_cli_fail(&err);
 	}
+	free(made);
 	if (!quiet) {
 		printf("created collection %s with %u table%s:", dir, s.count, s.count == 1 ? "" : "s");
 		for (uint32_t i = 0; i < s.count; i++)
@@ -83,6 +88,9 @@ const irs_cli_command irs_cli_cmd_create = {
 	"or several: {\"tables\": [ ...objects like the one above... ]}.\n"
 	"Types: bool, int32, int64, uint32, uint64, double, utf8, bytes, timestamp\n"
 	"(case-insensitive; YDB names too: Uint64, Utf8, String = bytes, Bool, ...).\n"
+	"Table names become file names (restore --out DIR/): '/' separates directories\n"
+	"(DirA/TableA); no empty, '.' or '..' part, no leading or trailing '/', parts of\n"
+	"at most 249 bytes, no control characters. A refused schema creates nothing.\n"
 	"\n"
 	"options:\n"
 	"  --schema FILE   the schema (required)\n"

@@ -16,12 +16,15 @@
  * our own pow, so this holds across machines too); the MANIFEST is not, as it records
  * creation times, a random collection id and random data directory names.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <math.h> /* isfinite only: the CLI does not link libm */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 #include "engine/cli_support.h"
@@ -93,7 +96,17 @@ typedef struct gen_run {
 	uint64_t full_rows, inc_changes;
 	uint32_t backup_index, backups_total;
 	int name_width;
+	const char *dir;
+	char backup[64];          /* the backup being written, for messages */
 } gen_run;
+
+/* Prints a library failure of the backup being written, naming the collection and
+ * the backup; returns its exit code. */
+static int gen_fail(gen_run *R)
+{
+	irs__errprefix(&R->err, "gen %s: backup %s", R->dir, R->backup);
+	return irs_cli_fail(&R->err);
+}
 
 /* Parses a fraction in [lo, hi]. */
 static bool parse_frac(const irs_cli_parser *p, const char *s, double lo, double hi, double *out)
@@ -156,7 +169,7 @@ static int on_opt(void *ctx, const irs_cli_parser *p, int id)
 	case OPT_REINSERTS: ok = parse_frac(p, v, 0, 1, &o->reinserts); break;
 	case OPT_NOOP_ERASES: ok = parse_frac(p, v, 0, 1, &o->noop_erases); break;
 	case OPT_BATCH_ROWS: ok = irs_cli_parse_u64(p, v, 1, 1u << 20, &o->batch_rows); break;
-	case OPT_WRITER_MEMORY: ok = irs_cli_parse_u64(p, v, 1u << 16, SIZE_MAX, &o->writer_memory); break;
+	case OPT_WRITER_MEMORY: ok = irs_cli_parse_size(p, v, 1u << 16, SIZE_MAX, &o->writer_memory); break;
 	case OPT_QUIET: o->quiet = true; break;
 	}
 	return ok ? 0 : IRS_CLI_EXIT_USAGE;
@@ -310,13 +323,13 @@ static uint64_t default_value_bytes(const gen_run *R)
 static int emit_upsert(gen_run *R, uint32_t ti, const irs_value *vals)
 {
 	int rc = irs_backup_writer_upsert(R->w, ti, vals, ++R->tag, &R->err);
-	return rc ? irs_cli_fail(&R->err) : 0;
+	return rc ? gen_fail(R) : 0;
 }
 
 static int emit_erase(gen_run *R, uint32_t ti, const irs_value *key)
 {
 	int rc = irs_backup_writer_erase(R->w, ti, key, ++R->tag, &R->err);
-	return rc ? irs_cli_fail(&R->err) : 0;
+	return rc ? gen_fail(R) : 0;
 }
 
 static int check_cancel(void)
@@ -425,9 +438,10 @@ static int gen_backup(gen_run *R, irs_backup_kind kind, bool initial, bool empty
 	wo.batch_rows = (uint32_t)g->o.batch_rows;
 	wo.collapse_duplicates = 0; /* the generator never repeats a key: say so if it did */
 	double tb = irs_cli_now_s();
+	snprintf(R->backup, sizeof R->backup, "%s", name);
 	int rc = irs_backup_writer_begin(R->c, kind, name, &wo, &R->w, &R->err);
 	if (rc)
-		return irs_cli_fail(&R->err);
+		return gen_fail(R);
 	R->tag = 0;
 	for (uint32_t ti = 0; ti < g->ntables && !rc; ti++) {
 		if (kind == IRS_BACKUP_FULL) {
@@ -441,7 +455,7 @@ static int gen_backup(gen_run *R, irs_backup_kind kind, bool initial, bool empty
 	for (uint32_t ti = 0; ti < g->ntables && !rc; ti++) {
 		const irs_gen_table *T = &g->t[ti];
 		if (irs_backup_writer_set_expected(R->w, ti, T->live_count, T->digest, &R->err))
-			rc = irs_cli_fail(&R->err);
+			rc = gen_fail(R);
 	}
 	if (rc) {
 		irs_backup_writer_abort(R->w);
@@ -451,7 +465,7 @@ static int gen_backup(gen_run *R, irs_backup_kind kind, bool initial, bool empty
 	rc = irs_backup_writer_commit(R->w, &R->err);
 	R->w = NULL;
 	if (rc)
-		return irs_cli_fail(&R->err);
+		return gen_fail(R);
 	irs_backup_info bi;
 	irs_collection_backup(R->c, R->backup_index, &bi);
 	R->total_bytes += bi.bytes;
@@ -509,18 +523,68 @@ static int setup_tables(gen_run *R, const irs_cli_command *cmd)
 	return 0;
 }
 
-/* Creates DIR and writes the first full backup, then the incrementals with the other
- * full backups spread evenly among them. Returns 0 or the exit code. */
+/* Creates DIR and writes the backups into it. Returns 0 or the exit code. */
+static int write_backups(gen_run *R);
+
+/*
+ * A failed gen leaves nothing behind: the collection it was writing (DIR itself when
+ * gen made it, else what it put in the empty DIR it was given) and the parents it
+ * made. A cancelled one keeps the backups already committed, as documented.
+ */
+static void gen_discard(gen_run *R, const char *dir, bool existed, char *made)
+{
+	irs_collection_close(R->c);
+	R->c = NULL;
+	if (!existed) {
+		irs__remove_tree_at(AT_FDCWD, dir);
+		irs_cli_unmake_parents(dir, made);
+		return;
+	}
+	free(made);
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	for (struct dirent *e; (e = readdir(d)) != NULL;)
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+			irs__remove_tree_at(fd, e->d_name);
+	closedir(d);
+}
+
 static int write_chain(gen_run *R, const char *dir)
 {
-	const irs_gen_opts *o = &R->g.o;
 	const irs_table_def *defs = R->defs ? R->defs : R->schema.tables;
-	int rc = irs_cli_make_parents(dir);
+	R->dir = dir;
+	struct stat st;
+	bool existed = stat(dir, &st) == 0;
+	char *made;
+	int rc = irs_cli_make_parents(dir, &made);
 	if (rc)
 		return rc;
-	if (irs_collection_create(dir, defs, R->g.ntables, &R->err) ||
-	    irs_collection_open(dir, NULL, 0, &R->c, &R->err))
+	if (irs_collection_create(dir, defs, R->g.ntables, &R->err)) {
+		irs_cli_unmake_parents(dir, made);
 		return irs_cli_fail(&R->err);
+	}
+	if (irs_collection_open(dir, NULL, 0, &R->c, &R->err))
+		rc = irs_cli_fail(&R->err);
+	if (!rc)
+		rc = write_backups(R);
+	if (rc && rc != IRS_CLI_EXIT_CANCELED)
+		gen_discard(R, dir, existed, made);
+	else
+		free(made);
+	return rc;
+}
+
+/* The first full backup, then the incrementals with the other full backups spread
+ * evenly among them. */
+static int write_backups(gen_run *R)
+{
+	const irs_gen_opts *o = &R->g.o;
+	int rc;
 	irs_cli_cancel_install();
 	R->t0 = irs_cli_now_s();
 	R->backups_total = (uint32_t)(o->incs + o->fulls);
@@ -654,7 +718,8 @@ const irs_cli_command irs_cli_cmd_gen = {
 	"\n"
 	"writing:\n"
 	"  --batch-rows N         changes per frame (default 4096)\n"
-	"  --writer-memory B      writer buffer before it spills sorted runs (default 64 MiB)\n"
+	"  --writer-memory B      writer buffer before it spills sorted runs (default 64 MiB;\n"
+	"                         units as --memory-limit of restore: 64M, 1GiB, ...)\n"
 	"  -q, --quiet            no per-backup lines on stderr and no per-table lines\n"
 	"\n"
 	"Memory: about 4.25 bytes per key ever created plus the writer buffer, so 50 M rows\n"

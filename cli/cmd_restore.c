@@ -16,7 +16,7 @@
 
 enum {
 	OPT_SHARDS = 1, OPT_UPTO, OPT_TABLE, OPT_OUT, OPT_STATS, OPT_QUIET, OPT_LIMIT, OPT_NOCHECK,
-	OPT_CKPT, OPT_CKPT_EVERY, OPT_CKPT_SECONDS, OPT_PARTITION
+	OPT_CKPT, OPT_CKPT_EVERY, OPT_CKPT_SECONDS, OPT_CKPT_RESTART, OPT_PARTITION
 };
 
 static const irs_cli_opt opts[] = {
@@ -27,6 +27,7 @@ static const irs_cli_opt opts[] = {
 	{"--no-check-expected", false, OPT_NOCHECK}, {"--checkpoint", true, OPT_CKPT},
 	{"--checkpoint-every", true, OPT_CKPT_EVERY}, {"--checkpoint-seconds", true, OPT_CKPT_SECONDS},
 	{"--partition", true, OPT_PARTITION},
+	{"--checkpoint-restart", false, OPT_CKPT_RESTART},
 	{NULL, false, 0},
 };
 
@@ -146,6 +147,82 @@ static int make_parents(const char *path, size_t keep)
 	return 0;
 }
 
+/* Removes the (empty) directories of path after its first `keep` bytes, deepest first:
+ * what make_parents made for a file that was not written. */
+static void remove_parents(const char *path, size_t keep)
+{
+	char buf[8192];
+	snprintf(buf, sizeof buf, "%s", path);
+	for (char *s = buf + strlen(buf); s > buf + keep; s--) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		rmdir(buf); /* fails, harmlessly, while another table's file is in it */
+	}
+}
+
+/*
+ * --out DIR/: DIR/<table>.jsonl (or .csv when DIR's name ends in .csv/) for each table,
+ * a table named by a path (DirA/TableA, as YDB names them) going to
+ * DIR/DirA/TableA.jsonl; all or nothing: every table goes to DIR/<file>.part-PID first,
+ * and only when all are written are they renamed into place. On a failure or a signal
+ * the parts are removed, the files already in DIR stay as they were, and DIR (and the
+ * subdirectories) go when this made them and they are empty.
+ */
+static int export_table_files(const irs_cli_command *cmd, const irs_collection *c, irs_restore *r,
+			      const char *out, int table)
+{
+	irs_export_format f = ends_with(out, ".csv/") ? IRS_EXPORT_CSV : IRS_EXPORT_JSONL;
+	uint32_t nt = irs_collection_table_count(c);
+	int ec = check_table_paths(cmd, c, table, f == IRS_EXPORT_CSV ? ".csv" : ".jsonl");
+	if (ec)
+		return ec;
+	bool made = mkdir(out, 0755) == 0;
+	if (!made && errno != EEXIST)
+		return irs_cli_errorf(IRS_CLI_EXIT_IO, "%s: cannot create directory: %s", out, strerror(errno));
+	struct {
+		char final[4000], part[4096];
+	} *paths = calloc(nt, sizeof *paths);
+	if (!paths)
+		return irs_cli_errorf(IRS_CLI_EXIT_IO, "%s: out of memory", out);
+	uint32_t done = 0;
+	for (uint32_t t = 0; t < nt && !ec; t++, done++) {
+		if (table >= 0 && (uint32_t)table != t)
+			continue;
+		irs_table_def d;
+		irs_collection_table(c, t, &d);
+		snprintf(paths[t].final, sizeof paths[t].final, "%s%s.%s", out, d.name,
+			 f == IRS_EXPORT_CSV ? "csv" : "jsonl");
+		snprintf(paths[t].part, sizeof paths[t].part, "%s.part-%ld", paths[t].final, (long)getpid());
+		if ((ec = make_parents(paths[t].final, strlen(out))) != 0)
+			break;
+		irs_error err;
+		if (irs_restore_export(r, f, t, paths[t].part, &err)) {
+			/* name the file the user asked for, not the part */
+			char *at = strstr(err.message, paths[t].part);
+			if (at)
+				memmove(at + strlen(paths[t].final), at + strlen(paths[t].part),
+					strlen(at + strlen(paths[t].part)) + 1);
+			ec = irs_cli_fail(&err);
+		}
+	}
+	for (uint32_t t = 0; t < done; t++) {
+		if (!paths[t].part[0])
+			continue;
+		if (ec)
+			unlink(paths[t].part);
+		else if (rename(paths[t].part, paths[t].final) != 0)
+			ec = irs_cli_errorf(IRS_CLI_EXIT_IO, "%s: rename failed: %s", paths[t].final, strerror(errno));
+	}
+	for (uint32_t t = 0; ec && t < nt; t++)
+		if (paths[t].final[0])
+			remove_parents(paths[t].final, strlen(out));
+	if (ec && made)
+		rmdir(out);
+	free(paths);
+	return ec;
+}
+
 /* Writes the export(s) --out asks for. */
 static int do_export(const irs_cli_command *cmd, const irs_collection *c, irs_restore *r,
 		     const char *out, int table)
@@ -166,31 +243,8 @@ static int do_export(const irs_cli_command *cmd, const irs_collection *c, irs_re
 		return irs_restore_export(r, f, table < 0 ? 0 : (uint32_t)table, out, &err) ? irs_cli_fail(&err)
 											   : 0;
 	}
-	if (per_table_dir) {
-		/* DIR/ -> DIR/<table>.jsonl (or .csv when DIR's name ends in .csv/); a table
-		 * named by a path (DirA/TableA, as YDB names them) goes to DIR/DirA/TableA.jsonl. */
-		irs_export_format f = ends_with(out, ".csv/") ? IRS_EXPORT_CSV : IRS_EXPORT_JSONL;
-		const char *ext = f == IRS_EXPORT_CSV ? ".csv" : ".jsonl";
-		int ec = check_table_paths(cmd, c, table, ext);
-		if (ec)
-			return ec;
-		if (mkdir(out, 0755) != 0 && errno != EEXIST)
-			return irs_cli_errorf(IRS_CLI_EXIT_IO, "%s: cannot create directory: %s", out,
-					      strerror(errno));
-		for (uint32_t t = 0; t < nt; t++) {
-			if (table >= 0 && (uint32_t)table != t)
-				continue;
-			irs_table_def d;
-			irs_collection_table(c, t, &d);
-			char path[8192];
-			snprintf(path, sizeof path, "%s%s%s", out, d.name, ext);
-			if ((ec = make_parents(path, strlen(out))) != 0)
-				return ec;
-			if (irs_restore_export(r, f, t, path, &err))
-				return irs_cli_fail(&err);
-		}
-		return 0;
-	}
+	if (per_table_dir)
+		return export_table_files(cmd, c, r, out, table);
 	return irs_restore_export(r, IRS_EXPORT_COLLECTION, 0, out, &err) ? irs_cli_fail(&err) : 0;
 }
 
@@ -225,6 +279,35 @@ static uint64_t peak_rss_bytes(void)
 	struct rusage ru;
 	getrusage(RUSAGE_SELF, &ru);
 	return (uint64_t)ru.ru_maxrss * 1024u;
+}
+
+/*
+ * Writes text and a newline to path ('-': stdout) whole or not at all: a regular file
+ * goes through path.tmp-PID and a rename, so a full disk leaves no empty or partial
+ * file (and an existing one as it was). Other files (a FIFO, /dev/stdout) are
+ * written in place.
+ */
+static int write_text_file(const char *path, const char *text)
+{
+	if (strcmp(path, "-") == 0)
+		return printf("%s\n", text) < 0 ? irs_cli_errorf(IRS_CLI_EXIT_IO, "cannot write to standard output")
+						: 0;
+	struct stat st;
+	bool special = stat(path, &st) == 0 && !S_ISREG(st.st_mode);
+	char tmp[4200];
+	snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid());
+	const char *to = special ? path : tmp;
+	FILE *f = fopen(to, "we");
+	int e = 0;
+	if (!f || fprintf(f, "%s\n", text) < 0 || fflush(f) != 0)
+		e = errno ? errno : EIO;
+	if (f && fclose(f) != 0 && !e)
+		e = errno;
+	if (!e && !special && rename(tmp, path) != 0)
+		e = errno;
+	if (e && !special && f)
+		unlink(tmp);
+	return e ? irs_cli_errorf(IRS_CLI_EXIT_IO, "%s: cannot write statistics: %s", path, strerror(e)) : 0;
 }
 
 static int write_stats(const char *path, const irs_collection *c, const irs_restore *r, double secs,
@@ -301,20 +384,15 @@ static int write_stats(const char *path, const irs_collection *c, const irs_rest
 	json_object_object_add(o, "peak_rss_bytes", json_object_new_uint64(peak_rss_bytes()));
 	json_object_object_add(o, "peak_allocated_bytes", json_object_new_uint64(irs_restore_peak_bytes(r)));
 	const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
-	FILE *f = strcmp(path, "-") == 0 ? stdout : fopen(path, "we");
-	int ok = f && fprintf(f, "%s\n", text) >= 0;
-	if (f && f != stdout && fclose(f) != 0)
-		ok = 0;
+	int ec = write_text_file(path, text);
 	json_object_put(o);
-	if (!ok)
-		return irs_cli_errorf(IRS_CLI_EXIT_IO, "%s: cannot write statistics: %s", path, strerror(errno));
-	return 0;
+	return ec;
 }
 
 typedef struct restore_args {
 	const char *dir, *upto, *table_name, *out, *stats, *ckpt;
 	uint64_t shards, limit, ckpt_every, ckpt_seconds;
-	bool quiet, check;
+	bool quiet, check, ckpt_restart;
 	uint32_t part_index, part_count;  /* --partition I/K; count 0 = not given */
 } restore_args;
 
@@ -353,12 +431,13 @@ static int on_opt(void *ctx, const irs_cli_parser *p, int id)
 	case OPT_OUT: a->out = p->arg; break;
 	case OPT_STATS: a->stats = p->arg; break;
 	case OPT_QUIET: a->quiet = true; break;
-	case OPT_LIMIT: ok = irs_cli_parse_u64(p, p->arg, 1, UINT64_MAX, &a->limit); break;
+	case OPT_LIMIT: ok = irs_cli_parse_size(p, p->arg, 1, UINT64_MAX, &a->limit); break;
 	case OPT_NOCHECK: a->check = false; break;
 	case OPT_CKPT: a->ckpt = p->arg; break;
 	case OPT_CKPT_EVERY: ok = irs_cli_parse_u64(p, p->arg, 1, UINT32_MAX, &a->ckpt_every); break;
 	case OPT_CKPT_SECONDS: ok = irs_cli_parse_u64(p, p->arg, 0, UINT32_MAX, &a->ckpt_seconds); break;
 	case OPT_PARTITION: ok = parse_partition(p, a); break;
+	case OPT_CKPT_RESTART: a->ckpt_restart = true; break;
 	}
 	return ok ? 0 : IRS_CLI_EXIT_USAGE;
 }
@@ -406,6 +485,24 @@ static bool stats_to_stdout(const restore_args *a)
 	return a->stats && strcmp(a->stats, "-") == 0;
 }
 
+/* --checkpoint-restart: this collection's checkpoints in DIR are discarded first. */
+static int checkpoint_restart(const irs_cli_command *cmd, const restore_args *a, const irs_collection *c)
+{
+	if (!a->ckpt)
+		return irs_cli_usage_error(cmd, "--checkpoint-restart needs --checkpoint DIR");
+	irs_error err;
+	return irs__checkpoint_discard(a->ckpt, c, &err) ? irs_cli_fail(&err) : 0;
+}
+
+/* A damaged checkpoint's message says how to start over; the CLI has a flag for it. */
+static void checkpoint_hint(const restore_args *a, irs_error *err)
+{
+	if (a->ckpt && strstr(err->message, "; to start over, remove ")) {
+		size_t n = strlen(err->message);
+		snprintf(err->message + n, sizeof err->message - n, " or rerun with --checkpoint-restart");
+	}
+}
+
 static int run_restore(const irs_cli_command *cmd, int argc, char **argv)
 {
 	restore_args a = {.ckpt_every = 1, .ckpt_seconds = 30, .check = true};
@@ -426,6 +523,10 @@ static int run_restore(const irs_cli_command *cmd, int argc, char **argv)
 	if (a.upto && irs_collection_find_backup(c, a.upto) < 0) {
 		irs_collection_close(c);
 		return irs_cli_usage_error(cmd, "--upto %s: no backup of that name in %s", a.upto, a.dir);
+	}
+	if (a.ckpt_restart && (ec = checkpoint_restart(cmd, &a, c)) != 0) {
+		irs_collection_close(c);
+		return ec;
 	}
 	progress_state ps = {.tty = isatty(2) == 1, .quiet = a.quiet, .t0 = irs_cli_now_s(), .last_done = 0,
 			     .upto = a.upto ? (uint32_t)irs_collection_find_backup(c, a.upto)
@@ -463,8 +564,10 @@ static int run_restore(const irs_cli_command *cmd, int argc, char **argv)
 			a.ckpt, ri.name);
 	}
 	ec = 0;
-	if (rc)
+	if (rc) {
+		checkpoint_hint(&a, &err);
 		ec = irs_cli_fail(&err);
+	}
 	if (r && a.stats) {
 		int sec = write_stats(a.stats, c, r, secs, rc, a.upto, a.table_name, a.part_index, a.part_count);
 		if (!ec)
@@ -487,7 +590,7 @@ const irs_cli_command irs_cli_cmd_restore = {
 	"                              [--stats-json FILE] [--memory-limit BYTES] [--quiet]\n"
 	"                              [--partition I/K]\n"
 	"                              [--checkpoint DIR [--checkpoint-every N]\n"
-	"                               [--checkpoint-seconds T]]\n"
+	"                               [--checkpoint-seconds T] [--checkpoint-restart]]\n"
 	"\n"
 	"Restores the chain of DIR up to backup NAME (default: the last): the last full backup\n"
 	"at or before it, then every incremental after it, in order. Each backup is applied by\n"
@@ -520,13 +623,21 @@ const irs_cli_command irs_cli_cmd_restore = {
 	"                      every --out works per partition. Expected states are checked\n"
 	"                      by check-partitions, not here; --checkpoint is refused (exit 2).\n"
 	"                      The function is in docs/format.md (\"Partitions\")\n"
-	"  --memory-limit B    fail cleanly (exit 4) rather than allocate more than B bytes\n"
+	"  --memory-limit B    fail cleanly (exit 4) rather than allocate more than B bytes;\n"
+	"                      B may have a unit: 64M, 1G, 512MiB, 1.5GiB (powers of 1024),\n"
+	"                      2GB (powers of 1000)\n"
 	"  --checkpoint DIR    after a barrier, save the tables and the restore's position in\n"
 	"                      DIR (atomically); a rerun with the same DIR resumes after the\n"
 	"                      last saved backup. A checkpoint of another collection, --upto\n"
-	"                      or --table is refused (exit 2)\n"
+	"                      or --table is refused (exit 2); one that cannot be read exits 3.\n"
+	"                      DIR is made when missing and must be writable; one restore\n"
+	"                      at a time uses it (another one exits 4 at once). Only the\n"
+	"                      checkpoints restores of this collection wrote there (listed\n"
+	"                      in DIR/CHECKPOINTS) are ever removed\n"
 	"  --checkpoint-every N     save at most every N backups (default 1)\n"
 	"  --checkpoint-seconds T   ... and at most every T seconds (default 30)\n"
+	"  --checkpoint-restart     discard this collection's checkpoints in DIR first and\n"
+	"                           restore from the beginning\n"
 	"  --no-check-expected do not compare with the expected states a generated\n"
 	"                      collection records (faster for timing runs)\n"
 	"  -q, --quiet         no progress and no summary\n"

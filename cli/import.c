@@ -111,6 +111,7 @@ static int importer_init(irs_importer *im, const irs_table_def *t, const irs_imp
 	im->name = o->name ? o->name : "<input>";
 	im->max_line = o->max_line ? o->max_line : IRS_IMPORT_MAX_LINE;
 	im->rd.fd = -1;
+	im->rd.may_block = -1;
 	uint32_t n = t->column_count;
 	if (n == 0 || t->primary_key_count == 0)
 		return irs__seterr(err, IRS_EINVAL, "%s: table has no columns or no primary key",
@@ -164,6 +165,9 @@ bool irs_import_cancelled(const irs_importer *im)
 
 int irs_import_cancel_error(irs_importer *im)
 {
+	if (im->lineno == 0)
+		return irs__seterr(im->err, IRS_ECANCELED, "%s: cancelled while waiting for input",
+				   im->name);
 	return irs__seterr(im->err, IRS_ECANCELED, "%s:%" PRIu64 ": cancelled", im->name,
 			   im->lineno);
 }
@@ -178,6 +182,11 @@ int irs_import_sink_call(irs_importer *im, bool erase)
 	if (rc) {
 		if (!e->code)
 			irs__seterr(e, rc, "%s", irs_strerror(rc));
+		/* the writer names the change by its tag, "line N: ...": the prefix says it */
+		char tag[32];
+		int n = snprintf(tag, sizeof tag, "line %" PRIu64 ": ", im->lineno);
+		if (strncmp(e->message, tag, (size_t)n) == 0)
+			memmove(e->message, e->message + n, strlen(e->message + n) + 1);
 		irs__errprefix(e, "%s:%" PRIu64, im->name, im->lineno);
 		return rc;
 	}

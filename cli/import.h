@@ -91,6 +91,8 @@ typedef struct irs_import_stats {
 	uint64_t bytes;         /* input bytes read */
 	uint64_t upserts;       /* rows (full) or upserts passed to the sink */
 	uint64_t erases;
+	uint64_t csv_buffer_grows; /* CSV: times the field buffer was enlarged (it doubles,
+				    * so a huge field costs a few, never one per 128 bytes) */
 } irs_import_stats;
 
 /*

@@ -198,6 +198,31 @@ static void csv_on_record(int term, void *ctx)
 	cs->rlen = 0;
 }
 
+/* libcsv's buffer growth, counted (its realloc hook has no context: per thread) */
+static _Thread_local uint64_t csv_grows;
+
+static void *csv_realloc(void *p, size_t n)
+{
+	csv_grows++;
+	return realloc(p, n);
+}
+
+/*
+ * libcsv enlarges its field buffer by a fixed block (128 bytes by default), copying it
+ * each time: one field of n bytes would cost n / 128 copies of up to n bytes. Before
+ * each piece is fed, the block is made as large as the buffer already is and as the
+ * piece, so the buffer at least doubles when it grows and one line needs one growth.
+ */
+static void csv_block_size(struct csv_parser *p, size_t feed)
+{
+	size_t blk = csv_get_buffer_size(p);
+	if (blk < feed)
+		blk = feed;
+	if (blk < 4096)
+		blk = 4096;
+	csv_set_blk_size(p, blk);
+}
+
 static int never_space(unsigned char c)
 {
 	(void)c;
@@ -210,6 +235,8 @@ int irs_import_run_csv(irs_importer *im)
 	if (csv_init(&p, CSV_STRICT | CSV_STRICT_FINI | CSV_EMPTY_IS_NULL | CSV_APPEND_NULL))
 		return irs_import_oom(im);
 	csv_set_space_func(&p, never_space);
+	csv_set_realloc_func(&p, csv_realloc);
+	csv_grows = 0;
 	csv_state cs = {.im = im};
 	size_t rec_bytes = 0;
 	int rc = 0;
@@ -234,6 +261,7 @@ int irs_import_run_csv(irs_importer *im)
 			rc = csv_err(&cs, "record longer than %zu bytes", im->max_line);
 			break;
 		}
+		csv_block_size(&p, feed);
 		size_t done = csv_parse(&p, line, feed, csv_on_field, csv_on_record, &cs);
 		if (cs.rc) {
 			rc = cs.rc;
@@ -256,6 +284,7 @@ int irs_import_run_csv(irs_importer *im)
 			rc = cs.rc;
 	}
 	csv_free(&p);
+	im->st.csv_buffer_grows = csv_grows;
 	free(cs.field_col);
 	free(cs.fields);
 	free(cs.rbuf);

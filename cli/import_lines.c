@@ -11,11 +11,37 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define READ_CHUNK ((size_t)1 << 20)
+
+/*
+ * Waits until fd has input, checking the cancel flag every 100 ms. A signal does not
+ * interrupt read() (handlers restart it), so an idle pipe or terminal would keep a
+ * cancelled import waiting for input that may never come. Files never block.
+ */
+static int wait_readable(irs_importer *im, int fd)
+{
+	irs_import_reader *r = &im->rd;
+	if (r->may_block < 0) {
+		struct stat st;
+		r->may_block = fstat(fd, &st) != 0 || !S_ISREG(st.st_mode);
+	}
+	if (!r->may_block || !im->o->cancel)
+		return 0;
+	for (;;) {
+		if (irs_import_cancelled(im))
+			return irs_import_cancel_error(im);
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		int n = poll(&p, 1, 100);
+		if (n > 0 || (n < 0 && errno != EINTR))
+			return 0; /* readable, at the end, or an error read() will name */
+	}
+}
 
 static int read_more(irs_importer *im)
 {
@@ -58,6 +84,9 @@ static int read_more(irs_importer *im)
 			r->eof = true;
 		return 0;
 	}
+	int rc = wait_readable(im, r->fd);
+	if (rc)
+		return rc;
 	for (;;) {
 		ssize_t n = read(r->fd, r->buf + r->end, room);
 		if (n < 0 && errno == EINTR)

@@ -41,6 +41,7 @@ typedef struct irs_import_reader {
 	size_t scanned;         /* buf[start..scanned) holds no '\n' */
 	bool eof;
 	bool bom_checked;
+	int may_block;          /* fd is a pipe, terminal or socket: 1; a file: 0; -1 unknown */
 } irs_import_reader;
 
 typedef struct irs_importer {

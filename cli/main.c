@@ -72,6 +72,9 @@ static int print_version(void)
 	printf("increstore %s\n", IRS_VERSION_STRING);
 	printf("library: libincrestore %s\n", irs_version());
 	printf("allocator: %s\n", allocator_name(alloc, sizeof alloc));
+#ifdef IRS_FAULT_INJECTION
+	printf("test hooks: compiled in (a test build, never a release)\n");
+#endif
 	return IRS_CLI_EXIT_OK;
 }
 

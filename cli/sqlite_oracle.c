@@ -594,7 +594,7 @@ int irs_oracle_apply_backup(irs_oracle *o, uint32_t b, irs_error *err)
 	if (rc)
 		return rc;
 	for (uint32_t ti = 0; ti < o->c->ntables && !rc; ti++) {
-		const Increstore__TableBackup *tb = bm->by_table[ti];
+		const Increstore__TableBackup *tb = irs__backup_table(bm, ti);
 		o->cur = ti;
 		for (size_t s = 0; tb && s < tb->n_segments && !rc; s++)
 			rc = apply_segment(o, bm, ti, tb->segments[s], err);

@@ -19,6 +19,9 @@
 #define IRS_MAX_TABLES 4096       /* per collection */
 #define IRS_MAX_NAME 255          /* bytes in a table, column or backup name */
 #define IRS_MAX_PARTITIONS 4096   /* restore --partition I/K: K at most */
+/* bytes in one '/'-separated component of a table name: "<component>.jsonl" must fit
+ * the 255 bytes of a file name, since restore --out DIR/ writes one file per table */
+#define IRS_MAX_NAME_COMPONENT 249
 #define IRS_MAX_KEY_BYTES 65535   /* encoded primary key */
 #define IRS_MAX_VALUE_BYTES (16u << 20) /* one utf8/bytes value */
 

@@ -15,6 +15,8 @@
  *   format/batch.h      ... decoding their frames with the restore's own decoder
  *                       (decoding is shared and tested on its own; applying is not)
  *   engine/textout.h    JSON, CSV and timestamp text of values
+ *   irs__checkpoint_discard (engine/checkpoint.c, declared below) restore
+ *                       --checkpoint-restart: discards this collection's checkpoints
  */
 #ifndef IRS_ENGINE_CLI_SUPPORT_H
 #define IRS_ENGINE_CLI_SUPPORT_H
@@ -27,5 +29,9 @@
 #include "format/batch.h"
 #include "format/collection.h"
 #include "format/format.h"
+
+/* engine/checkpoint.h: under DIR's lock, removes the checkpoints restores of c wrote
+ * there (and CURRENT, unless it names another collection's); nothing else. */
+int irs__checkpoint_discard(const char *dir, const irs_collection *c, irs_error *err);
 
 #endif

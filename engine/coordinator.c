@@ -85,10 +85,18 @@ static void wait_phase(irs_restore *r, irs_countdown *cd, uint32_t backup, uint3
 		report_progress(r, backup, done, total, changes_total, bytes_total);
 }
 
+/* Whether msg already starts with the plan's label ("backup NAME: ..."). */
+static bool names_backup(const char *msg, const char *label)
+{
+	size_t n = strlen(label);
+	return strncmp(msg, label, n) == 0 && (msg[n] == ':' || msg[n] == ' ');
+}
+
 /* The first failure among the shards' results (lowest shard id; a cancellation only
- * when nothing else failed), copied into err. */
+ * when nothing else failed), copied into err, naming the backup. */
 static int collect_results(irs_restore *r, irs_error *err)
 {
+	const char *label = r->pool.plan.name;
 	int cancel_rc = 0;
 	for (uint32_t s = 0; s < r->pool.nshards; s++) {
 		const Increstore__IncrementalRestoreResult *res = &r->pool.shards[s].result;
@@ -99,12 +107,14 @@ static int collect_results(irs_restore *r, irs_error *err)
 			cancel_rc = code;
 			continue;
 		}
-		if (res->error && res->error[0])
+		if (!res->error || !res->error[0])
+			return irs__seterr(err, code, "%s: shard %u failed", label, s);
+		if (names_backup(res->error, label))
 			return irs__seterr(err, code, "%s", res->error);
-		return irs__seterr(err, code, "shard %u failed", s);
+		return irs__seterr(err, code, "%s: %s", label, res->error);
 	}
 	if (cancel_rc)
-		return irs__seterr(err, IRS_ECANCELED, "cancelled");
+		return irs__seterr(err, IRS_ECANCELED, "cancelled during %s", label);
 	return 0;
 }
 
@@ -114,14 +124,14 @@ static int check_expected(irs_restore *r, irs_error *err)
 	const irs_collection *c = r->pool.plan.src;
 	uint32_t b = r->pool.plan.src_backup;
 	for (uint32_t t = 0; t < c->ntables; t++) {
-		const Increstore__TableBackup *tb = c->backups[b].by_table[t];
+		const Increstore__TableBackup *tb = irs__backup_table(&c->backups[b], t);
 		if (!r->enabled[t] || !tb || !tb->expected)
 			continue;
 		/* O(shards): the partitions track their digests (restore_expects_states) */
 		uint64_t rows = irs_restore_row_count(r, t), digest = irs_restore_digest(r, t);
 		if (rows != tb->expected->rows || digest != tb->expected->digest)
 			return irs__seterr(err, IRS_EMISMATCH,
-					   "backup %s table %s: restored %llu rows with digest %016llx, the "
+					   "%s table %s: restored %llu rows with digest %016llx, the "
 					   "manifest expects %llu rows with digest %016llx",
 					   r->pool.plan.name, c->tables[t].name, (unsigned long long)rows,
 					   (unsigned long long)digest, (unsigned long long)tb->expected->rows,
@@ -132,6 +142,8 @@ static int check_expected(irs_restore *r, irs_error *err)
 
 static void stats_collect(irs_restore *r, uint32_t b, uint64_t t0, uint64_t woke)
 {
+	if (r->nstats == r->stats_cap)
+		return; /* cannot happen: at most upto - base + 1 backups run */
 	irs_backup_stats *st = &r->stats[r->nstats];
 	memset(st, 0, sizeof *st);
 	st->backup_index = b;
@@ -182,8 +194,17 @@ static int apply_second_pass(irs_restore *r, uint32_t b, uint32_t done, uint32_t
 	if (rc) {
 		r->through = -1;
 		r->partly_applied = true;
-		if (err)
-			irs__errprefix(err, "backup %s changed while it was read twice", p->name);
+		if (err) {
+			/* "<label>: <what failed>" -> "<label>: its second read failed ...: <what>" */
+			char what[sizeof err->message];
+			size_t n = strlen(p->name);
+			const char *m = err->message;
+			if (strncmp(m, p->name, n) == 0 && m[n] == ':')
+				m += n + (m[n + 1] == ' ' ? 2 : 1);
+			snprintf(what, sizeof what, "%s", m);
+			irs__seterr(err, rc, "%s: read twice, and its second read failed after part of it was "
+				    "applied: %s", p->name, what);
+		}
 	}
 	return rc;
 }
@@ -263,6 +284,9 @@ static void restore_stop(irs_restore *r)
 {
 	irs__pool_stop(&r->pool);
 	irs__plan_free(r);
+	if (r->ckpt_dfd >= 0)
+		close(r->ckpt_dfd); /* and the checkpoint directory's lock with it */
+	r->ckpt_dfd = -1;
 }
 
 void irs_restore_free(irs_restore *r)
@@ -275,14 +299,16 @@ void irs_restore_free(irs_restore *r)
 	irs_mem *mem = &r->mem;
 	const irs_collection *c = r->c;
 	irs__free(mem, r->enabled, sizeof(bool) * c->ntables);
-	irs__free(mem, r->stats, sizeof(irs_backup_stats) * (c->nbackups ? c->nbackups : 1));
-	irs__free(mem, r->shard_applied, sizeof(uint64_t) * r->pool.nshards * c->nbackups);
+	irs__free(mem, r->stats, sizeof(irs_backup_stats) * r->stats_cap);
+	irs__free(mem, r->shard_applied, sizeof(uint64_t) * r->pool.nshards * r->stats_cap);
 	irs_allocator a = mem->a;
 	a.free(a.ctx, r, sizeof *r);
 }
 
 /* Starts the shards with partitions sized from the row counts of backup `base` of
- * `sizing` (the base full, or a checkpoint's). */
+ * `sizing` (the base full, or a checkpoint's). Those counts come from a manifest, but
+ * opening it refused any count its segment's bytes cannot hold (format/collection.c,
+ * segment_check), so the sizes are bounded by the data on disk. */
 static int shards_start(irs_restore *r, const irs_collection *sizing, uint32_t base, irs_error *err)
 {
 	const irs_collection *c = r->c;
@@ -318,7 +344,7 @@ static int limit_error(irs_restore *r, int rc, irs_error *err)
 /* Allocates the handle and everything it keeps, with every table enabled or not
  * per the options; the shards are not started yet. */
 static int restore_create(const irs_collection *c, const irs_restore_options *o,
-			  const irs_allocator *alloc, irs_restore **out, irs_error *err)
+			  const irs_allocator *alloc, uint32_t nbackups, irs_restore **out, irs_error *err)
 {
 	irs_mem mem;
 	irs__mem_init(&mem, alloc, o->memory_limit);
@@ -332,6 +358,7 @@ static int restore_create(const irs_collection *c, const irs_restore_options *o,
 	r->o = *o;
 	r->through = -1;
 	r->resumed_from = -1;
+	r->ckpt_dfd = -1;
 	irs_pool *pool = &r->pool;
 	pool->mem = &r->mem;
 	pool->tables = c->tables;
@@ -354,8 +381,10 @@ static int restore_create(const irs_collection *c, const irs_restore_options *o,
 	irs__countdown_init(&pool->plan.staged);
 	irs__countdown_init(&pool->plan.applied);
 	r->enabled = irs__calloc(&r->mem, sizeof(bool) * c->ntables);
-	r->stats = irs__calloc(&r->mem, sizeof(irs_backup_stats) * (c->nbackups ? c->nbackups : 1));
-	r->shard_applied = irs__calloc(&r->mem, sizeof(uint64_t) * pool->nshards * c->nbackups);
+	/* statistics for the backups this restore applies, not for the whole chain */
+	r->stats_cap = nbackups;
+	r->stats = irs__calloc(&r->mem, sizeof(irs_backup_stats) * nbackups);
+	r->shard_applied = irs__calloc(&r->mem, sizeof(uint64_t) * pool->nshards * nbackups);
 	if (!r->enabled || !r->stats || !r->shard_applied || irs__read_order_init(r) != 0)
 		return irs__seterr(err, IRS_ENOMEM, "out of memory creating the restore");
 	for (uint32_t t = 0; t < c->ntables; t++)
@@ -379,7 +408,7 @@ static bool restore_expects_states(const irs_restore *r, uint32_t base)
 		return false;
 	for (uint32_t b = base; b <= r->upto; b++)
 		for (uint32_t t = 0; t < c->ntables; t++)
-			if (r->enabled[t] && c->backups[b].by_table[t] && c->backups[b].by_table[t]->expected)
+			if (r->enabled[t] && irs__backup_table(&c->backups[b], t) && irs__backup_table(&c->backups[b], t)->expected)
 				return true;
 	return false;
 }
@@ -480,14 +509,14 @@ int irs__restore_run_hooked(const irs_collection *c, const irs_restore_options *
 		upto = (uint32_t)i;
 	}
 	irs_restore *r = NULL;
-	rc = restore_create(c, &o, alloc, &r, err);
+	uint32_t base = c->backups[upto].base;
+	rc = restore_create(c, &o, alloc, upto - base + 1, &r, err);
 	if (rc)
 		goto fail;
 	if (hooks) {
 		r->pool.filter = hooks->filter;
 		r->presize_rows = hooks->presize_rows;
 	}
-	uint32_t base = c->backups[upto].base;
 	r->upto = upto;
 	irs_collection *ckpt = NULL;
 	int64_t ckpt_through = -1;
@@ -499,6 +528,7 @@ int irs__restore_run_hooked(const irs_collection *c, const irs_restore_options *
 	rc = ckpt ? shards_start(r, ckpt, 0, err) : shards_start(r, c, base, err);
 	if (rc) {
 		irs_collection_close(ckpt);
+		say_where(r, err); /* the partitions or threads: nothing was restored */
 		goto fail;
 	}
 	uint64_t changes_total = 0, bytes_total = 0;
@@ -511,10 +541,12 @@ int irs__restore_run_hooked(const irs_collection *c, const irs_restore_options *
 			}
 		}
 	uint32_t first = base;
+	bool ckpt_damaged = false;
 	if (ckpt) {
 		/* Load the checkpoint's tables as the state after backup ckpt_through. */
 		rc = run_backup(r, ckpt, 0, (uint32_t)ckpt_through, 0, upto - (uint32_t)ckpt_through + 1,
 				changes_total, bytes_total, err);
+		ckpt_damaged = rc == IRS_ECORRUPT;
 		irs_collection_close(ckpt);
 		if (!rc)
 			r->resumed_from = ckpt_through;
@@ -526,6 +558,8 @@ int irs__restore_run_hooked(const irs_collection *c, const irs_restore_options *
 	rc = limit_error(r, rc, err);
 	if (rc)
 		say_where(r, err);
+	if (ckpt_damaged)
+		irs__checkpoint_hint(r, err);
 	*out = r;
 	return rc;
 fail:

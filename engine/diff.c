@@ -405,7 +405,7 @@ static int collect_backup(diff_run *d, irs_batch_decoder *dec, uint32_t b, irs_e
 	const irs_collection *c = d->c;
 	const char *bname = c->backups[b].pb->name;
 	for (uint32_t ti = 0; ti < c->ntables; ti++) {
-		const Increstore__TableBackup *tb = c->backups[b].by_table[ti];
+		const Increstore__TableBackup *tb = irs__backup_table(&c->backups[b], ti);
 		if (!d->enabled[ti] || !tb)
 			continue;
 		collect_ctx cc = {d, &d->sets[ti], c->tables[ti].name};

@@ -4,7 +4,9 @@
  *
  * Every export writes to a temporary name beside the target and renames it into place
  * at the end, so a failed or interrupted export never leaves a partial file under the
- * target name.
+ * target name, and an existing file there stays as it was. The restore's cancel flag
+ * (what SIGINT/SIGTERM set in the CLI) is read every 1024 rows: a cancelled export
+ * removes its temporary and reports IRS_ECANCELED.
  *
  * SQLITE TYPES: tables are created STRICT so SQLite stores exactly what is bound:
  * bool, int32, int64, uint32, timestamp -> INTEGER (timestamp in microseconds); double
@@ -32,13 +34,32 @@
 
 #include "common/error.h"
 #include "restore.h"
+#include "shard/fault.h"
 #include "sqlite_out.h"
 #include "textout.h"
+
+/* IRS_ECANCELED when the restore's cancel flag is set; read every 1024 rows (and at
+ * the first). */
+static int export_cancelled(const irs_restore *r, uint64_t *rows)
+{
+	if ((*rows)++ % 1024 != 0)
+		return 0;
+	irs__fault_slow_export();
+	return irs__pool_cancelled(&r->pool) ? IRS_ECANCELED : 0;
+}
+
+/* The message of a cancelled export of path. */
+static int cancel_error(const char *path, irs_error *err)
+{
+	return irs__seterr(err, IRS_ECANCELED, "cancelled while writing %s; it was left as it was", path);
+}
 
 typedef struct text_ctx {
 	FILE *f;
 	irs_textbuf buf;
 	const irs_schema_table *t;
+	const irs_restore *r;
+	uint64_t rows;
 	int csv;
 	int io_errno;
 } text_ctx;
@@ -46,6 +67,8 @@ typedef struct text_ctx {
 static int text_row(void *ctx, const irs_value *row)
 {
 	text_ctx *x = ctx;
+	if (export_cancelled(x->r, &x->rows))
+		return IRS_ECANCELED;
 	irs__textbuf_reset(&x->buf);
 	int rc = x->csv ? irs__text_csv_row(&x->buf, x->t, row) : irs__text_jsonl_row(&x->buf, x->t, row);
 	if (rc)
@@ -108,7 +131,7 @@ static int export_text(const irs_restore *r, uint32_t table, const char *path, i
 	if (!f)
 		return irs__seterr(err, IRS_EIO, "%s: cannot create: %s", tmp, strerror(errno));
 	setvbuf(f, NULL, _IOFBF, 1 << 20);
-	text_ctx x = {.f = f, .t = &r->c->tables[table], .csv = csv};
+	text_ctx x = {.f = f, .t = &r->c->tables[table], .r = r, .csv = csv};
 	irs__textbuf_init(&x.buf, (irs_mem *)&r->mem);
 	int rc = 0;
 	if (csv) {
@@ -129,11 +152,13 @@ static int export_text(const irs_restore *r, uint32_t table, const char *path, i
 		rc = sync_parent_dir(path, err);
 	if (rc) {
 		unlink(tmp);
-		if (rc == IRS_EIO && (!err || !err->code))
+		if (rc == IRS_ECANCELED && (!err || !err->code))
+			cancel_error(path, err);
+		else if (rc == IRS_EIO && (!err || !err->code))
 			irs__seterr(err, IRS_EIO, "%s: write failed: %s", path,
 				    strerror(x.io_errno ? x.io_errno : errno));
 		else if (rc == IRS_ENOMEM && (!err || !err->code))
-			irs__seterr(err, rc, "%s: out of memory", path);
+			irs__seterr(err, rc, "%s: out of memory writing table %s", path, x.t->name);
 		else if (err && !err->code)
 			irs__seterr(err, rc, "%s: export failed", path);
 	}
@@ -229,11 +254,15 @@ typedef struct sql_ctx {
 	sqlite3 *db;
 	sqlite3_stmt *ins;
 	const irs_schema_table *t;
+	const irs_restore *r;
+	uint64_t rows;
 } sql_ctx;
 
 static int sql_row(void *ctx, const irs_value *row)
 {
 	sql_ctx *x = ctx;
+	if (export_cancelled(x->r, &x->rows))
+		return IRS_ECANCELED;
 	for (uint32_t c = 0; c < x->t->ncols; c++)
 		if (irs__sqlite_bind_value(x->ins, (int)c + 1, x->t->cols[c].type, &row[c]) != SQLITE_OK)
 			return IRS_EIO;
@@ -242,8 +271,20 @@ static int sql_row(void *ctx, const irs_value *row)
 	return rc == SQLITE_DONE ? 0 : IRS_EIO;
 }
 
+/* SQLite's message with the system error under it ("disk I/O error" says little). */
+static const char *sqlite_why(sqlite3 *db, char *buf, size_t cap)
+{
+	int e = db ? sqlite3_system_errno(db) : 0;
+	if (e)
+		snprintf(buf, cap, "%s (%s)", db ? sqlite3_errmsg(db) : "cannot open", strerror(e));
+	else
+		snprintf(buf, cap, "%s", db ? sqlite3_errmsg(db) : "cannot open");
+	return buf;
+}
+
 static int export_sqlite(const irs_restore *r, const char *path, irs_error *err)
 {
+	char why[300];
 	char tmp[4096];
 	if (tmp_name(tmp, sizeof tmp, path))
 		return irs__seterr(err, IRS_EINVAL, "%s: path too long", path);
@@ -251,12 +292,12 @@ static int export_sqlite(const irs_restore *r, const char *path, irs_error *err)
 	sqlite3 *db = NULL;
 	int rc = 0;
 	if (sqlite3_open_v2(tmp, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
-		rc = irs__seterr(err, IRS_EIO, "%s: %s", tmp, db ? sqlite3_errmsg(db) : "cannot open");
+		rc = irs__seterr(err, IRS_EIO, "%s: %s", path, sqlite_why(db, why, sizeof why));
 		goto out;
 	}
 	sqlite3_exec(db, "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF", NULL, NULL, NULL);
 	if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
-		rc = irs__seterr(err, IRS_EIO, "%s: %s", tmp, sqlite3_errmsg(db));
+		rc = irs__seterr(err, IRS_EIO, "%s: %s", path, sqlite_why(db, why, sizeof why));
 		goto out;
 	}
 	irs_textbuf create, insert;
@@ -265,27 +306,29 @@ static int export_sqlite(const irs_restore *r, const char *path, irs_error *err)
 	for (uint32_t t = 0; t < r->c->ntables && !rc; t++) {
 		const irs_schema_table *ts = &r->c->tables[t];
 		if (irs__sqlite_table_sql(&create, &insert, ts)) {
-			rc = irs__seterr(err, IRS_ENOMEM, "out of memory");
+			rc = irs__seterr(err, IRS_ENOMEM, "%s: out of memory writing table %s", path, ts->name);
 			break;
 		}
-		sql_ctx x = {.db = db, .t = ts};
+		sql_ctx x = {.db = db, .t = ts, .r = r};
 		if (sqlite3_exec(db, create.data, NULL, NULL, NULL) != SQLITE_OK ||
 		    sqlite3_prepare_v2(db, insert.data, -1, &x.ins, NULL) != SQLITE_OK) {
-			rc = irs__seterr(err, IRS_EIO, "%s: table %s: %s", tmp, ts->name, sqlite3_errmsg(db));
+			rc = irs__seterr(err, IRS_EIO, "%s: table %s: %s", path, ts->name, sqlite_why(db, why, sizeof why));
 			break;
 		}
 		rc = irs_restore_scan(r, t, sql_row, &x, err);
-		if (rc && err && !err->code)
-			irs__seterr(err, rc, "%s: table %s: %s", tmp, ts->name, sqlite3_errmsg(db));
+		if (rc == IRS_ECANCELED && err && !err->code)
+			cancel_error(path, err);
+		else if (rc && err && !err->code)
+			irs__seterr(err, rc, "%s: table %s: %s", path, ts->name, sqlite_why(db, why, sizeof why));
 		sqlite3_finalize(x.ins);
 	}
 	irs__textbuf_free(&create);
 	irs__textbuf_free(&insert);
 	if (!rc && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
-		rc = irs__seterr(err, IRS_EIO, "%s: %s", tmp, sqlite3_errmsg(db));
+		rc = irs__seterr(err, IRS_EIO, "%s: %s", path, sqlite_why(db, why, sizeof why));
 out:
 	if (db && sqlite3_close(db) != SQLITE_OK && !rc)
-		rc = irs__seterr(err, IRS_EIO, "%s: close failed", tmp);
+		rc = irs__seterr(err, IRS_EIO, "%s: close failed", path);
 	if (!rc)
 		rc = sync_file(tmp, err);
 	if (!rc && rename(tmp, path) != 0)
@@ -303,12 +346,16 @@ typedef struct coll_ctx {
 	irs_backup_writer *w;
 	uint32_t table;
 	uint64_t n;
+	const irs_restore *r;
 	irs_error *err;
 } coll_ctx;
 
 static int coll_row(void *ctx, const irs_value *row)
 {
 	coll_ctx *x = ctx;
+	uint64_t n = x->n;
+	if (export_cancelled(x->r, &n))
+		return IRS_ECANCELED;
 	return irs_backup_writer_upsert(x->w, x->table, row, ++x->n, x->err);
 }
 
@@ -323,7 +370,7 @@ static int export_collection(const irs_restore *r, const char *path, irs_error *
 		return irs__seterr(err, IRS_EINVAL, "%s: path too long", path);
 	irs_table_def *defs = irs__calloc((irs_mem *)&r->mem, sizeof(irs_table_def) * c->ntables);
 	if (!defs)
-		return irs__seterr(err, IRS_ENOMEM, "out of memory");
+		return irs__seterr(err, IRS_ENOMEM, "%s: out of memory writing the collection", path);
 	for (uint32_t t = 0; t < c->ntables; t++)
 		irs_collection_table(c, t, &defs[t]);
 	irs_collection *nc = NULL;
@@ -331,17 +378,20 @@ static int export_collection(const irs_restore *r, const char *path, irs_error *
 	int rc = irs_collection_create(tmp, defs, c->ntables, err);
 	irs__free((irs_mem *)&r->mem, defs, sizeof(irs_table_def) * c->ntables);
 	if (!rc)
-		rc = irs_collection_open(tmp, NULL, 0, &nc, err);
+		rc = irs_collection_open(tmp, &r->mem.a, 0, &nc, err); /* the embedder's allocator */
 	const char *base_name = r->through >= 0 ? c->backups[r->through].pb->name : "empty";
 	if (!rc)
 		rc = irs_backup_writer_begin(nc, IRS_BACKUP_FULL, base_name, NULL, &w, err);
 	for (uint32_t t = 0; !rc && t < c->ntables; t++) {
-		coll_ctx x = {.w = w, .table = t, .err = err};
+		coll_ctx x = {.w = w, .table = t, .r = r, .err = err};
 		rc = irs_restore_scan(r, t, coll_row, &x, err);
 		if (!rc)
 			rc = irs_backup_writer_set_expected(w, t, irs_restore_row_count(r, t),
 							    irs_restore_digest(r, t), err);
 	}
+	uint64_t last = 0;
+	if (!rc && export_cancelled(r, &last))
+		rc = IRS_ECANCELED; /* before the commit, the longest step */
 	if (w) {
 		if (rc)
 			irs_backup_writer_abort(w);
@@ -353,6 +403,10 @@ static int export_collection(const irs_restore *r, const char *path, irs_error *
 		rc = irs__seterr(err, IRS_EIO, "%s: rename failed: %s", path, strerror(errno));
 	if (!rc)
 		rc = sync_parent_dir(path, err);
+	if (rc == IRS_ECANCELED && (!err || !err->code || !strstr(err->message, "cancelled")))
+		cancel_error(path, err);
+	else if (rc && err && err->code && !strstr(err->message, path))
+		irs__errprefix(err, "%s: writing the collection", path);
 	if (rc)
 		irs__remove_tree_at(AT_FDCWD, tmp); /* the partial temporary collection */
 	return rc;
@@ -364,16 +418,26 @@ int irs_restore_export(const irs_restore *r, irs_export_format format, uint32_t 
 	irs__errclear(err);
 	if (!r || !path || !r->pool.shards)
 		return irs__seterr(err, IRS_EINVAL, "irs_restore_export: bad argument");
+	int rc;
 	switch (format) {
 	case IRS_EXPORT_JSONL:
 	case IRS_EXPORT_CSV:
 		if (table >= r->c->ntables)
 			return irs__seterr(err, IRS_EINVAL, "table index %u of %u", table, r->c->ntables);
-		return export_text(r, table, path, format == IRS_EXPORT_CSV, err);
+		rc = export_text(r, table, path, format == IRS_EXPORT_CSV, err);
+		break;
 	case IRS_EXPORT_SQLITE:
-		return export_sqlite(r, path, err);
+		rc = export_sqlite(r, path, err);
+		break;
 	case IRS_EXPORT_COLLECTION:
-		return export_collection(r, path, err);
+		rc = export_collection(r, path, err);
+		break;
+	default:
+		return irs__seterr(err, IRS_EINVAL, "unknown export format %d", (int)format);
 	}
-	return irs__seterr(err, IRS_EINVAL, "unknown export format %d", (int)format);
+	/* every failure names the file (reading the tables, e.g. out of memory sorting
+	 * one, does not know it) */
+	if (rc && err && !strstr(err->message, path))
+		irs__errprefix(err, "%s", path);
+	return rc;
 }

@@ -51,6 +51,10 @@
  *     (uint64 key, utf8 value of L bytes)           3 + 8 + 1 + 4 + L (-> round8)
  *     (utf8 key of K bytes, int64, double, bool)    round8(3 + K + 2 + 1 + 17)
  *
+ * The manifest's counts used here were bounded when the collection was opened (a
+ * segment's records by its bytes, format/collection.c), so the products below stay far
+ * from overflowing, and this code allocates nothing.
+ *
  * NOT COUNTED (so the real peak is higher): incrementals (they may grow or shrink
  * the tables; their staged runs and reservations), runs in flight between shards,
  * index slack above 3/4 load (power-of-two sizing), row padding and slack for
@@ -124,7 +128,7 @@ int irs__memory_estimate(const irs_collection *c, uint32_t base, uint32_t upto, 
 	for (uint32_t ti = 0; ti < c->ntables; ti++) {
 		if (enabled && !enabled[ti])
 			continue;
-		const Increstore__TableBackup *tb = c->backups[base].by_table[ti];
+		const Increstore__TableBackup *tb = irs__backup_table(&c->backups[base], ti);
 		if (!tb)
 			continue;
 		const irs_schema_table *t = &c->tables[ti];

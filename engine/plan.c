@@ -64,7 +64,7 @@ static int plan_reserve_segments(irs_plan *p, irs_mem *mem, uint32_t nsegs, irs_
 	p->segs_cap = nsegs;
 	if (!p->frame_table || !p->seg_path || !p->seg_fd || !p->seg_records || !p->seg_decoded) {
 		plan_arrays_free(p, mem);
-		return irs__seterr(err, IRS_ENOMEM, "out of memory planning backup %s", p->name);
+		return irs__seterr(err, IRS_ENOMEM, "out of memory planning %s", p->name);
 	}
 	return 0;
 }
@@ -84,7 +84,7 @@ static int plan_segment(irs_restore *r, const irs_collection *c, uint32_t t,
 	int rc = irs__segment_index(&r->mem, c->dirfd, seg->path, t, si, &p->frames, &p->nframes,
 				    &p->frames_cap, &p->seg_fd[si], err);
 	if (rc)
-		irs__errprefix(err, "backup %s", p->name);
+		irs__errprefix(err, "%s", p->name);
 	return rc;
 }
 
@@ -97,7 +97,7 @@ static uint64_t staging_estimate(const irs_restore *r, const irs_collection *c, 
 {
 	uint64_t bytes = 0, records = 0;
 	for (uint32_t t = 0; t < c->ntables; t++) {
-		const Increstore__TableBackup *tb = c->backups[sb].by_table[t];
+		const Increstore__TableBackup *tb = irs__backup_table(&c->backups[sb], t);
 		if (!r->enabled[t] || !tb)
 			continue;
 		for (size_t s = 0; s < tb->n_segments; s++) {
@@ -133,20 +133,23 @@ int irs__plan_backup(irs_restore *r, const irs_collection *src, uint32_t sb, uin
 	p->full = c->backups[sb].kind == IRS_BACKUP_FULL;
 	p->pass = 0;
 	p->reread = false;
+	/* The label every message of this backup starts with; set before anything can
+	 * fail, and kept when the arrays are freed or grown. */
 	if (src == r->c)
-		snprintf(p->name_buf, sizeof p->name_buf, "%s", c->backups[sb].pb->name);
+		snprintf(p->name_buf, sizeof p->name_buf, "backup %s", c->backups[sb].pb->name);
 	else
-		snprintf(p->name_buf, sizeof p->name_buf, "checkpoint of %s", r->c->backups[b].pb->name);
+		snprintf(p->name_buf, sizeof p->name_buf, "checkpoint of backup %s (%s)",
+			 r->c->backups[b].pb->name, src->dir);
 	p->name = p->name_buf;
 	uint32_t nsegs = 0;
 	for (uint32_t t = 0; t < c->ntables; t++)
-		if (r->enabled[t] && c->backups[sb].by_table[t])
-			nsegs += (uint32_t)c->backups[sb].by_table[t]->n_segments;
+		if (r->enabled[t] && irs__backup_table(&c->backups[sb], t))
+			nsegs += (uint32_t)irs__backup_table(&c->backups[sb], t)->n_segments;
 	int rc = plan_reserve_segments(p, &r->mem, nsegs, err);
 	if (rc)
 		return rc;
 	for (uint32_t t = 0; t < c->ntables; t++) {
-		const Increstore__TableBackup *tb = c->backups[sb].by_table[t];
+		const Increstore__TableBackup *tb = irs__backup_table(&c->backups[sb], t);
 		if (!r->enabled[t] || !tb)
 			continue;
 		for (size_t s = 0; s < tb->n_segments; s++) {

@@ -46,11 +46,12 @@ struct irs_restore {
 	int64_t resumed_from;       /* chain index of the checkpoint resumed from, -1 for none */
 	uint32_t upto;              /* the restore's target chain index */
 	irs_backup_stats *stats;
-	uint32_t nstats;
-	uint64_t *shard_applied;    /* nstats x nshards, behind stats[].shard_applied */
+	uint32_t nstats, stats_cap; /* stats_cap: the backups this restore applies at most */
+	uint64_t *shard_applied;    /* stats_cap x nshards, behind stats[].shard_applied */
 	uint64_t peak_bytes;
 	irs_read_order order;       /* the tables' sorted order, for ordered reads */
 	const uint64_t *presize_rows; /* per table: rows to size partitions for (hooks), or NULL */
+	int ckpt_dfd;               /* the checkpoint directory, locked while the restore runs; -1 */
 };
 
 /*

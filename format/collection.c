@@ -65,6 +65,43 @@ static int name_check(const char *name, const char *what, irs_error *err)
 	return 0;
 }
 
+/*
+ * A table name becomes a file name: restore --out DIR/ writes DIR/<name>.jsonl, and a
+ * '/' in a name (YDB's paths, "DirA/TableA") makes a subdirectory. So besides the
+ * rules of every name: no leading or trailing '/', no empty, "." or ".." component,
+ * and components of at most IRS_MAX_NAME_COMPONENT bytes. Checked when a collection is
+ * created and whenever one is opened, so no later step can meet a name it cannot
+ * write.
+ */
+_Static_assert(IRS_MAX_NAME_COMPONENT == 249, "the message below says 249");
+
+static int table_name_check(const char *name, irs_error *err)
+{
+	int rc = name_check(name, "table", err);
+	if (rc)
+		return rc;
+	const char *why = NULL;
+	if (name[0] == '/')
+		why = "starts with '/'";
+	for (const char *p = name; !why;) {
+		const char *e = strchr(p, '/');
+		size_t n = e ? (size_t)(e - p) : strlen(p);
+		if (n == 0)
+			why = e ? "holds an empty path component ('//')" : "ends with '/'";
+		else if ((n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+			why = "holds a '.' or '..' path component";
+		else if (n > IRS_MAX_NAME_COMPONENT)
+			why = "holds a path component longer than 249 bytes";
+		if (!e)
+			break;
+		p = e + 1;
+	}
+	if (why)
+		return irs__seterr(err, IRS_ESCHEMA,
+				   "table name '%s' %s (table names become file names on export)", name, why);
+	return 0;
+}
+
 void irs__schema_free(irs_mem *mem, irs_schema_table *t, uint32_t n)
 {
 	if (!t)
@@ -84,7 +121,7 @@ void irs__schema_free(irs_mem *mem, irs_schema_table *t, uint32_t n)
 static int table_build(irs_mem *mem, const Increstore__TableSchema *ts, uint32_t index,
 		       irs_schema_table *t, irs_error *err)
 {
-	int rc = name_check(ts->name, "table", err);
+	int rc = table_name_check(ts->name, err);
 	if (rc)
 		return rc;
 	if (ts->n_columns == 0 || ts->n_columns > IRS_MAX_COLUMNS)
@@ -160,8 +197,9 @@ int irs__schema_build(irs_mem *mem, const Increstore__Manifest *m, irs_schema_ta
 			if (strcmp(t[j].name, t[i].name) == 0)
 				rc = irs__seterr(err, IRS_ESCHEMA, "duplicate table %s", t[i].name);
 		if (rc) {
-			/* value_cols was sized for nvalues; free with the matching counts. */
-			irs__schema_free(mem, t, i + 1);
+			/* every table, built or not (calloc'd: the rest are empty), so the array is
+			 * freed with the size it was allocated with */
+			irs__schema_free(mem, t, n);
 			return rc;
 		}
 	}
@@ -273,6 +311,67 @@ static int segment_check(irs_collection *c, const char *bname, const irs_schema_
 	return 0;
 }
 
+static int tb_order(const void *x, const void *y)
+{
+	uint32_t a = (*(const Increstore__TableBackup *const *)x)->table;
+	uint32_t b = (*(const Increstore__TableBackup *const *)y)->table;
+	return a < b ? -1 : a > b;
+}
+
+/* bm->tables: the backup's table entries ordered by table index, each index valid and
+ * listed once. */
+static int backup_tables_index(irs_collection *c, const Increstore__Backup *b, irs_backup_meta *bm,
+			       irs_error *err)
+{
+	if (!b->n_tables)
+		return 0;
+	if (b->n_tables > c->ntables)
+		return irs__seterr(err, IRS_ECORRUPT, "backup %s: lists %zu tables, the collection has %u",
+				   b->name, b->n_tables, c->ntables);
+	bm->tables = irs__malloc(&c->mem, sizeof(*bm->tables) * b->n_tables);
+	if (!bm->tables)
+		return irs__seterr(err, IRS_ENOMEM, "out of memory reading the chain");
+	bm->ntables = (uint32_t)b->n_tables;
+	memcpy(bm->tables, b->tables, sizeof(*bm->tables) * b->n_tables);
+	qsort(bm->tables, bm->ntables, sizeof(*bm->tables), tb_order);
+	for (uint32_t k = 0; k < bm->ntables; k++) {
+		uint32_t t = bm->tables[k]->table;
+		if (t >= c->ntables)
+			return irs__seterr(err, IRS_ECORRUPT, "backup %s: names table %u of %u", b->name, t,
+					   c->ntables);
+		if (k && bm->tables[k - 1]->table == t)
+			return irs__seterr(err, IRS_ECORRUPT, "backup %s: table %s listed twice", b->name,
+					   c->tables[t].name);
+	}
+	return 0;
+}
+
+static int name_order(const void *x, const void *y)
+{
+	return strcmp(*(const char *const *)x, *(const char *const *)y);
+}
+
+/* Refuses a chain that names two backups alike: sorted, so a long chain costs
+ * O(n log n), not a comparison of every pair. */
+static int chain_names_unique(irs_collection *c, irs_error *err)
+{
+	const Increstore__Manifest *m = c->m;
+	if (m->n_chain < 2)
+		return 0;
+	const char **names = irs__malloc(&c->mem, sizeof(char *) * m->n_chain);
+	if (!names)
+		return irs__seterr(err, IRS_ENOMEM, "out of memory reading the chain");
+	for (size_t i = 0; i < m->n_chain; i++)
+		names[i] = m->chain[i]->name;
+	qsort(names, m->n_chain, sizeof(char *), name_order);
+	int rc = 0;
+	for (size_t i = 1; i < m->n_chain && !rc; i++)
+		if (names[i][0] && strcmp(names[i - 1], names[i]) == 0)
+			rc = irs__seterr(err, IRS_ECHAIN, "backup name %s appears twice in the chain", names[i]);
+	irs__free(&c->mem, names, sizeof(char *) * m->n_chain);
+	return rc;
+}
+
 static int chain_build(irs_collection *c, unsigned flags, irs_error *err)
 {
 	const Increstore__Manifest *m = c->m;
@@ -284,22 +383,21 @@ static int chain_build(irs_collection *c, unsigned flags, irs_error *err)
 	c->backups = irs__calloc(&c->mem, sizeof(irs_backup_meta) * c->nbackups);
 	if (!c->backups)
 		return irs__seterr(err, IRS_ENOMEM, "out of memory reading the chain");
+	int rc = chain_names_unique(c, err);
+	if (rc)
+		return rc;
 	uint32_t base = 0;
 	for (uint32_t i = 0; i < c->nbackups; i++) {
 		const Increstore__Backup *b = m->chain[i];
 		irs_backup_meta *bm = &c->backups[i];
 		bm->pb = b;
-		int rc = name_check(b->name, "backup", err);
+		rc = name_check(b->name, "backup", err);
 		if (rc) {
 			irs__errprefix(err, "chain position %u", i + 1);
 			if (err)
 				err->code = IRS_ECHAIN;
 			return IRS_ECHAIN;
 		}
-		for (uint32_t j = 0; j < i; j++)
-			if (strcmp(m->chain[j]->name, b->name) == 0)
-				return irs__seterr(err, IRS_ECHAIN, "backup name %s appears twice in the chain",
-						   b->name);
 		if (b->kind != INCRESTORE__BACKUP_KIND__FULL && b->kind != INCRESTORE__BACKUP_KIND__INCREMENTAL)
 			return irs__seterr(err, IRS_ECHAIN, "backup %s: unknown kind %d", b->name, (int)b->kind);
 		bm->kind = b->kind == INCRESTORE__BACKUP_KIND__FULL ? IRS_BACKUP_FULL : IRS_BACKUP_INCREMENTAL;
@@ -325,18 +423,11 @@ static int chain_build(irs_collection *c, unsigned flags, irs_error *err)
 		if (bm->kind == IRS_BACKUP_FULL)
 			base = i;
 		bm->base = base;
-		bm->by_table = irs__calloc(&c->mem, sizeof(*bm->by_table) * c->ntables);
-		if (!bm->by_table)
-			return irs__seterr(err, IRS_ENOMEM, "out of memory reading the chain");
+		rc = backup_tables_index(c, b, bm, err);
+		if (rc)
+			return rc;
 		for (size_t k = 0; k < b->n_tables; k++) {
 			const Increstore__TableBackup *tb = b->tables[k];
-			if (tb->table >= c->ntables)
-				return irs__seterr(err, IRS_ECORRUPT, "backup %s: names table %u of %u", b->name,
-						   tb->table, c->ntables);
-			if (bm->by_table[tb->table])
-				return irs__seterr(err, IRS_ECORRUPT, "backup %s: table %s listed twice", b->name,
-						   c->tables[tb->table].name);
-			bm->by_table[tb->table] = tb;
 			uint64_t recs = 0;
 			const char *tname = c->tables[tb->table].name;
 			for (size_t s = 0; s < tb->n_segments; s++) {
@@ -375,7 +466,7 @@ void irs_collection_close(irs_collection *c)
 	irs_mem *mem = &c->mem;
 	if (c->backups) {
 		for (uint32_t i = 0; i < c->nbackups; i++)
-			irs__free(mem, c->backups[i].by_table, sizeof(void *) * c->ntables);
+			irs__free(mem, c->backups[i].tables, sizeof(void *) * c->backups[i].ntables);
 		irs__free(mem, c->backups, sizeof(irs_backup_meta) * c->nbackups);
 	}
 	coldefs_free(c);
@@ -536,7 +627,7 @@ int irs_collection_table_backup(const irs_collection *c, uint32_t backup, uint32
 	if (!c || backup >= c->nbackups || table >= c->ntables || !out)
 		return IRS_EINVAL;
 	memset(out, 0, sizeof *out);
-	const Increstore__TableBackup *tb = c->backups[backup].by_table[table];
+	const Increstore__TableBackup *tb = irs__backup_table(&c->backups[backup], table);
 	if (!tb)
 		return 0;
 	out->records = tb->records;
@@ -553,13 +644,11 @@ int irs_collection_table_backup(const irs_collection *c, uint32_t backup, uint32
 
 /* ---- create */
 
-int irs_collection_create(const char *dir, const irs_table_def *tables, uint32_t table_count,
-			  irs_error *err)
+/* Makes dir, or checks that the existing one is empty; *made says which. */
+static int create_dir(const char *dir, bool *made, irs_error *err)
 {
-	irs__errclear(err);
-	if (!dir || (!tables && table_count))
-		return irs__seterr(err, IRS_EINVAL, "irs_collection_create: NULL argument");
-	if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+	*made = mkdir(dir, 0755) == 0;
+	if (!*made && errno != EEXIST)
 		return irs__seterr(err, IRS_EIO, "%s: cannot create directory: %s", dir, strerror(errno));
 	char path[PATH_MAX];
 	snprintf(path, sizeof path, "%s/MANIFEST", dir);
@@ -576,8 +665,17 @@ int irs_collection_create(const char *dir, const irs_table_def *tables, uint32_t
 	closedir(dh);
 	if (!empty)
 		return irs__seterr(err, IRS_EEXIST, "%s: the directory is not empty", dir);
+	return 0;
+}
 
-	/* Build the manifest from the definitions, then validate it exactly as open would. */
+int irs_collection_create(const char *dir, const irs_table_def *tables, uint32_t table_count,
+			  irs_error *err)
+{
+	irs__errclear(err);
+	if (!dir || (!tables && table_count))
+		return irs__seterr(err, IRS_EINVAL, "irs_collection_create: NULL argument");
+	/* Build the manifest from the definitions and validate it exactly as open would,
+	 * before anything is written: a refused schema leaves no directory behind. */
 	irs_mem *mem = irs__mem_default();
 	Increstore__Manifest m = INCRESTORE__MANIFEST__INIT;
 	Increstore__TableSchema *ts = irs__calloc(mem, sizeof(*ts) * (table_count ? table_count : 1));
@@ -640,7 +738,13 @@ int irs_collection_create(const char *dir, const irs_table_def *tables, uint32_t
 	if (rc)
 		goto out;
 	irs__schema_free(mem, check, table_count);
-	rc = irs__manifest_write(dir, &m, true, err);
+	bool made = false;
+	rc = create_dir(dir, &made, err);
+	if (!rc) {
+		rc = irs__manifest_write(dir, &m, true, err);
+		if (rc && made)
+			irs__remove_tree_at(AT_FDCWD, dir); /* ours, and holds nothing of anyone's */
+	}
 out:
 	irs__free(mem, ts, sizeof(*ts) * (table_count ? table_count : 1));
 	irs__free(mem, tsp, sizeof(*tsp) * (table_count ? table_count : 1));

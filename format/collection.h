@@ -16,8 +16,29 @@ typedef struct irs_backup_meta {
 	uint32_t base;                         /* index of the full backup it builds on */
 	uint64_t records, bytes;
 	uint32_t segments;
-	const Increstore__TableBackup **by_table; /* per table, NULL when it holds nothing */
+	/* the tables it lists, ordered by table index (irs__backup_table finds one): as
+	 * many entries as the manifest lists, never one per table of the schema, so a
+	 * chain of many backups of a wide schema costs what its manifest holds */
+	const Increstore__TableBackup **tables;
+	uint32_t ntables;
 } irs_backup_meta;
+
+/* What backup bm holds for table t, or NULL when it lists nothing for t. */
+static inline const Increstore__TableBackup *irs__backup_table(const irs_backup_meta *bm, uint32_t t)
+{
+	uint32_t lo = 0, hi = bm->ntables;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		uint32_t x = bm->tables[mid]->table;
+		if (x == t)
+			return bm->tables[mid];
+		if (x < t)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
 
 struct irs_collection {
 	irs_mem mem;

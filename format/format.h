@@ -41,6 +41,23 @@ int irs__manifest_write(const char *dir, const Increstore__Manifest *m, bool syn
 /* A ProtobufCAllocator over an irs_mem (for unpack). */
 void irs__pb_allocator(irs_mem *mem, ProtobufCAllocator *out);
 
+/*
+ * A ProtobufCAllocator for unpacking one message that holds at most `limit` bytes at
+ * once (manifest.c, "BOUNDED UNPACK"). Blocks are freed as irs__pb_allocator's are, so
+ * the message is freed with either. After a failed unpack, irs__pb_budget_error tells
+ * the two causes apart: over the budget (IRS_ECORRUPT, a message no writer makes) or
+ * out of memory (IRS_ENOMEM / IRS_ELIMIT); 0 otherwise. IRS_PB_BUDGET(len) is the
+ * manifest's budget: the widest real manifests decode to about 8 times their length.
+ */
+#define IRS_PB_BUDGET(len) ((size_t)(len) * 16u + (4u << 20))
+typedef struct irs_pb_budget {
+	irs_mem *mem;
+	size_t used, peak, limit;   /* bytes held now, at most so far, allowed */
+	bool over, failed;
+} irs_pb_budget;
+void irs__pb_budget_init(irs_pb_budget *b, irs_mem *mem, size_t limit, ProtobufCAllocator *out);
+int irs__pb_budget_error(const irs_pb_budget *b, const char *what, irs_error *err);
+
 /* ---- segments (format/segment.c) */
 
 /* Sequential reader of one segment file, with one reusable frame buffer. */
@@ -74,6 +91,7 @@ void irs__segment_close(irs_segment_reader *r);
 /* Writer of one segment file (data is fsynced by close). */
 typedef struct irs_segment_writer {
 	int fd;
+	const char *rel;        /* its path (the caller's string, alive while it writes) */
 	uint64_t size;
 	uint32_t crc;
 	uint32_t frames;

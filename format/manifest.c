@@ -43,32 +43,70 @@ static void pb_free(void *ctx, void *ptr)
 	irs__free(ctx, p, p[0]);
 }
 
-/* For unpack: remembers whether an allocation failed, so a NULL result can be told
- * apart (out of memory, or a malformed message). Blocks free as pb_free does. */
-typedef struct pb_track {
-	irs_mem *mem;
-	bool failed;
-} pb_track;
-
-static void *pb_alloc_tracked(void *ctx, size_t size)
-{
-	pb_track *t = ctx;
-	void *p = pb_alloc(t->mem, size);
-	if (!p)
-		t->failed = true;
-	return p;
-}
-
-static void pb_free_tracked(void *ctx, void *ptr)
-{
-	pb_free(((pb_track *)ctx)->mem, ptr);
-}
-
 void irs__pb_allocator(irs_mem *mem, ProtobufCAllocator *out)
 {
 	out->alloc = pb_alloc;
 	out->free = pb_free;
 	out->allocator_data = mem;
+}
+
+/*
+ * BOUNDED UNPACK. protobuf-c's unpack allocates for every field it sees before any of
+ * our checks run: a struct per sub-message, an array slot per repeated entry, a
+ * 32-byte scan record per field. An empty sub-message takes 2 bytes on the wire and
+ * over 100 bytes in memory, so a hand-made message of millions of them would
+ * reserve gigabytes. The budget allocator counts the bytes it holds and refuses to
+ * go past a limit the caller sets from the message's length: real messages decode
+ * to well under it (measured: tests/test_bombs.c), a bomb is refused as corrupt.
+ */
+static void *pb_alloc_budget(void *ctx, size_t size)
+{
+	irs_pb_budget *b = ctx;
+	size_t total = size + sizeof(size_t) * 2;
+	if (total > b->limit - b->used) {
+		b->over = true;
+		return NULL;
+	}
+	void *p = pb_alloc(b->mem, size);
+	if (!p) {
+		b->failed = true;
+		return NULL;
+	}
+	b->used += total;
+	if (b->used > b->peak)
+		b->peak = b->used;
+	return p;
+}
+
+static void pb_free_budget(void *ctx, void *ptr)
+{
+	irs_pb_budget *b = ctx;
+	if (!ptr)
+		return;
+	b->used -= ((size_t *)ptr - 2)[0];
+	pb_free(b->mem, ptr);
+}
+
+void irs__pb_budget_init(irs_pb_budget *b, irs_mem *mem, size_t limit, ProtobufCAllocator *out)
+{
+	memset(b, 0, sizeof *b);
+	b->mem = mem;
+	b->limit = limit;
+	out->alloc = pb_alloc_budget;
+	out->free = pb_free_budget;
+	out->allocator_data = b;
+}
+
+int irs__pb_budget_error(const irs_pb_budget *b, const char *what, irs_error *err)
+{
+	if (b->over)
+		return irs__seterr(err, IRS_ECORRUPT,
+				   "%s decodes to more than %zu bytes: not a message this format writes",
+				   what, b->limit);
+	if (b->failed)
+		return irs__seterr(err, b->mem->limit && irs__mem_over_limit(b->mem) ? IRS_ELIMIT : IRS_ENOMEM,
+				   "out of memory decoding %s", what);
+	return 0;
 }
 
 int irs__manifest_read(const char *dir, irs_mem *mem, Increstore__Manifest **out, irs_error *err)
@@ -121,7 +159,7 @@ int irs__manifest_read(const char *dir, irs_mem *mem, Increstore__Manifest **out
 	}
 	buf = irs__malloc(mem, len);
 	if (!buf) {
-		rc = irs__seterr(err, IRS_ENOMEM, "%s: no memory for %zu bytes", path, len);
+		rc = irs__seterr(err, IRS_ENOMEM, "%s: out of memory reading its %zu bytes", path, len);
 		goto done;
 	}
 	size_t got = 0;
@@ -142,15 +180,17 @@ int irs__manifest_read(const char *dir, irs_mem *mem, Increstore__Manifest **out
 				 path, irs__load_le32(hdr + 16), crc);
 		goto done;
 	}
-	pb_track track = {mem, false};
-	ProtobufCAllocator pa = {pb_alloc_tracked, pb_free_tracked, &track};
+	irs_pb_budget budget;
+	ProtobufCAllocator pa;
+	irs__pb_budget_init(&budget, mem, IRS_PB_BUDGET(len), &pa);
 	*out = increstore__manifest__unpack(&pa, len, buf);
-	if (!*out && track.failed)
-		rc = irs__seterr(err, mem->limit && irs__mem_over_limit(mem) ? IRS_ELIMIT : IRS_ENOMEM,
-				 "%s: out of memory reading the manifest", path);
-	else if (!*out)
+	if (!*out && (budget.over || budget.failed)) {
+		rc = irs__pb_budget_error(&budget, "the payload at byte 20", err);
+		irs__errprefix(err, "%s", path);
+	} else if (!*out) {
 		rc = irs__seterr(err, IRS_ECORRUPT, "%s: payload at byte 20 is not a valid Manifest message",
 				 path);
+	}
 done:
 	irs__free(mem, buf, len);
 	close(fd);
@@ -174,7 +214,7 @@ int irs__manifest_write(const char *dir, const Increstore__Manifest *m, bool syn
 	irs_mem *mem = irs__mem_default();
 	uint8_t *buf = irs__malloc(mem, IRS_MANIFEST_HEADER + len);
 	if (!buf)
-		return irs__seterr(err, IRS_ENOMEM, "no memory for the manifest");
+		return irs__seterr(err, IRS_ENOMEM, "%s/MANIFEST: out of memory writing %zu bytes", dir, len);
 	increstore__manifest__pack(m, buf + IRS_MANIFEST_HEADER);
 	memcpy(buf, IRS_MANIFEST_MAGIC, 8);
 	irs__store_le32(buf + 8, IRS_FORMAT_VERSION);
@@ -192,7 +232,9 @@ int irs__manifest_write(const char *dir, const Increstore__Manifest *m, bool syn
 		rc = irs__seterr(err, IRS_EIO, "%s/MANIFEST.tmp: cannot create: %s", dir, strerror(errno));
 		goto out_dir;
 	}
-	rc = irs__write_all(fd, buf, IRS_MANIFEST_HEADER + len, "MANIFEST.tmp", err);
+	char tmpname[4200];
+	snprintf(tmpname, sizeof tmpname, "%s/MANIFEST.tmp", dir);
+	rc = irs__write_all(fd, buf, IRS_MANIFEST_HEADER + len, tmpname, err);
 	if (!rc && sync && fsync(fd) != 0)
 		rc = irs__seterr(err, IRS_EIO, "%s/MANIFEST.tmp: fsync failed: %s", dir, strerror(errno));
 	if (close(fd) != 0 && !rc)

@@ -181,6 +181,7 @@ int irs__segment_create(irs_segment_writer *w, int dirfd, const char *rel, uint3
 			irs_error *err)
 {
 	memset(w, 0, sizeof *w);
+	w->rel = rel;
 	w->fd = openat(dirfd, rel, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (w->fd < 0)
 		return irs__seterr(err, IRS_EIO, "segment %s: cannot create: %s", rel, strerror(errno));
@@ -207,9 +208,9 @@ int irs__segment_append(irs_segment_writer *w, const uint8_t *payload, size_t le
 	uint8_t hdr[IRS_FRAME_HEADER];
 	irs__store_le32(hdr, (uint32_t)len);
 	irs__store_le32(hdr + 4, irs__crc32c(0, payload, len));
-	int rc = irs__write_all(w->fd, hdr, sizeof hdr, "segment", err);
+	int rc = irs__write_all(w->fd, hdr, sizeof hdr, w->rel, err);
 	if (!rc)
-		rc = irs__write_all(w->fd, payload, len, "segment", err);
+		rc = irs__write_all(w->fd, payload, len, w->rel, err);
 	if (rc)
 		return rc;
 	w->crc = irs__crc32c(w->crc, hdr, sizeof hdr);
@@ -224,9 +225,9 @@ int irs__segment_finish(irs_segment_writer *w, bool sync, irs_error *err)
 {
 	int rc = 0;
 	if (sync && fsync(w->fd) != 0)
-		rc = irs__seterr(err, IRS_EIO, "segment: fsync failed: %s", strerror(errno));
+		rc = irs__seterr(err, IRS_EIO, "%s: fsync failed: %s", w->rel, strerror(errno));
 	if (close(w->fd) != 0 && !rc)
-		rc = irs__seterr(err, IRS_EIO, "segment: close failed: %s", strerror(errno));
+		rc = irs__seterr(err, IRS_EIO, "%s: close failed: %s", w->rel, strerror(errno));
 	w->fd = -1;
 	return rc;
 }

@@ -185,7 +185,7 @@ int irs_collection_verify_data(const irs_collection *cc, uint32_t upto,
 	int rc = 0;
 	for (uint32_t b = 0; !rc && b < c->nbackups && b <= upto; b++) {
 		for (uint32_t ti = 0; !rc && ti < c->ntables; ti++) {
-			const Increstore__TableBackup *tb = c->backups[b].by_table[ti];
+			const Increstore__TableBackup *tb = irs__backup_table(&c->backups[b], ti);
 			if (!tb)
 				continue;
 			v.t = &c->tables[ti];

@@ -321,7 +321,7 @@ int irs_backup_writer_begin(irs_collection *c, irs_backup_kind kind, const char 
 	irs_backup_writer *w = irs__calloc(&c->mem, sizeof *w);
 	if (!w) {
 		close(lockfd);
-		return irs__seterr(err, IRS_ENOMEM, "out of memory");
+		return irs__seterr(err, IRS_ENOMEM, "out of memory starting a backup");
 	}
 	w->c = c;
 	w->mem = &c->mem;
@@ -340,7 +340,7 @@ int irs_backup_writer_begin(irs_collection *c, irs_backup_kind kind, const char 
 	w->scratch = irs__malloc(w->mem, w->scratch_cap);
 	if (!w->t || !w->scratch) {
 		irs_backup_writer_abort(w);
-		return irs__seterr(err, IRS_ENOMEM, "out of memory");
+		return irs__seterr(err, IRS_ENOMEM, "out of memory starting a backup");
 	}
 	for (uint32_t i = 0; i < c->ntables; i++)
 		irs__buf_init(&w->t[i].recs, w->mem);
@@ -426,7 +426,7 @@ static int spill(irs_backup_writer *w, wtable *t, irs_error *err)
 				    sizeof(run_file) * (t->nruns + 1));
 	if (!nr) {
 		close(fd);
-		return irs__seterr(err, IRS_ENOMEM, "out of memory");
+		return irs__seterr(err, IRS_ENOMEM, "out of memory spilling buffered changes");
 	}
 	t->runs = nr;
 	run_file *run = &t->runs[t->nruns++];
@@ -437,20 +437,22 @@ static int spill(irs_backup_writer *w, wtable *t, irs_error *err)
 	irs_buf out;
 	irs__buf_init(&out, w->mem);
 	if (!irs__buf_reserve(&out, 1u << 20))
-		return irs__seterr(err, IRS_ENOMEM, "out of memory");
+		return irs__seterr(err, IRS_ENOMEM, "out of memory spilling buffered changes");
 	for (size_t i = 0; i < t->nindex && !rc; i++) {
 		const irs_rec *r = (const irs_rec *)(t->recs.p + t->index[i]);
 		size_t sz = irs__rec_padded(r->size);
 		if (out.len + sz > out.cap) {
-			rc = irs__write_all(fd, out.p, out.len, "spill run", err);
+			rc = irs__write_all(fd, out.p, out.len, rel, err);
 			run->bytes += out.len;
 			out.len = 0;
 		}
 		if (!rc && !irs__buf_append(&out, r, sz))
-			rc = irs__seterr(err, IRS_ENOMEM, "out of memory");
+			rc = irs__seterr(err, IRS_ENOMEM, "out of memory spilling buffered changes");
 	}
 	if (!rc)
-		rc = irs__write_all(fd, out.p, out.len, "spill run", err);
+		rc = irs__write_all(fd, out.p, out.len, rel, err);
+	if (rc)
+		irs__errprefix(err, "%s", w->c->dir);
 	run->bytes += out.len;
 	irs__buf_free(&out);
 	w->buffered -= t->recs.len;
@@ -517,7 +519,7 @@ static int add_change_checked(irs_backup_writer *w, uint32_t table, int op,
 	if (need > w->scratch_cap) {
 		uint8_t *s = irs__realloc(w->mem, w->scratch, w->scratch_cap, need);
 		if (!s)
-			return irs__seterr(err, IRS_ENOMEM, "out of memory");
+			return irs__seterr(err, IRS_ENOMEM, "out of memory buffering a change");
 		w->scratch = s;
 		w->scratch_cap = need;
 	}
@@ -541,12 +543,12 @@ static int add_change_checked(irs_backup_writer *w, uint32_t table, int op,
 		uint32_t *ni = irs__realloc(w->mem, t->index, sizeof(uint32_t) * t->index_cap,
 					    sizeof(uint32_t) * ncap);
 		if (!ni)
-			return irs__seterr(err, IRS_ENOMEM, "out of memory");
+			return irs__seterr(err, IRS_ENOMEM, "out of memory buffering a change");
 		t->index = ni;
 		t->index_cap = ncap;
 	}
 	if (!irs__buf_reserve(&t->recs, padded))
-		return irs__seterr(err, IRS_ENOMEM, "out of memory");
+		return irs__seterr(err, IRS_ENOMEM, "out of memory buffering a change");
 	t->index[t->nindex++] = (uint32_t)t->recs.len;
 	memcpy(t->recs.p + t->recs.len, w->scratch, sz);
 	memset(t->recs.p + t->recs.len + sz, 0, padded - sz);
@@ -616,7 +618,7 @@ static int source_next(irs_backup_writer *w, source *s, irs_error *err)
 			if (sz > s->cap) {
 				uint8_t *nb = irs__realloc(w->mem, s->buf, s->cap, sz * 2);
 				if (!nb)
-					return irs__seterr(err, IRS_ENOMEM, "out of memory");
+					return irs__seterr(err, IRS_ENOMEM, "out of memory merging spilled changes");
 				s->buf = nb;
 				s->cap = sz * 2;
 			}
@@ -628,8 +630,8 @@ static int source_next(irs_backup_writer *w, source *s, irs_error *err)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
-			return irs__seterr(err, IRS_EIO, "spill run: read failed: %s",
-					   n < 0 ? strerror(errno) : "unexpected end");
+			return irs__seterr(err, IRS_EIO, "%s/%s: a spilled run: read failed: %s", w->c->dir,
+					   w->tmpdir, n < 0 ? strerror(errno) : "unexpected end");
 		s->len += (size_t)n;
 	}
 }
@@ -687,16 +689,20 @@ static int emit_close_segment(emitter *e, irs_error *err)
 	int rc = irs__segment_finish(&e->seg, !w->o.no_sync, err);
 	if (rc)
 		return rc;
-	Increstore__Segment *ns = irs__realloc(w->mem, t->segs, sizeof(*ns) * t->nsegs,
-					       sizeof(*ns) * (t->nsegs + 1));
-	if (!ns)
-		return irs__seterr(err, IRS_ENOMEM, "out of memory");
+	/* the path first: the array then grows by one entry that is complete (its size
+	 * is what writer_free frees it with) */
+	char *path = irs__strdup(w->mem, e->seg_rel);
+	Increstore__Segment *ns = path ? irs__realloc(w->mem, t->segs, sizeof(*ns) * t->nsegs,
+						      sizeof(*ns) * (t->nsegs + 1))
+				       : NULL;
+	if (!ns) {
+		irs__strfree(w->mem, path);
+		return irs__seterr(err, IRS_ENOMEM, "out of memory recording a segment");
+	}
 	t->segs = ns;
 	Increstore__Segment init = INCRESTORE__SEGMENT__INIT;
 	ns[t->nsegs] = init;
-	ns[t->nsegs].path = irs__strdup(w->mem, e->seg_rel);
-	if (!ns[t->nsegs].path)
-		return irs__seterr(err, IRS_ENOMEM, "out of memory");
+	ns[t->nsegs].path = path;
 	ns[t->nsegs].size = e->seg.size;
 	ns[t->nsegs].records = e->seg.records;
 	ns[t->nsegs].crc32c = e->seg.crc;
@@ -761,9 +767,10 @@ static int source_open(irs_backup_writer *w, wtable *t, source *s, uint32_t r, s
 		s->cap = 1u << 20;
 		s->buf = irs__malloc(w->mem, s->cap);
 		if (!s->buf)
-			return irs__seterr(err, IRS_ENOMEM, "out of memory");
+			return irs__seterr(err, IRS_ENOMEM, "out of memory merging spilled changes");
 		if (lseek(s->fd, 0, SEEK_SET) < 0)
-			return irs__seterr(err, IRS_EIO, "spill run: seek failed: %s", strerror(errno));
+			return irs__seterr(err, IRS_EIO, "%s/%s: a spilled run: seek failed: %s", w->c->dir,
+					   w->tmpdir, strerror(errno));
 	} else {
 		s->fd = -1;
 		s->mem_t = t;
@@ -800,7 +807,7 @@ static int merge_next(irs_backup_writer *w, const irs_schema_table *ts, emitter 
 		}
 		pd->spare.len = 0;
 		if (!irs__buf_reserve(&pd->spare, (size_t)p->size + r->size))
-			return irs__seterr(err, IRS_ENOMEM, "out of memory");
+			return irs__seterr(err, IRS_ENOMEM, "out of memory merging spilled changes");
 		pd->spare.len = irs__rec_collapse(ts, p, r, pd->spare.p, pd->spare.cap);
 		irs_buf tmp = pd->rec;
 		pd->rec = pd->spare;
@@ -812,7 +819,7 @@ static int merge_next(irs_backup_writer *w, const irs_schema_table *ts, emitter 
 		return rc;
 	pd->rec.len = 0;
 	if (!irs__buf_append(&pd->rec, r, r->size))
-		return irs__seterr(err, IRS_ENOMEM, "out of memory");
+		return irs__seterr(err, IRS_ENOMEM, "out of memory merging spilled changes");
 	pd->have = true;
 	return 0;
 }
@@ -834,7 +841,7 @@ static int write_table(irs_backup_writer *w, uint32_t i, irs_error *err)
 	irs__buf_init(&pd.spare, w->mem);
 	int rc = 0;
 	if (!src || !heap || irs__batch_encoder_init(&e.enc, w->mem, ts) != 0) {
-		rc = irs__seterr(err, IRS_ENOMEM, "out of memory");
+		rc = irs__seterr(err, IRS_ENOMEM, "out of memory writing the segments");
 		goto out;
 	}
 	size_t nheap = 0;
@@ -903,7 +910,7 @@ int irs_backup_writer_commit(irs_backup_writer *w, irs_error *err)
 		segp = irs__calloc(w->mem, sizeof(*segp) * (nseg_total + 1));
 		chain = irs__calloc(w->mem, sizeof(*chain) * (c->nbackups + 1));
 		if (!tbs || !tbp || !exps || !segp || !chain)
-			rc = irs__seterr(err, IRS_ENOMEM, "out of memory");
+			rc = irs__seterr(err, IRS_ENOMEM, "out of memory writing the manifest");
 	}
 	if (!rc) {
 		size_t si = 0;

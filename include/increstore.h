@@ -403,7 +403,11 @@ typedef struct irs_backup_stats {
  * (a new subdirectory, fsync, then the CURRENT file replaced by rename). A later run
  * with the same directory, collection, target and table filter resumes after the last
  * checkpointed backup; a checkpoint of another collection, target or filter is refused
- * with IRS_EINVAL. Backups before the target's base full are never needed.
+ * with IRS_EINVAL, a damaged one with IRS_ECORRUPT (the message says how to start
+ * over). The directory is made when missing, locked for the whole run (a second run on
+ * it gets IRS_EIO at once) and checked for writing before anything is restored; only
+ * the checkpoints runs of this collection wrote there are ever removed (docs/format.md
+ * section 13). Backups before the target's base full are never needed.
  * Thread: any caller thread acts as the coordinator; the call blocks until done.
  */
 IRS_API int irs_restore_run(const irs_collection *c, const irs_restore_options *opts,
@@ -535,8 +539,10 @@ typedef enum irs_export_format {
 
 /* Writes table `table` (or all, for SQLITE and COLLECTION) to `path`: the text forms
  * and the SQLite representation are in docs/cli.md ("Output values"). The file is
- * written to a temporary name, fsync'd and renamed into place. Thread: any reader, one
- * export per path at a time. */
+ * written to a temporary name, fsync'd and renamed into place: on failure nothing is
+ * left and a file already at `path` stays as it was. The restore's cancel flag
+ * (irs_restore_options.cancel) is read every 1024 rows: IRS_ECANCELED when set.
+ * Errors name `path`. Thread: any reader, one export per path at a time. */
 IRS_API int irs_restore_export(const irs_restore *r, irs_export_format format, uint32_t table,
 			       const char *path, irs_error *err);
 

@@ -49,7 +49,7 @@ static int check_backup(void *vc, uint32_t b)
 {
 	loop_ctx *x = vc;
 	for (uint32_t t = 0; t < x->c->ntables && x->check; t++) {
-		const Increstore__TableBackup *tb = x->c->backups[b].by_table[t];
+		const Increstore__TableBackup *tb = irs__backup_table(&x->c->backups[b], t);
 		if (!tb || !tb->expected)
 			continue;
 		irs_table_part *part = x->parts[t].part;

@@ -79,7 +79,7 @@ static inline int perf_walk(irs_collection *c, const perf_walk_cb *cb, uint64_t 
 		if (cb->backup_begin && (rc = cb->backup_begin(cb->ctx, b, full)))
 			break;
 		for (uint32_t t = 0; t < c->ntables && !rc; t++) {
-			const Increstore__TableBackup *tb = c->backups[b].by_table[t];
+			const Increstore__TableBackup *tb = irs__backup_table(&c->backups[b], t);
 			for (size_t s = 0; tb && s < tb->n_segments && !rc; s++) {
 				irs_segment_reader r;
 				if (irs__segment_open(&r, &c->mem, c->dirfd, tb->segments[s]->path, t, &err)) {

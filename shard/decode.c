@@ -203,7 +203,7 @@ static int decode_frame(irs_shard *sh, size_t fi)
 	if (!rc)
 		rc = irs__fault_frame_read(p->backup, p->pass, fi, path, f->index, f->offset, err);
 	if (rc) {
-		irs__errprefix(err, "backup %s", p->name);
+		irs__errprefix(err, "%s", p->name);
 		return rc;
 	}
 	route_ctx ctx = {sh, p->frame_table[seg], 0, false};
@@ -213,7 +213,7 @@ static int decode_frame(irs_shard *sh, size_t fi)
 				  0, &out, &n, err);
 	if (rc) {
 		if (rc == IRS_ECORRUPT)
-			irs__errprefix(err, "backup %s: segment %s: frame %u at byte %llu", p->name, path,
+			irs__errprefix(err, "%s: segment %s: frame %u at byte %llu", p->name, path,
 				       f->index, (unsigned long long)f->offset);
 		return rc;
 	}

@@ -6,10 +6,14 @@
  */
 #include "fault.h"
 
+#include <errno.h>
 #include <sched.h>
+#include <stdlib.h>
 #include <unistd.h>
 
-#define FAULT_OFF {.fail_backup = -1, .fail_frame = -1, .eio_backup = -1, .eio_pass = -1, .slow_shard = -1}
+#define FAULT_OFF                                                                          \
+	{.fail_backup = -1, .fail_frame = -1, .eio_backup = -1, .eio_pass = -1, .slow_shard = -1,  \
+	 .fail_thread = -1}
 
 irs_fault_hooks irs__fault = FAULT_OFF;
 
@@ -61,4 +65,21 @@ void irs__fault_slow_apply(uint32_t shard)
 {
 	if (irs__fault.slow_shard == (int64_t)shard)
 		usleep(irs__fault.slow_us);
+}
+
+int irs__fault_thread_start(uint32_t shard)
+{
+	return irs__fault.fail_thread == (int64_t)shard ? EAGAIN : 0;
+}
+
+void irs__fault_slow_export(void)
+{
+	static int from_env = -1; /* read once; exports run on the caller's thread */
+	if (from_env < 0) {
+		const char *v = getenv("IRS_FAULT_SLOW_EXPORT_US");
+		from_env = v ? atoi(v) : 0;
+	}
+	uint32_t us = irs__fault.slow_export_us ? irs__fault.slow_export_us : (uint32_t)from_env;
+	if (us)
+		usleep(us);
 }

@@ -25,6 +25,10 @@ typedef struct irs_fault_hooks {
 	int eio_pass;          /* only in this pass of a backup read twice (0, 1); -1 = any */
 	int64_t slow_shard;    /* this shard sleeps slow_us per run it applies; -1 = off */
 	uint32_t slow_us;
+	int64_t fail_thread;   /* starting this shard's thread fails (EAGAIN); -1 = off */
+	uint32_t slow_export_us; /* an export sleeps this long per 1024 rows; 0 = off. Also
+				  * from the environment, IRS_FAULT_SLOW_EXPORT_US (so scripts
+				  * can signal the CLI while it exports) */
 } irs_fault_hooks;
 
 extern irs_fault_hooks irs__fault;
@@ -51,6 +55,12 @@ int irs__fault_stage_end(uint32_t backup, uint32_t shard, irs_error *err);
 
 /* Sleeps when shard `shard` is the slow one (per run it applies). */
 void irs__fault_slow_apply(uint32_t shard);
+
+/* EAGAIN when shard `shard`'s thread is not to start, else 0. */
+int irs__fault_thread_start(uint32_t shard);
+
+/* Sleeps slow_export_us (an export calls it every 1024 rows). */
+void irs__fault_slow_export(void);
 
 #else
 
@@ -82,6 +92,14 @@ static inline int irs__fault_stage_end(uint32_t backup, uint32_t shard, irs_erro
 static inline void irs__fault_slow_apply(uint32_t shard)
 {
 	(void)shard;
+}
+static inline int irs__fault_thread_start(uint32_t shard)
+{
+	(void)shard;
+	return 0;
+}
+static inline void irs__fault_slow_export(void)
+{
 }
 #endif
 

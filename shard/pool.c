@@ -10,6 +10,7 @@
 
 #include "common/clock.h"
 #include "common/error.h"
+#include "shard/fault.h"
 #include "shard/shard.h"
 
 static void pool_send(irs_pool *pool, uint32_t s, uint32_t type)
@@ -80,7 +81,9 @@ int irs__pool_start(irs_pool *pool, const bool *enabled, const uint64_t *expecte
 	for (uint32_t s = 0; s < pool->nshards; s++) {
 		irs_shard *sh = &pool->shards[s];
 		sh->idle_since_ns = irs__now_ns();
-		int e = pthread_create(&sh->thread, NULL, irs__shard_main, sh);
+		int e = irs__fault_thread_start(s);
+		if (!e)
+			e = pthread_create(&sh->thread, NULL, irs__shard_main, sh);
 		if (e)
 			return irs__seterr(err, IRS_ESHARD, "cannot start shard thread %u: %s", s, strerror(e));
 		sh->started = true;

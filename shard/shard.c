@@ -78,7 +78,7 @@ static void apply_full_run(irs_shard *sh, irs_run *run)
 	if (rc == IRS_EDUPKEY) {
 		char key[256];
 		irs__rec_key_format(t, irs__rec_key(recs[at]), recs[at]->key_len, key, sizeof key);
-		irs__seterr(&sh->error, rc, "backup %s table %s: key %s appears twice in the full backup",
+		irs__seterr(&sh->error, rc, "%s table %s: key %s appears twice in the full backup",
 			    pool->plan.name, t->name, key);
 	} else if (rc) {
 		irs__seterr(&sh->error, rc, "shard %u: %s inserting rows of table %s", sh->id,

@@ -94,8 +94,8 @@ typedef struct irs_plan {
 	uint32_t backup;            /* chain index (a checkpoint's state counts as the backup it holds) */
 	const irs_collection *src;  /* where its segments are: the collection, or a checkpoint */
 	uint32_t src_backup;        /* chain index in src */
-	const char *name;           /* for messages: the backup's name, or "checkpoint of ..." */
-	char name_buf[IRS_MAX_NAME + 32];
+	const char *name;           /* for messages: "backup NAME", "checkpoint of backup NAME (DIR)" */
+	char name_buf[IRS_MAX_NAME + 512];
 	uint64_t gen;               /* incremented for every backup started */
 	bool full;
 	/* An incremental too big to stage in memory is read twice: pass 0 decodes and

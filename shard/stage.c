@@ -45,8 +45,7 @@ static int set_alloc(irs_shard *sh, size_t cap)
 		irs__free(mem, set, sizeof(*set) * cap);
 		irs__free(mem, tab, sizeof(uint32_t) * cap);
 		return irs__seterr(&sh->error, irs__mem_over_limit(mem) ? IRS_ELIMIT : IRS_ENOMEM,
-				   "shard %u: no memory to check the keys of backup %s", sh->id,
-				   sh->pool->plan.name);
+				   "shard %u: no memory to check the keys", sh->id);
 	}
 	irs__free(mem, sh->dup_set, sizeof(*sh->dup_set) * sh->dup_cap);
 	irs__free(mem, sh->dup_table, sizeof(uint32_t) * sh->dup_cap);
@@ -118,8 +117,7 @@ static void hset_begin(irs_shard *sh, size_t cap)
 		uint64_t *n = irs__malloc(mem, sizeof(uint64_t) * cap);
 		if (!n) {
 			irs__seterr(&sh->error, irs__mem_over_limit(mem) ? IRS_ELIMIT : IRS_ENOMEM,
-				    "shard %u: no memory to check the keys of backup %s", sh->id,
-				    sh->pool->plan.name);
+				    "shard %u: no memory to check the keys", sh->id);
 			irs__shard_fail(sh, sh->error.code);
 			return;
 		}
@@ -148,8 +146,7 @@ static int hset_grow(irs_shard *sh)
 	uint64_t *n = irs__calloc(mem, sizeof(uint64_t) * cap);
 	if (!n)
 		return irs__seterr(&sh->error, irs__mem_over_limit(mem) ? IRS_ELIMIT : IRS_ENOMEM,
-				   "shard %u: no memory to check the keys of backup %s", sh->id,
-				   sh->pool->plan.name);
+				   "shard %u: no memory to check the keys", sh->id);
 	for (size_t i = 0; i < sh->hset_cap; i++)
 		if (sh->hset[i])
 			hset_put(n, cap, sh->hset[i]);
@@ -168,8 +165,7 @@ static int suspect_add(irs_shard *sh, uint64_t h)
 					   sizeof(uint64_t) * cap);
 		if (!n)
 			return irs__seterr(&sh->error, irs__mem_over_limit(mem) ? IRS_ELIMIT : IRS_ENOMEM,
-					   "shard %u: no memory to check the keys of backup %s", sh->id,
-					   sh->pool->plan.name);
+					   "shard %u: no memory to check the keys", sh->id);
 		sh->suspects = n;
 		sh->suspects_cap = cap;
 	}
@@ -239,15 +235,13 @@ static int collect_suspect(void *ctx, const irs_rec *rec, irs_error *err)
 			x->recs = r;
 		uint32_t *t = r ? irs__realloc(pool->mem, x->tables, sizeof(*t) * x->cap, sizeof(*t) * cap) : NULL;
 		if (!t)
-			return irs__seterr(err, IRS_ENOMEM, "shard %u: no memory to check the keys of backup %s",
-					   sh->id, pool->plan.name);
+			return irs__seterr(err, IRS_ENOMEM, "shard %u: no memory to check the keys", sh->id);
 		x->tables = t;
 		x->cap = cap;
 	}
 	irs_rec *copy = irs__malloc(pool->mem, rec->size);
 	if (!copy)
-		return irs__seterr(err, IRS_ENOMEM, "shard %u: no memory to check the keys of backup %s",
-				   sh->id, pool->plan.name);
+		return irs__seterr(err, IRS_ENOMEM, "shard %u: no memory to check the keys", sh->id);
 	memcpy(copy, rec, rec->size);
 	x->recs[x->n] = copy;
 	x->tables[x->n++] = x->table;
@@ -272,7 +266,7 @@ static int resolve_suspects(irs_shard *sh)
 			rc = irs__batch_decode(&sh->dec, &pool->tables[x.table], sh->frame_buf, f->length,
 					       false, 0, collect_suspect, &x, &n, &sh->error);
 		if (rc)
-			irs__errprefix(&sh->error, "backup %s: checking repeated key hashes", p->name);
+			irs__errprefix(&sh->error, "%s: checking repeated key hashes", p->name);
 	}
 	for (size_t i = 0; i < x.n && !rc; i++) {
 		for (size_t j = i + 1; j < x.n; j++) {
@@ -283,7 +277,7 @@ static int resolve_suspects(irs_shard *sh)
 			const irs_schema_table *t = &pool->tables[x.tables[i]];
 			char key[256];
 			irs__rec_key_format(t, irs__rec_key(a), a->key_len, key, sizeof key);
-			rc = irs__seterr(&sh->error, IRS_EDUPKEY, "backup %s table %s: key %s appears twice in one backup",
+			rc = irs__seterr(&sh->error, IRS_EDUPKEY, "%s table %s: key %s appears twice in one backup",
 					 p->name, t->name, key);
 			break;
 		}
@@ -359,7 +353,7 @@ void irs__stage_run(irs_shard *sh, irs_run *run)
 			const irs_schema_table *t = &pool->tables[ti];
 			char key[256];
 			irs__rec_key_format(t, irs__rec_key(rec), rec->key_len, key, sizeof key);
-			irs__seterr(&sh->error, IRS_EDUPKEY, "backup %s table %s: key %s appears twice in one backup",
+			irs__seterr(&sh->error, IRS_EDUPKEY, "%s table %s: key %s appears twice in one backup",
 				    pool->plan.name, t->name, key);
 			irs__shard_fail(sh, IRS_EDUPKEY);
 			return;

@@ -259,7 +259,42 @@ static void oracle_state(chain *ch, uint32_t ti, uint64_t *rows, uint64_t *diges
 	tu_schema_free(t);
 }
 
-/* Writes one backup of random changes to distinct keys, and applies it to the oracle. */
+/* Changes to a key already changed in the same incremental, over all chains made: the
+ * writer collapses them in order (docs/design.md section 1) while SQLite applies each
+ * one, so the collapsing rules are compared with plain SQL. */
+uint64_t chain_repeated_changes;
+
+/* One random change of table t to key id: a row of a full backup, or an upsert of
+ * some columns (NULLs among them) or an erase; written and applied to the oracle. */
+static void gen_change(chain *ch, irs_backup_writer *w, uint32_t t, uint64_t id, bool full,
+		       uint64_t tag)
+{
+	gen_table *g = &ch->t[t];
+	irs_value row[MAX_C];
+	irs_error err;
+	for (uint32_t col = 0; col < g->def.column_count; col++) {
+		bool key = col < g->def.primary_key_count;
+		row[col] = gen_value(ch, col, g->cols[col].type, key, id);
+	}
+	bool erase = !full && rnd(ch, 4) == 0;
+	if (!erase) {
+		for (uint32_t col = g->def.primary_key_count; col < g->def.column_count; col++) {
+			uint64_t r = rnd(ch, 10);
+			if (r == 0)
+				row[col] = tu_null();
+			else if (!full && r < 4)
+				row[col] = tu_absent();
+		}
+	}
+	if (erase)
+		assert_int_equal(irs_backup_writer_erase(w, t, row, tag, &err), 0);
+	else
+		assert_int_equal(irs_backup_writer_upsert(w, t, row, tag, &err), 0);
+	oracle_apply(ch, t, erase, row);
+}
+
+/* Writes one backup of random changes, and applies it to the oracle. A full backup's
+ * keys are distinct; an incremental also changes some keys again, up to 3 times. */
 static void gen_backup(chain *ch, uint32_t b, bool full)
 {
 	irs_collection *c;
@@ -270,6 +305,7 @@ static void gen_backup(chain *ch, uint32_t b, bool full)
 	wo.batch_rows = 1 + (uint32_t)rnd(ch, 17);
 	wo.segment_bytes = 512 + rnd(ch, 4096);
 	wo.no_sync = 1; /* scratch collections: fsync would dominate the run time */
+	wo.collapse_duplicates = !full;
 	irs_backup_writer *w;
 	char name[32];
 	snprintf(name, sizeof name, "b%02u", b);
@@ -282,34 +318,23 @@ static void gen_backup(chain *ch, uint32_t b, bool full)
 			sql(ch->db, "DELETE FROM %s", ch->t[t].name);
 	bool empty = !full && rnd(ch, 6) == 0;
 	for (uint32_t t = 0; t < ch->ntables && !empty; t++) {
-		gen_table *g = &ch->t[t];
 		uint32_t nchanges = (uint32_t)rnd(ch, full ? ch->keyspace + 1 : ch->keyspace / 2 + 2);
 		/* distinct ids: a random start and a stride coprime with the key space */
 		uint64_t start = rnd(ch, ch->keyspace), stride = 1 + rnd(ch, ch->keyspace);
 		while (gcd(stride, ch->keyspace) != 1)
 			stride++;
-		for (uint32_t i = 0; i < nchanges; i++) {
-			uint64_t id = (start + i * stride) % ch->keyspace;
-			irs_value row[MAX_C];
-			for (uint32_t col = 0; col < g->def.column_count; col++) {
-				bool key = col < g->def.primary_key_count;
-				row[col] = gen_value(ch, col, g->cols[col].type, key, id);
+		uint64_t tag = 0;
+		for (uint32_t i = 0; i < nchanges; i++)
+			gen_change(ch, w, t, (start + i * stride) % ch->keyspace, full, ++tag);
+		/* then keys of this backup again, in two more rounds, so a key may see up to 3
+		 * changes (upsert after upsert, erase after upsert, upsert after erase) */
+		for (int again = 0; again < 2 && !full && nchanges; again++) {
+			uint32_t nrep = (uint32_t)rnd(ch, nchanges + 1);
+			for (uint32_t i = 0; i < nrep; i++) {
+				uint64_t pick = rnd(ch, nchanges);
+				gen_change(ch, w, t, (start + pick * stride) % ch->keyspace, false, ++tag);
+				chain_repeated_changes++;
 			}
-			bool erase = !full && rnd(ch, 4) == 0;
-			if (!erase) {
-				for (uint32_t col = g->def.primary_key_count; col < g->def.column_count; col++) {
-					uint64_t r = rnd(ch, 10);
-					if (r == 0)
-						row[col] = tu_null();
-					else if (!full && r < 4)
-						row[col] = tu_absent();
-				}
-			}
-			if (erase)
-				assert_int_equal(irs_backup_writer_erase(w, t, row, i + 1, &err), 0);
-			else
-				assert_int_equal(irs_backup_writer_upsert(w, t, row, i + 1, &err), 0);
-			oracle_apply(ch, t, erase, row);
 		}
 	}
 	sql(ch->db, "COMMIT");
@@ -570,6 +595,8 @@ int32_t chain_pick_incremental(const irs_collection *c)
 	return -1;
 }
 
+static char last_message[IRS_ERROR_MESSAGE_MAX]; /* of the last chain_check_failed_state */
+
 void chain_check_failed_state(chain *ch, irs_collection *c, uint32_t shards, int32_t fb,
 			       int want_rc, const char *what)
 {
@@ -588,22 +615,51 @@ void chain_check_failed_state(chain *ch, irs_collection *c, uint32_t shards, int
 		return;
 	}
 	assert_int_equal(irs_restore_through(r), fb - 1);
-	char want[64];
-	snprintf(want, sizeof want, "restored through backup %s", c->backups[fb - 1].pb->name);
-	if (!strstr(err.message, want))
-		fail_msg("%s: message lacks '%s': %s", what, want, err.message);
+	snprintf(last_message, sizeof last_message, "%s", err.message);
+	chain_check_message(c, fb, err.message, "", false, what);
 	char why[600];
 	if (chain_compare(ch, r, (uint32_t)fb - 1, why, sizeof why))
 		fail_msg("%s: %s", what, why);
 	irs_restore_free(r);
 }
 
-/* Flips one payload byte in the middle of the first segment of backup fb. */
-void chain_damage_frame(const irs_collection *c, uint32_t fb)
+const char *chain_last_message(void)
+{
+	return last_message;
+}
+
+void chain_check_message(const irs_collection *c, int32_t fb, const char *msg, const char *mid,
+			 bool exact, const char *what)
+{
+	char head[512], tail[300];
+	snprintf(head, sizeof head, "backup %s: %s", c->backups[fb].pb->name, mid);
+	snprintf(tail, sizeof tail, "; the tables are as restored through backup %s",
+		 c->backups[fb - 1].pb->name);
+	size_t hn = strlen(head), tn = strlen(tail), n = strlen(msg);
+	bool ok = n >= hn + tn && strncmp(msg, head, hn) == 0 && strcmp(msg + n - tn, tail) == 0;
+	if (exact)
+		ok = ok && n == hn + tn;
+	if (!ok)
+		fail_msg("%s: message \"%s\"\n  want \"%s%s%s\"", what, msg, head, exact ? "" : "...", tail);
+}
+
+const char *chain_first_segment(const irs_collection *c, uint32_t fb)
+{
+	for (uint32_t t = 0; t < c->ntables; t++) {
+		const Increstore__TableBackup *tb = irs__backup_table(&c->backups[fb], t);
+		if (tb && tb->n_segments)
+			return tb->segments[0]->path;
+	}
+	fail_msg("backup %u has no segment", fb);
+	return NULL;
+}
+
+/* Flips one payload byte in the first frame of the first segment of backup fb. */
+const char *chain_damage_frame(const irs_collection *c, uint32_t fb)
 {
 	const irs_backup_meta *bm = &c->backups[fb];
 	for (uint32_t t = 0; t < c->ntables; t++) {
-		const Increstore__TableBackup *tb = bm->by_table[t];
+		const Increstore__TableBackup *tb = irs__backup_table(bm, t);
 		if (!tb || !tb->n_segments)
 			continue;
 		char path[600];
@@ -616,7 +672,8 @@ void chain_damage_frame(const irs_collection *c, uint32_t fb)
 		b ^= 0x20;
 		assert_int_equal(pwrite(fd, &b, 1, at), 1);
 		close(fd);
-		return;
+		return tb->segments[0]->path;
 	}
 	fail_msg("backup %u has no segment", fb);
+	return NULL;
 }

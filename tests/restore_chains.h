@@ -65,8 +65,29 @@ int32_t chain_pick_incremental(const irs_collection *c);
 void chain_check_failed_state(chain *ch, irs_collection *c, uint32_t shards, int32_t fb,
 			      int want_rc, const char *what);
 
-/* Flips one payload byte in the first frame of the first segment of backup fb. */
-void chain_damage_frame(const irs_collection *c, uint32_t fb);
+/* Flips one payload byte in the first frame of the first segment of backup fb;
+ * returns that segment's path. */
+const char *chain_damage_frame(const irs_collection *c, uint32_t fb);
+
+/* The path of the first segment of backup fb (tables in order): the first the plan
+ * indexes. */
+const char *chain_first_segment(const irs_collection *c, uint32_t fb);
+
+/*
+ * The message docs/reliability.md promises for a failure in backup fb: it starts with
+ * "backup <fb>: " and then `mid` (may be ""), and ends with where the tables are. With
+ * exact, it is exactly "backup <fb>: <mid>; the tables are as restored through backup
+ * <fb-1>". Asserts.
+ */
+void chain_check_message(const irs_collection *c, int32_t fb, const char *msg, const char *mid,
+			 bool exact, const char *what);
+
+/* The message of the last chain_check_failed_state. */
+const char *chain_last_message(void);
+
+/* Changes to a key already changed in the same incremental, over every chain made:
+ * the writer collapses them in order while the oracle applies each one. */
+extern uint64_t chain_repeated_changes;
 
 /* True with IRS_TEST_QUICK=1 (the sanitizer builds): fewer rounds. */
 int chain_quick(void);

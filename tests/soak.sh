@@ -37,11 +37,16 @@ while [ "$(date +%s)" -lt "$END" ]; do
     "$BIN" restore "$C" --shards "$(pick 1 2 5 9 32)" --checkpoint "$W/ck" --checkpoint-seconds 0 \
       --out "$W/res/" > /dev/null 2> "$W/err" &
     pid=$!
+    sig=none
     if [ $((RANDOM % 3)) != 0 ]; then
       sleep "0.$(printf '%03d' $((RANDOM % 300)))"
-      sig=$(pick KILL KILL INT); kill -s "$sig" "$pid" 2>/dev/null && { [ "$sig" = KILL ] && kills=$((kills + 1)) || sigints=$((sigints + 1)); }
+      sig=$(pick KILL KILL INT); kill -s "$sig" "$pid" 2>/dev/null || true
     fi
     set +e; wait "$pid"; rc=$?; set -e
+    # count a signal only when it hit a running restore: kill succeeds on a process
+    # that already finished but was not reaped yet, whose exit status is then its own
+    [ "$sig" = KILL ] && [ "$rc" = 137 ] && kills=$((kills + 1))
+    [ "$sig" = INT ] && { [ "$rc" = 5 ] || [ "$rc" = 130 ]; } && sigints=$((sigints + 1))
     grep -q "resumed from checkpoint" "$W/err" && resumes=$((resumes + 1))
     [ "$rc" = 0 ] && break
     case $rc in 5|137|130) ;; *) echo "restore exited $rc: $(cat "$W/err"), kept $C"; exit 1 ;; esac

@@ -287,7 +287,7 @@ static void check_backup_content(irs_collection *c, uint32_t b, int i)
 	irs__mem_init(&mem, NULL, 0);
 	irs_batch_decoder d;
 	irs__batch_decoder_init(&d, &mem);
-	const Increstore__TableBackup *tb = c->backups[b].by_table[0];
+	const Increstore__TableBackup *tb = irs__backup_table(&c->backups[b], 0);
 	assert_non_null(tb);
 	for (size_t s = 0; s < tb->n_segments; s++) {
 		irs_segment_reader r;

@@ -515,7 +515,7 @@ static void test_damaged_frame(void **state)
 	irs_collection *c;
 	irs_error err;
 	assert_int_equal(irs_collection_open(copy, NULL, 0, &c, &err), 0);
-	const Increstore__Segment *seg = c->backups[3].by_table[0]->segments[0];
+	const Increstore__Segment *seg = irs__backup_table(&c->backups[3], 0)->segments[0];
 	char path[512];
 	snprintf(path, sizeof path, "%s/%s", copy, seg->path);
 	FILE *f = fopen(path, "r+b");

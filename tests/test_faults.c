@@ -17,6 +17,8 @@
  * Registered only when the hooks are compiled in (IRS_FAULT_INJECTION: the dev, asan
  * and tsan presets).
  */
+#include <dirent.h>
+#include <errno.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -25,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -188,6 +191,9 @@ static void small_chain_free(small_chain *sc)
 
 /* ------------------------------------------------------------------ (a) out of memory */
 
+/* Failures while the shards' partitions were created, seen by the sweeps. */
+static int creating_table_failures;
+
 /* One restore with allocation number `at` failing; checks the outcome. Returns the
  * number of allocation calls the restore made. */
 static int64_t oom_once(small_chain *sc, uint32_t shards, int64_t at, bool sticky, int *outcome)
@@ -221,6 +227,19 @@ static int64_t oom_once(small_chain *sc, uint32_t shards, int64_t at, bool stick
 			fail_msg("%s: failed although no allocation was refused", what);
 		if (err.code != IRS_ENOMEM || !err.message[0])
 			fail_msg("%s: error code %d, message '%s'", what, err.code, err.message);
+		/* every failure names what ran out: never a bare "out of memory", never a
+		 * backup without its name */
+		if (strstr(err.message, "(null)") || strncmp(err.message, "out of memory;", 14) == 0 ||
+		    strcmp(err.message, "out of memory") == 0)
+			fail_msg("%s: the message names no stage or backup", what);
+		/* before the first backup (the shards' partitions): nothing was restored */
+		if (strstr(err.message, "creating table")) {
+			creating_table_failures++;
+			const char *tail = "; the tables are empty";
+			size_t n = strlen(err.message);
+			if (n < strlen(tail) || strcmp(err.message + n - strlen(tail), tail) != 0)
+				fail_msg("%s: the message does not end with '%s'", what, tail);
+		}
 		if (r) {
 			int64_t k = irs_restore_through(r);
 			if (k < -1 || k >= last)
@@ -285,8 +304,9 @@ static void test_oom_sweep(void **state)
 	inc += oom_sweep(&sc, 3, true, 1500);
 	inc += oom_sweep(&sc, 2, false, 1500);
 	irs__fault_reset();
-	/* failures inside incrementals were exercised too */
+	/* failures inside incrementals were exercised too, and while creating tables */
 	assert_true(inc > 0);
+	assert_true(creating_table_failures > 0);
 	small_chain_free(&sc);
 	wd_disarm();
 }
@@ -348,8 +368,15 @@ static void test_shard_failure_everywhere(void **state)
 					if (irs_restore_through(r) != (int64_t)b - 1)
 						fail_msg("%s: through %lld", what, (long long)irs_restore_through(r));
 					check_state(&sc.o, r, (int64_t)b - 1, what);
-					if (!strstr(err.message, "restored through backup"))
-						fail_msg("%s: message does not name the last backup", what);
+					irs_backup_info bi, prev;
+					irs_collection_backup(sc.c, b, &bi);
+					irs_collection_backup(sc.c, b - 1, &prev);
+					char want[300];
+					snprintf(want, sizeof want,
+						 "backup %s: shard %u: injected failure in backup %u; the tables are as "
+						 "restored through backup %s", bi.name, s, b, prev.name);
+					if (strcmp(err.message, want) != 0)
+						fail_msg("%s: want the message \"%s\"", what, want);
 					tested++;
 				}
 				irs_restore_free(r);
@@ -393,9 +420,146 @@ static void test_shard_failure_stress(void **state)
 	wd_disarm();
 }
 
+/* ------------------------------------------------------------------ (c) thread start */
+
+/* A shard thread that cannot start: ESHARD naming it, nothing restored, nothing leaked,
+ * the threads that did start joined. */
+static void test_thread_start_failure(void **state)
+{
+	(void)state;
+	wd_arm("test_thread_start_failure", 60);
+	small_chain sc;
+	small_chain_make(&sc, 15, 100, 2, 30);
+	for (uint32_t s = 0; s < 3; s++) {
+		irs__fault_reset();
+		irs__fault.fail_thread = s;
+		fail_alloc fa;
+		irs_allocator a;
+		fa_init(&fa, &a, -1, false);
+		irs_restore_options ro;
+		irs_restore_options_init(&ro, IRS_RESTORE_OPTIONS_VERSION);
+		ro.shards = 3;
+		irs_restore *r = NULL;
+		irs_error err;
+		int rc = irs_restore_run(sc.c, &ro, &a, &r, &err);
+		irs__fault_reset();
+		char want[128];
+		snprintf(want, sizeof want, "cannot start shard thread %u: %s; the tables are empty", s,
+			 strerror(EAGAIN));
+		if (rc != IRS_ESHARD || strcmp(err.message, want) != 0)
+			fail_msg("thread %u: %s \"%s\", want IRS_ESHARD \"%s\"", s, irs_err_name(rc), err.message,
+				 want);
+		assert_null(r);
+		if (atomic_load(&fa.bytes) != 0 || atomic_load(&fa.blocks) != 0)
+			fail_msg("thread %u: leaked %lld bytes", s, (long long)atomic_load(&fa.bytes));
+	}
+	small_chain_free(&sc);
+	wd_disarm();
+}
+
+/* ------------------------------------------------------------------ (d) exports */
+
+/* A temporary an export of `keep` left in dir, or NULL. */
+static const char *leftover(const char *dir, const char *keep)
+{
+	static char name[300];
+	DIR *d = opendir(dir);
+	assert_non_null(d);
+	const char *found = NULL;
+	for (struct dirent *e; (e = readdir(d)) != NULL && !found;)
+		if (strncmp(e->d_name, keep, strlen(keep)) == 0 && strstr(e->d_name, ".tmp-")) {
+			snprintf(name, sizeof name, "%s", e->d_name);
+			found = name;
+		}
+	closedir(d);
+	return found;
+}
+
+/* Out of memory at every allocation of an export of each format: ENOMEM (or success),
+ * a message naming the file and what ran out, no temporary left, the old file intact. */
+static void test_export_oom(void **state)
+{
+	(void)state;
+	wd_arm("test_export_oom", 120);
+	small_chain sc;
+	small_chain_make(&sc, 16, 300, 2, 60);
+	char out[300];
+	snprintf(out, sizeof out, "%s", sc.dir);
+	*strrchr(out, '/') = '\0';
+	strcat(out, "/exports");
+	assert_int_equal(mkdir(out, 0755), 0);
+	static const struct {
+		irs_export_format f;
+		const char *name;
+	} kinds[] = {{IRS_EXPORT_JSONL, "t.jsonl"},
+		     {IRS_EXPORT_CSV, "t.csv"},
+		     {IRS_EXPORT_SQLITE, "all.sqlite"},
+		     {IRS_EXPORT_COLLECTION, "compacted"}};
+	for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+		char path[400];
+		snprintf(path, sizeof path, "%s/%s", out, kinds[k].name);
+		if (kinds[k].f != IRS_EXPORT_COLLECTION) {
+			FILE *fp = fopen(path, "w");
+			fputs("old\n", fp);
+			fclose(fp);
+		}
+		int failures = 0;
+		for (int64_t n = 0;; n++) {
+			fail_alloc fa;
+			irs_allocator a;
+			fa_init(&fa, &a, -1, true);
+			irs_restore_options ro;
+			irs_restore_options_init(&ro, IRS_RESTORE_OPTIONS_VERSION);
+			ro.shards = 2;
+			irs_restore *r = NULL;
+			irs_error err;
+			assert_int_equal(irs_restore_run(sc.c, &ro, &a, &r, &err), 0);
+			atomic_store(&fa.fail_at, atomic_load(&fa.calls) + n);
+			int rc = irs_restore_export(r, kinds[k].f, 0, path, &err);
+			atomic_store(&fa.fail_at, -1);
+			irs_restore_free(r);
+			if (atomic_load(&fa.bytes) != 0)
+				fail_msg("%s, allocation %lld fails: leaked %lld bytes (%s)", kinds[k].name, (long long)n,
+					 (long long)atomic_load(&fa.bytes), rc ? err.message : "");
+			if (rc == 0) {
+				assert_int_equal(atomic_load(&fa.failed), 0);
+				break;
+			}
+			failures++;
+			if (rc != IRS_ENOMEM || !strstr(err.message, path) ||
+			    (!strstr(err.message, "out of memory ") && !strstr(err.message, "no memory ")))
+				fail_msg("%s, allocation %lld fails: %s \"%s\"", kinds[k].name, (long long)n,
+					 irs_err_name(rc), err.message);
+			const char *left = leftover(out, kinds[k].name);
+			if (left)
+				fail_msg("%s, allocation %lld fails: %s left behind (%s)", kinds[k].name, (long long)n,
+					 left, err.message);
+			if (kinds[k].f != IRS_EXPORT_COLLECTION) {
+				char buf[16] = {0};
+				FILE *fp = fopen(path, "r");
+				assert_non_null(fp);
+				assert_non_null(fgets(buf, sizeof buf, fp));
+				fclose(fp);
+				assert_string_equal(buf, "old\n");
+			} else {
+				struct stat st;
+				assert_int_not_equal(stat(path, &st), 0);
+			}
+		}
+		print_message("  %s: %d allocations failed one by one, each reported and cleaned up\n",
+			      kinds[k].name, failures);
+		assert_true(failures > 0);
+	}
+	gen_rmrf(out);
+	small_chain_free(&sc);
+	wd_disarm();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_thread_start_failure),
+		cmocka_unit_test(test_export_oom),
 		cmocka_unit_test(test_shard_failure_everywhere),
 		cmocka_unit_test(test_shard_failure_stress),
 		cmocka_unit_test(test_oom_sweep),

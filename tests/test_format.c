@@ -385,7 +385,7 @@ static int fx_setup_small(void **state)
 		return -1;
 	}
 	for (int b = 0; b < 3; b++) {
-		const Increstore__TableBackup *tb = c->backups[b].by_table[0];
+		const Increstore__TableBackup *tb = irs__backup_table(&c->backups[b], 0);
 		if (!tb || tb->n_segments != 1)
 			return -1;
 		snprintf(f->seg[b], sizeof f->seg[b], "%s", tb->segments[0]->path);
@@ -992,7 +992,7 @@ static void check_backup(rt *r, irs_collection *c, uint32_t b, uint32_t batch_ro
 		irs_table_backup_info ti;
 		assert_int_equal(irs_collection_table_backup(c, b, t, &ti), 0);
 		assert_int_equal(ti.records, want);
-		const Increstore__TableBackup *tb = c->backups[b].by_table[t];
+		const Increstore__TableBackup *tb = irs__backup_table(&c->backups[b], t);
 		if (!want) {
 			assert_null(tb);
 			continue;
@@ -1246,7 +1246,7 @@ static size_t small_collect(irs_collection *c, uint32_t b, srec **out)
 	irs__mem_init(&mem, NULL, 0);
 	irs_batch_decoder d;
 	irs__batch_decoder_init(&d, &mem);
-	const Increstore__TableBackup *tb = c->backups[b].by_table[0];
+	const Increstore__TableBackup *tb = irs__backup_table(&c->backups[b], 0);
 	bool full = c->backups[b].kind == IRS_BACKUP_FULL;
 	for (size_t i = 0; tb && i < tb->n_segments; i++) {
 		irs_segment_reader sr;
@@ -1465,7 +1465,7 @@ static void test_small_fixture(void **state)
 	frames fr;
 	parse_frames(abs_path(f, f->seg[0]), &fr);
 	assert_int_equal(fr.n, 29);
-	assert_int_equal(c->backups[0].by_table[0]->segments[0]->frames, 29);
+	assert_int_equal(irs__backup_table(&c->backups[0], 0)->segments[0]->frames, 29);
 	parse_frames(abs_path(f, f->seg[1]), &fr);
 	assert_int_equal(fr.n, 18);
 	irs_error err;
@@ -2404,6 +2404,54 @@ static void test_dup_key_other_writer(void **state)
 	irs_collection_close(c);
 }
 
+/* What a restore says about a key written twice into one backup by another writer:
+ * the shard-side checks, for an incremental (staging) and for a full backup (insert). */
+static void restore_dup(fx *f, const char *want)
+{
+	irs_collection *c = open_ok(f->coll, 0);
+	for (uint32_t shards = 1; shards <= 4; shards += 3) {
+		irs_restore_options o;
+		irs_restore_options_init(&o, IRS_RESTORE_OPTIONS_VERSION);
+		o.shards = shards;
+		irs_restore *r = NULL;
+		irs_error err;
+		int rc = irs_restore_run(c, &o, NULL, &r, &err);
+		if (rc != IRS_EDUPKEY || strcmp(err.message, want) != 0)
+			fail_msg("%u shards: %s \"%s\", want IRS_EDUPKEY \"%s\"", shards, irs_err_name(rc),
+				 err.message, want);
+		irs_restore_free(r);
+	}
+	irs_collection_close(c);
+}
+
+static void test_dup_key_restore(void **state)
+{
+	fx *f = *state;
+	irs_collection *c = open_ok(f->coll, 0);
+	const irs_schema_table *t = &c->tables[0];
+	hand_rec a[] = {{IRS_REC_UPSERT, 40, "x", 1, 0}, {IRS_REC_UPSERT, 42, "x", 1, 1},
+			{IRS_REC_ERASE, 42, NULL, INT64_MIN, 0}};
+	Increstore__Segment seg;
+	hand_segment(f, t, 0, false, "data/hand/inc.seg", a, NSP(a), &seg);
+	irs_collection_close(c);
+	splice_backup(f, "b4", false, &seg, 1);
+	restore_dup(f, "backup b4 table t: key id=42 appears twice in one backup; the tables are as "
+		       "restored through backup b3");
+}
+
+static void test_dup_key_restore_full(void **state)
+{
+	fx *f = *state;
+	irs_collection *c = open_ok(f->coll, 0);
+	const irs_schema_table *t = &c->tables[0];
+	hand_rec a[] = {{IRS_REC_UPSERT, 7, "x", 1, 0}, {IRS_REC_UPSERT, 8, "x", 1, 0}, {IRS_REC_UPSERT, 7, "y", 2, 0}};
+	Increstore__Segment s1;
+	hand_segment(f, t, 0, true, "data/hand/full.seg", a, NSP(a), &s1);
+	irs_collection_close(c);
+	splice_backup(f, "b4", true, &s1, 1);
+	restore_dup(f, "backup b4 table t: key id=7 appears twice in the full backup; the tables are empty");
+}
+
 /* The same key twice within one frame of a full backup. */
 static void test_dup_key_other_writer_full(void **state)
 {
@@ -3067,6 +3115,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_dup_key_other_writer, fx_setup_small, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_dup_key_other_writer_full, fx_setup_small, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_dup_key_two_segments, fx_setup_small, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_dup_key_restore, fx_setup_small, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_dup_key_restore_full, fx_setup_small, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_batch_validation, fx_setup_dir, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_create_rules, fx_setup_dir, fx_teardown),
 		/* c) writer failures */

@@ -414,7 +414,7 @@ static uint8_t *segments_blob(const char *dir, size_t *len)
 	size_t n = 0;
 	for (uint32_t b = 0; b < c->nbackups; b++)
 		for (uint32_t t = 0; t < c->ntables; t++) {
-			const Increstore__TableBackup *tb = c->backups[b].by_table[t];
+			const Increstore__TableBackup *tb = irs__backup_table(&c->backups[b], t);
 			for (size_t s = 0; tb && s < tb->n_segments; s++) {
 				char path[600];
 				snprintf(path, sizeof path, "%s/%s", dir, tb->segments[s]->path);

@@ -32,7 +32,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (rc == 0) {
 		if (!rs || !rs->collection_id || !rs->upto)
 			abort();
-		increstore__restore_state__free_unpacked(rs, NULL);
+		irs__restore_state_free(rs);
 	} else if (rs || !err.message[0]) {
 		abort();
 	}

@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# SIGINT/SIGTERM in the phases after the restore itself (tests/cli/cancel_limit.sh
+# covers the restore): while exporting each kind of --out, while writing a checkpoint,
+# and `add -` waiting on an idle standard input.
+#   bash signals.sh <increstore-binary> <source-dir>
+#
+# Every round must cancel: exit 5, exactly one line ("cancelled while writing OUT; it
+# was left as it was"), no temporary file or directory left, and the output that was
+# there before byte for byte the same (a new collection: not created). Also with two
+# signals in a row (the second must not end the process half way).
+#
+# To signal while an export runs, the test build's export sleeps a little every 1024
+# rows (IRS_FAULT_SLOW_EXPORT_US; `increstore --version` says "test hooks"); without
+# the hooks the script reports itself skipped (exit 77).
+set -euo pipefail
+BIN=$1
+"$BIN" --version | grep -q '^test hooks' || { echo "skipped: $BIN has no test hooks"; exit 77; }
+W=$(mktemp -d)
+trap 'rm -rf "$W"' EXIT
+fails=0 rounds=0
+ok() { echo "ok   $1"; }
+bad() { echo "FAIL $1"; fails=$((fails+1)); }
+SECONDS=0
+
+C=$W/c
+"$BIN" gen "$C" --rows 60000 --incrementals 2 --changes 500 --tables 2 --seed 3 -q >/dev/null
+export IRS_FAULT_SLOW_EXPORT_US=20000   # 30 pauses of 20 ms per table: the export lasts 0.6 s
+
+# waits (up to 60 s) until a file matching the pattern exists under dir; 0 when it does
+wait_for() { # dir pattern pid
+  local i
+  for i in $(seq 6000); do
+    if find "$1" -maxdepth 2 -name "$2" 2>/dev/null | grep -q .; then return 0; fi
+    kill -0 "$3" 2>/dev/null || return 1
+    sleep 0.01
+  done
+  return 1
+}
+
+# leftovers of an export: temporaries of the library (.tmp-PID) and of DIR/ (.part-PID)
+leftovers() { find "$W" -name '*.tmp-*' -o -name '*.part-*' | grep -v '^$' || true; }
+
+export_round() { # kind out signals... ; the old output is in $W/before (or none)
+  local kind=$1 out=$2; shift 2
+  local sigs="$*"
+  rounds=$((rounds + 1))
+  "$BIN" restore "$C" --quiet --shards 2 --table t1 --out "$out" 2>"$W/err" &
+  local pid=$!
+  if ! wait_for "$W" '*.tmp-*' $pid && ! wait_for "$W" '*.part-*' $pid; then
+    set +e; wait $pid; local rc0=$?; set -e
+    bad "$kind ($sigs): the export never started (exit $rc0): $(cat "$W/err")"; return
+  fi
+  for s in $sigs; do kill -s "$s" $pid 2>/dev/null || true; sleep 0.05; done
+  set +e; wait $pid; local rc=$?; set -e
+  local n; n=$(grep -c . "$W/err" || true)
+  local left; left=$(leftovers)
+  if [ $rc != 5 ] || [ "$n" != 1 ] || ! grep -q "^increstore: cancelled while writing .*; it was left as it was$" "$W/err"; then
+    bad "$kind ($sigs): exit $rc, $n lines: $(cat "$W/err")"
+  elif [ -n "$left" ]; then
+    bad "$kind ($sigs): left behind: $left"
+  elif [ -e "$W/before" ] && ! diff -r "$W/before" "$out" >/dev/null; then
+    bad "$kind ($sigs): the old output changed"
+  elif [ ! -e "$W/before" ] && [ -e "$out" ]; then
+    bad "$kind ($sigs): $out was created"
+  else
+    ok "$kind ($sigs): exit 5, one line, nothing left behind, the old output intact"
+  fi
+}
+
+# every kind with one signal and with two; TERM alone and INT twice for JSONL only
+for sigs in INT "TERM INT"; do
+  for ext in jsonl csv sqlite; do
+    rm -rf "$W/before" "$W/out.$ext"
+    printf 'the old %s output\n' "$ext" > "$W/out.$ext"
+    cp "$W/out.$ext" "$W/before"
+    export_round "$ext" "$W/out.$ext" $sigs
+  done
+  rm -rf "$W/before" "$W/outdir"
+  mkdir -p "$W/outdir" && echo '{"old": 1}' > "$W/outdir/t1.jsonl"
+  cp -r "$W/outdir" "$W/before"
+  export_round "DIR/" "$W/outdir/" $sigs
+  rm -rf "$W/before" "$W/newdir"
+  export_round "DIR/ (new)" "$W/newdir/" $sigs
+  rm -rf "$W/before" "$W/compacted"
+  export_round "compacted collection" "$W/compacted" $sigs
+done
+for sigs in TERM "INT INT"; do
+  rm -rf "$W/before" "$W/out.jsonl"
+  export_round "jsonl" "$W/out.jsonl" $sigs
+done
+
+# a signal while a checkpoint is written: the partial checkpoint goes, CURRENT stays
+CK=$W/ck
+"$BIN" restore "$C" --quiet --upto inc-001 --checkpoint "$CK" --checkpoint-seconds 0
+cur0=$(cat "$CK/CURRENT" 2>/dev/null || echo none)
+rounds=$((rounds + 1))
+"$BIN" restore "$C" --quiet --checkpoint-restart --checkpoint "$CK" --checkpoint-seconds 0 2>"$W/err" &
+pid=$!
+if wait_for "$CK" 'ckpt-*.tmp-*' $pid; then
+  kill -INT $pid; sleep 0.05; kill -TERM $pid 2>/dev/null || true
+fi
+set +e; wait $pid; rc=$?; set -e
+left=$(find "$CK" -name '*.tmp-*' | grep -v '^$' || true)
+nck=$(ls "$CK" | grep -c '^ckpt-' || true)
+if [ $rc = 5 ] && [ "$(grep -c . "$W/err")" = 1 ] &&
+   grep -q "cancelled while writing $CK/ckpt-.*; the tables are as restored through backup full-000$" "$W/err" &&
+   [ -z "$left" ] && [ "$nck" = 0 ] && [ ! -e "$CK/CURRENT" ]; then
+  ok "checkpoint write: exit 5, one line, no partial checkpoint (previous CURRENT $cur0 discarded by --checkpoint-restart)"
+else
+  bad "checkpoint write: exit $rc, $(cat "$W/err"), left: $left, $nck ckpt entries, $(ls "$CK")"
+fi
+
+# `add -` on an idle standard input (a FIFO nobody writes to): SIGINT and SIGTERM
+mkfifo "$W/fifo"
+exec 8<>"$W/fifo"   # held open for writing: the input never ends by itself
+for sig in INT TERM; do
+  rounds=$((rounds + 1))
+  "$BIN" add "$C" --incremental t1=- --name idle 2>"$W/err" <"$W/fifo" &
+  pid=$!
+  sleep 0.3
+  kill -s $sig $pid || true
+  for _ in $(seq 500); do kill -0 $pid 2>/dev/null || break; sleep 0.01; done
+  if kill -0 $pid 2>/dev/null; then
+    kill -9 $pid; wait $pid 2>/dev/null || true
+    bad "add - (SIG$sig): still waiting for input 5 s after the signal"
+    continue
+  fi
+  set +e; wait $pid; rc=$?; set -e
+  if [ $rc = 5 ] && [ "$(grep -c . "$W/err")" = 1 ] && grep -q "no backup was added" "$W/err" &&
+     ! "$BIN" inspect "$C" | grep -q ' idle '; then
+    ok "add - (SIG$sig): exit 5 at once: $(cat "$W/err")"
+  else
+    bad "add - (SIG$sig): exit $rc: $(cat "$W/err")"
+  fi
+done
+exec 8>&-
+
+echo "($rounds rounds, $SECONDS s)"
+if [ $fails -ne 0 ]; then echo "$fails failure(s)"; exit 1; fi
+echo "all ok"
