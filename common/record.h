@@ -6,10 +6,12 @@
  *
  *     u32  size         bytes of the whole record, header included, before padding
  *     u8   op           IRS_REC_UPSERT or IRS_REC_ERASE
- *     u8   flags        0
+ *     u8   flags        IRS_REC_ROW_DIGEST or 0
  *     u16  key_len      bytes of the encoded primary key (common/keycodec.h)
  *     u64  hash         irs__key_hash(key): partition and hash-table slot
- *     u64  tag          the writer's tag (input line) or the engine's change ordinal
+ *     u64  tag          the writer's tag (input line) or the engine's change ordinal;
+ *                       with IRS_REC_ROW_DIGEST, the content digest (common/digest.h)
+ *                       of the row an UPSERT listing every column makes
  *     u8   key[key_len]
  *     u8   changed[B]   B = table->value_bitmap_bytes; bit vi: value column vi listed
  *     u8   nulls[B]     bit vi: listed as NULL (implies changed)
@@ -34,6 +36,10 @@
 #include "schema.h"
 
 enum { IRS_REC_UPSERT = 0, IRS_REC_ERASE = 1 };
+
+/* flags: the tag holds the digest of the row this UPSERT (listing every column) inserts,
+ * set by a restore's decoder so the shard need not serialize the row again. */
+#define IRS_REC_ROW_DIGEST 0x1u
 
 #define IRS_REC_HEADER 24u
 

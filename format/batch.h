@@ -59,6 +59,9 @@ typedef struct irs_rec_out {
 	void *ctx;
 } irs_rec_out;
 
+/* Tables of at most this many columns take the decoder's fast path. */
+#define FAST_COLS 56
+
 /* Per-thread decoding state, reused from frame to frame (no allocation per change). */
 typedef struct irs_batch_decoder {
 	irs_mem *mem;
@@ -70,6 +73,10 @@ typedef struct irs_batch_decoder {
 	uint8_t *key;                   /* the encoded key being built (IRS_MAX_KEY_BYTES) */
 	uint8_t *rec;                   /* record buffer of irs__batch_decode */
 	size_t rec_cap;
+	bool row_digests;               /* set IRS_REC_ROW_DIGEST where it can (restores that
+					 * maintain digests) */
+	const uint8_t *vsrc[FAST_COLS]; /* the change's values, per column (fast path) */
+	uint32_t vlen[FAST_COLS];
 } irs_batch_decoder;
 
 void irs__batch_decoder_init(irs_batch_decoder *d, irs_mem *mem);

@@ -31,6 +31,7 @@
 #include "batch.h"
 
 #include "common/copy.h"
+#include "common/digest.h"
 #include "common/error.h"
 #include "common/keycodec.h"
 #include "format.h"
@@ -257,6 +258,10 @@ static inline int encode_key_part(irs_batch_decoder *d, const irs_schema_table *
 	int rc = take_value(d, col, c, r, &src, &vlen, err);
 	if (rc)
 		return rc;
+	if (c < FAST_COLS) {
+		d->vsrc[c] = src;
+		d->vlen[c] = vlen;
+	}
 	size_t w = irs__key_encode_part(col->type, src, vlen, d->key + *n, IRS_MAX_KEY_BYTES - *n);
 	if (!w)
 		return irs__seterr(err, IRS_ECORRUPT, "change %u: encoded key longer than %u bytes", r,
@@ -332,6 +337,10 @@ static inline int put_value(irs_batch_decoder *d, const irs_schema_table *t, uin
 	int rc = take_value(d, col, c, r, &src, &vlen, err);
 	if (rc)
 		return rc;
+	if (c < FAST_COLS) {
+		d->vsrc[c] = src;
+		d->vlen[c] = vlen;
+	}
 	if (!col->width) {
 		irs__store_le32(*vp, vlen);
 		*vp += 4;
@@ -342,12 +351,12 @@ static inline int put_value(irs_batch_decoder *d, const irs_schema_table *t, uin
 }
 
 /* Completes a record whose key and values are written and hands it to `out`. */
-static inline int rec_done(irs_rec *rec, const uint8_t *end, uint8_t op, size_t klen, uint64_t hash,
-			   uint64_t tag, const irs_rec_out *out, irs_error *err)
+static inline int rec_done(irs_rec *rec, const uint8_t *end, uint8_t op, uint8_t flags, size_t klen,
+			   uint64_t hash, uint64_t tag, const irs_rec_out *out, irs_error *err)
 {
 	rec->size = (uint32_t)(end - (const uint8_t *)rec);
 	rec->op = op;
-	rec->flags = 0;
+	rec->flags = flags;
 	rec->key_len = (uint16_t)klen;
 	rec->hash = hash;
 	rec->tag = tag;
@@ -398,14 +407,12 @@ static int check_consumed(irs_batch_decoder *d, const irs_schema_table *t, irs_e
 /* ---- the fast path: tables of at most FAST_COLS columns */
 
 /*
- * A table of at most FAST_COLS columns has every change's bits of a bitmap in one
+ * A table of at most FAST_COLS columns (batch.h) has every change's bits of a bitmap in one
  * 64-bit word (an unaligned little-endian load, shifted), so a change is checked with
  * a few mask operations instead of two bit tests per column, and its listed columns
  * are visited by their set bits. A change that fails a check goes to the general path
  * (decode_key, value_bytes, write_values), which finds and names the problem.
  */
-#define FAST_COLS 56
-
 /* Masks of a table for the fast path. */
 typedef struct fast_masks {
 	uint64_t key, value;    /* bits of the key and of the value columns */
@@ -442,6 +449,40 @@ static inline uint64_t row_bits(const uint8_t *bm, size_t len, uint64_t bit, uin
 			w |= (uint64_t)bm[i] << (8 * (i - byte));
 	}
 	return (w >> (bit & 7)) & (((uint64_t)1 << n) - 1);
+}
+
+/*
+ * The content digest (common/digest.h) of the row a change that lists every column
+ * makes, serialized straight from the batch's column bytes (d->vsrc, d->vlen: values
+ * are stored little-endian there, as the digest wants). Returns false when the row
+ * serializes to more than IRS_DIGEST_INLINE bytes.
+ */
+static bool row_digest(const irs_batch_decoder *d, const irs_schema_table *t, uint64_t nulls,
+		       uint64_t *digest)
+{
+	uint8_t buf[IRS_DIGEST_INLINE];
+	size_t o = 0;
+	for (uint32_t c = 0; c < t->ncols; c++) {
+		if (nulls >> c & 1) {
+			if (o == sizeof buf)
+				return false;
+			buf[o++] = 0;
+			continue;
+		}
+		uint32_t w = t->cols[c].width, len = d->vlen[c];
+		size_t need = 1u + (w ? w : 4u + len);
+		if (need > sizeof buf - o)
+			return false;
+		buf[o++] = 1;
+		if (!w) {
+			irs__store_le32(buf + o, len);
+			o += 4;
+		}
+		irs__copy(buf + o, d->vsrc[c], len);
+		o += len;
+	}
+	*digest = XXH3_64bits(buf, o);
+	return true;
 }
 
 /* Writes one change's record (the checks passed): key, bitmaps by value index, the
@@ -499,7 +540,12 @@ static int fast_change(irs_batch_decoder *d, const irs_schema_table *t, const fa
 		if (rc)
 			return rc;
 	}
-	return rec_done(rec, vp, op, klen, hash, tag, out, err);
+	uint64_t digest;
+	/* the digest of the row this change inserts, if it inserts: the shard then need not
+	 * serialize the row it builds (the tag is not used past decoding) */
+	if (d->row_digests && (changed & m->value) == m->value && row_digest(d, t, nulls, &digest))
+		return rec_done(rec, vp, op, IRS_REC_ROW_DIGEST, klen, hash, digest, out, err);
+	return rec_done(rec, vp, op, 0, klen, hash, tag, out, err);
 }
 
 /* The general path for change r: every check column by column, naming the first
@@ -521,7 +567,7 @@ static int slow_change(irs_batch_decoder *d, const irs_schema_table *t, const ir
 	irs__copy(rec->data, d->key, klen);
 	if ((rc = write_values(d, t, b, r, rec, klen, err)) != 0)
 		return rc;
-	return rec_done(rec, (const uint8_t *)rec + rec->size, op, klen, hash, tag, out, err);
+	return rec_done(rec, (const uint8_t *)rec + rec->size, op, 0, klen, hash, tag, out, err);
 }
 
 int irs__batch_decode_to(irs_batch_decoder *d, const irs_schema_table *t, const uint8_t *payload,

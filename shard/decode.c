@@ -89,6 +89,8 @@ static int run_new(irs_shard *sh, uint32_t table, size_t sz, irs_run **out, irs_
 	return 0;
 }
 
+static void drain_runs_nonblocking(irs_shard *sh);
+
 typedef struct route_ctx {
 	irs_shard *sh;
 	uint32_t table;
@@ -132,6 +134,9 @@ static uint8_t *route_room(void *ctx, uint64_t hash, const uint8_t *key, size_t 
 	if (run && (run->table != rc->table || run->cap - run->used < sz)) {
 		push_run(pool, dest, run);
 		run = sh->out[dest] = NULL;
+		/* a run's worth of records later: take in what others sent, so runs keep
+		 * coming back and no shard waits a whole frame for this one */
+		drain_runs_nonblocking(sh);
 	}
 	if (!run) {
 		if (run_new(sh, rc->table, sz, &sh->out[dest], err))
@@ -186,7 +191,8 @@ static void wait_for_runs(irs_shard *sh)
 	if ((!p->full && !p->reread) || sh->outstanding < sh->outstanding_max)
 		return;
 	flush_runs(sh);
-	while (sh->outstanding >= sh->outstanding_max)
+	/* down to half, so that the decoder then runs for a while before it waits again */
+	while (sh->outstanding > sh->outstanding_max / 2)
 		take_while_decoding(sh, irs__inbox_pop_blocking(&sh->inbox, 0));
 }
 
@@ -207,6 +213,7 @@ static int decode_frame(irs_shard *sh, size_t fi)
 		return rc;
 	}
 	route_ctx ctx = {sh, p->frame_table[seg], 0, false};
+	sh->dec.row_digests = pool->track_digest;
 	irs_rec_out out = {route_room, route_done, &ctx};
 	uint32_t n = 0;
 	rc = irs__batch_decode_to(&sh->dec, &pool->tables[ctx.table], sh->frame_buf, f->length, p->full,

@@ -69,8 +69,8 @@ int irs__pool_start(irs_pool *pool, const bool *enabled, const uint64_t *expecte
 		sh->id = s;
 		sh->staged_tail = &sh->staged;
 		irs__inbox_init(&sh->inbox);
-		/* enough for one run to every shard being filled and a few more in flight */
-		sh->outstanding_max = 2 * pool->nshards + 16;
+		/* one run to every shard being filled, and a few more in flight each */
+		sh->outstanding_max = 64 * pool->nshards + 128;
 		irs__batch_decoder_init(&sh->dec, pool->mem);
 	}
 	for (uint32_t s = 0; s < pool->nshards; s++) {

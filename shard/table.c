@@ -51,10 +51,39 @@ size_t irs__rec_row_bound(const irs_schema_table *t, const irs_rec *rec)
 	return bound_of(head, rec, t, t, schema_width);
 }
 
+/*
+ * The value bytes before value column `v` in rec's values: the widths of the listed
+ * non-NULL columns before it, all fixed-width (for a table with one var column).
+ */
+static size_t fixed_before(const irs_table_part *p, const irs_rec *rec, uint32_t v)
+{
+	const uint8_t *ch = irs__rec_changed(rec), *nu = irs__rec_nulls(rec, p->t);
+	size_t off = 0;
+	for (uint32_t vi = 0; vi < v; vi++)
+		if (irs__bit_get(ch, vi) && !irs__bit_get(nu, vi))
+			off += p->vcols[vi].width;
+	return off;
+}
+
 size_t irs__part_rec_bound(const irs_table_part *p, const irs_rec *rec)
 {
 	size_t head = ROW_HEAD + p->B + p->fixed_bytes + 4u * (size_t)p->nvar;
-	return bound_of(head, rec, p->t, p, part_width);
+	if (p->nvar > 1)
+		return bound_of(head, rec, p->t, p, part_width);
+	/* no or one var column: its value, if listed, sits after the fixed values before it */
+	if (rec->op != IRS_REC_UPSERT)
+		return 0;
+	size_t ins = head + rec->key_len, ool = 0;
+	if (p->nvar) {
+		uint32_t v = p->var_vi[0];
+		if (irs__bit_get(irs__rec_changed(rec), v) && !irs__bit_get(irs__rec_nulls(rec, p->t), v)) {
+			size_t len = irs__load_le32(irs__rec_values(rec, p->t) + fixed_before(p, rec, v));
+			ins += len;
+			ool = (size_t)units_of(4 + len) * UNIT;
+		}
+	}
+	ins = (size_t)units_of(ins) * UNIT;
+	return ins > ool ? ins : ool;
 }
 
 

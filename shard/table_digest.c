@@ -304,7 +304,7 @@ void irs__part_track_digest(irs_table_part *p)
 {
 	if (p->track_digest)
 		return;
-	p->digest = digest_scan(p);
+	p->digest = p->count ? digest_scan(p) : 0;
 	p->track_digest = true;
 }
 

@@ -224,7 +224,7 @@ bool irs__row_insert(irs_table_part *p, size_t at, const irs_rec *rec)
 	memset(b + content, 0, (size_t)units * UNIT - content); /* padding */
 	p->slots[at] = (irs_slot){(uint32_t)rec->hash, ref};
 	if (p->track_digest)
-		p->digest += irs__row_digest_blob(p, b);
+		p->digest += (rec->flags & IRS_REC_ROW_DIGEST) ? rec->tag : irs__row_digest_blob(p, b);
 	p->count++;
 	resv_consume(p, (size_t)units * UNIT > ool ? (size_t)units * UNIT : ool);
 	p->logical += logical;
