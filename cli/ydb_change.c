@@ -407,7 +407,8 @@ int irs_ydb_tagset_sorted(const irs_ydb_tagset *s, uint32_t **out, size_t *n)
 	for (size_t i = 0; i < s->cap; i++)
 		if (s->slots[i])
 			a[k++] = (uint32_t)(s->slots[i] - 1);
-	qsort(a, k, sizeof *a, cmp_u32);
+	if (k)
+		qsort(a, k, sizeof *a, cmp_u32);
 	*out = a;
 	*n = k;
 	return 0;

@@ -114,7 +114,8 @@ static int list_dir(const char *dir, listing *out, irs_error *err)
 		listing_free(out);
 		return rc;
 	}
-	qsort(out->e, out->n, sizeof *out->e, cmp_entry);
+	if (out->n)
+		qsort(out->e, out->n, sizeof *out->e, cmp_entry);
 	return 0;
 }
 
@@ -247,7 +248,8 @@ static int add_table(irs_ydb_dump_backup *b, const char *dir, const char *rel, c
 		bytes += e->size;
 		nf++;
 	}
-	qsort(f, nf, sizeof *f, cmp_dfile);
+	if (nf)
+		qsort(f, nf, sizeof *f, cmp_dfile);
 	for (size_t i = 1; !rc && i < nf; i++)
 		if (f[i].num == f[i - 1].num)
 			rc = irs__seterr(err, IRS_EINPUT, "%s and %s: two data files with number %ld",
@@ -377,7 +379,7 @@ int irs_ydb_dump_scan(const char *root, irs_ydb_dump *out, irs_error *err)
 			break;
 		}
 		rc = walk(b, b->dir, "", 0, err);
-		if (!rc)
+		if (!rc && b->ntables)
 			qsort(b->tables, b->ntables, sizeof *b->tables, cmp_table);
 	}
 	listing_free(&l);

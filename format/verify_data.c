@@ -194,7 +194,8 @@ int irs_collection_verify_data(const irs_collection *cc, uint32_t upto,
 			rc = read_table(&v, &d, b, tb, progress, ctx, &done, total, err);
 			if (rc)
 				break;
-			qsort(v.hashes, v.nh, 8, u64_cmp);
+			if (v.nh) /* qsort's array may not be NULL, even empty */
+				qsort(v.hashes, v.nh, 8, u64_cmp);
 			size_t nd = 0;
 			for (size_t i = 1; i < v.nh; i++)
 				if (v.hashes[i] == v.hashes[i - 1] && (nd == 0 || v.hashes[nd - 1] != v.hashes[i]))
