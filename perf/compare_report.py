@@ -384,7 +384,9 @@ for n in CONT:
     note = r.get('note', '')
     if n == 'loop':
         note = ('read + decode + reserve + apply_batch per frame in one thread with the table code the shards '
-                'run; no threads, no queues, no expected-state checks')
+                'run; no threads, no queues; like the engine in default mode it compares the expected '
+                'states after every backup, with digests kept per change; it does not check for '
+                'duplicate keys')
     notes.append('* %s:%s%s' % (label(n), ' %s.' % note if note else '', extra))
 notes.insert(0, '* increstore: `restore --shards N --stats-json` (default mode: the expected states the '
              'collection records are compared at every barrier) and the same with `--no-check-expected`; '
