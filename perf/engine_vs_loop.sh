@@ -21,7 +21,6 @@ C=$W/w-$ROWS-$INCS-$CHANGES
 cat "$C"/data/*/*.seg > /dev/null   # page cache: the comparison excludes disk reads
 CHG=$(python3 -c "import sys;print($ROWS + $INCS * $CHANGES)")
 
-median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 run_engine() { # shards -> seconds (the restore's own wall time); every run's digest must be the loop's
   "$B" restore "$C" --shards "$1" -q --stats-json "$W/s.json"
   python3 - "$W/s.json" "$W/loop.json" <<'PY'
@@ -38,9 +37,6 @@ for _ in $(seq "$REPS"); do     # interleaved, so machine noise hits all alike
   T[loop]+="$(python3 -c "import json;print(json.load(open('$W/loop.json'))['seconds'])") "
   for s in 1 2; do T[s$s]+="$(run_engine $s) "; done
 done
-loop=$(echo ${T[loop]} | tr ' ' '\n' | median)
-s1=$(echo ${T[s1]} | tr ' ' '\n' | median)
-s2=$(echo ${T[s2]} | tr ' ' '\n' | median)
 rss=$(python3 -c "import json;s=json.load(open('$W/s.json'));print(s['peak_rss_bytes'], s['tables'][0]['logical_bytes'])")
 
 # Barrier turnaround: 200 incrementals of 1000 changes, 16 shards.
@@ -52,22 +48,25 @@ import json; s = json.load(open('$W/b.json'))
 v = sorted(b['barrier_turnaround_us'] for b in s['backups'][1:])
 print('%.1f %.1f %.1f' % (v[len(v)//2], v[int(len(v)*0.99)], v[-1]))")
 
-python3 - "$loop" "$s1" "$s2" "$CHG" $rss $bt <<'PY' > perf/results/engine_vs_loop.md
-import sys, platform, subprocess
-loop, s1, s2, chg, rss, logical, p50, p99, mx = sys.argv[1:]
-loop, s1, s2, chg = float(loop), float(s1), float(s2), int(chg)
-rss, logical = int(rss), int(logical)
+python3 - "${T[loop]}" "${T[s1]}" "${T[s2]}" "$CHG" $rss $bt <<'PY' > perf/results/engine_vs_loop.md
+import sys, platform, statistics
+runs = [[float(x) for x in a.split()] for a in sys.argv[1:4]]
+chg, rss, logical, p50, p99, mx = sys.argv[4:]
+loop, s1, s2 = (statistics.median(r) for r in runs)
+chg, rss, logical = int(chg), int(rss), int(logical)
+spread = ['%.3f-%.3f' % (min(r), max(r)) for r in runs]
+every = ['; '.join('%.3f' % x for x in r) for r in runs]
 cpu = [l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name')]
 mem = [l.split()[1] for l in open('/proc/meminfo') if l.startswith('MemTotal')][0]
 print('# Engine vs the single-threaded loop\n')
 print('Machine: %s, %d cores, %.1f GiB, Linux %s\n' % (cpu[0], len(cpu), int(mem) / 2**20, platform.release()))
-print('Collection: %d changes in total (gen, seed 1); files in page cache; median of the runs. '
-      'The engine runs in its default mode (expected states checked at every barrier).\n' % chg)
-print('| contender | seconds | M changes/s | vs loop | target |')
-print('| --- | ---: | ---: | ---: | --- |')
-print('| single-threaded loop | %.3f | %.2f | 1.00x | |' % (loop, chg / loop / 1e6))
-print('| increstore, 1 shard | %.3f | %.2f | %.2fx | >= 0.9x |' % (s1, chg / s1 / 1e6, loop / s1))
-print('| increstore, 2 shards | %.3f | %.2f | %.2fx | >= 1.7x |' % (s2, chg / s2 / 1e6, loop / s2))
+print('Collection: %d changes in total (gen, seed 1); files in page cache; %d interleaved runs of each, '
+      'median (min-max), every run listed. The engine runs in its default mode (expected states checked at every barrier).\n' % (chg, len(runs[0])))
+print('| contender | seconds | M changes/s | vs loop | target | every run, seconds |')
+print('| --- | ---: | ---: | ---: | --- | --- |')
+print('| single-threaded loop | %.3f (%s) | %.2f | 1.00x | | %s |' % (loop, spread[0], chg / loop / 1e6, every[0]))
+print('| increstore, 1 shard | %.3f (%s) | %.2f | %.2fx | >= 0.9x | %s |' % (s1, spread[1], chg / s1 / 1e6, loop / s1, every[1]))
+print('| increstore, 2 shards | %.3f (%s) | %.2f | %.2fx | >= 1.7x | %s |' % (s2, spread[2], chg / s2 / 1e6, loop / s2, every[2]))
 print('\nPeak RSS (2 shards): %.0f MiB for %.0f MiB of logical table data: %.2fx '
       '(target <= 1.5x + 64 MiB = %.0f MiB).\n' % (rss / 2**20, logical / 2**20, rss / logical,
                                                   (1.5 * logical + 64 * 2**20) / 2**20))
