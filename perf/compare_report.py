@@ -136,9 +136,9 @@ p('Collection: `increstore gen %s --seed 1`: %d changes in all (full backup + in
       META['gen_flags'], changes, META['segment_bytes'] / 1e6, REPS, digest, rows))
 if 'reference' in runs:
     r0 = next((r for r in runs['reference'] if not r['timeout']), None)
-    p('The reference ceiling ran `%s %s %s` (%s): its own generated workload of the same shape '
+    p('The reference ceiling ran `%s %s/hash_bench %s`: its own generated workload of the same shape '
       '(%d changes, %s rows at the end), not our files.\n' % (
-          META['reference_env'], META['reference'], META['reference_args'], META['reference_dir'],
+          META['reference_env'], META['reference_dir'], META['reference_args'],
           runs['reference'][0].get('changes', 0), r0['rows'] if r0 else '?'))
 else:
     p('**The reference ceiling was not measured** (IRS_REFERENCE_DIR=%s): every ratio against it is '
