@@ -5,6 +5,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "engine/cli_support.h"
 
@@ -372,6 +374,54 @@ bool irs_cli_value_equal(irs_type type, const irs_value *a, const irs_value *b)
 		       (a->v.s.len == 0 || memcmp(a->v.s.ptr, b->v.s.ptr, a->v.s.len) == 0);
 	}
 	return false;
+}
+
+int irs_cli_read_file(const char *path, size_t max, int too_large_code, char **buf, size_t *len,
+		      irs_error *err)
+{
+	*buf = NULL;
+	*len = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return irs__seterr(err, IRS_EIO, "%s: cannot open: %s", path, strerror(errno));
+	size_t cap = 4096, n = 0;
+	char *b = NULL;
+	int rc = 0;
+	for (;;) {
+		if (!b || n == cap) {
+			if (b && cap > max) {
+				rc = irs__seterr(err, too_large_code, "%s: larger than %zu bytes", path, max);
+				break;
+			}
+			char *nb = realloc(b, b ? cap * 2 : cap);
+			if (!nb) {
+				rc = irs__seterr(err, IRS_ENOMEM, "%s: out of memory", path);
+				break;
+			}
+			cap = b ? cap * 2 : cap;
+			b = nb;
+		}
+		ssize_t r = read(fd, b + n, cap - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			rc = irs__seterr(err, IRS_EIO, "%s: read failed: %s", path, strerror(errno));
+			break;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	close(fd);
+	if (!rc && n > max)
+		rc = irs__seterr(err, too_large_code, "%s: larger than %zu bytes", path, max);
+	if (rc) {
+		free(b);
+		return rc;
+	}
+	*buf = b;
+	*len = n;
+	return 0;
 }
 
 int irs_cli_make_parents(const char *dir, char **made)

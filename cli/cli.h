@@ -28,6 +28,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "engine/cli_support.h"
 #include "increstore.h"
@@ -190,6 +191,14 @@ const char *irs_cli_kind_name(irs_backup_kind kind);
  */
 int irs_cli_find_table(const irs_cli_command *cmd, const irs_collection *c, const char *name);
 
+/*
+ * Reads the whole file at path (a pipe too) into *buf (malloc'd, *len bytes). A file of
+ * more than max bytes is refused with too_large_code; the others are IRS_EIO and
+ * IRS_ENOMEM. The caller frees *buf.
+ */
+int irs_cli_read_file(const char *path, size_t max, int too_large_code, char **buf, size_t *len,
+		      irs_error *err);
+
 /* Creates the parent directories of dir, like mkdir -p (the library creates dir
  * itself). On failure prints the error and returns its exit code; 0 on success.
  * *made (may be NULL) receives the shallowest directory it created (malloc'd), or
@@ -211,5 +220,24 @@ bool irs_cli_value_equal(irs_type type, const irs_value *a, const irs_value *b);
 /* Opens a collection for the CLI (flags as irs_collection_open). On failure prints the
  * error and returns its exit code; 0 on success. */
 int irs_cli_open(const char *dir, unsigned flags, irs_collection **out);
+
+/* The value of hex digit c, or -1. */
+static inline int irs_cli_hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* True when s ends with suffix. */
+static inline bool irs_cli_ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+	return n >= m && strcmp(s + n - m, suffix) == 0;
+}
 
 #endif

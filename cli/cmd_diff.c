@@ -40,6 +40,7 @@ typedef struct diff_args {
 /* One output file: a table's changes. */
 typedef struct out_file {
 	char *path, *tmp;           /* tmp NULL for stdout */
+	char *made;                 /* the shallowest directory made for it, or NULL */
 	FILE *f;
 	uint64_t upserts, erases;
 } out_file;
@@ -120,22 +121,6 @@ static int on_change(void *ctx, uint32_t table, irs_diff_op op, const irs_value 
 	return 0;
 }
 
-/* Creates the directories of path after its first `keep` bytes. */
-static int make_parents(const char *path, size_t keep)
-{
-	char buf[8192];
-	snprintf(buf, sizeof buf, "%s", path);
-	for (char *s = buf + keep; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-			return irs_cli_errorf(IRS_CLI_EXIT_IO, "%s: cannot create directory: %s", buf, strerror(errno));
-		*s = '/';
-	}
-	return 0;
-}
-
 /* Opens table t's output at `path` (a temporary beside it; "-" = stdout). */
 static int open_out(out_file *of, const char *path)
 {
@@ -157,20 +142,6 @@ static int open_out(out_file *of, const char *path)
 	return 0;
 }
 
-/* A table name as a path under DIR/: no empty, "." or ".." component. */
-static bool name_is_path(const char *name)
-{
-	for (const char *p = name;;) {
-		const char *e = strchr(p, '/');
-		size_t n = e ? (size_t)(e - p) : strlen(p);
-		if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
-			return false;
-		if (!e)
-			return true;
-		p = e + 1;
-	}
-}
-
 /* Opens the outputs --out and --table ask for (usage errors before anything exists). */
 static int open_outputs(const irs_cli_command *cmd, const diff_args *a, diff_out *d, int table)
 {
@@ -184,20 +155,12 @@ static int open_outputs(const irs_cli_command *cmd, const diff_args *a, diff_out
 						   a->out, nt);
 		return open_out(&d->files[table < 0 ? 0 : table], a->out);
 	}
-	for (uint32_t t = 0; t < nt; t++)
-		if ((table < 0 || (uint32_t)table == t) && !name_is_path(d->c->tables[t].name))
-			return irs_cli_usage_error(cmd,
-						   "--out DIR/: table name '%s' has an empty, '.' or '..' path "
-						   "component; write it with --table and a file name",
-						   d->c->tables[t].name);
-	if (mkdir(a->out, 0755) != 0 && errno != EEXIST)
-		return irs_cli_errorf(IRS_CLI_EXIT_IO, "%s: cannot create directory: %s", a->out, strerror(errno));
 	for (uint32_t t = 0; t < nt; t++) {
 		if (table >= 0 && (uint32_t)table != t)
 			continue;
 		char path[8192];
 		snprintf(path, sizeof path, "%s%s.jsonl", a->out, d->c->tables[t].name);
-		int ec = make_parents(path, n);
+		int ec = irs_cli_make_parents(path, &d->files[t].made);
 		if (!ec)
 			ec = open_out(&d->files[t], path);
 		if (ec)
@@ -224,9 +187,17 @@ static int close_outputs(diff_out *d, bool ok)
 		}
 		of->f = NULL;
 	}
-	for (uint32_t t = 0; t < irs_collection_table_count(d->c); t++)
-		if (d->files[t].tmp && (!ok || ec))
-			unlink(d->files[t].tmp);
+	for (uint32_t t = irs_collection_table_count(d->c); t-- > 0;) {
+		out_file *of = &d->files[t];
+		if (of->tmp && (!ok || ec))
+			unlink(of->tmp);
+		/* in reverse, so a table's directories go before those an earlier table made above them */
+		if ((!ok || ec) && of->path)
+			irs_cli_unmake_parents(of->path, of->made);
+		else
+			free(of->made);
+		of->made = NULL;
+	}
 	return ec;
 }
 

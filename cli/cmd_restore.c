@@ -80,41 +80,20 @@ static void on_progress(void *ctx, const irs_progress *p)
 	ps->last_done = p->backups_done;
 }
 
-static bool ends_with(const char *s, const char *suffix)
-{
-	size_t n = strlen(s), m = strlen(suffix);
-	return n >= m && strcmp(s + n - m, suffix) == 0;
-}
-
 /*
  * Table names become file names under --out DIR/ as DIR/<name><ext>, with '/' in a name
- * making subdirectories. Refused (usage error, before anything is written): a name with
- * an empty, "." or ".." component (it would leave DIR or collide), and a table whose
- * file would be another table's directory (tables "A.jsonl/B" and "A").
+ * making subdirectories (the collection refuses names with an empty, "." or ".."
+ * component when it is opened). Refused here, as a usage error before anything is
+ * written: a table whose file would be another table's directory (tables "A.jsonl/B"
+ * and "A").
  */
 static int check_table_paths(const irs_cli_command *cmd, const irs_collection *c, int only,
 			     const char *ext)
 {
 	uint32_t nt = irs_collection_table_count(c);
-	for (uint32_t t = 0; t < nt; t++) {
-		if (only >= 0 && (uint32_t)only != t)
-			continue;
+	for (uint32_t t = 0; only < 0 && t < nt; t++) {
 		irs_table_def d;
 		irs_collection_table(c, t, &d);
-		for (const char *p = d.name;;) {
-			const char *e = strchr(p, '/');
-			size_t n = e ? (size_t)(e - p) : strlen(p);
-			if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
-				return irs_cli_usage_error(cmd,
-							   "--out DIR/: table name '%s' has an empty, '.' or '..' "
-							   "path component; export it with --table and a file name",
-							   d.name);
-			if (!e)
-				break;
-			p = e + 1;
-		}
-		if (only >= 0)
-			continue;
 		size_t n = strlen(d.name), x = strlen(ext);
 		for (uint32_t u = 0; u < nt; u++) {
 			irs_table_def o;
@@ -130,37 +109,6 @@ static int check_table_paths(const irs_cli_command *cmd, const irs_collection *c
 	return 0;
 }
 
-/* Creates the directories of path after its first `keep` bytes (the --out DIR/ itself). */
-static int make_parents(const char *path, size_t keep)
-{
-	char buf[8192];
-	snprintf(buf, sizeof buf, "%s", path);
-	for (char *s = buf + keep; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-			return irs_cli_errorf(IRS_CLI_EXIT_IO, "%s: cannot create directory: %s", buf,
-					      strerror(errno));
-		*s = '/';
-	}
-	return 0;
-}
-
-/* Removes the (empty) directories of path after its first `keep` bytes, deepest first:
- * what make_parents made for a file that was not written. */
-static void remove_parents(const char *path, size_t keep)
-{
-	char buf[8192];
-	snprintf(buf, sizeof buf, "%s", path);
-	for (char *s = buf + strlen(buf); s > buf + keep; s--) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		rmdir(buf); /* fails, harmlessly, while another table's file is in it */
-	}
-}
-
 /*
  * --out DIR/: DIR/<table>.jsonl (or .csv when DIR's name ends in .csv/) for each table,
  * a table named by a path (DirA/TableA, as YDB names them) going to
@@ -172,7 +120,7 @@ static void remove_parents(const char *path, size_t keep)
 static int export_table_files(const irs_cli_command *cmd, const irs_collection *c, irs_restore *r,
 			      const char *out, int table)
 {
-	irs_export_format f = ends_with(out, ".csv/") ? IRS_EXPORT_CSV : IRS_EXPORT_JSONL;
+	irs_export_format f = irs_cli_ends_with(out, ".csv/") ? IRS_EXPORT_CSV : IRS_EXPORT_JSONL;
 	uint32_t nt = irs_collection_table_count(c);
 	int ec = check_table_paths(cmd, c, table, f == IRS_EXPORT_CSV ? ".csv" : ".jsonl");
 	if (ec)
@@ -182,6 +130,7 @@ static int export_table_files(const irs_cli_command *cmd, const irs_collection *
 		return irs_cli_errorf(IRS_CLI_EXIT_IO, "%s: cannot create directory: %s", out, strerror(errno));
 	struct {
 		char final[4000], part[4096];
+		char *made; /* the shallowest directory made for it, or NULL */
 	} *paths = calloc(nt, sizeof *paths);
 	if (!paths)
 		return irs_cli_errorf(IRS_CLI_EXIT_IO, "%s: out of memory", out);
@@ -194,7 +143,7 @@ static int export_table_files(const irs_cli_command *cmd, const irs_collection *
 		snprintf(paths[t].final, sizeof paths[t].final, "%s%s.%s", out, d.name,
 			 f == IRS_EXPORT_CSV ? "csv" : "jsonl");
 		snprintf(paths[t].part, sizeof paths[t].part, "%s.part-%ld", paths[t].final, (long)getpid());
-		if ((ec = make_parents(paths[t].final, strlen(out))) != 0)
+		if ((ec = irs_cli_make_parents(paths[t].final, &paths[t].made)) != 0)
 			break;
 		irs_error err;
 		if (irs_restore_export(r, f, t, paths[t].part, &err)) {
@@ -214,9 +163,12 @@ static int export_table_files(const irs_cli_command *cmd, const irs_collection *
 		else if (rename(paths[t].part, paths[t].final) != 0)
 			ec = irs_cli_errorf(IRS_CLI_EXIT_IO, "%s: rename failed: %s", paths[t].final, strerror(errno));
 	}
-	for (uint32_t t = 0; ec && t < nt; t++)
-		if (paths[t].final[0])
-			remove_parents(paths[t].final, strlen(out));
+	/* in reverse, so a table's directories go before those an earlier table made above them */
+	for (uint32_t t = nt; t-- > 0;)
+		if (ec)
+			irs_cli_unmake_parents(paths[t].final, paths[t].made);
+		else
+			free(paths[t].made);
 	if (ec && made)
 		rmdir(out);
 	free(paths);
@@ -230,11 +182,11 @@ static int do_export(const irs_cli_command *cmd, const irs_collection *c, irs_re
 	irs_error err;
 	uint32_t nt = irs_collection_table_count(c);
 	size_t n = strlen(out);
-	if (ends_with(out, ".sqlite") || ends_with(out, ".db"))
+	if (irs_cli_ends_with(out, ".sqlite") || irs_cli_ends_with(out, ".db"))
 		return irs_restore_export(r, IRS_EXPORT_SQLITE, 0, out, &err) ? irs_cli_fail(&err) : 0;
 	bool per_table_dir = n > 0 && out[n - 1] == '/';
-	if (!per_table_dir && (ends_with(out, ".jsonl") || ends_with(out, ".csv"))) {
-		irs_export_format f = ends_with(out, ".csv") ? IRS_EXPORT_CSV : IRS_EXPORT_JSONL;
+	if (!per_table_dir && (irs_cli_ends_with(out, ".jsonl") || irs_cli_ends_with(out, ".csv"))) {
+		irs_export_format f = irs_cli_ends_with(out, ".csv") ? IRS_EXPORT_CSV : IRS_EXPORT_JSONL;
 		if (table < 0 && nt > 1)
 			return irs_cli_usage_error(cmd,
 						   "--out %s: the collection has %u tables; name one with --table, "

@@ -25,6 +25,8 @@
  */
 #include "json_scan.h"
 
+#include "cli.h"
+
 #include <string.h>
 
 enum {
@@ -67,17 +69,6 @@ static void skip_ws(irs_json_scanner *s)
 	s->pos = p;
 }
 
-static int hexval(uint8_t c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Reads 4 hex digits at b[p..p+4); -1 when they are not there. */
 static long hex4(const uint8_t *b, size_t p, size_t n)
 {
@@ -85,7 +76,7 @@ static long hex4(const uint8_t *b, size_t p, size_t n)
 		return -1;
 	long v = 0;
 	for (int i = 0; i < 4; i++) {
-		int h = hexval(b[p + (size_t)i]);
+		int h = irs_cli_hexval(b[p + (size_t)i]);
 		if (h < 0)
 			return -1;
 		v = v << 4 | h;

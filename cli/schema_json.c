@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "engine/cli_support.h"
 #include "json_scan.h"
 
@@ -303,46 +304,12 @@ out:
 int irs_schema_json_load(const char *path, irs_cli_schema *out, irs_error *err)
 {
 	memset(out, 0, sizeof *out);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return irs__seterr(err, IRS_EIO, "%s: cannot open: %s", path, strerror(errno));
-	size_t cap = 4096, len = 0;
-	char *buf = malloc(cap);
-	if (!buf) {
-		close(fd);
-		return irs__seterr(err, IRS_ENOMEM, "%s: out of memory", path);
-	}
-	for (;;) {
-		if (len == cap) {
-			if (cap >= SCHEMA_MAX_BYTES) {
-				free(buf);
-				close(fd);
-				return irs__seterr(err, IRS_ESCHEMA, "%s: larger than 64 MiB", path);
-			}
-			char *nb = realloc(buf, cap * 2);
-			if (!nb) {
-				free(buf);
-				close(fd);
-				return irs__seterr(err, IRS_ENOMEM, "%s: out of memory", path);
-			}
-			buf = nb;
-			cap *= 2;
-		}
-		ssize_t r = read(fd, buf + len, cap - len);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			int e = errno;
-			free(buf);
-			close(fd);
-			return irs__seterr(err, IRS_EIO, "%s: read error: %s", path, strerror(e));
-		}
-		if (r == 0)
-			break;
-		len += (size_t)r;
-	}
-	close(fd);
-	int rc = irs_schema_json_parse(buf, len, path, out, err);
+	char *buf;
+	size_t len;
+	int rc = irs_cli_read_file(path, SCHEMA_MAX_BYTES, IRS_ESCHEMA, &buf, &len, err);
+	if (rc)
+		return rc;
+	rc = irs_schema_json_parse(buf, len, path, out, err);
 	free(buf);
 	return rc;
 }

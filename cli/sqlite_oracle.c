@@ -552,38 +552,13 @@ static int apply_segment(irs_oracle *o, const irs_backup_meta *bm, uint32_t ti,
 			 const Increstore__Segment *seg, irs_error *err)
 {
 	const char *bname = bm->pb->name;
-	bool full = bm->kind == IRS_BACKUP_FULL;
-	irs_segment_reader r;
-	int rc = irs__segment_open(&r, &o->mem, o->c->dirfd, seg->path, ti, err);
-	if (rc) {
-		irs__errprefix(err, "backup %s", bname);
-		return rc;
-	}
-	uint64_t records = 0;
-	for (;;) {
-		const uint8_t *payload;
-		size_t len;
-		uint64_t off = r.offset;
-		rc = irs__segment_next(&r, &payload, &len, err);
-		if (rc <= 0) {
-			if (rc < 0)
-				irs__errprefix(err, "backup %s", bname);
-			break;
-		}
-		uint32_t n = 0;
-		rc = irs__batch_decode(&o->dec, o->tabs[ti].t, payload, len, full, 0, apply_sink, o, &n, err);
-		if (rc) {
-			irs__errprefix(err, "backup %s: table %s: segment %s: frame %u at byte %" PRIu64, bname,
-				       o->tabs[ti].t->name, seg->path, r.frame_index - 1, off);
-			break;
-		}
-		records += n;
-	}
-	irs__segment_close(&r);
-	if (!rc && records != seg->records)
+	irs_segment_scan s = {.mem = &o->mem, .dirfd = o->c->dirfd, .path = seg->path, .table = ti,
+			      .t = o->tabs[ti].t, .full = bm->kind == IRS_BACKUP_FULL, .backup = bname};
+	int rc = irs__segment_scan(&s, &o->dec, apply_sink, o, err);
+	if (!rc && s.records != seg->records)
 		rc = irs__seterr(err, IRS_ECORRUPT,
 				 "backup %s: segment %s holds %" PRIu64 " records, the manifest says %" PRIu64,
-				 bname, seg->path, records, (uint64_t)seg->records);
+				 bname, seg->path, s.records, (uint64_t)seg->records);
 	return rc;
 }
 

@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cli.h"
 #include "engine/cli_support.h"
 
 #define MAX_DEPTH 64
@@ -119,12 +120,6 @@ static int list_dir(const char *dir, listing *out, irs_error *err)
 	return 0;
 }
 
-static bool ends_with(const char *s, const char *suffix)
-{
-	size_t n = strlen(s), m = strlen(suffix);
-	return n >= m && strcmp(s + n - m, suffix) == 0;
-}
-
 static bool is_incomplete_marker(const char *name)
 {
 	return !strcmp(name, "incomplete") || !strcmp(name, "incomplete.csv");
@@ -181,12 +176,12 @@ static int refuse_file(const char *dir, const char *name, irs_error *err)
 {
 	if (is_incomplete_marker(name))
 		return refuse_incomplete(dir, name, err);
-	if (ends_with(name, ".enc"))
+	if (irs_cli_ends_with(name, ".enc"))
 		return irs__seterr(err, IRS_EINPUT,
 				   "%s/%s: an encrypted dump (export with an encryption key) cannot be "
 				   "imported; export it without encryption",
 				   dir, name);
-	if (data_number(name, ".csv.zst") >= 0 || (strncmp(name, "data_", 5) == 0 && ends_with(name, ".zst")))
+	if (data_number(name, ".csv.zst") >= 0 || (strncmp(name, "data_", 5) == 0 && irs_cli_ends_with(name, ".zst")))
 		return irs__seterr(err, IRS_EINPUT,
 				   "%s/%s: compressed data files are not supported; decompress them first "
 				   "(zstd -d --rm %s/data_*.csv.zst)",
@@ -350,7 +345,7 @@ int irs_ydb_dump_scan(const char *root, irs_ydb_dump *out, irs_error *err)
 			listing_free(&l);
 			return rc;
 		}
-		if (l.e[i].is_dir && (ends_with(l.e[i].name, "_full") || ends_with(l.e[i].name, "_incremental")))
+		if (l.e[i].is_dir && (irs_cli_ends_with(l.e[i].name, "_full") || irs_cli_ends_with(l.e[i].name, "_incremental")))
 			nb++;
 	}
 	if (nb == 0) {
@@ -367,8 +362,8 @@ int irs_ydb_dump_scan(const char *root, irs_ydb_dump *out, irs_error *err)
 	}
 	for (size_t i = 0; !rc && i < l.n; i++) {
 		const entry *e = &l.e[i];
-		bool full = ends_with(e->name, "_full");
-		if (!e->is_dir || (!full && !ends_with(e->name, "_incremental")))
+		bool full = irs_cli_ends_with(e->name, "_full");
+		if (!e->is_dir || (!full && !irs_cli_ends_with(e->name, "_incremental")))
 			continue;
 		irs_ydb_dump_backup *b = &out->backups[out->nbackups++];
 		b->kind = full ? IRS_BACKUP_FULL : IRS_BACKUP_INCREMENTAL;

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "engine/cli_support.h"
 #include "ydb_textproto.h"
 
@@ -233,47 +234,12 @@ int irs_ydb_scheme_parse(const char *text, size_t len, const char *name, irs_ydb
 int irs_ydb_scheme_read(const char *path, irs_ydb_scheme *out, irs_error *err)
 {
 	memset(out, 0, sizeof *out);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return irs__seterr(err, IRS_EIO, "%s: cannot open: %s", path, strerror(errno));
-	struct stat st;
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return irs__seterr(err, IRS_EIO, "%s: not a regular file", path);
-	}
-	if ((uint64_t)st.st_size > IRS_YDB_SCHEME_MAX_BYTES) {
-		close(fd);
-		return irs__seterr(err, IRS_EINPUT, "%s: larger than %zu bytes", path,
-				   IRS_YDB_SCHEME_MAX_BYTES);
-	}
-	size_t cap = (size_t)st.st_size + 1, len = 0;
-	char *buf = malloc(cap);
-	if (!buf) {
-		close(fd);
-		return irs__seterr(err, IRS_ENOMEM, "%s: out of memory", path);
-	}
-	for (;;) {
-		ssize_t r = read(fd, buf + len, cap - len);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			int e = errno;
-			free(buf);
-			close(fd);
-			return irs__seterr(err, IRS_EIO, "%s: read failed: %s", path, strerror(e));
-		}
-		if (r == 0)
-			break;
-		len += (size_t)r;
-		if (len == cap) {
-			/* the file grew while being read */
-			free(buf);
-			close(fd);
-			return irs__seterr(err, IRS_EIO, "%s: changed while being read", path);
-		}
-	}
-	close(fd);
-	int rc = irs_ydb_scheme_parse(buf, len, path, out, err);
+	char *buf;
+	size_t len;
+	int rc = irs_cli_read_file(path, IRS_YDB_SCHEME_MAX_BYTES, IRS_EINPUT, &buf, &len, err);
+	if (rc)
+		return rc;
+	rc = irs_ydb_scheme_parse(buf, len, path, out, err);
 	free(buf);
 	return rc;
 }

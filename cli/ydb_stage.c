@@ -86,18 +86,6 @@ int irs_ydb_stage_new(const char *dir, irs_ydb_stage *s, irs_error *err)
 	return make_tmp(s, tmpl, 0777 & ~mask, err);
 }
 
-static int fsync_path(const char *path, irs_error *err)
-{
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return irs__seterr(err, IRS_EIO, "%s: %s", path, strerror(errno));
-	int rc = 0;
-	if (fsync(fd) != 0 && errno != EINVAL)
-		rc = irs__seterr(err, IRS_EIO, "%s: fsync failed: %s", path, strerror(errno));
-	close(fd);
-	return rc;
-}
-
 /* Copies a regular file's bytes (where a hard link is not possible). */
 static int copy_file(const char *from, const char *to, irs_error *err)
 {
@@ -181,7 +169,7 @@ static int clone_dir(const char *from, const char *to, int depth, irs_error *err
 		}
 	}
 	closedir(d);
-	return rc ? rc : fsync_path(to, err);
+	return rc ? rc : irs__fsync_dir_at(AT_FDCWD, to, err);
 }
 
 int irs_ydb_stage_clone(const char *dir, irs_ydb_stage *s, irs_error *err)
@@ -207,42 +195,6 @@ int irs_ydb_stage_clone(const char *dir, irs_ydb_stage *s, irs_error *err)
 	if ((rc = make_tmp(s, tmpl, st.st_mode & 07777, err)) != 0)
 		return rc;
 	return clone_dir(s->final, s->tmp, 0, err);
-}
-
-/* Removes a tree (no symbolic link is followed). */
-static void remove_tree(const char *path)
-{
-	struct stat st;
-	if (lstat(path, &st) != 0)
-		return;
-	if (S_ISDIR(st.st_mode)) {
-		DIR *d = opendir(path);
-		struct dirent *e;
-		while (d && (e = readdir(d))) {
-			if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-				continue;
-			char sub[4096];
-			if ((size_t)snprintf(sub, sizeof sub, "%s/%s", path, e->d_name) < sizeof sub)
-				remove_tree(sub);
-		}
-		if (d)
-			closedir(d);
-		rmdir(path);
-	} else {
-		unlink(path);
-	}
-}
-
-static int sync_parent(const char *path, irs_error *err)
-{
-	const char *slash = strrchr(path, '/');
-	if (!slash)
-		return fsync_path(".", err);
-	if (slash == path)
-		return fsync_path("/", err);
-	char parent[4096];
-	snprintf(parent, sizeof parent, "%.*s", (int)(slash - path), path);
-	return fsync_path(parent, err);
 }
 
 int irs_ydb_stage_publish(irs_ydb_stage *s, irs_error *err)
@@ -276,9 +228,9 @@ int irs_ydb_stage_publish(irs_ydb_stage *s, irs_error *err)
 		free(s->tmp);
 		s->tmp = old; /* the old tree, removed below */
 	}
-	int rc = sync_parent(s->final, err);
+	int rc = irs__fsync_parent(s->final, err);
 	if (s->append)
-		remove_tree(s->tmp); /* after the exchange s->tmp names the old collection */
+		irs__remove_tree_at(AT_FDCWD, s->tmp); /* after the exchange s->tmp names the old collection */
 	free(s->tmp);
 	s->tmp = NULL;
 	return rc;
@@ -289,7 +241,7 @@ void irs_ydb_stage_discard(irs_ydb_stage *s)
 	if (!s)
 		return;
 	if (s->tmp)
-		remove_tree(s->tmp);
+		irs__remove_tree_at(AT_FDCWD, s->tmp);
 	free(s->tmp);
 	free(s->final);
 	memset(s, 0, sizeof *s);

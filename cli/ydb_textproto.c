@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "engine/cli_support.h"
 
 enum { TOK_EOF, TOK_IDENT, TOK_NUMBER, TOK_STRING, TOK_SYMBOL };
@@ -112,17 +113,6 @@ static bool is_digit(char c)
 	return c >= '0' && c <= '9';
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* One escape after the backslash (t->p at the character after '\'). */
 static int lex_escape(tokenizer *t)
 {
@@ -150,8 +140,8 @@ static int lex_escape(tokenizer *t)
 		advance(t);
 		unsigned v = 0;
 		int n = 0;
-		while (n < 2 && t->p < t->end && hexval(*t->p) >= 0) {
-			v = v * 16 + (unsigned)hexval(*t->p);
+		while (n < 2 && t->p < t->end && irs_cli_hexval(*t->p) >= 0) {
+			v = v * 16 + (unsigned)irs_cli_hexval(*t->p);
 			advance(t);
 			n++;
 		}
@@ -164,9 +154,9 @@ static int lex_escape(tokenizer *t)
 		advance(t);
 		uint32_t cp = 0;
 		for (int i = 0; i < want; i++) {
-			if (t->p >= t->end || hexval(*t->p) < 0)
+			if (t->p >= t->end || irs_cli_hexval(*t->p) < 0)
 				return fail(t, line, col, "\\u or \\U needs 4 or 8 hex digits");
-			cp = cp * 16 + (uint32_t)hexval(*t->p);
+			cp = cp * 16 + (uint32_t)irs_cli_hexval(*t->p);
 			advance(t);
 		}
 		if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
@@ -201,9 +191,9 @@ static int lex_number(tokenizer *t)
 	if (s + 1 < t->end && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
 		advance(t);
 		advance(t);
-		if (t->p >= t->end || hexval(*t->p) < 0)
+		if (t->p >= t->end || irs_cli_hexval(*t->p) < 0)
 			return fail(t, t->tline, t->tcol, "hex number without digits");
-		while (t->p < t->end && hexval(*t->p) >= 0)
+		while (t->p < t->end && irs_cli_hexval(*t->p) >= 0)
 			advance(t);
 	} else {
 		bool digits = false;

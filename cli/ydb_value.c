@@ -20,6 +20,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "cli.h"
 #include "engine/cli_support.h"
 #include "import.h"
 
@@ -85,16 +86,6 @@ size_t irs_ydb_split(char *line, size_t len, irs_ydb_field *fields, size_t max)
 	}
 }
 
-static int hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c |= 0x20;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 size_t irs_ydb_cgi_unescape(char *s, size_t len)
 {
 	size_t o = 0;
@@ -103,7 +94,7 @@ size_t irs_ydb_cgi_unescape(char *s, size_t len)
 		if (c == '+') {
 			c = ' ';
 		} else if (c == '%' && i + 2 < len) {
-			int h = hexval((unsigned char)s[i + 1]), l = hexval((unsigned char)s[i + 2]);
+			int h = irs_cli_hexval((unsigned char)s[i + 1]), l = irs_cli_hexval((unsigned char)s[i + 2]);
 			if (h >= 0 && l >= 0) {
 				c = (char)(h << 4 | l);
 				i += 2;
@@ -214,7 +205,7 @@ static const char *parse_double(const char *s, size_t len, double *out)
 	bool hex = len - i > 2 && s[i] == '0' && (s[i + 1] == 'x' || s[i + 1] == 'X');
 	size_t digits = 0;
 	if (hex) {
-		for (i += 2; i < len && hexval((unsigned char)s[i]) >= 0; i++)
+		for (i += 2; i < len && irs_cli_hexval((unsigned char)s[i]) >= 0; i++)
 			digits++;
 	} else {
 		for (; i < len && s[i] >= '0' && s[i] <= '9'; i++)

@@ -387,15 +387,7 @@ static int restore_create(const irs_collection *c, const irs_restore_options *o,
 	r->shard_applied = irs__calloc(&r->mem, sizeof(uint64_t) * pool->nshards * nbackups);
 	if (!r->enabled || !r->stats || !r->shard_applied || irs__read_order_init(r) != 0)
 		return irs__seterr(err, IRS_ENOMEM, "out of memory creating the restore");
-	for (uint32_t t = 0; t < c->ntables; t++)
-		r->enabled[t] = o->tables == NULL;
-	for (uint32_t i = 0; o->tables && i < o->table_count; i++) {
-		int t = irs_collection_find_table(c, o->tables[i]);
-		if (t < 0)
-			return irs__seterr(err, IRS_ENOTFOUND, "%s: no table named %s", c->dir, o->tables[i]);
-		r->enabled[t] = true;
-	}
-	return 0;
+	return irs__tables_enable(c, o->tables, o->table_count, r->enabled, err);
 }
 
 /* True when some backup this restore applies records an expected state it will check:

@@ -410,37 +410,10 @@ static int collect_backup(diff_run *d, irs_batch_decoder *dec, uint32_t b, irs_e
 			continue;
 		collect_ctx cc = {d, &d->sets[ti], c->tables[ti].name};
 		for (size_t si = 0; si < tb->n_segments; si++) {
-			const char *path = tb->segments[si]->path;
-			irs_segment_reader r;
-			int rc = irs__segment_open(&r, &d->mem, c->dirfd, path, tb->table, err);
-			if (rc) {
-				irs__errprefix(err, "backup %s", bname);
-				return rc;
-			}
-			for (;;) {
-				const uint8_t *payload;
-				size_t len;
-				uint64_t off = r.offset;
-				rc = irs__segment_next(&r, &payload, &len, err);
-				if (rc <= 0) {
-					if (rc)
-						irs__errprefix(err, "backup %s", bname);
-					break;
-				}
-				if (cancelled(d)) {
-					rc = irs__seterr(err, IRS_ECANCELED, "cancelled reading backup %s", bname);
-					break;
-				}
-				uint32_t n;
-				rc = irs__batch_decode(dec, &c->tables[ti], payload, len, false, 0, collect_sink, &cc, &n,
-						       err);
-				if (rc) {
-					irs__errprefix(err, "backup %s: segment %s: frame %u at byte %llu", bname, path,
-						       r.frame_index - 1, (unsigned long long)off);
-					break;
-				}
-			}
-			irs__segment_close(&r);
+			irs_segment_scan s = {.mem = &d->mem, .dirfd = c->dirfd, .path = tb->segments[si]->path,
+					      .table = tb->table, .t = &c->tables[ti], .backup = bname,
+					      .cancel = d->cancel};
+			int rc = irs__segment_scan(&s, dec, collect_sink, &cc, err);
 			if (rc)
 				return rc;
 		}
@@ -678,17 +651,10 @@ static int diff_setup(diff_run *d, const irs_collection *c, const char *from, co
 	if (!d->sets || !d->enabled || !d->row || !d->scratch)
 		return oom(d, err, "starting the diff");
 	for (uint32_t ti = 0; ti < c->ntables; ti++) {
-		d->enabled[ti] = o->tables == NULL;
 		irs__buf_init(&d->sets[ti].keys, &d->mem);
 		irs__buf_init(&d->sets[ti].rows, &d->mem);
 	}
-	for (uint32_t i = 0; o->tables && i < o->table_count; i++) {
-		int ti = irs_collection_find_table(c, o->tables[i]);
-		if (ti < 0)
-			return irs__seterr(err, IRS_ENOTFOUND, "%s: no table named %s", c->dir, o->tables[i]);
-		d->enabled[ti] = true;
-	}
-	return 0;
+	return irs__tables_enable(c, o->tables, o->table_count, d->enabled, err);
 }
 
 static void diff_free(diff_run *d)

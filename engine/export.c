@@ -99,28 +99,6 @@ static int sync_file(const char *path, irs_error *err)
 	return 0;
 }
 
-/* fsync of the directory holding path, so a rename into it is durable. */
-static int sync_parent_dir(const char *path, irs_error *err)
-{
-	char dir[4096];
-	const char *slash = strrchr(path, '/');
-	if (!slash)
-		snprintf(dir, sizeof dir, ".");
-	else if (slash == path)
-		snprintf(dir, sizeof dir, "/");
-	else
-		snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || fsync(fd) != 0) {
-		int e = errno;
-		if (fd >= 0)
-			close(fd);
-		return irs__seterr(err, IRS_EIO, "%s: fsync of the directory failed: %s", dir, strerror(e));
-	}
-	close(fd);
-	return 0;
-}
-
 static int export_text(const irs_restore *r, uint32_t table, const char *path, int csv,
 		       irs_error *err)
 {
@@ -149,7 +127,7 @@ static int export_text(const irs_restore *r, uint32_t table, const char *path, i
 	if (!rc && rename(tmp, path) != 0)
 		rc = irs__seterr(err, IRS_EIO, "%s: rename failed: %s", path, strerror(errno));
 	if (!rc)
-		rc = sync_parent_dir(path, err);
+		rc = irs__fsync_parent(path, err);
 	if (rc) {
 		unlink(tmp);
 		if (rc == IRS_ECANCELED && (!err || !err->code))
@@ -334,7 +312,7 @@ out:
 	if (!rc && rename(tmp, path) != 0)
 		rc = irs__seterr(err, IRS_EIO, "%s: rename failed: %s", path, strerror(errno));
 	if (!rc)
-		rc = sync_parent_dir(path, err);
+		rc = irs__fsync_parent(path, err);
 	if (rc)
 		unlink(tmp);
 	return rc;
@@ -402,7 +380,7 @@ static int export_collection(const irs_restore *r, const char *path, irs_error *
 	if (!rc && rename(tmp, path) != 0)
 		rc = irs__seterr(err, IRS_EIO, "%s: rename failed: %s", path, strerror(errno));
 	if (!rc)
-		rc = sync_parent_dir(path, err);
+		rc = irs__fsync_parent(path, err);
 	if (rc == IRS_ECANCELED && (!err || !err->code || !strstr(err->message, "cancelled")))
 		cancel_error(path, err);
 	else if (rc && err && err->code && !strstr(err->message, path))

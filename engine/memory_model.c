@@ -41,7 +41,7 @@
  *   hash index: 8-byte slots, at most 3/4 full: every shard holding n rows has at
  *     least ceil(4 n / 3) slots, so >= 8 * ceil(4 R / 3) bytes over all shards.
  *
- *   Per-restore buffers held until the end (segment.c, batch.c): when the base has
+ *   Per-restore buffers held until the end (segment.c, batch_decode.c): when the base has
  *   a frame, one frame buffer (>= 64 KiB and >= the largest frame, which is >= the
  *   average frame of any segment) and one decoder record buffer (>= IRS_REC_HEADER +
  *   IRS_MAX_KEY_BYTES + that frame's length).

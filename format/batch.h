@@ -99,6 +99,30 @@ int irs__batch_decode(irs_batch_decoder *d, const irs_schema_table *t, const uin
 		      size_t len, bool full, uint64_t tag_base, irs_rec_sink sink, void *ctx,
 		      uint32_t *count, irs_error *err);
 
+/*
+ * Decodes every frame of one segment, in order, into sink (segment_scan.c): the read
+ * loop of verify, diff and the SQLite oracle. Errors name the backup, and for a frame
+ * that does not decode also the segment, the frame and its byte offset.
+ */
+typedef struct irs_segment_scan {
+	/* set by the caller */
+	irs_mem *mem;
+	int dirfd;
+	const char *path;            /* the segment, relative to dirfd */
+	uint32_t table;              /* its table id, checked against its header */
+	const irs_schema_table *t;
+	bool full;                   /* a full backup's segment */
+	const char *backup;          /* the backup's name, for messages */
+	const volatile int *cancel;  /* may be NULL; non-zero stops before the next frame */
+	/* set by the scan; frame also while the sink runs */
+	uint32_t frame;              /* the frame being decoded */
+	uint32_t frames, crc;        /* after the scan: frames read, CRC32C of the whole file */
+	uint64_t records;            /* changes decoded */
+} irs_segment_scan;
+
+int irs__segment_scan(irs_segment_scan *s, irs_batch_decoder *d, irs_rec_sink sink, void *ctx,
+		      irs_error *err);
+
 /* Builds ChangeBatch payloads from records of one table. */
 typedef struct irs_batch_encoder {
 	irs_mem *mem;

@@ -246,7 +246,6 @@ static inline int take_value(irs_batch_decoder *d, const irs_schema_column *col,
 	return 0;
 }
 
-/* Encodes change r's key into d->key; *klen gets its length. */
 /* Takes key column k's value for change r and encodes it at d->key + *n. */
 static inline int encode_key_part(irs_batch_decoder *d, const irs_schema_table *t, uint32_t k,
 				  uint32_t r, size_t *n, irs_error *err)
@@ -270,6 +269,7 @@ static inline int encode_key_part(irs_batch_decoder *d, const irs_schema_table *
 	return 0;
 }
 
+/* Encodes change r's key into d->key; *klen gets its length. */
 static int decode_key(irs_batch_decoder *d, const irs_schema_table *t, const irs_batch_view *b,
 		      uint32_t r, size_t *klen, irs_error *err)
 {

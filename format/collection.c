@@ -591,6 +591,20 @@ int irs_collection_find_table(const irs_collection *c, const char *name)
 	return -1;
 }
 
+int irs__tables_enable(const irs_collection *c, const char *const *names, uint32_t n, bool *enabled,
+		       irs_error *err)
+{
+	for (uint32_t t = 0; t < c->ntables; t++)
+		enabled[t] = names == NULL;
+	for (uint32_t i = 0; names && i < n; i++) {
+		int t = irs_collection_find_table(c, names[i]);
+		if (t < 0)
+			return irs__seterr(err, IRS_ENOTFOUND, "%s: no table named %s", c->dir, names[i]);
+		enabled[t] = true;
+	}
+	return 0;
+}
+
 uint32_t irs_collection_backup_count(const irs_collection *c)
 {
 	return c->nbackups;

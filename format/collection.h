@@ -73,4 +73,9 @@ static inline uint32_t irs__collection_base(const irs_collection *c, uint32_t up
 /* Checks that a relative path stays inside the collection (no "..", not absolute). */
 int irs__path_check(const char *rel);
 
+/* Sets enabled[t] (one per table) for the tables names[0..n) name, or for every table
+ * when names is NULL; IRS_ENOTFOUND naming the first unknown name. */
+int irs__tables_enable(const irs_collection *c, const char *const *names, uint32_t n, bool *enabled,
+		       irs_error *err);
+
 #endif

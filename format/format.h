@@ -112,6 +112,8 @@ int irs__write_all(int fd, const void *buf, size_t len, const char *what, irs_er
 /* mkdir -p for a path relative to dirfd. */
 int irs__mkdirs_at(int dirfd, const char *rel, irs_error *err);
 int irs__fsync_dir_at(int dirfd, const char *rel, irs_error *err);
+/* fsync of the directory holding path, so a rename into it is durable. */
+int irs__fsync_parent(const char *path, irs_error *err);
 /* Removes a directory tree (plain files and directories; links are not followed). */
 void irs__remove_tree_at(int dirfd, const char *rel);
 

@@ -273,6 +273,20 @@ int irs__fsync_dir_at(int dirfd, const char *rel, irs_error *err)
 	return rc;
 }
 
+int irs__fsync_parent(const char *path, irs_error *err)
+{
+	const char *slash = strrchr(path, '/');
+	if (!slash)
+		return irs__fsync_dir_at(AT_FDCWD, ".", err);
+	if (slash == path)
+		return irs__fsync_dir_at(AT_FDCWD, "/", err);
+	char dir[4096];
+	if ((size_t)(slash - path) >= sizeof dir)
+		return irs__seterr(err, IRS_EIO, "%s: path too long", path);
+	snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+	return irs__fsync_dir_at(AT_FDCWD, dir, err);
+}
+
 int irs__segment_index(irs_mem *mem, int dirfd, const char *rel, uint32_t table, uint32_t segment,
 		       irs_frame_ref **frames, size_t *nframes, size_t *cap, int *fd_out,
 		       irs_error *err)

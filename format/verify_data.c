@@ -30,7 +30,8 @@ typedef struct vctx {
 	const uint64_t *dups;   /* sorted hashes seen twice */
 	size_t ndups;
 	irs_buf keys;           /* candidate records: [u32 len][u32 seg][u32 frame][u32 row][key] */
-	uint32_t seg, frame;
+	uint32_t seg;
+	irs_segment_scan scan;  /* the segment being read (its frame) */
 	int pass;
 } vctx;
 
@@ -60,7 +61,7 @@ static int sink(void *ctx, const irs_rec *r, irs_error *err)
 	}
 	if (lo == v->ndups || v->dups[lo] != r->hash)
 		return 0;
-	uint32_t hdr[4] = {r->key_len, v->seg, v->frame, (uint32_t)r->tag};
+	uint32_t hdr[4] = {r->key_len, v->seg, v->scan.frame, (uint32_t)r->tag};
 	if (!irs__buf_append(&v->keys, hdr, sizeof hdr) ||
 	    !irs__buf_append(&v->keys, irs__rec_key(r), r->key_len))
 		return irs__seterr(err, IRS_ENOMEM, "out of memory verifying");
@@ -83,40 +84,14 @@ static int read_table(vctx *v, irs_batch_decoder *d, uint32_t b, const Increstor
 	bool full = c->backups[b].kind == IRS_BACKUP_FULL;
 	for (size_t s = 0; s < tb->n_segments; s++) {
 		const Increstore__Segment *seg = tb->segments[s];
-		irs_segment_reader r;
-		int rc = irs__segment_open(&r, v->mem, c->dirfd, seg->path, tb->table, err);
-		if (rc) {
-			irs__errprefix(err, "backup %s", bname);
-			return rc;
-		}
-		uint64_t records = 0;
-		bool decode_failed = false;
 		v->seg = (uint32_t)s;
-		for (;;) {
-			const uint8_t *payload;
-			size_t len;
-			uint64_t off = r.offset;
-			rc = irs__segment_next(&r, &payload, &len, err);
-			if (rc <= 0)
-				break;
-			v->frame = r.frame_index - 1;
-			uint32_t n;
-			rc = irs__batch_decode(d, v->t, payload, len, full, 0, sink, v, &n, err);
-			if (rc) {
-				irs__errprefix(err, "backup %s: segment %s: frame %u at byte %llu", bname, seg->path,
-					       v->frame, (unsigned long long)off);
-				decode_failed = true;
-				break;
-			}
-			records += n;
-		}
-		uint32_t frames = r.frame_index, crc = r.crc;
-		irs__segment_close(&r);
-		if (rc < 0) {
-			if (!decode_failed)
-				irs__errprefix(err, "backup %s", bname);
+		v->scan = (irs_segment_scan){.mem = v->mem, .dirfd = c->dirfd, .path = seg->path,
+					     .table = tb->table, .t = v->t, .full = full, .backup = bname};
+		int rc = irs__segment_scan(&v->scan, d, sink, v, err);
+		if (rc)
 			return rc;
-		}
+		uint32_t frames = v->scan.frames, crc = v->scan.crc;
+		uint64_t records = v->scan.records;
 		if (v->pass == 1) {
 			if (frames != seg->frames || records != seg->records)
 				return irs__seterr(err, IRS_ECORRUPT,

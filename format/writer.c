@@ -148,7 +148,7 @@ void irs__remove_tree_at(int dirfd, const char *rel)
 	while ((e = readdir(d))) {
 		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
 			continue;
-		if (e->d_type == DT_DIR)
+		if (e->d_type == DT_DIR || e->d_type == DT_UNKNOWN) /* a non-directory is unlinked */
 			irs__remove_tree_at(fd, e->d_name);
 		else
 			unlinkat(fd, e->d_name, 0);

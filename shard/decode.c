@@ -2,7 +2,7 @@
  * decode.c: the decoder job of a shard (the BEGIN message of shard.h's protocol).
  *
  * Every shard takes frames of the current backup from the plan's shared cursor, reads
- * and decodes each (format/segment.c, format/batch.c) and appends every change record
+ * and decodes each (format/segment.c, format/batch_decode.c) and appends every change record
  * to the run of the shard that owns its key. A full run is pushed to its owner's inbox
  * (wait-free enqueue), so the queue sees one node per run, not per change. Between
  * frames the decoder handles the runs other decoders sent it, so a full backup is

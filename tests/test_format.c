@@ -2754,7 +2754,7 @@ static void test_batch_validation(void **state)
 		free(buf);
 		irs_collection_close(c);
 		if (rc != IRS_ENOMEM)
-			fail_msg("decoding with a failing allocator: %s \"%s\", want IRS_ENOMEM (format/batch.c "
+			fail_msg("decoding with a failing allocator: %s \"%s\", want IRS_ENOMEM (format/batch_decode.c "
 				 "reports a failed arena allocation as a corrupt payload)",
 				 irs_err_name(rc), err.message);
 		assert_int_equal(atomic_load(&fm.used), 0);

@@ -14,12 +14,8 @@
 # that does not name the limit into a warning instead of a failure.
 set -euo pipefail
 BIN=$1
-W=$(mktemp -d)
-trap 'rm -rf "$W"' EXIT
+. "$(dirname "$0")/lib.sh"
 STRICT=${IRS_STRICT_LIMIT_ERRORS:-1}
-fails=0
-ok() { echo "ok   $1"; }
-bad() { echo "FAIL $1"; fails=$((fails+1)); }
 SECONDS=0
 
 C=$W/c

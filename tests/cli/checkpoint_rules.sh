@@ -18,13 +18,7 @@
 #               the beginning to the right result, the user's files untouched.
 set -euo pipefail
 BIN=$1
-W=$(mktemp -d)
-trap 'rm -rf "$W"' EXIT
-fails=0
-ok() { echo "ok   $1"; }
-bad() { echo "FAIL $1"; fails=$((fails+1)); }
-# run CMD...: sets rc, err (stderr) and nlines (its line count)
-run() { set +e; "$@" >"$W/stdout" 2>"$W/stderr"; rc=$?; set -e; err=$(cat "$W/stderr"); nlines=$(grep -c . "$W/stderr" || true); }
+. "$(dirname "$0")/lib.sh"
 expect() { # name want_rc substring...
   local name=$1 want=$2; shift 2
   if [ "$rc" != "$want" ] || [ "$nlines" != 1 ]; then bad "$name: exit $rc (want $want), $nlines lines: $err"; return; fi
@@ -128,11 +122,11 @@ expect "checkpoint data damaged" 3 "checkpoint of backup inc-007 ($K/$cur): segm
   "to start over, remove $K/CURRENT or rerun with --checkpoint-restart"
 mkdir "$K/ckpt-mine" && echo mine > "$K/ckpt-mine/f"
 run "$BIN" restore "$C" --shards 2 --checkpoint "$K" --checkpoint-restart
-if [ "$rc" = 0 ] && [ "$(grep '^  table' "$W/stdout")" = "$ref" ] && ! grep -q "resumed" "$W/stderr" &&
+if [ "$rc" = 0 ] && [ "$(grep '^  table' "$W/out")" = "$ref" ] && ! grep -q "resumed" "$W/err" &&
    [ -f "$K/ckpt-mine/f" ]; then
   ok "--checkpoint-restart: restored from the beginning, the right tables, the user's files kept"
 else
-  bad "--checkpoint-restart: exit $rc: $(cat "$W/stdout" "$W/stderr")"
+  bad "--checkpoint-restart: exit $rc: $(cat "$W/out" "$W/err")"
 fi
 run "$BIN" restore "$C" --quiet --checkpoint-restart
 expect "--checkpoint-restart without --checkpoint" 2 "--checkpoint-restart needs --checkpoint DIR"

@@ -9,13 +9,7 @@ set -euo pipefail
 BIN=$1
 SRC=$2
 GEN="python3 $SRC/tests/ydb/ydb_dump.py"
-W=$(mktemp -d)
-trap 'rm -rf "$W"' EXIT
-fails=0
-ok() { echo "ok   $1"; }
-bad() { echo "FAIL $1"; fails=$((fails+1)); }
-# run CMD...: sets rc and err (stderr), keeps stdout in $W/out
-run() { set +e; "$@" >"$W/out" 2>"$W/err"; rc=$?; set -e; err=$(cat "$W/err"); }
+. "$(dirname "$0")/lib.sh"
 tree_hash() { (cd "$1" && find . -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum); }
 no_staging() { ! ls -a "$1" | grep -q '\.import-'; }
 

@@ -9,11 +9,7 @@
 # a real ENOSPC.
 set -euo pipefail
 BIN=$1
-W=$(mktemp -d)
-trap 'rm -rf "$W"' EXIT
-fails=0
-ok() { echo "ok   $1"; }
-bad() { echo "FAIL $1"; fails=$((fails+1)); }
+. "$(dirname "$0")/lib.sh"
 # limited KB CMD...: runs CMD with files limited to KB kilobytes; sets rc and err
 limited() {
   local kb=$1; shift

@@ -15,11 +15,8 @@
 set -euo pipefail
 BIN=$1
 "$BIN" --version | grep -q '^test hooks' || { echo "skipped: $BIN has no test hooks"; exit 77; }
-W=$(mktemp -d)
-trap 'rm -rf "$W"' EXIT
-fails=0 rounds=0
-ok() { echo "ok   $1"; }
-bad() { echo "FAIL $1"; fails=$((fails+1)); }
+. "$(dirname "$0")/lib.sh"
+rounds=0
 SECONDS=0
 
 C=$W/c
