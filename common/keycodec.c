@@ -28,6 +28,10 @@
 
 #include <string.h>
 
+/* XXH3 compiled in here rather than called in the shared libxxhash: keys are short,
+ * and the inlined short-input paths skip the call and the length dispatch (this is
+ * the hash of every change a restore decodes). Same algorithm, same values. */
+#define XXH_INLINE_ALL
 #include <xxhash.h>
 
 static inline void store_be32(uint8_t *p, uint32_t v)
@@ -82,7 +86,9 @@ size_t irs__key_part_bound(irs_type type, const irs_value *v)
 	return 2u * v->v.s.len + 2u;
 }
 
-size_t irs__key_encode_part(irs_type ty, const uint8_t *v, size_t len, uint8_t *out, size_t room)
+/* irs__key_encode_part, inlined into irs__key_encode (reads and gets encode every
+ * key they look up through it). */
+static inline size_t encode_part(irs_type ty, const uint8_t *v, size_t len, uint8_t *out, size_t room)
 {
 	uint8_t w = irs__type_width(ty);
 	if (w) {
@@ -135,6 +141,11 @@ size_t irs__key_encode_part(irs_type ty, const uint8_t *v, size_t len, uint8_t *
 	return n;
 }
 
+size_t irs__key_encode_part(irs_type ty, const uint8_t *v, size_t len, uint8_t *out, size_t room)
+{
+	return encode_part(ty, v, len, out, room);
+}
+
 size_t irs__key_encode(const irs_schema_table *t, const irs_value *row, uint8_t *out, size_t cap)
 {
 	size_t limit = cap < IRS_MAX_KEY_BYTES ? cap : IRS_MAX_KEY_BYTES;
@@ -158,7 +169,7 @@ size_t irs__key_encode(const irs_schema_table *t, const irs_value *row, uint8_t 
 			break;
 		default: irs__store_le64(stored, v->v.u64); break;
 		}
-		size_t w = irs__key_encode_part(ty, src, len, out + n, limit - n);
+		size_t w = encode_part(ty, src, len, out + n, limit - n);
 		if (!w)
 			return 0;
 		n += w;
