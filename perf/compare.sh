@@ -64,6 +64,8 @@ for x in "$B" $P/irs_naive_loop $P/irs_ceiling $P/irs_sqlite_apply; do
 done
 command -v gnuplot >/dev/null || { echo "gnuplot missing: apt-get install gnuplot-nox" >&2; exit 2; }
 TIME=/usr/bin/time
+# the code measured: taken now, so commits made while this runs do not relabel it
+COMMIT="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo +changes)"
 [ -x $TIME ] || { echo "missing /usr/bin/time (apt-get install time)" >&2; exit 2; }
 
 # The reference ceiling: a fixed program beside the checkout, never built from here.
@@ -254,7 +256,7 @@ print(json.dumps({
   "pair_same_full": "$SAME_FULL", "run_timeout": $RUN_TIMEOUT,
   "reference": "$REF", "reference_dir": "$REF_DIR", "reference_env": "${REF_ENV[*]}",
   "reference_args": "${REF_ARGS[*]}",
-  "commit": "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo +changes)",
+  "commit": "$COMMIT",
   "version": "$("$B" --version 2>/dev/null | head -1)"}))
 PY
 python3 perf/compare_report.py "$WORK" "$OUT"
