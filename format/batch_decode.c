@@ -28,10 +28,6 @@
  * Everything that could make a later stage misbehave is checked here, so records are
  * trusted downstream.
  */
-/* XXH3 compiled into this file (not called in the shared libxxhash): it hashes one short
- * row per change here; same algorithm, same values. Before any include that reaches
- * xxhash.h. */
-#define XXH_INLINE_ALL
 #include "batch.h"
 
 #include "common/copy.h"

@@ -17,10 +17,6 @@
  * INVARIANT (checked by irs__part_check): while tracking, p->digest equals the sum of
  * irs__row_digest() over the rows decoded to irs_value, the digest's definition.
  */
-/* XXH3 compiled into this file (not called in the shared libxxhash): it hashes one short
- * row per change here; same algorithm, same values. Before any include that reaches
- * xxhash.h. */
-#define XXH_INLINE_ALL
 #include "shard/table_impl.h"
 
 #include "common/copy.h"
