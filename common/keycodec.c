@@ -28,10 +28,6 @@
 
 #include <string.h>
 
-/* XXH3 compiled in here rather than called in the shared libxxhash: keys are short,
- * and the inlined short-input paths skip the call and the length dispatch (this is
- * the hash of every change a restore decodes). Same algorithm, same values. */
-#define XXH_INLINE_ALL
 #include <xxhash.h>
 
 static inline void store_be32(uint8_t *p, uint32_t v)
