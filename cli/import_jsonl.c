@@ -326,17 +326,26 @@ static int expect_end(irs_importer *im, irs_json_scanner *s)
 	return json_syntax_err(im, s);
 }
 
+/* Starts scanning line as one JSON object: one `what` (row, change) per line. */
+static int open_object(irs_importer *im, irs_json_scanner *s, char *line, size_t len, const char *what)
+{
+	irs_json_init(s, line, len);
+	int tok = irs_json_next(s);
+	if (tok == IRS_JSON_ERROR)
+		return json_syntax_err(im, s);
+	if (tok != IRS_JSON_OBJECT_BEGIN)
+		return irs_import_error(im, s->tok_col, "expected a JSON object (one %s per line), got %s", what,
+					tok_kind(tok));
+	return 0;
+}
+
 static int jsonl_row(irs_importer *im, char *line, size_t len)
 {
 	irs_json_scanner s;
-	irs_json_init(&s, line, len);
-	int tok = irs_json_next(&s);
-	if (tok == IRS_JSON_ERROR)
-		return json_syntax_err(im, &s);
-	if (tok != IRS_JSON_OBJECT_BEGIN)
-		return irs_import_error(im, s.tok_col, "expected a JSON object (one row per line), got %s",
-			      tok_kind(tok));
-	int rc = json_members(im, &s, line, IRS_IMPORT_MODE_FULL);
+	int rc = open_object(im, &s, line, len, "row");
+	if (rc)
+		return rc;
+	rc = json_members(im, &s, line, IRS_IMPORT_MODE_FULL);
 	if (!rc)
 		rc = expect_end(im, &s);
 	if (!rc)
@@ -351,13 +360,10 @@ static int jsonl_change(irs_importer *im, char *line, size_t len)
 	static const char shape[] =
 		"a change is {\"op\": \"upsert\", \"row\": {...}} or {\"op\": \"erase\", \"key\": {...}}";
 	irs_json_scanner s;
-	irs_json_init(&s, line, len);
-	int tok = irs_json_next(&s);
-	if (tok == IRS_JSON_ERROR)
-		return json_syntax_err(im, &s);
-	if (tok != IRS_JSON_OBJECT_BEGIN)
-		return irs_import_error(im, s.tok_col, "expected a JSON object (one change per line), got %s",
-			      tok_kind(tok));
+	int rc = open_object(im, &s, line, len, "change");
+	if (rc)
+		return rc;
+	int tok;
 	int op = -1;              /* IRS_IMPORT_MODE_UPSERT or IRS_IMPORT_MODE_ERASE */
 	int body = -1;            /* IRS_IMPORT_MODE_UPSERT: "row" seen; IRS_IMPORT_MODE_ERASE: "key" seen */
 	size_t op_col = 0;
@@ -405,7 +411,7 @@ static int jsonl_change(irs_importer *im, char *line, size_t len)
 			if (tok != IRS_JSON_OBJECT_BEGIN)
 				return irs_import_error(im, s.tok_col, "\"%.*s\" must be an object, got %s", shown,
 					      k, tok_kind(tok));
-			int rc = json_members(im, &s, line, mode);
+			rc = json_members(im, &s, line, mode);
 			if (rc)
 				return rc;
 		} else {
@@ -414,7 +420,7 @@ static int jsonl_change(irs_importer *im, char *line, size_t len)
 				      c >= 0 ? " (this looks like a rows file: use --full)" : "");
 		}
 	}
-	int rc = expect_end(im, &s);
+	rc = expect_end(im, &s);
 	if (rc)
 		return rc;
 	if (op < 0)

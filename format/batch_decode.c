@@ -246,6 +246,19 @@ static inline int take_value(irs_batch_decoder *d, const irs_schema_column *col,
 	return 0;
 }
 
+/* take_value, and for the first FAST_COLS columns keeps the value where the row digest
+ * finds it again. */
+static inline int take_and_keep(irs_batch_decoder *d, const irs_schema_column *col, uint32_t c,
+				uint32_t r, const uint8_t **src, uint32_t *vlen, irs_error *err)
+{
+	int rc = take_value(d, col, c, r, src, vlen, err);
+	if (!rc && c < FAST_COLS) {
+		d->vsrc[c] = *src;
+		d->vlen[c] = *vlen;
+	}
+	return rc;
+}
+
 /* Takes key column k's value for change r and encodes it at d->key + *n. */
 static inline int encode_key_part(irs_batch_decoder *d, const irs_schema_table *t, uint32_t k,
 				  uint32_t r, size_t *n, irs_error *err)
@@ -254,13 +267,9 @@ static inline int encode_key_part(irs_batch_decoder *d, const irs_schema_table *
 	const irs_schema_column *col = &t->cols[c];
 	const uint8_t *src = NULL;
 	uint32_t vlen = 0;
-	int rc = take_value(d, col, c, r, &src, &vlen, err);
+	int rc = take_and_keep(d, col, c, r, &src, &vlen, err);
 	if (rc)
 		return rc;
-	if (c < FAST_COLS) {
-		d->vsrc[c] = src;
-		d->vlen[c] = vlen;
-	}
 	size_t w = irs__key_encode_part(col->type, src, vlen, d->key + *n, IRS_MAX_KEY_BYTES - *n);
 	if (!w)
 		return irs__seterr(err, IRS_ECORRUPT, "change %u: encoded key longer than %u bytes", r,
@@ -334,13 +343,9 @@ static inline int put_value(irs_batch_decoder *d, const irs_schema_table *t, uin
 	const irs_schema_column *col = &t->cols[c];
 	const uint8_t *src = NULL;
 	uint32_t vlen = 0;
-	int rc = take_value(d, col, c, r, &src, &vlen, err);
+	int rc = take_and_keep(d, col, c, r, &src, &vlen, err);
 	if (rc)
 		return rc;
-	if (c < FAST_COLS) {
-		d->vsrc[c] = src;
-		d->vlen[c] = vlen;
-	}
 	if (!col->width) {
 		irs__store_le32(*vp, vlen);
 		*vp += 4;
