@@ -246,6 +246,16 @@ static inline int take_value(irs_batch_decoder *d, const irs_schema_column *col,
 	return 0;
 }
 
+/* The record bytes of var column c's next value (4 + its length), peeked at without
+ * taking it; take_value checks the length against the data. */
+static inline size_t var_value_bytes(const irs_batch_decoder *d, uint32_t c)
+{
+	const irs_col_slice *cs = &d->col[c];
+	size_t k = d->cursor[c];
+	uint32_t l = (k + 1) * 4 <= cs->lengths_len ? irs__load_le32(cs->lengths + 4 * k) : 0;
+	return 4u + (l <= IRS_MAX_VALUE_BYTES ? l : 0);
+}
+
 /* take_value, and for the first FAST_COLS columns keeps the value where the row digest
  * finds it again. */
 static inline int take_and_keep(irs_batch_decoder *d, const irs_schema_column *col, uint32_t c,
@@ -325,11 +335,7 @@ static int value_bytes(irs_batch_decoder *d, const irs_schema_table *t, const ir
 			sz += col->width;
 			continue;
 		}
-		/* peek at the length; take_value checks it against the data */
-		const irs_col_slice *cs = &d->col[c];
-		size_t k = d->cursor[c];
-		uint32_t l = (k + 1) * 4 <= cs->lengths_len ? irs__load_le32(cs->lengths + 4 * k) : 0;
-		sz += 4u + (l <= IRS_MAX_VALUE_BYTES ? l : 0);
+		sz += var_value_bytes(d, c);
 	}
 	*bytes = sz;
 	return 0;
@@ -512,10 +518,7 @@ static int fast_change(irs_batch_decoder *d, const irs_schema_table *t, const fa
 			vbytes += col->width;
 			continue;
 		}
-		const irs_col_slice *cs = &d->col[c];
-		size_t k = d->cursor[c];
-		uint32_t l = (k + 1) * 4 <= cs->lengths_len ? irs__load_le32(cs->lengths + 4 * k) : 0;
-		vbytes += 4u + (l <= IRS_MAX_VALUE_BYTES ? l : 0);
+		vbytes += var_value_bytes(d, c);
 	}
 	const uint32_t B = t->value_bitmap_bytes;
 	uint64_t hash = irs__key_hash(d->key, klen);
