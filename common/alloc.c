@@ -133,16 +133,6 @@ void irs__strfree(irs_mem *m, char *s)
 		irs__free(m, s, strlen(s) + 1);
 }
 
-bool irs__mem_reserve(irs_mem *m, uint64_t size)
-{
-	return charge(m, size);
-}
-
-void irs__mem_release(irs_mem *m, uint64_t size)
-{
-	uncharge(m, size);
-}
-
 irs_mem *irs__mem_default(void)
 {
 	static irs_mem mem = {

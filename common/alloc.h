@@ -38,14 +38,6 @@ void irs__free(irs_mem *m, void *p, size_t size);
 char *irs__strdup(irs_mem *m, const char *s);
 void irs__strfree(irs_mem *m, char *s);
 
-/*
- * Reserves `size` bytes of the limit without allocating (memory the caller will
- * allocate outside irs_mem, such as fresh arena chunks touched later). Returns false
- * when over the limit. irs__mem_release gives it back.
- */
-bool irs__mem_reserve(irs_mem *m, uint64_t size);
-void irs__mem_release(irs_mem *m, uint64_t size);
-
 static inline bool irs__mem_over_limit(irs_mem *m)
 {
 	return atomic_load_explicit(&m->limit_hit, memory_order_relaxed) != 0;

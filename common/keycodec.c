@@ -44,16 +44,6 @@ static inline void store_be64(uint8_t *p, uint64_t v)
 	store_be32(p + 4, (uint32_t)v);
 }
 
-static inline uint32_t load_be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
-}
-
-static inline uint64_t load_be64(const uint8_t *p)
-{
-	return (uint64_t)load_be32(p) << 32 | load_be32(p + 4);
-}
-
 #define SIGN32 0x80000000u
 #define SIGN64 0x8000000000000000u
 
@@ -193,12 +183,12 @@ int irs__key_decode(const irs_schema_table *t, const uint8_t *key, size_t key_le
 					return IRS_ECORRUPT;
 				v->v.b = *p;
 				break;
-			case IRS_TYPE_INT32: v->v.i64 = (int32_t)(load_be32(p) ^ SIGN32); break;
-			case IRS_TYPE_UINT32: v->v.u64 = load_be32(p); break;
+			case IRS_TYPE_INT32: v->v.i64 = (int32_t)(irs__load_be32(p) ^ SIGN32); break;
+			case IRS_TYPE_UINT32: v->v.u64 = irs__load_be32(p); break;
 			case IRS_TYPE_INT64:
-			case IRS_TYPE_TIMESTAMP: v->v.i64 = (int64_t)(load_be64(p) ^ SIGN64); break;
-			case IRS_TYPE_UINT64: v->v.u64 = load_be64(p); break;
-			case IRS_TYPE_DOUBLE: v->v.d = key_to_double(load_be64(p)); break;
+			case IRS_TYPE_TIMESTAMP: v->v.i64 = (int64_t)(irs__load_be64(p) ^ SIGN64); break;
+			case IRS_TYPE_UINT64: v->v.u64 = irs__load_be64(p); break;
+			case IRS_TYPE_DOUBLE: v->v.d = key_to_double(irs__load_be64(p)); break;
 			default: return IRS_ECORRUPT;
 			}
 			v->state = IRS_VALUE_SET;

@@ -38,6 +38,17 @@ size_t irs__key_encode(const irs_schema_table *t, const irs_value *row, uint8_t 
  */
 size_t irs__key_encode_part(irs_type ty, const uint8_t *v, size_t len, uint8_t *out, size_t room);
 
+/* Big-endian reads, the byte order of encoded fixed-width key parts. */
+static inline uint32_t irs__load_be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
+}
+
+static inline uint64_t irs__load_be64(const uint8_t *p)
+{
+	return (uint64_t)irs__load_be32(p) << 32 | irs__load_be32(p + 4);
+}
+
 /* Upper bound of the encoded length of one key column value. */
 size_t irs__key_part_bound(irs_type type, const irs_value *v);
 

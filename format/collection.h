@@ -64,12 +64,6 @@ int irs__schema_build(irs_mem *mem, const Increstore__Manifest *m, irs_schema_ta
 		      irs_error *err);
 void irs__schema_free(irs_mem *mem, irs_schema_table *t, uint32_t n);
 
-/* Chain index of the full backup that a restore up to `upto` starts from. */
-static inline uint32_t irs__collection_base(const irs_collection *c, uint32_t upto)
-{
-	return c->backups[upto].base;
-}
-
 /* Checks that a relative path stays inside the collection (no "..", not absolute). */
 int irs__path_check(const char *rel);
 

@@ -21,16 +21,7 @@
 
 #include "common/copy.h"
 #include "common/digest.h"
-
-static inline uint32_t be32(const uint8_t *k)
-{
-	return (uint32_t)k[0] << 24 | (uint32_t)k[1] << 16 | (uint32_t)k[2] << 8 | k[3];
-}
-
-static inline uint64_t be64(const uint8_t *k)
-{
-	return (uint64_t)be32(k) << 32 | be32(k + 4);
-}
+#include "common/keycodec.h"
 
 /* Length of an encoded string key part at k (0x00 escaped as 0x00 0xFF, ended by
  * 0x00 0x00): the bytes it takes in the key and, in *len, the unescaped length. */
@@ -56,13 +47,13 @@ static inline uint8_t *put_key_fixed(uint8_t *o, irs_type ty, const uint8_t *k)
 	*o++ = 1;
 	switch (ty) {
 	case IRS_TYPE_BOOL: *o = k[0]; return o + 1;
-	case IRS_TYPE_INT32: irs__store_le32(o, be32(k) ^ 0x80000000u); return o + 4;
-	case IRS_TYPE_UINT32: irs__store_le32(o, be32(k)); return o + 4;
+	case IRS_TYPE_INT32: irs__store_le32(o, irs__load_be32(k) ^ 0x80000000u); return o + 4;
+	case IRS_TYPE_UINT32: irs__store_le32(o, irs__load_be32(k)); return o + 4;
 	case IRS_TYPE_INT64:
-	case IRS_TYPE_TIMESTAMP: irs__store_le64(o, be64(k) ^ 0x8000000000000000u); return o + 8;
-	case IRS_TYPE_UINT64: irs__store_le64(o, be64(k)); return o + 8;
+	case IRS_TYPE_TIMESTAMP: irs__store_le64(o, irs__load_be64(k) ^ 0x8000000000000000u); return o + 8;
+	case IRS_TYPE_UINT64: irs__store_le64(o, irs__load_be64(k)); return o + 8;
 	default: { /* double, see digest_key_part */
-		uint64_t v = be64(k);
+		uint64_t v = irs__load_be64(k);
 		irs__store_le64(o, (v & 0x8000000000000000u) ? v ^ 0x8000000000000000u : ~v);
 		return o + 8;
 	}

@@ -7,8 +7,7 @@
 #   bash checkpoint_kill.sh <increstore-binary> <source-dir>
 set -euo pipefail
 BIN=$1
-W=$(mktemp -d)
-trap 'rm -rf "$W"' EXIT
+. "$(dirname "$0")/lib.sh"
 "$BIN" gen "$W/c" --rows 8000 --incrementals 40 --changes 600 --seed 7 -q
 "$BIN" restore "$W/c" --quiet --shards 3 --out "$W/ref.jsonl"
 ref_digest=$("$BIN" restore "$W/c" --shards 3 2>/dev/null | sed -n 's/.*digest \([0-9a-f]*\).*/\1/p')
@@ -47,11 +46,10 @@ echo "ok   $ROUNDS killed restores finished identical ($resumed resumed from a c
 [ "$resumed" -ge 3 ] || { echo "FAIL: too few runs resumed ($resumed)"; exit 1; }
 
 # refusals: another target, another collection
-code() { set +e; "$@" >/dev/null 2>"$W/stderr"; local rc=$?; set -e; echo $rc; }
 "$BIN" restore "$W/c" --quiet --upto inc-020 --checkpoint "$W/ckx" --checkpoint-seconds 0 --checkpoint-every 10
 rc=$(code "$BIN" restore "$W/c" --quiet --checkpoint "$W/ckx")
-[ "$rc" = 2 ] && grep -q "up to inc-020, not up to inc-040" "$W/stderr" || { echo "FAIL other target: $rc $(cat "$W/stderr")"; exit 1; }
+[ "$rc" = 2 ] && grep -q "up to inc-020, not up to inc-040" "$W/err" || { echo "FAIL other target: $rc $(cat "$W/err")"; exit 1; }
 "$BIN" gen "$W/d" --rows 100 --incrementals 40 --changes 10 --seed 8 -q
 rc=$(code "$BIN" restore "$W/d" --quiet --upto inc-020 --checkpoint "$W/ckx")
-[ "$rc" = 2 ] && grep -q "belongs to collection" "$W/stderr" || { echo "FAIL other collection: $rc $(cat "$W/stderr")"; exit 1; }
+[ "$rc" = 2 ] && grep -q "belongs to collection" "$W/err" || { echo "FAIL other collection: $rc $(cat "$W/err")"; exit 1; }
 echo "ok   checkpoints of another target or collection are refused"

@@ -11,16 +11,7 @@
 #   bash export_formats.sh <increstore-binary> <source-dir>
 set -euo pipefail
 BIN=$1
-W=$(mktemp -d)
-trap 'rm -rf "$W"' EXIT
-fails=0
-check() { # name expected actual
-	if [ "$2" != "$3" ]; then
-		echo "FAIL $1"; echo "--- expected"; echo "$2"; echo "--- actual"; echo "$3"; fails=$((fails + 1))
-	else
-		echo "ok   $1"
-	fi
-}
+. "$(dirname "$0")/lib.sh"
 
 # ---- doubles: spelling and key order
 cat >"$W/d.json" <<'EOF'

@@ -13,18 +13,7 @@
 #   bash partition_diff.sh <increstore-binary> <source-dir>
 set -euo pipefail
 BIN=$1
-W=$(mktemp -d)
-trap 'rm -rf "$W"' EXIT
-fails=0
-check() { # name expected actual
-  if [ "$2" != "$3" ]; then
-    echo "FAIL $1"; echo "--- expected"; echo "$2" | head -20; echo "--- actual"; echo "$3" | head -20
-    fails=$((fails+1))
-  else
-    echo "ok   $1"
-  fi
-}
-code() { set +e; "$@" >"$W/stdout" 2>"$W/stderr"; local rc=$?; set -e; echo $rc; }
+. "$(dirname "$0")/lib.sh"
 has() { # name pattern file: the file holds the pattern
   if grep -q -- "$2" "$3"; then echo "ok   $1"; else
     echo "FAIL $1: no '$2' in:"; cat "$3"; fails=$((fails+1)); fi
@@ -48,7 +37,7 @@ for i in 0 1 2; do
   check "partition $i/3 exit code" 0 "$rc"
 done
 check "check-partitions K=3" 0 "$(code "$BIN" check-partitions "$C" "$W/p0.json" "$W/p1.json" "$W/p2.json")"
-has "check-partitions says OK" "OK: the 3 partitions add up" "$W/stdout"
+has "check-partitions says OK" "OK: the 3 partitions add up" "$W/out"
 for t in t1 t2; do
   check "union of the partitions = whole restore ($t)" "$(sort "$W/whole/$t.jsonl")" \
     "$(cat "$W/p0/$t.jsonl" "$W/p1/$t.jsonl" "$W/p2/$t.jsonl" | sort)"
@@ -70,7 +59,7 @@ for t in t1 t2; do
     "$(tail -q -n +2 "$W/u0.csv/$t.csv" "$W/u1.csv/$t.csv" | sort)"
 done
 check "files of another backup" 1 "$(code "$BIN" check-partitions "$C" "$W/u0.json" "$W/u1.json")"
-has "... named" "u0.json: a restore up to backup inc-002, not up to inc-006" "$W/stderr"
+has "... named" "u0.json: a restore up to backup inc-002, not up to inc-006" "$W/err"
 
 # SQLite and compacted-collection outputs
 sum=0
@@ -85,25 +74,25 @@ check "a partition as a compacted collection" "$(tables_of "$W/p1.json")" "$(tab
 
 # refusals
 check "missing partition" 1 "$(code "$BIN" check-partitions "$C" "$W/p0.json" "$W/p2.json")"
-has "... named" "partition 1/3 is missing" "$W/stderr"
+has "... named" "partition 1/3 is missing" "$W/err"
 check "duplicated partition" 1 "$(code "$BIN" check-partitions "$C" "$W/p0.json" "$W/p1.json" "$W/p1.json" "$W/p2.json")"
-has "... named" "partition 1/3 appears twice" "$W/stderr"
+has "... named" "partition 1/3 appears twice" "$W/err"
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1]))
 t=d["tables"][1]; t["digest"]="%016x" % ((int(t["digest"],16)+1) % 2**64); json.dump(d, open(sys.argv[2],"w"))' \
   "$W/p2.json" "$W/p2t.json"
 check "tampered digest" 1 "$(code "$BIN" check-partitions "$C" "$W/p0.json" "$W/p1.json" "$W/p2t.json")"
-has "... names the table" "table t2: the 3 partitions add up to" "$W/stderr"
+has "... names the table" "table t2: the 3 partitions add up to" "$W/err"
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); d["tables"][0]["rows"] += 1
 json.dump(d, open(sys.argv[2],"w"))' "$W/p0.json" "$W/p0r.json"
 check "tampered row count" 1 "$(code "$BIN" check-partitions "$C" "$W/p0r.json" "$W/p1.json" "$W/p2.json")"
-has "... names the table" "table t1: " "$W/stderr"
+has "... names the table" "table t1: " "$W/err"
 check "mixed K" 1 "$(code "$BIN" check-partitions "$C" "$W/p0.json" "$W/p1.json" "$W/p2.json" "$W/u1.json")"
-has "... named" "every file must be of the same K" "$W/stderr"
+has "... named" "every file must be of the same K" "$W/err"
 echo '{"status": "ok"' > "$W/bad.json"
 check "invalid statistics file" 3 "$(code "$BIN" check-partitions "$C" "$W/p0.json" "$W/bad.json")"
-has "... named" "bad.json" "$W/stderr"
+has "... named" "bad.json" "$W/err"
 check "missing statistics file" 3 "$(code "$BIN" check-partitions "$C" "$W/nope.json")"
-has "... named" "nope.json" "$W/stderr"
+has "... named" "nope.json" "$W/err"
 echo '{"status": "ok"}' > "$W/old.json"
 check "statistics without a partition" 3 "$(code "$BIN" check-partitions "$C" "$W/old.json")"
 check "no statistics files" 2 "$(code "$BIN" check-partitions "$C")"
@@ -113,7 +102,7 @@ for bad in 3/3 0/0 1/4097 x/2 1/ /3 -1/3 "1/3x" 4096/4096; do
 done
 check "restore --partition 4095/4096" 0 "$(code "$BIN" restore "$C" -q --partition 4095/4096)"
 check "--partition with --checkpoint" 2 "$(code "$BIN" restore "$C" -q --partition 1/2 --checkpoint "$W/ck")"
-has "... says why" "checkpoints cannot be combined" "$W/stderr"
+has "... says why" "checkpoints cannot be combined" "$W/err"
 
 # a collection made by add records no expected state: --reference
 cat > "$W/schema.json" <<'EOF'
@@ -126,7 +115,7 @@ for i in $(seq 1 200); do echo "{\"id\": $i, \"v\": \"r$i\"}"; done > "$W/a_full
 "$BIN" restore "$W/a" -q --stats-json "$W/a_whole.json"
 for i in 0 1; do "$BIN" restore "$W/a" -q --partition $i/2 --stats-json "$W/a$i.json"; done
 check "no expected state" 1 "$(code "$BIN" check-partitions "$W/a" "$W/a0.json" "$W/a1.json")"
-has "... names the table" "table t: the manifest records no expected state" "$W/stderr"
+has "... names the table" "table t: the manifest records no expected state" "$W/err"
 check "--reference" 0 "$(code "$BIN" check-partitions "$W/a" --reference "$W/a_whole.json" "$W/a0.json" "$W/a1.json")"
 check "--reference of another partition set" 3 \
   "$(code "$BIN" check-partitions "$W/a" --reference "$W/a0.json" "$W/a0.json" "$W/a1.json")"
@@ -172,7 +161,7 @@ check "--to defaults to the last backup" "$(cat "$W/sq-inc-006-inc-009.diff/t2.j
 check "from = to: no changes" 0 "$(code "$BIN" diff "$D" --from inc-003 --to inc-003 --table t1 --out "$W/none.jsonl")"
 check "... an empty file" "" "$(cat "$W/none.jsonl")"
 check "from after to" 2 "$(code "$BIN" diff "$D" --from inc-004 --to inc-002 --out "$W/x/")"
-has "... says so" "comes after" "$W/stderr"
+has "... says so" "comes after" "$W/err"
 check "several tables need --table or DIR/" 2 "$(code "$BIN" diff "$D" --from inc-001 --out "$W/x.jsonl")"
 check "unknown --from" 2 "$(code "$BIN" diff "$D" --from nope --out "$W/x/")"
 check "unknown --to" 2 "$(code "$BIN" diff "$D" --from inc-001 --to nope --out "$W/x/")"

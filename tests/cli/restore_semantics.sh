@@ -5,17 +5,7 @@
 #   bash restore_semantics.sh <increstore-binary> <source-dir>
 set -euo pipefail
 BIN=$1
-W=$(mktemp -d)
-trap 'rm -rf "$W"' EXIT
-fails=0
-check() { # name expected actual
-  if [ "$2" != "$3" ]; then
-    echo "FAIL $1"; echo "--- expected"; echo "$2"; echo "--- actual"; echo "$3"; fails=$((fails+1))
-  else
-    echo "ok   $1"
-  fi
-}
-code() { set +e; "$@" >/dev/null 2>"$W/stderr"; local rc=$?; set -e; echo $rc; }
+. "$(dirname "$0")/lib.sh"
 
 cat > "$W/schema.json" <<'EOF'
 {"table": "t", "columns": [{"name": "id", "type": "Uint64"}, {"name": "a", "type": "int32"},
@@ -121,8 +111,8 @@ check "io: missing collection" 4 "$(code "$BIN" restore "$W/missing")"
 seg=$(ls "$C"/data/b000002-*/*.seg | head -1)
 printf '\xff' | dd of="$seg" bs=1 seek=30 conv=notrunc status=none
 check "corrupt: exit 3" 3 "$(code "$BIN" restore "$C" --quiet --upto i3)"
-check "corrupt: one line naming the frame" 1 "$(grep -c 'frame 0 at byte 16' "$W/stderr")"
-check "corrupt: says where the tables are" 1 "$(grep -c 'restored through backup f1' "$W/stderr")"
+check "corrupt: one line naming the frame" 1 "$(grep -c 'frame 0 at byte 16' "$W/err")"
+check "corrupt: says where the tables are" 1 "$(grep -c 'restored through backup f1' "$W/err")"
 
 echo "$fails failed"
 [ "$fails" = 0 ]
