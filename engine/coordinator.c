@@ -31,6 +31,7 @@
 static const size_t restore_options_size[] = {
 	0, IRS_OPTIONS_END(irs_restore_options, checkpoint_seconds), /* 1: 0.1.0 */
 	IRS_OPTIONS_END(irs_restore_options, staging_budget),         /* 2: partitions, staging budget */
+	IRS_OPTIONS_END(irs_restore_options, coordinator_decodes),    /* 3: the coordinator decodes */
 };
 #define RESTORE_OPTIONS_VERSIONS (sizeof restore_options_size / sizeof restore_options_size[0] - 1)
 
@@ -49,7 +50,7 @@ void irs_restore_options_init(irs_restore_options *o, uint32_t version)
 	irs__options_init(o, &d, version, restore_options_size, RESTORE_OPTIONS_VERSIONS);
 }
 
-static uint32_t default_shards(void)
+static uint32_t online_cpus(void)
 {
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
 	return n < 1 ? 1 : n > IRS_MAX_SHARDS ? IRS_MAX_SHARDS : (uint32_t)n;
@@ -73,6 +74,25 @@ static void report_progress(irs_restore *r, uint32_t backup, uint32_t done, uint
 	r->o.progress(r->o.progress_ctx, &p);
 }
 
+typedef struct phase_progress {
+	irs_restore *r;
+	uint32_t backup, done, total;
+	uint64_t changes_total, bytes_total;
+	uint64_t next_ns;           /* the next report while the coordinator decodes */
+} phase_progress;
+
+#define PROGRESS_NS (100 * 1000 * 1000)
+
+static void decode_tick(void *ctx)
+{
+	phase_progress *pp = ctx;
+	uint64_t now = irs__now_ns();
+	if (now < pp->next_ns)
+		return;
+	pp->next_ns = now + PROGRESS_NS;
+	report_progress(pp->r, pp->backup, pp->done, pp->total, pp->changes_total, pp->bytes_total);
+}
+
 /* Sleeps until the countdown is zero, reporting progress every 100 ms meanwhile. */
 static void wait_phase(irs_restore *r, irs_countdown *cd, uint32_t backup, uint32_t done,
 		       uint32_t total, uint64_t changes_total, uint64_t bytes_total)
@@ -81,8 +101,24 @@ static void wait_phase(irs_restore *r, irs_countdown *cd, uint32_t backup, uint3
 		irs__countdown_wait(cd);
 		return;
 	}
-	while (!irs__countdown_wait_for(cd, 100 * 1000 * 1000))
+	while (!irs__countdown_wait_for(cd, PROGRESS_NS))
 		report_progress(r, backup, done, total, changes_total, bytes_total);
+}
+
+/* After BEGIN: the coordinator's share of the decoding (when it decodes too, reporting
+ * progress between frames), then wait_phase. */
+static void decode_and_wait(irs_restore *r, irs_countdown *cd, uint32_t backup, uint32_t done,
+			    uint32_t total, uint64_t changes_total, uint64_t bytes_total)
+{
+	if (r->pool.ndecoders > r->pool.nshards) {
+		phase_progress pp = {r, backup, done, total, changes_total, bytes_total,
+				     irs__now_ns() + PROGRESS_NS};
+		r->pool.tick = r->o.progress ? decode_tick : NULL;
+		r->pool.tick_ctx = &pp;
+		irs__coordinator_decode(&r->pool);
+		r->pool.tick = NULL;
+	}
+	wait_phase(r, cd, backup, done, total, changes_total, bytes_total);
 }
 
 /* Whether msg already starts with the plan's label ("backup NAME: ..."). */
@@ -92,13 +128,14 @@ static bool names_backup(const char *msg, const char *label)
 	return strncmp(msg, label, n) == 0 && (msg[n] == ':' || msg[n] == ' ');
 }
 
-/* The first failure among the shards' results (lowest shard id; a cancellation only
- * when nothing else failed), copied into err, naming the backup. */
+/* The first failure among the shards' results (lowest shard id, then the coordinator's
+ * decoding; a cancellation only when nothing else failed), copied into err, naming
+ * the backup. */
 static int collect_results(irs_restore *r, irs_error *err)
 {
 	const char *label = r->pool.plan.name;
 	int cancel_rc = 0;
-	for (uint32_t s = 0; s < r->pool.nshards; s++) {
+	for (uint32_t s = 0; s < r->pool.ndecoders; s++) {
 		const Increstore__IncrementalRestoreResult *res = &r->pool.shards[s].result;
 		if (res->status == INCRESTORE__INCREMENTAL_RESTORE_RESULT__STATUS__SUCCESS)
 			continue;
@@ -108,7 +145,8 @@ static int collect_results(irs_restore *r, irs_error *err)
 			continue;
 		}
 		if (!res->error || !res->error[0])
-			return irs__seterr(err, code, "%s: shard %u failed", label, s);
+			return irs__seterr(err, code, s < r->pool.nshards ? "%s: shard %u failed"
+					   : "%s: the coordinator's decoding failed", label, s);
 		if (names_backup(res->error, label))
 			return irs__seterr(err, code, "%s", res->error);
 		return irs__seterr(err, code, "%s: %s", label, res->error);
@@ -169,6 +207,8 @@ static void stats_collect(irs_restore *r, uint32_t b, uint64_t t0, uint64_t woke
 		if (sh->idle_since_ns > last_done)
 			last_done = sh->idle_since_ns;
 	}
+	if (r->pool.ndecoders > r->pool.nshards) /* the coordinator decoded part of it */
+		st->bytes += r->pool.shards[r->pool.nshards].result.decoded_bytes;
 	st->barrier_turnaround_ns = woke > last_done ? woke - last_done : 0;
 }
 
@@ -186,10 +226,10 @@ static int apply_second_pass(irs_restore *r, uint32_t b, uint32_t done, uint32_t
 	p->pass = 1;
 	atomic_store_explicit(&p->next_frame, 0, memory_order_relaxed);
 	atomic_store_explicit(&p->abort, 0, memory_order_relaxed);
-	irs__countdown_arm(&p->decoding, r->pool.nshards);
+	irs__countdown_arm(&p->decoding, r->pool.ndecoders);
 	irs__countdown_arm(&p->applied, r->pool.nshards);
 	irs__pool_send_all(&r->pool, IRS_MSG_BEGIN);
-	wait_phase(r, &p->applied, b, done, total, changes_total, bytes_total);
+	decode_and_wait(r, &p->applied, b, done, total, changes_total, bytes_total);
 	int rc = collect_results(r, err);
 	if (rc) {
 		r->through = -1;
@@ -227,10 +267,10 @@ static int run_backup(irs_restore *r, const irs_collection *src, uint32_t sb, ui
 		irs__read_order_drop(r); /* the shards are about to change the tables */
 	if (rc)
 		return rc; /* nothing reached a shard: the tables are untouched */
-	irs__countdown_arm(&p->decoding, r->pool.nshards);
+	irs__countdown_arm(&p->decoding, r->pool.ndecoders);
 	irs__countdown_arm(&p->staged, r->pool.nshards);
 	irs__pool_send_all(&r->pool, IRS_MSG_BEGIN);
-	wait_phase(r, &p->staged, b, done, total, changes_total, bytes_total);
+	decode_and_wait(r, &p->staged, b, done, total, changes_total, bytes_total);
 
 	rc = collect_results(r, err);
 	for (uint32_t s = 0; !rc && s < p->nsegs; s++) {
@@ -364,6 +404,10 @@ static int restore_create(const irs_collection *c, const irs_restore_options *o,
 	pool->tables = c->tables;
 	pool->ntables = c->ntables;
 	pool->nshards = o->shards;
+	/* by default, with fewer shards than CPUs the coordinator decodes too instead of
+	 * sleeping: one shard is then not left to decode and apply alone */
+	bool helps = o->coordinator_decodes > 0 || (o->coordinator_decodes == 0 && pool->nshards < online_cpus());
+	pool->ndecoders = pool->nshards + helps;
 	pool->cancel = o->cancel;
 	if (o->partition_count > 1) {
 		pool->part_index = o->partition;
@@ -481,7 +525,7 @@ int irs__restore_run_hooked(const irs_collection *c, const irs_restore_options *
 	if (rc)
 		return rc;
 	if (!o.shards)
-		o.shards = default_shards();
+		o.shards = online_cpus();
 	if (o.shards > IRS_MAX_SHARDS)
 		return irs__seterr(err, IRS_EINVAL, "%u shards: at most %u", o.shards, IRS_MAX_SHARDS);
 	if (o.partition_count > IRS_MAX_PARTITIONS || (o.partition_count > 1 && o.partition >= o.partition_count))

@@ -371,8 +371,12 @@ typedef struct irs_restore_options {
 					* would need more is read twice instead (checked, then
 					* applied as it streams). 0 = the larger of 64 MiB and a
 					* quarter of what the restore holds when it starts. */
+	int coordinator_decodes;       /* whether the thread that called irs_restore_run decodes
+					* alongside the shards instead of sleeping while they do:
+					* 0 = when there are fewer shards than online CPUs
+					* (default), 1 = always, -1 = never */
 } irs_restore_options;
-#define IRS_RESTORE_OPTIONS_VERSION 2
+#define IRS_RESTORE_OPTIONS_VERSION 3
 /* Fills *o with the defaults of layout `version` (pass IRS_RESTORE_OPTIONS_VERSION):
  * see "Option structs" above. Thread: any. */
 IRS_API void irs_restore_options_init(irs_restore_options *o, uint32_t version);

@@ -261,6 +261,8 @@ void irs__shard_decode(irs_shard *sh)
 		}
 		drain_runs_nonblocking(sh);
 		wait_for_runs(sh);
+		if (sh->id == pool->nshards && pool->tick)
+			pool->tick(pool->tick_ctx); /* the coordinator's progress reports */
 	}
 	flush_runs(sh);
 }

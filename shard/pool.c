@@ -26,7 +26,8 @@ void irs__pool_send_all(irs_pool *pool, uint32_t type)
 		pool_send(pool, s, type);
 }
 
-/* Allocates one shard's buffers and partitions (its inboxes already exist). */
+/* Allocates one shard's buffers and partitions (its inboxes already exist); the
+ * coordinator's decoder gets buffers only. */
 static int shard_setup(irs_pool *pool, irs_shard *sh, const bool *enabled,
 		       const uint64_t *expected_rows, irs_error *err)
 {
@@ -41,7 +42,7 @@ static int shard_setup(irs_pool *pool, irs_shard *sh, const bool *enabled,
 	sh->resv_bytes = irs__calloc(mem, sizeof(uint64_t) * nt);
 	if (!sh->parts || !sh->out || !sh->recs || !sh->resv_rows || !sh->resv_bytes)
 		return irs__seterr(err, IRS_ENOMEM, "out of memory creating shard %u", sh->id);
-	for (uint32_t t = 0; t < nt; t++) {
+	for (uint32_t t = 0; t < nt && sh->id < pool->nshards; t++) {
 		if (!enabled[t])
 			continue;
 		/* this shard's share (of this partition), with 1/8 slack for an uneven split */
@@ -60,10 +61,12 @@ static int shard_setup(irs_pool *pool, irs_shard *sh, const bool *enabled,
 int irs__pool_start(irs_pool *pool, const bool *enabled, const uint64_t *expected_rows,
 		    irs_error *err)
 {
-	pool->shards = irs__calloc(pool->mem, sizeof(irs_shard) * pool->nshards);
+	if (pool->ndecoders < pool->nshards)
+		pool->ndecoders = pool->nshards;
+	pool->shards = irs__calloc(pool->mem, sizeof(irs_shard) * pool->ndecoders);
 	if (!pool->shards)
 		return irs__seterr(err, IRS_ENOMEM, "out of memory creating %u shards", pool->nshards);
-	for (uint32_t s = 0; s < pool->nshards; s++) {
+	for (uint32_t s = 0; s < pool->ndecoders; s++) {
 		irs_shard *sh = &pool->shards[s];
 		sh->pool = pool;
 		sh->id = s;
@@ -73,7 +76,7 @@ int irs__pool_start(irs_pool *pool, const bool *enabled, const uint64_t *expecte
 		sh->outstanding_max = 64 * pool->nshards + 128;
 		irs__batch_decoder_init(&sh->dec, pool->mem);
 	}
-	for (uint32_t s = 0; s < pool->nshards; s++) {
+	for (uint32_t s = 0; s < pool->ndecoders; s++) {
 		int rc = shard_setup(pool, &pool->shards[s], enabled, expected_rows, err);
 		if (rc)
 			return rc;
@@ -141,7 +144,14 @@ void irs__pool_stop(irs_pool *pool)
 		pthread_join(sh->thread, NULL);
 		sh->started = false;
 	}
-	for (uint32_t s = 0; s < pool->nshards; s++)
+	if (pool->ndecoders > pool->nshards) {
+		/* the coordinator's decoder: runs the shards sent back after its last frame */
+		irs_shard *co = &pool->shards[pool->nshards];
+		struct cds_wfcq_node *n;
+		while ((n = irs__inbox_pop_nonblocking(&co->inbox)))
+			irs__run_returned(co, caa_container_of(caa_container_of(n, irs_msg, node), irs_run, msg));
+	}
+	for (uint32_t s = 0; s < pool->ndecoders; s++)
 		shard_buffers_free(pool, &pool->shards[s]);
 }
 
@@ -151,7 +161,7 @@ void irs__pool_free(irs_pool *pool)
 		return;
 	irs_mem *mem = pool->mem;
 	uint32_t nt = pool->ntables;
-	for (uint32_t s = 0; s < pool->nshards; s++) {
+	for (uint32_t s = 0; s < pool->ndecoders; s++) {
 		irs_shard *sh = &pool->shards[s];
 		if (sh->parts) {
 			for (uint32_t t = 0; t < nt; t++)
@@ -161,6 +171,6 @@ void irs__pool_free(irs_pool *pool)
 		irs__free(mem, sh->resv_rows, sizeof(uint64_t) * nt);
 		irs__free(mem, sh->resv_bytes, sizeof(uint64_t) * nt);
 	}
-	irs__free(mem, pool->shards, sizeof(irs_shard) * pool->nshards);
+	irs__free(mem, pool->shards, sizeof(irs_shard) * pool->ndecoders);
 	pool->shards = NULL;
 }

@@ -177,8 +177,31 @@ static void reset_result(irs_shard *sh)
 	sh->result.backup_index = sh->pool->plan.backup;
 	sh->result.status = STATUS(IN_PROGRESS);
 	irs__errclear(&sh->error);
-	if (!sh->pool->plan.full)
+	if (!sh->pool->plan.full && sh->id < sh->pool->nshards) /* the coordinator stages nothing */
 		irs__stage_begin(sh);
+}
+
+/* After its decoding: the decoder that counts `decoding` to zero tells every shard
+ * that no more runs will come (every run of this backup is already queued). */
+static void decoding_done(irs_shard *sh)
+{
+	irs_pool *pool = sh->pool;
+	if (!irs__countdown_done(&pool->plan.decoding))
+		return;
+	for (uint32_t s = 0; s < pool->nshards; s++) {
+		pool->shards[s].end.type = IRS_MSG_END;
+		irs__inbox_push(&pool->shards[s].inbox, &pool->shards[s].end.node);
+	}
+}
+
+void irs__coordinator_decode(irs_pool *pool)
+{
+	irs_shard *sh = &pool->shards[pool->nshards];
+	reset_result(sh);
+	irs__shard_decode(sh);
+	if (sh->result.status == STATUS(IN_PROGRESS))
+		sh->result.status = STATUS(SUCCESS);
+	decoding_done(sh);
 }
 
 /* Counts a phase countdown down; the shard that completes it wakes the coordinator. */
@@ -204,13 +227,7 @@ void *irs__shard_main(void *arg)
 			reset_result(sh);
 			sh->result.wait_ns += irs__now_ns() - sh->idle_since_ns;
 			irs__shard_decode(sh);
-			if (irs__countdown_done(&p->decoding)) {
-				/* Last decoder: every run of this backup is already queued. */
-				for (uint32_t s = 0; s < pool->nshards; s++) {
-					pool->shards[s].end.type = IRS_MSG_END;
-					irs__inbox_push(&pool->shards[s].inbox, &pool->shards[s].end.node);
-				}
-			}
+			decoding_done(sh);
 			break;
 		case IRS_MSG_RUN:
 			irs__shard_take_run(sh, caa_container_of(m, irs_run, msg));

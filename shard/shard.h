@@ -9,14 +9,17 @@
  *   common/keycodec.h) and is the only thread that writes it. Shards also decode:
  *   every shard takes frames of the current backup from a shared atomic cursor,
  *   decodes them and routes each change record to its owner in runs (irs_run) through
- *   the owner's inbox.
+ *   the owner's inbox. When there are fewer shards than CPUs the coordinator decodes
+ *   too (irs__coordinator_decode) instead of sleeping through the phase: it is one
+ *   more decoder (pool->shards[nshards], with no partitions and no thread of its
+ *   own), so one shard is not left to decode and apply alone while a core idles.
  *
  * PROTOCOL for backup i (every arrow is an inbox message or a countdown)
  *
  *   coordinator                         shard s (every s)
  *   -----------                         -----------------
  *   plan i: index frames, arm
- *   `decoding` = S, `staged` = S
+ *   `decoding` = D, `staged` = S        (D decoders: S, or S + 1 with the coordinator)
  *   BEGIN(i) to every shard  ------->   take frames until none left; route runs;
  *                                       flush runs; `decoding`--; the shard that
  *                                       brings it to 0 posts END to every inbox
@@ -26,6 +29,7 @@
  *                                       END: incremental -> duplicate check and
  *                                       memory reservation for what it staged;
  *                                       post result; `staged`--, last one wakes:
+ *   [decode too, when D > S]
  *   wait `staged` (futex)   <-------
  *   all results SUCCESS? and not cancelled:
  *     arm `applied` = S; APPLY  ---->   apply the staged runs (cannot fail), free them
@@ -180,7 +184,10 @@ struct irs_pool {
 	const irs_schema_table *tables;
 	uint32_t ntables;
 	uint32_t nshards;
-	irs_shard *shards;
+	uint32_t ndecoders;            /* nshards, or nshards + 1 when the coordinator decodes too */
+	irs_shard *shards;             /* ndecoders of them; [nshards] is the coordinator's */
+	void (*tick)(void *ctx);       /* called by the coordinator between the frames it decodes */
+	void *tick_ctx;
 	irs_plan plan;
 	size_t run_cap;                /* bytes of record data per run */
 	const volatile int *cancel;    /* the caller's flag, or NULL */
@@ -213,8 +220,10 @@ static inline bool irs__pool_cancelled(const irs_pool *pool)
 /*
  * Sets up pool->nshards shards with their buffers and, for each table t with
  * enabled[t], a partition sized for expected_rows[t] rows in all (spread over the
- * shards), maintaining its digest when track_digest, then starts the threads. The
- * caller set mem, tables, ntables, nshards, run_cap, cancel and track_digest. On error the pool is half built: irs__pool_stop and
+ * shards), maintaining its digest when track_digest, then starts the threads; with
+ * ndecoders > nshards also the coordinator's decoder (buffers only). The caller set
+ * mem, tables, ntables, nshards, ndecoders (0 = nshards), run_cap, cancel and
+ * track_digest. On error the pool is half built: irs__pool_stop and
  * irs__pool_free release what was made. Errors: IRS_ENOMEM, IRS_ELIMIT (creating a
  * partition), IRS_ESHARD (a thread did not start). Thread: the coordinator.
  */
@@ -238,6 +247,12 @@ void *irs__shard_main(void *arg);
 /* shard/decode.c: the decoder job of BEGIN: frames from the plan's cursor until none
  * are left, every record routed to its owner's run. */
 void irs__shard_decode(irs_shard *sh);
+
+/* shard/shard.c: the coordinator's share of the decoding of the current backup (or
+ * pass), after BEGIN was sent: the decoder job on pool->shards[nshards], counting
+ * `decoding` down like a shard. Its result joins the shards' (status, error, bytes).
+ * Thread: the coordinator, only when ndecoders > nshards. */
+void irs__coordinator_decode(irs_pool *pool);
 
 /* shard/shard.c: handles one run arriving at its owner (apply or stage). */
 void irs__shard_take_run(irs_shard *sh, irs_run *run);

@@ -486,8 +486,8 @@ bool irs__row_update(irs_table_part *p, size_t at, uint32_t ref, const irs_rec *
 			}
 		}
 	}
-	if (p->track_digest)
-		p->digest += irs__row_digest_blob(p, b) - old_digest;
+	if (p->track_digest) /* a record listing every column is the new row: its digest came with it */
+		p->digest += ((rec->flags & IRS_REC_ROW_DIGEST) ? rec->tag : irs__row_digest_blob(p, b)) - old_digest;
 	return true;
 }
 

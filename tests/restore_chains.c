@@ -563,6 +563,9 @@ void chain_restore_and_check(chain *ch, uint32_t shards, uint32_t upto)
 	/* with 3 shards every incremental is read twice (checked, then applied as it
 	 * streams) instead of staged in memory */
 	o.staging_budget = shards == 3 ? 1 : 0;
+	/* the coordinator decodes too with 2 and 3 shards, never with 7, and by default
+	 * (when there are fewer shards than CPUs) otherwise, whatever the machine */
+	o.coordinator_decodes = shards == 2 || shards == 3 ? 1 : shards == 7 ? -1 : 0;
 	o.upto = c->backups[upto].pb->name;
 	o.barrier = on_barrier;
 	o.barrier_ctx = &bx;

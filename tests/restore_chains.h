@@ -54,7 +54,8 @@ void chain_free(chain *ch);
 int chain_compare(chain *ch, irs_restore *r, uint32_t snap, char *why, size_t whycap);
 
 /* Restores the chain up to backup `upto` with `shards` shards and compares every
- * barrier with the oracle (asserts). */
+ * barrier with the oracle (asserts). The shard count also picks the read-twice mode
+ * (3) and whether the coordinator decodes (2, 3: yes; 7: no; else the default). */
 void chain_restore_and_check(chain *ch, uint32_t shards, uint32_t upto);
 
 /* The chain's first non-empty incremental after position 1 (so i-1 exists), or -1. */

@@ -8,7 +8,8 @@
  * writer, which collapses repeated keys (docs/design.md section 1), and, independently,
  * applied change by change into SQLite with plain SQL. The engine then restores every
  * chain with 1, 2, 3, 7 and 64 shards (with 3 every incremental is read twice instead
- * of staged in memory), and at every barrier each table must equal the oracle's
+ * of staged in memory; with 2 and 3 the coordinator decodes too, with 7 it does not),
+ * and at every barrier each table must equal the oracle's
  * snapshot of that backup row for row, column for column, and each table's digest
  * (maintained per change when the chain records expected states) a scan by definition.
  *

@@ -57,12 +57,13 @@ static void test_atomicity_shard_failure(void **state)
 	assert_true(tested >= 10);
 }
 
-/* A shard error at a chosen (backup, shard, frame): IRS_ESHARD and tables at i-1, or
- * success when that shard decoded fewer frames than the chosen one. */
+/* A shard error at a chosen (backup, decoder, frame): IRS_ESHARD and tables at i-1, or
+ * success when that decoder decoded fewer frames than the chosen one. The decoders:
+ * one shard alone; 1-3 shards; one shard and the coordinator, which fails. */
 static void test_atomicity_shard_failure_at_frame(void **state)
 {
 	(void)state;
-	int failed = 0;
+	int failed = 0, coordinator_failed = 0;
 	for (uint32_t seed = 700; seed < 720; seed++) {
 		chain ch;
 		chain_make(&ch, seed);
@@ -76,21 +77,24 @@ static void test_atomicity_shard_failure_at_frame(void **state)
 			for (size_t k = 0; tb && k < tb->n_segments; k++)
 				frames += tb->segments[k]->frames;
 		}
-		/* one shard decodes every frame, so it fails exactly when the backup has that
-		 * many; with more, shard 0 may decode fewer and the restore succeed */
+		/* one shard decoding alone decodes every frame, so it fails exactly when the
+		 * backup has that many; with other decoders it may decode fewer and the
+		 * restore succeed */
 		bool applies = fb > 0 && (uint32_t)fb > c->backups[c->nbackups - 1].base;
-		for (int pass = 0; applies && pass < 2; pass++) {
-			uint32_t shards = pass ? 1 + seed % 3 : 1;
-			if (pass && shards == 1)
-				break;
-			bool must_fail = shards == 1 && frames >= 1 + seed % 2;
+		for (int pass = 0; applies && pass < 3; pass++) {
+			uint32_t shards = pass == 1 ? 1 + seed % 3 : 1;
+			if (pass == 1 && shards == 1)
+				continue;
+			bool must_fail = pass == 0 && frames >= 1 + seed % 2;
+			uint32_t failing = pass == 2 ? 1 : 0; /* pass 2: the coordinator's decoder */
 			irs__fault_reset();
 			irs__fault.fail_backup = fb;
-			irs__fault.fail_shard = 0;
+			irs__fault.fail_shard = failing;
 			irs__fault.fail_frame = 1 + seed % 2;
 			irs_restore_options o;
 			irs_restore_options_init(&o, IRS_RESTORE_OPTIONS_VERSION);
 			o.shards = shards;
+			o.coordinator_decodes = pass == 0 ? -1 : pass == 2 ? 1 : 0;
 			irs_restore *r = NULL;
 			int rc = irs_restore_run(c, &o, NULL, &r, &err);
 			irs__fault_reset();
@@ -106,18 +110,21 @@ static void test_atomicity_shard_failure_at_frame(void **state)
 				assert_int_equal(rc, IRS_ESHARD);
 				assert_int_equal(irs_restore_through(r), fb - 1);
 				char mid[128];
-				snprintf(mid, sizeof mid, "shard 0: injected failure after frame %u of backup %d",
-					 1 + seed % 2, fb);
+				snprintf(mid, sizeof mid, "shard %u: injected failure after frame %u of backup %d",
+					 failing, 1 + seed % 2, fb);
 				chain_check_message(c, fb, err.message, mid, true, "injected failure after a frame");
 				if (chain_compare(&ch, r, (uint32_t)fb - 1, why, sizeof why))
 					fail_msg("%s", why);
 				failed++;
+				coordinator_failed += pass == 2;
 			}
 			irs_restore_free(r);
 		}
 		irs_collection_close(c);
 		chain_free(&ch);
 	}
+	print_message("  %d restores failed, %d of them in the coordinator's decoding\n", failed,
+		      coordinator_failed);
 	assert_true(failed >= 3);
 }
 
