@@ -262,8 +262,9 @@ static int write_text_file(const char *path, const char *text)
 	return e ? irs_cli_errorf(IRS_CLI_EXIT_IO, "%s: cannot write statistics: %s", path, strerror(e)) : 0;
 }
 
-static int write_stats(const char *path, const irs_collection *c, const irs_restore *r, double secs,
-		       int rc, const char *upto, const char *table, uint32_t part_index, uint32_t part_count)
+static int write_stats(const char *path, const irs_collection *c, const irs_restore *r, const uint64_t *digests,
+		       double secs, int rc, const char *upto, const char *table, uint32_t part_index,
+		       uint32_t part_count)
 {
 	json_object *o = json_object_new_object();
 	uint32_t ns;
@@ -323,7 +324,7 @@ static int write_stats(const char *path, const irs_collection *c, const irs_rest
 		irs_collection_table(c, t, &d);
 		json_object *jt = json_object_new_object();
 		char hex[17];
-		snprintf(hex, sizeof hex, "%016llx", (unsigned long long)irs_restore_digest(r, t));
+		snprintf(hex, sizeof hex, "%016llx", (unsigned long long)digests[t]);
 		json_object_object_add(jt, "name", json_object_new_string(d.name));
 		json_object_object_add(jt, "rows", json_object_new_uint64(irs_restore_row_count(r, t)));
 		json_object_object_add(jt, "logical_bytes", json_object_new_uint64(irs_restore_logical_bytes(r, t)));
@@ -396,7 +397,7 @@ static int on_opt(void *ctx, const irs_cli_parser *p, int id)
 
 /* "restored DIR through NAME: ..." and a line per restored table, to `out`. */
 static void print_summary(FILE *out, const restore_args *a, const irs_collection *c, const irs_restore *r,
-			  int table, double secs, bool wrote)
+			  const uint64_t *digests, int table, double secs, bool wrote)
 {
 	int64_t th = irs_restore_through(r);
 	irs_backup_info last, base;
@@ -426,7 +427,7 @@ static void print_summary(FILE *out, const restore_args *a, const irs_collection
 		fprintf(out, "  table %s: %llu rows, %s, digest %016llx\n", d.name,
 		       (unsigned long long)irs_restore_row_count(r, t),
 		       irs_cli_format_bytes(irs_restore_logical_bytes(r, t), lb),
-		       (unsigned long long)irs_restore_digest(r, t));
+		       (unsigned long long)digests[t]);
 	}
 	if (wrote)
 		fprintf(out, "  wrote %s\n", a->out);
@@ -520,16 +521,30 @@ static int run_restore(const irs_cli_command *cmd, int argc, char **argv)
 		checkpoint_hint(&a, &err);
 		ec = irs_cli_fail(&err);
 	}
-	if (r && a.stats) {
-		int sec = write_stats(a.stats, c, r, secs, rc, a.upto, a.table_name, a.part_index, a.part_count);
+	/* Each digest once: without the expected-state checks nothing kept them up to date,
+	 * so each is a scan of the table. */
+	uint32_t nt = irs_collection_table_count(c);
+	bool want = r && (a.stats || (!rc && !a.quiet));
+	uint64_t *digests = want ? calloc(nt + 1, sizeof *digests) : NULL;
+	for (uint32_t t = 0; digests && t < nt; t++)
+		digests[t] = irs_restore_digest(r, t);
+	if (want && !digests) {
+		int oom = irs_cli_errorf(IRS_CLI_EXIT_IO, "out of memory");
+		ec = ec ? ec : oom;
+	}
+	if (digests && a.stats) {
+		int sec = write_stats(a.stats, c, r, digests, secs, rc, a.upto, a.table_name, a.part_index,
+				      a.part_count);
 		if (!ec)
 			ec = sec;
 	}
 	if (!rc && a.out)
 		ec = do_export(cmd, c, r, a.out, table);
 	/* with --stats-json -, stdout holds the JSON document only */
-	if (!rc && !a.quiet)
-		print_summary(stats_to_stdout(&a) ? stderr : stdout, &a, c, r, table, secs, a.out && !ec);
+	if (digests && !rc && !a.quiet)
+		print_summary(stats_to_stdout(&a) ? stderr : stdout, &a, c, r, digests, table, secs,
+			      a.out && !ec);
+	free(digests);
 	irs_restore_free(r);
 	irs_collection_close(c);
 	return ec;

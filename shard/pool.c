@@ -115,9 +115,7 @@ static void shard_buffers_free(irs_pool *pool, irs_shard *sh)
 	irs__free(mem, sh->recs, sizeof(*sh->recs) * sh->recs_cap);
 	sh->recs = NULL;
 	irs__free(mem, sh->dup_set, sizeof(*sh->dup_set) * sh->dup_cap);
-	irs__free(mem, sh->dup_table, sizeof(uint32_t) * sh->dup_cap);
 	sh->dup_set = NULL;
-	sh->dup_table = NULL;
 	sh->dup_cap = 0;
 	irs__free(mem, sh->hset, sizeof(uint64_t) * sh->hset_cap);
 	irs__free(mem, sh->suspects, sizeof(uint64_t) * sh->suspects_cap);

@@ -133,6 +133,14 @@ typedef struct irs_key_filter {
 	const void *ctx;
 } irs_key_filter;
 
+/* A slot of the duplicate-key set (shard/stage.c): one cache line holds all a probe
+ * reads, and the tag skips a slot without reading its record. rec == NULL: empty. */
+typedef struct irs_dup_slot {
+	const irs_rec *rec;
+	uint32_t table;
+	uint32_t tag;               /* bits 16..47 of the key hash */
+} irs_dup_slot;
+
 typedef struct irs_shard {
 	irs_pool *pool;
 	uint32_t id;
@@ -159,8 +167,7 @@ typedef struct irs_shard {
 	uint64_t staged_records;
 	uint64_t *resv_rows;        /* per table: staged upserts to reserve for */
 	uint64_t *resv_bytes;       /* per table: their row bounds */
-	const irs_rec **dup_set;    /* duplicate-key check of the staged records, reused */
-	uint32_t *dup_table;        /* the table of each set entry */
+	irs_dup_slot *dup_set;      /* duplicate-key check of the staged records, reused */
 	size_t dup_cap;             /* a power of two, or 0 */
 	size_t dup_count;
 	uint64_t *hset;             /* read-twice mode: key hashes seen (0 = empty slot) */

@@ -5,8 +5,10 @@
  * need; at END the shard reserves that memory. Nothing of the backup is applied before
  * every shard has staged it without error, so a failure leaves the tables untouched.
  *
- * ALGORITHM: the duplicate check is an open-addressing set of record pointers (with
- * their table), probed by the key hash first and the key bytes on a hash match. It is
+ * ALGORITHM: the duplicate check is an open-addressing set of 16-byte slots (a record
+ * pointer, its table and 32 bits of its key hash), probed by the slot's hash bits, then
+ * the record's full hash, then the key bytes, so a probe past another key reads only
+ * the slot, never that key's record. It is
  * sized up front from the manifest's record count for the backup (this shard's share,
  * bounded by what the segment bytes can hold, see format/collection.c), kept at most
  * half full, and doubled when a skewed hash split sends more; its memory is kept from
@@ -39,35 +41,34 @@
 static int set_alloc(irs_shard *sh, size_t cap)
 {
 	irs_mem *mem = sh->pool->mem;
-	const irs_rec **set = irs__malloc(mem, sizeof(*set) * cap);
-	uint32_t *tab = irs__malloc(mem, sizeof(uint32_t) * cap);
-	if (!set || !tab) {
-		irs__free(mem, set, sizeof(*set) * cap);
-		irs__free(mem, tab, sizeof(uint32_t) * cap);
+	irs_dup_slot *set = irs__malloc(mem, sizeof(*set) * cap);
+	if (!set)
 		return irs__seterr(&sh->error, irs__mem_over_limit(mem) ? IRS_ELIMIT : IRS_ENOMEM,
 				   "shard %u: no memory to check the keys", sh->id);
-	}
 	irs__free(mem, sh->dup_set, sizeof(*sh->dup_set) * sh->dup_cap);
-	irs__free(mem, sh->dup_table, sizeof(uint32_t) * sh->dup_cap);
 	sh->dup_set = set;
-	sh->dup_table = tab;
 	sh->dup_cap = cap;
 	return 0;
+}
+
+static inline uint32_t set_tag(uint64_t hash)
+{
+	return (uint32_t)(hash >> 16); /* the low bits pick the slot, the high ones the shard */
 }
 
 /* Puts rec (of table ti) in the set; IRS_EDUPKEY when its key is already there. */
 static inline int set_put(irs_shard *sh, const irs_rec *rec, uint32_t ti)
 {
-	const irs_rec **set = sh->dup_set;
+	irs_dup_slot *set = sh->dup_set;
 	size_t mask = sh->dup_cap - 1, i = (size_t)rec->hash & mask;
-	for (; set[i]; i = (i + 1) & mask) {
-		const irs_rec *o = set[i];
-		if (o->hash == rec->hash && sh->dup_table[i] == ti &&
+	uint32_t tag = set_tag(rec->hash);
+	for (; set[i].rec; i = (i + 1) & mask) {
+		const irs_rec *o = set[i].rec;
+		if (set[i].tag == tag && set[i].table == ti && o->hash == rec->hash &&
 		    irs__key_cmp(irs__rec_key(o), o->key_len, irs__rec_key(rec), rec->key_len) == 0)
 			return IRS_EDUPKEY;
 	}
-	set[i] = rec;
-	sh->dup_table[i] = ti;
+	set[i] = (irs_dup_slot){rec, ti, tag};
 	sh->dup_count++;
 	return 0;
 }
@@ -75,27 +76,22 @@ static inline int set_put(irs_shard *sh, const irs_rec *rec, uint32_t ti)
 /* Doubles the set, re-inserting what it holds. */
 static int set_grow(irs_shard *sh)
 {
-	const irs_rec **old = sh->dup_set;
-	uint32_t *old_tab = sh->dup_table;
+	irs_dup_slot *old = sh->dup_set;
 	size_t old_cap = sh->dup_cap;
 	sh->dup_set = NULL;
-	sh->dup_table = NULL;
 	sh->dup_cap = 0;
 	int rc = set_alloc(sh, old_cap * 2);
 	if (rc) {
 		sh->dup_set = old;
-		sh->dup_table = old_tab;
 		sh->dup_cap = old_cap;
 		return rc;
 	}
 	memset(sh->dup_set, 0, sizeof(*sh->dup_set) * sh->dup_cap);
 	sh->dup_count = 0;
 	for (size_t i = 0; i < old_cap; i++)
-		if (old[i])
-			set_put(sh, old[i], old_tab[i]);
-	irs_mem *mem = sh->pool->mem;
-	irs__free(mem, old, sizeof(*old) * old_cap);
-	irs__free(mem, old_tab, sizeof(uint32_t) * old_cap);
+		if (old[i].rec)
+			set_put(sh, old[i].rec, old[i].table);
+	irs__free(sh->pool->mem, old, sizeof(*old) * old_cap);
 	return 0;
 }
 
