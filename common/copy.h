@@ -5,8 +5,8 @@
  * Why not plain memcpy: with a length the compiler cannot bound, GCC either calls
  * memcpy or expands it inline as `rep movsq`, whose start-up cost is several times
  * that of copying 20 bytes; measured on the apply path it was the largest single cost
- * of building a row. Lengths up to 32 are copied with two overlapping loads and
- * stores of 8 or 16 bytes, which cost the same for any length in their range.
+ * of building a row. Lengths up to 64 are copied with two overlapping loads and
+ * stores of 8, 16 or 32 bytes, which cost the same for any length in their range.
  */
 #ifndef IRS_COMMON_COPY_H
 #define IRS_COMMON_COPY_H
@@ -22,7 +22,16 @@ static inline void irs__copy(void *d, const void *s, size_t n)
 	const uint8_t *i = s;
 	if (n >= 8) {
 		if (n > 32) {
-			memcpy(o, i, n);
+			if (n > 64) {
+				memcpy(o, i, n);
+				return;
+			}
+			/* the first 32 bytes and the last 32, overlapping */
+			uint64_t w[8];
+			memcpy(w, i, 32);
+			memcpy(w + 4, i + n - 32, 32);
+			memcpy(o, w, 32);
+			memcpy(o + n - 32, w + 4, 32);
 			return;
 		}
 		uint64_t a, b;
