@@ -416,7 +416,7 @@ static void print_summary(FILE *out, const restore_args *a, const irs_collection
 	       (unsigned long long)changes, irs_restore_shard_count(r), secs,
 	       secs > 0 ? (double)changes / secs / 1e6 : 0, secs > 0 ? (double)bytes / secs / 1e6 : 0);
 	if (a->part_count)
-		printf("  partition %u/%u: only the keys of hash partition %u of %u\n", a->part_index,
+		fprintf(out, "  partition %u/%u: only the keys of hash partition %u of %u\n", a->part_index,
 		       a->part_count, a->part_index, a->part_count);
 	for (uint32_t t = 0; t < irs_collection_table_count(c); t++) {
 		if (table >= 0 && (uint32_t)t != (uint32_t)table)

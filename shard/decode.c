@@ -22,6 +22,7 @@
  * sent it, so the runs it waits for always come back. An incremental staged in memory
  * keeps every run until APPLY, so there the count only measures.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "common/error.h"
@@ -65,6 +66,16 @@ static void flush_runs(irs_shard *sh)
 	}
 }
 
+/* The decoder as messages name it: "shard N", or the coordinator (its decoder is
+ * pool->shards[nshards], a shard number no shard has). */
+static const char *decoder_name(const irs_shard *sh, char buf[32])
+{
+	if (sh->id == sh->pool->nshards)
+		return "the coordinator";
+	snprintf(buf, 32, "shard %u", sh->id);
+	return buf;
+}
+
 /* A run for `table` with room for sz bytes: a recycled one when standard-sized. */
 static int run_new(irs_shard *sh, uint32_t table, size_t sz, irs_run **out, irs_error *err)
 {
@@ -75,8 +86,9 @@ static int run_new(irs_shard *sh, uint32_t table, size_t sz, irs_run **out, irs_
 		run = sh->free_runs;
 		sh->free_runs = run->next;
 	} else if (!(run = irs__malloc(pool->mem, sizeof *run + cap))) {
+		char name[32];
 		return irs__seterr(err, irs__mem_over_limit(pool->mem) ? IRS_ELIMIT : IRS_ENOMEM,
-				   "shard %u: no memory for a %zu-byte run", sh->id, cap);
+				   "%s: no memory for a %zu-byte run", decoder_name(sh, name), cap);
 	}
 	if (cap == pool->run_cap)
 		sh->outstanding++;
@@ -106,8 +118,9 @@ static uint8_t *drop_room(irs_shard *sh, size_t bound, irs_error *err)
 		size_t cap = bound < 4096 ? 4096 : bound;
 		uint8_t *b = irs__malloc(mem, cap);
 		if (!b) {
+			char name[32];
 			irs__seterr(err, irs__mem_over_limit(mem) ? IRS_ELIMIT : IRS_ENOMEM,
-				    "shard %u: no memory for a %zu-byte change", sh->id, bound);
+				    "%s: no memory for a %zu-byte change", decoder_name(sh, name), bound);
 			return NULL;
 		}
 		irs__free(mem, sh->drop_buf, sh->drop_cap);
@@ -183,6 +196,8 @@ static void drain_runs_nonblocking(irs_shard *sh)
 		take_while_decoding(sh, n);
 }
 
+#define TICK_NS (100 * 1000 * 1000) /* the coordinator's progress while it waits */
+
 /* Flow control (see the top comment): in a full backup, waits until fewer than
  * outstanding_max of this shard's runs are out, applying what arrives meanwhile. */
 static void wait_for_runs(irs_shard *sh)
@@ -191,9 +206,16 @@ static void wait_for_runs(irs_shard *sh)
 	if ((!p->full && !p->reread) || sh->outstanding < sh->outstanding_max)
 		return;
 	flush_runs(sh);
-	/* down to half, so that the decoder then runs for a while before it waits again */
-	while (sh->outstanding > sh->outstanding_max / 2)
-		take_while_decoding(sh, irs__inbox_pop_blocking(&sh->inbox, 0));
+	/* down to half, so that the decoder then runs for a while before it waits again;
+	 * the coordinator keeps reporting progress meanwhile */
+	bool ticks = sh->id == sh->pool->nshards && sh->pool->tick;
+	while (sh->outstanding > sh->outstanding_max / 2) {
+		struct cds_wfcq_node *n = irs__inbox_pop_blocking(&sh->inbox, ticks ? TICK_NS : 0);
+		if (n)
+			take_while_decoding(sh, n);
+		else
+			sh->pool->tick(sh->pool->tick_ctx);
+	}
 }
 
 /* Reads, decodes and routes frame fi of the plan. */
