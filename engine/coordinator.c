@@ -81,15 +81,13 @@ typedef struct phase_progress {
 	uint64_t next_ns;           /* the next report while the coordinator decodes */
 } phase_progress;
 
-#define PROGRESS_NS (100 * 1000 * 1000)
-
 static void decode_tick(void *ctx)
 {
 	phase_progress *pp = ctx;
 	uint64_t now = irs__now_ns();
 	if (now < pp->next_ns)
 		return;
-	pp->next_ns = now + PROGRESS_NS;
+	pp->next_ns = now + IRS_PROGRESS_NS;
 	report_progress(pp->r, pp->backup, pp->done, pp->total, pp->changes_total, pp->bytes_total);
 }
 
@@ -101,7 +99,7 @@ static void wait_phase(irs_restore *r, irs_countdown *cd, uint32_t backup, uint3
 		irs__countdown_wait(cd);
 		return;
 	}
-	while (!irs__countdown_wait_for(cd, PROGRESS_NS))
+	while (!irs__countdown_wait_for(cd, IRS_PROGRESS_NS))
 		report_progress(r, backup, done, total, changes_total, bytes_total);
 }
 
@@ -112,7 +110,7 @@ static void decode_and_wait(irs_restore *r, irs_countdown *cd, uint32_t backup, 
 {
 	if (r->pool.ndecoders > r->pool.nshards) {
 		phase_progress pp = {r, backup, done, total, changes_total, bytes_total,
-				     irs__now_ns() + PROGRESS_NS};
+				     irs__now_ns() + IRS_PROGRESS_NS};
 		r->pool.tick = r->o.progress ? decode_tick : NULL;
 		r->pool.tick_ctx = &pp;
 		irs__coordinator_decode(&r->pool);
@@ -144,9 +142,10 @@ static int collect_results(irs_restore *r, irs_error *err)
 			cancel_rc = code;
 			continue;
 		}
+		if ((!res->error || !res->error[0]) && s == r->pool.nshards)
+			return irs__seterr(err, code, "%s: the coordinator's decoding failed", label);
 		if (!res->error || !res->error[0])
-			return irs__seterr(err, code, s < r->pool.nshards ? "%s: shard %u failed"
-					   : "%s: the coordinator's decoding failed", label, s);
+			return irs__seterr(err, code, "%s: shard %u failed", label, s);
 		if (names_backup(res->error, label))
 			return irs__seterr(err, code, "%s", res->error);
 		return irs__seterr(err, code, "%s: %s", label, res->error);

@@ -196,8 +196,6 @@ static void drain_runs_nonblocking(irs_shard *sh)
 		take_while_decoding(sh, n);
 }
 
-#define TICK_NS (100 * 1000 * 1000) /* the coordinator's progress while it waits */
-
 /* Flow control (see the top comment): in a full backup, waits until fewer than
  * outstanding_max of this shard's runs are out, applying what arrives meanwhile. */
 static void wait_for_runs(irs_shard *sh)
@@ -210,7 +208,7 @@ static void wait_for_runs(irs_shard *sh)
 	 * the coordinator keeps reporting progress meanwhile */
 	bool ticks = sh->id == sh->pool->nshards && sh->pool->tick;
 	while (sh->outstanding > sh->outstanding_max / 2) {
-		struct cds_wfcq_node *n = irs__inbox_pop_blocking(&sh->inbox, ticks ? TICK_NS : 0);
+		struct cds_wfcq_node *n = irs__inbox_pop_blocking(&sh->inbox, ticks ? IRS_PROGRESS_NS : 0);
 		if (n)
 			take_while_decoding(sh, n);
 		else

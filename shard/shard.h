@@ -125,6 +125,9 @@ typedef struct irs_plan {
 
 typedef struct irs_pool irs_pool;
 
+/* How often a restore with a progress callback reports while a phase runs. */
+#define IRS_PROGRESS_NS ((uint64_t)100 * 1000 * 1000)
+
 /* A restore that keeps only some keys (engine/diff.c): keep() says whether the change
  * to `key` of table `table` is kept. Called by every decoding shard at once: it must
  * only read shared state. */
