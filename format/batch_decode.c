@@ -474,23 +474,26 @@ static bool row_digest(const irs_batch_decoder *d, const irs_schema_table *t, ui
 	uint8_t buf[IRS_DIGEST_INLINE];
 	size_t o = 0;
 	for (uint32_t c = 0; c < t->ncols; c++) {
+		if (sizeof buf - o < 9) /* room for the widest fixed value; var values check their own */
+			return false;
 		if (nulls >> c & 1) {
-			if (o == sizeof buf)
-				return false;
 			buf[o++] = 0;
 			continue;
 		}
-		uint32_t w = t->cols[c].width, len = d->vlen[c];
-		size_t need = 1u + (w ? w : 4u + len);
-		if (need > sizeof buf - o)
-			return false;
-		buf[o++] = 1;
-		if (!w) {
-			irs__store_le32(buf + o, len);
-			o += 4;
+		const uint8_t *src = d->vsrc[c];
+		buf[o] = 1;
+		switch (t->cols[c].width) {
+		case 1: buf[o + 1] = src[0]; o += 2; continue;
+		case 4: memcpy(buf + o + 1, src, 4); o += 5; continue;
+		case 8: memcpy(buf + o + 1, src, 8); o += 9; continue;
+		default: break;
 		}
-		irs__copy(buf + o, d->vsrc[c], len);
-		o += len;
+		uint32_t len = d->vlen[c];
+		if (5u + (size_t)len > sizeof buf - o)
+			return false;
+		irs__store_le32(buf + o + 1, len);
+		irs__copy(buf + o + 5, src, len);
+		o += 5u + len;
 	}
 	*digest = XXH3_64bits(buf, o);
 	return true;

@@ -189,25 +189,34 @@ static bool row_digest_inline(const irs_table_part *p, const uint8_t *b, uint64_
 	size_t kl = (size_t)b[0] | (size_t)b[1] << 8;
 	const uint8_t *key = b + ROW_HEAD, *nulls = key + kl, *fixed = nulls + p->B;
 	const uint8_t *var = fixed + p->fixed_bytes;
+	/* most rows hold no NULL: then no column looks at its bit */
+	uint8_t any_null = 0;
+	for (uint32_t i = 0; i < p->B; i++)
+		any_null |= nulls[i];
 	const dstep *st = p->dplan, *stop = st + p->t->ncols;
 	for (; st < stop; st++) {
-		if (st->kind == DSTEP_KEY) {
+		bool present = st->kind == DSTEP_KEY || !any_null || !irs__bit_get(nulls, st->vi);
+		switch (st->kind) {
+		case DSTEP_KEY:
 			o = put_key_fixed(o, (irs_type)st->type, key + st->off);
 			continue;
-		}
-		bool present = !irs__bit_get(nulls, st->vi);
-		if (st->kind == DSTEP_FIXED) {
-			*o++ = present;
-			if (!present)
-				continue;
-			const uint8_t *v = fixed + st->off;
-			switch (st->width) {
-			case 1: *o = *v; break;
-			case 4: memcpy(o, v, 4); break;
-			default: memcpy(o, v, 8); break;
-			}
-			o += st->width;
+		case DSTEP_FIXED1:
+			o[0] = present;
+			o[1] = fixed[st->off];
+			o += present ? 2 : 1;
 			continue;
+		case DSTEP_FIXED4:
+			o[0] = present;
+			memcpy(o + 1, fixed + st->off, 4);
+			o += present ? 5 : 1;
+			continue;
+		case DSTEP_FIXED8:
+			o[0] = present;
+			memcpy(o + 1, fixed + st->off, 8);
+			o += present ? 9 : 1;
+			continue;
+		default:
+			break;
 		}
 		uint32_t w = ld32(var), len = w;
 		const uint8_t *sv = var + 4;
@@ -250,7 +259,8 @@ int irs__digest_plan_init(irs_table_part *p)
 			st->kind = DSTEP_KEY;
 			st->off = p->key_off[col->key_pos];
 		} else {
-			st->kind = col->width ? DSTEP_FIXED : DSTEP_VAR;
+			st->kind = col->width == 1 ? DSTEP_FIXED1 : col->width == 4 ? DSTEP_FIXED4
+				   : col->width ? DSTEP_FIXED8 : DSTEP_VAR;
 			st->vi = col->value_idx;
 			st->off = col->width ? p->vcols[col->value_idx].pos : 0;
 		}

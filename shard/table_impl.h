@@ -375,8 +375,9 @@ int irs__index_grow(irs_table_part *p, uint64_t rows);
 void irs__index_remove(irs_table_part *p, size_t hole);
 
 /* ---- table_digest.c */
-/* One column of the inline digest serializer, in schema order. */
-enum { DSTEP_KEY, DSTEP_FIXED, DSTEP_VAR };
+/* One column of the inline digest serializer, in schema order: a key part, a fixed
+ * value of width 1, 4 or 8, or a var value. */
+enum { DSTEP_KEY, DSTEP_FIXED1, DSTEP_FIXED4, DSTEP_FIXED8, DSTEP_VAR };
 typedef struct dstep {
 	uint8_t kind;   /* DSTEP_* */
 	uint8_t type;   /* irs_type */
