@@ -471,29 +471,37 @@ static inline uint64_t row_bits(const uint8_t *bm, size_t len, uint64_t bit, uin
 static bool row_digest(const irs_batch_decoder *d, const irs_schema_table *t, uint64_t nulls,
 		       uint64_t *digest)
 {
+	_Static_assert(9 * FAST_COLS <= IRS_DIGEST_INLINE, "every column's widest fixed form fits");
 	uint8_t buf[IRS_DIGEST_INLINE];
-	size_t o = 0;
+	/* Every column takes at most 9 bytes but for a var value's bytes, which must fit
+	 * in what the 9 bytes of each column leave: only var values are checked. */
+	size_t o = 0, room = sizeof buf - 9u * t->ncols;
 	for (uint32_t c = 0; c < t->ncols; c++) {
-		if (sizeof buf - o < 9) /* room for the widest fixed value; var values check their own */
-			return false;
 		if (nulls >> c & 1) {
 			buf[o++] = 0;
 			continue;
 		}
 		const uint8_t *src = d->vsrc[c];
+		uint32_t w = t->cols[c].width;
 		buf[o] = 1;
-		switch (t->cols[c].width) {
-		case 1: buf[o + 1] = src[0]; o += 2; continue;
-		case 4: memcpy(buf + o + 1, src, 4); o += 5; continue;
-		case 8: memcpy(buf + o + 1, src, 8); o += 9; continue;
-		default: break;
+		if (w == 8) {
+			memcpy(buf + o + 1, src, 8);
+			o += 9;
+		} else if (w == 4) {
+			memcpy(buf + o + 1, src, 4);
+			o += 5;
+		} else if (w == 1) {
+			buf[o + 1] = src[0];
+			o += 2;
+		} else {
+			uint32_t len = d->vlen[c];
+			if (len > room)
+				return false;
+			room -= len;
+			irs__store_le32(buf + o + 1, len);
+			irs__copy(buf + o + 5, src, len);
+			o += 5u + len;
 		}
-		uint32_t len = d->vlen[c];
-		if (5u + (size_t)len > sizeof buf - o)
-			return false;
-		irs__store_le32(buf + o + 1, len);
-		irs__copy(buf + o + 5, src, len);
-		o += 5u + len;
 	}
 	*digest = XXH3_64bits(buf, o);
 	return true;

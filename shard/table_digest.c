@@ -195,28 +195,28 @@ static bool row_digest_inline(const irs_table_part *p, const uint8_t *b, uint64_
 		any_null |= nulls[i];
 	const dstep *st = p->dplan, *stop = st + p->t->ncols;
 	for (; st < stop; st++) {
-		bool present = st->kind == DSTEP_KEY || !any_null || !irs__bit_get(nulls, st->vi);
-		switch (st->kind) {
-		case DSTEP_KEY:
+		uint8_t kind = st->kind;
+		if (kind == DSTEP_KEY) {
 			o = put_key_fixed(o, (irs_type)st->type, key + st->off);
 			continue;
-		case DSTEP_FIXED1:
-			o[0] = present;
-			o[1] = fixed[st->off];
-			o += present ? 2 : 1;
-			continue;
-		case DSTEP_FIXED4:
-			o[0] = present;
-			memcpy(o + 1, fixed + st->off, 4);
-			o += present ? 5 : 1;
-			continue;
-		case DSTEP_FIXED8:
-			o[0] = present;
+		}
+		/* a NULL fixed column is zero in the row: its bytes are written, not counted */
+		bool present = !any_null || !irs__bit_get(nulls, st->vi);
+		o[0] = present;
+		if (kind == DSTEP_FIXED8) {
 			memcpy(o + 1, fixed + st->off, 8);
 			o += present ? 9 : 1;
 			continue;
-		default:
-			break;
+		}
+		if (kind == DSTEP_FIXED4) {
+			memcpy(o + 1, fixed + st->off, 4);
+			o += present ? 5 : 1;
+			continue;
+		}
+		if (kind == DSTEP_FIXED1) {
+			o[1] = fixed[st->off];
+			o += present ? 2 : 1;
+			continue;
 		}
 		uint32_t w = ld32(var), len = w;
 		const uint8_t *sv = var + 4;
@@ -228,7 +228,7 @@ static bool row_digest_inline(const irs_table_part *p, const uint8_t *b, uint64_
 		} else {
 			var += w;
 		}
-		*o++ = present;
+		o++; /* after its presence byte */
 		if (!present)
 			continue;
 		if ((size_t)(end - o) < 4u + (size_t)len + p->dplan_rest[st - p->dplan])
