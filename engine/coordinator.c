@@ -142,10 +142,9 @@ static int collect_results(irs_restore *r, irs_error *err)
 			cancel_rc = code;
 			continue;
 		}
-		if ((!res->error || !res->error[0]) && s == r->pool.nshards)
-			return irs__seterr(err, code, "%s: the coordinator's decoding failed", label);
 		if (!res->error || !res->error[0])
-			return irs__seterr(err, code, "%s: shard %u failed", label, s);
+			return s < r->pool.nshards ? irs__seterr(err, code, "%s: shard %u failed", label, s)
+						   : irs__seterr(err, code, "%s: the coordinator's decoding failed", label);
 		if (names_backup(res->error, label))
 			return irs__seterr(err, code, "%s", res->error);
 		return irs__seterr(err, code, "%s: %s", label, res->error);

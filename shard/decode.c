@@ -70,7 +70,7 @@ static void flush_runs(irs_shard *sh)
  * pool->shards[nshards], a shard number no shard has). */
 static const char *decoder_name(const irs_shard *sh, char buf[32])
 {
-	if (sh->id == sh->pool->nshards)
+	if (irs__is_coordinator(sh))
 		return "the coordinator";
 	snprintf(buf, 32, "shard %u", sh->id);
 	return buf;
@@ -100,8 +100,6 @@ static int run_new(irs_shard *sh, uint32_t table, size_t sz, irs_run **out, irs_
 	*out = run;
 	return 0;
 }
-
-static void drain_runs_nonblocking(irs_shard *sh);
 
 typedef struct route_ctx {
 	irs_shard *sh;
@@ -149,7 +147,7 @@ static uint8_t *route_room(void *ctx, uint64_t hash, const uint8_t *key, size_t 
 		run = sh->out[dest] = NULL;
 		/* a run's worth of records later: take in what others sent, so runs keep
 		 * coming back and no shard waits a whole frame for this one */
-		drain_runs_nonblocking(sh);
+		irs__decoder_drain(sh);
 	}
 	if (!run) {
 		if (run_new(sh, rc->table, sz, &sh->out[dest], err))
@@ -187,9 +185,9 @@ static void take_while_decoding(irs_shard *sh, struct cds_wfcq_node *n)
 		irs__shard_take_run(sh, run);
 }
 
-/* Handles the runs that arrived while this shard was decoding (they never wait for
- * the end of decoding: for a full backup that keeps memory flat). */
-static void drain_runs_nonblocking(irs_shard *sh)
+/* The runs that arrived while this shard was decoding never wait for the end of
+ * decoding: for a full backup that keeps memory flat. */
+void irs__decoder_drain(irs_shard *sh)
 {
 	struct cds_wfcq_node *n;
 	while ((n = irs__inbox_pop_nonblocking(&sh->inbox)))
@@ -206,7 +204,7 @@ static void wait_for_runs(irs_shard *sh)
 	flush_runs(sh);
 	/* down to half, so that the decoder then runs for a while before it waits again;
 	 * the coordinator keeps reporting progress meanwhile */
-	bool ticks = sh->id == sh->pool->nshards && sh->pool->tick;
+	bool ticks = irs__is_coordinator(sh) && sh->pool->tick;
 	while (sh->outstanding > sh->outstanding_max / 2) {
 		struct cds_wfcq_node *n = irs__inbox_pop_blocking(&sh->inbox, ticks ? IRS_PROGRESS_NS : 0);
 		if (n)
@@ -279,9 +277,9 @@ void irs__shard_decode(irs_shard *sh)
 			irs__shard_fail(sh, rc);
 			break;
 		}
-		drain_runs_nonblocking(sh);
+		irs__decoder_drain(sh);
 		wait_for_runs(sh);
-		if (sh->id == pool->nshards && pool->tick)
+		if (irs__is_coordinator(sh) && pool->tick)
 			pool->tick(pool->tick_ctx); /* the coordinator's progress reports */
 	}
 	flush_runs(sh);

@@ -42,7 +42,7 @@ static int shard_setup(irs_pool *pool, irs_shard *sh, const bool *enabled,
 	sh->resv_bytes = irs__calloc(mem, sizeof(uint64_t) * nt);
 	if (!sh->parts || !sh->out || !sh->recs || !sh->resv_rows || !sh->resv_bytes)
 		return irs__seterr(err, IRS_ENOMEM, "out of memory creating shard %u", sh->id);
-	for (uint32_t t = 0; t < nt && sh->id < pool->nshards; t++) {
+	for (uint32_t t = 0; t < nt && !irs__is_coordinator(sh); t++) {
 		if (!enabled[t])
 			continue;
 		/* this shard's share (of this partition), with 1/8 slack for an uneven split */
@@ -142,13 +142,8 @@ void irs__pool_stop(irs_pool *pool)
 		pthread_join(sh->thread, NULL);
 		sh->started = false;
 	}
-	if (pool->ndecoders > pool->nshards) {
-		/* the coordinator's decoder: runs the shards sent back after its last frame */
-		irs_shard *co = &pool->shards[pool->nshards];
-		struct cds_wfcq_node *n;
-		while ((n = irs__inbox_pop_nonblocking(&co->inbox)))
-			irs__run_returned(co, caa_container_of(caa_container_of(n, irs_msg, node), irs_run, msg));
-	}
+	if (pool->ndecoders > pool->nshards) /* runs the shards sent back after its last frame */
+		irs__decoder_drain(&pool->shards[pool->nshards]);
 	for (uint32_t s = 0; s < pool->ndecoders; s++)
 		shard_buffers_free(pool, &pool->shards[s]);
 }

@@ -177,8 +177,15 @@ static void reset_result(irs_shard *sh)
 	sh->result.backup_index = sh->pool->plan.backup;
 	sh->result.status = STATUS(IN_PROGRESS);
 	irs__errclear(&sh->error);
-	if (!sh->pool->plan.full && sh->id < sh->pool->nshards) /* the coordinator stages nothing */
+	if (!sh->pool->plan.full && !irs__is_coordinator(sh)) /* the coordinator stages nothing */
 		irs__stage_begin(sh);
+}
+
+/* A phase this shard ended without an error succeeded. */
+static void settle(irs_shard *sh)
+{
+	if (sh->result.status == STATUS(IN_PROGRESS))
+		sh->result.status = STATUS(SUCCESS);
 }
 
 /* After its decoding: the decoder that counts `decoding` to zero tells every shard
@@ -199,16 +206,14 @@ void irs__coordinator_decode(irs_pool *pool)
 	irs_shard *sh = &pool->shards[pool->nshards];
 	reset_result(sh);
 	irs__shard_decode(sh);
-	if (sh->result.status == STATUS(IN_PROGRESS))
-		sh->result.status = STATUS(SUCCESS);
+	settle(sh);
 	decoding_done(sh);
 }
 
 /* Counts a phase countdown down; the shard that completes it wakes the coordinator. */
 static void report(irs_shard *sh, irs_countdown *cd)
 {
-	if (sh->result.status == STATUS(IN_PROGRESS))
-		sh->result.status = STATUS(SUCCESS);
+	settle(sh);
 	/* Stamped before counting down: once the count is zero the coordinator reads it. */
 	sh->idle_since_ns = irs__now_ns();
 	irs__countdown_done(cd);

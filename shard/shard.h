@@ -210,6 +210,12 @@ struct irs_pool {
 	bool stopped;                  /* threads joined and their buffers freed */
 };
 
+/* Whether sh is the coordinator's decoder (pool->shards[nshards]), not a shard. */
+static inline bool irs__is_coordinator(const irs_shard *sh)
+{
+	return sh->id == sh->pool->nshards;
+}
+
 /* Whether this restore keeps the change to `key` of `table` (a partitioned or
  * filtered restore keeps only some). Thread: any (reads shared, immutable state). */
 static inline bool irs__pool_keeps(const irs_pool *pool, uint32_t table, const uint8_t *key,
@@ -282,5 +288,9 @@ void irs__run_free(irs_pool *pool, irs_run *run);
 
 /* shard/decode.c: a RETURN message arrived: the run joins the free list. */
 void irs__run_returned(irs_shard *sh, irs_run *run);
+
+/* shard/decode.c: handles what waits in a decoder's inbox without blocking: runs to
+ * apply or stage, runs coming back. */
+void irs__decoder_drain(irs_shard *sh);
 
 #endif
