@@ -75,6 +75,8 @@ typedef struct irs_batch_decoder {
 	size_t rec_cap;
 	bool row_digests;               /* set IRS_REC_ROW_DIGEST where it can (restores that
 					 * maintain digests) */
+	bool generic_only;              /* never the dense path (tests compare the two) */
+	uint64_t dense_batches;         /* batches the dense path decoded */
 	const uint8_t *vsrc[FAST_COLS]; /* the change's values, per column (fast path) */
 	uint32_t vlen[FAST_COLS];
 } irs_batch_decoder;

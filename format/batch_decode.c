@@ -567,6 +567,178 @@ static int fast_change(irs_batch_decoder *d, const irs_schema_table *t, const fa
 	return rec_done(rec, vp, op, 0, klen, hash, tag, out, err);
 }
 
+/* ---- the dense path: batches of full rows without NULLs, a column at a time */
+
+/*
+ * A batch whose every change is an UPSERT listing every column, none NULL (a full
+ * backup of a table without NULLs, the common case), has value k of every column in
+ * change k: the whole batch is proved valid once (dense_ok: op codes, bitmaps, value
+ * counts, lengths, bool bytes and UTF-8, each a pass over one array), and the records
+ * are then written with one pointer per column and no per-value checks or cursors.
+ * It writes the same records as fast_change (the tests and fuzz_batch compare the
+ * two); any batch it does not prove goes to the per-change paths, which name the
+ * problem.
+ */
+static bool all_bytes(const uint8_t *s, size_t n, uint8_t v)
+{
+	for (size_t i = 0; i < n; i++)
+		if (s[i] != v)
+			return false;
+	return true;
+}
+
+static bool dense_ok(const irs_batch_decoder *d, const irs_schema_table *t, const irs_batch_view *b)
+{
+	const uint32_t N = b->count;
+	uint64_t bits = (uint64_t)N * t->ncols;
+	size_t whole = (size_t)(bits / 8);
+	if (d->generic_only || !N || t->ncols > FAST_COLS || !all_bytes(b->ops, N, IRS_REC_UPSERT) ||
+	    !all_bytes(b->changed, whole, 0xFF) || !all_bytes(b->nulls, b->nulls_len, 0))
+		return false;
+	if (bits % 8 && b->changed[whole] != (uint8_t)((1u << (bits % 8)) - 1))
+		return false;
+	for (uint32_t c = 0; c < t->ncols; c++) {
+		const irs_col_slice *cs = &d->col[c];
+		uint32_t w = t->cols[c].width;
+		if (d->first_bad[c] != NO_BAD)
+			return false;
+		if (w) {
+			if (cs->fixed_len != (size_t)N * w)
+				return false;
+			continue;
+		}
+		if (cs->lengths_len != (size_t)N * 4)
+			return false;
+		uint64_t sum = 0;
+		for (uint32_t k = 0; k < N; k++) {
+			uint32_t l = irs__load_le32(cs->lengths + 4 * (size_t)k);
+			if (l > IRS_MAX_VALUE_BYTES)
+				return false;
+			sum += l;
+		}
+		if (sum != cs->data_len)
+			return false;
+	}
+	return true;
+}
+
+/* Copies one value of width w (1, 4 or 8; 0 = a string of len bytes). */
+static inline uint8_t *put_dense(uint8_t *o, const uint8_t *src, uint8_t w, uint32_t len)
+{
+	if (w == 8) {
+		memcpy(o, src, 8);
+		return o + 8;
+	}
+	if (w == 4) {
+		memcpy(o, src, 4);
+		return o + 4;
+	}
+	if (w == 1) {
+		*o = *src;
+		return o + 1;
+	}
+	irs__copy(o, src, len);
+	return o + len;
+}
+
+/* row_digest for a change of the dense path: every column present; src, len and w
+ * per column. False when the row serializes to more than IRS_DIGEST_INLINE bytes. */
+static inline bool dense_digest(uint32_t C, const uint8_t *const *src, const uint32_t *len,
+				const uint8_t *w, uint64_t *digest)
+{
+	uint8_t buf[IRS_DIGEST_INLINE];
+	size_t o = 0, room = sizeof buf - 9u * C;
+	for (uint32_t c = 0; c < C; c++) {
+		buf[o++] = 1;
+		if (!w[c]) {
+			if (len[c] > room)
+				return false;
+			room -= len[c];
+			irs__store_le32(buf + o, len[c]);
+			o += 4;
+		}
+		o = (size_t)(put_dense(buf + o, src[c], w[c], len[c]) - buf);
+	}
+	*digest = XXH3_64bits(buf, o);
+	return true;
+}
+
+/* Writes the records of a batch dense_ok proved. */
+static int dense_batch(irs_batch_decoder *d, const irs_schema_table *t, uint32_t N, uint64_t tag_base,
+		       const irs_rec_out *out, irs_error *err)
+{
+	const uint32_t C = t->ncols, V = t->nvalues, B = t->value_bitmap_bytes;
+	/* per column: the current change's value, its length, its width (0: a string) */
+	const uint8_t *src[FAST_COLS];
+	uint32_t len[FAST_COLS], var_cols[FAST_COLS], vcols[FAST_COLS], nvar = 0;
+	uint8_t w[FAST_COLS], vw[FAST_COLS];
+	size_t fixed_bytes = 0;
+	for (uint32_t c = 0; c < C; c++) {
+		w[c] = t->cols[c].width;
+		src[c] = w[c] ? d->col[c].fixed : d->col[c].data; /* change 0's value */
+		len[c] = w[c];
+		if (!w[c])
+			var_cols[nvar++] = c;
+		else if (!t->cols[c].is_key)
+			fixed_bytes += w[c];
+	}
+	for (uint32_t vi = 0; vi < V; vi++) {
+		vcols[vi] = t->value_cols[vi];
+		vw[vi] = w[vcols[vi]];
+	}
+	uint8_t changed_bm[(FAST_COLS + 7) / 8] = {0}; /* every value column listed */
+	for (uint32_t vi = 0; vi < V; vi++)
+		irs__bit_set(changed_bm, vi);
+	for (uint32_t r = 0; r < N; r++) {
+		size_t vbytes = fixed_bytes;
+		for (uint32_t j = 0; j < nvar; j++) {
+			uint32_t c = var_cols[j];
+			len[c] = irs__load_le32(d->col[c].lengths + 4 * (size_t)r);
+			if (!t->cols[c].is_key)
+				vbytes += 4u + len[c];
+		}
+		size_t klen = 0;
+		for (uint32_t k = 0; k < t->nkey; k++) {
+			uint32_t c = t->key_cols[k];
+			size_t kw = irs__key_encode_part(t->cols[c].type, src[c], len[c], d->key + klen,
+							 IRS_MAX_KEY_BYTES - klen);
+			if (!kw)
+				return irs__seterr(err, IRS_ECORRUPT, "change %u: encoded key longer than %u bytes", r,
+						   IRS_MAX_KEY_BYTES);
+			klen += kw;
+		}
+		uint64_t hash = irs__key_hash(d->key, klen);
+		irs_rec *rec = (irs_rec *)out->room(out->ctx, hash, d->key, klen,
+						    IRS_REC_HEADER + klen + 2u * B + vbytes, err);
+		if (!rec)
+			return err && err->code ? err->code : IRS_ENOMEM;
+		irs__copy(rec->data, d->key, klen);
+		uint8_t *vp = rec->data + klen;
+		for (uint32_t i = 0; i < B; i++) {
+			vp[i] = changed_bm[i];
+			vp[B + i] = 0;
+		}
+		vp += 2u * B;
+		for (uint32_t vi = 0; vi < V; vi++) {
+			uint32_t c = vcols[vi];
+			if (!vw[vi]) {
+				irs__store_le32(vp, len[c]);
+				vp += 4;
+			}
+			vp = put_dense(vp, src[c], vw[vi], len[c]);
+		}
+		uint64_t digest;
+		int rc = d->row_digests && dense_digest(C, src, len, w, &digest)
+				 ? rec_done(rec, vp, IRS_REC_UPSERT, IRS_REC_ROW_DIGEST, klen, hash, digest, out, err)
+				 : rec_done(rec, vp, IRS_REC_UPSERT, 0, klen, hash, tag_base + r, out, err);
+		if (rc)
+			return rc;
+		for (uint32_t c = 0; c < C; c++)
+			src[c] += len[c];
+	}
+	return 0;
+}
+
 /* The general path for change r: every check column by column, naming the first
  * problem; then the record. */
 static int slow_change(irs_batch_decoder *d, const irs_schema_table *t, const irs_batch_view *b,
@@ -601,6 +773,13 @@ int irs__batch_decode_to(irs_batch_decoder *d, const irs_schema_table *t, const 
 	if ((rc = irs__batch_parse(payload, len, t->ncols, d->col, &b, err)) != 0 ||
 	    (rc = check_shapes(d, t, &b, err)) != 0)
 		return rc;
+	if (dense_ok(d, t, &b)) {
+		if ((rc = dense_batch(d, t, b.count, tag_base, out, err)) != 0)
+			return rc;
+		d->dense_batches++;
+		*count = b.count;
+		return 0;
+	}
 	fast_masks m = {0, 0, false};
 	bool fast = fast_masks_of(t, &m);
 	const uint32_t C = t->ncols;
