@@ -25,6 +25,9 @@
  *      straight from the column bytes, and writes each record directly where its
  *      consumer wants it (irs_rec_out: for a restore, the run of the shard that owns
  *      the key), so a change is copied once.
+ *   A batch of full rows without NULLs (most full backups) skips the per-change checks
+ *   of step 3: the dense path proves the whole batch valid first, a pass per array, and
+ *   then needs no cursor or check per value (dense_ok, dense_batch).
  * Everything that could make a later stage misbehave is checked here, so records are
  * trusted downstream.
  */
