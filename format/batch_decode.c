@@ -625,6 +625,15 @@ static bool dense_ok(const irs_batch_decoder *d, const irs_schema_table *t, cons
 	return true;
 }
 
+/* Where a column's values start (never NULL, even for a column without bytes, so
+ * that pointer arithmetic on it stays defined). */
+static inline const uint8_t *column_base(const irs_col_slice *cs, uint8_t w)
+{
+	static const uint8_t none[1];
+	const uint8_t *p = w ? cs->fixed : cs->data;
+	return p ? p : none;
+}
+
 /* Copies one value of width w (1, 4 or 8; 0 = a string of len bytes). */
 static inline uint8_t *put_dense(uint8_t *o, const uint8_t *src, uint8_t w, uint32_t len)
 {
@@ -678,7 +687,7 @@ static int dense_batch(irs_batch_decoder *d, const irs_schema_table *t, uint32_t
 	size_t fixed_bytes = 0;
 	for (uint32_t c = 0; c < C; c++) {
 		w[c] = t->cols[c].width;
-		src[c] = w[c] ? d->col[c].fixed : d->col[c].data; /* change 0's value */
+		src[c] = column_base(&d->col[c], w[c]); /* change 0's value */
 		len[c] = w[c];
 		if (!w[c])
 			var_cols[nvar++] = c;
