@@ -595,8 +595,9 @@ static bool dense_ok(const irs_batch_decoder *d, const irs_schema_table *t, cons
 	const uint32_t N = b->count;
 	uint64_t bits = (uint64_t)N * t->ncols;
 	size_t whole = (size_t)(bits / 8);
-	if (d->generic_only || !N || t->ncols > FAST_COLS || !all_bytes(b->ops, N, IRS_REC_UPSERT) ||
-	    !all_bytes(b->changed, whole, 0xFF) || !all_bytes(b->nulls, b->nulls_len, 0))
+	/* the bitmaps first: a batch of partial rows fails on its first byte */
+	if (d->generic_only || !N || t->ncols > FAST_COLS || !all_bytes(b->changed, whole, 0xFF) ||
+	    !all_bytes(b->nulls, b->nulls_len, 0) || !all_bytes(b->ops, N, IRS_REC_UPSERT))
 		return false;
 	if (bits % 8 && b->changed[whole] != (uint8_t)((1u << (bits % 8)) - 1))
 		return false;
