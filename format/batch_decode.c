@@ -364,6 +364,23 @@ static inline int put_value(irs_batch_decoder *d, const irs_schema_table *t, uin
 	return 0;
 }
 
+/* Asks `out` for room for a record of the key in d->key (klen bytes, hash *hash, which
+ * this computes) and vbytes of values behind the two B-byte bitmaps, and writes the key
+ * there. NULL when out has no room, with *rc its error. */
+static inline irs_rec *rec_begin(irs_batch_decoder *d, const irs_rec_out *out, size_t klen, uint32_t B,
+				 size_t vbytes, uint64_t *hash, int *rc, irs_error *err)
+{
+	*hash = irs__key_hash(d->key, klen);
+	irs_rec *rec = (irs_rec *)out->room(out->ctx, *hash, d->key, klen,
+					    IRS_REC_HEADER + klen + 2u * B + vbytes, err);
+	if (!rec) {
+		*rc = err && err->code ? err->code : IRS_ENOMEM;
+		return NULL;
+	}
+	irs__copy(rec->data, d->key, klen);
+	return rec;
+}
+
 /* Completes a record whose key and values are written and hands it to `out`. */
 static inline int rec_done(irs_rec *rec, const uint8_t *end, uint8_t op, uint8_t flags, size_t klen,
 			   uint64_t hash, uint64_t tag, const irs_rec_out *out, irs_error *err)
@@ -535,12 +552,11 @@ static int fast_change(irs_batch_decoder *d, const irs_schema_table *t, const fa
 		vbytes += var_value_bytes(d, c);
 	}
 	const uint32_t B = t->value_bitmap_bytes;
-	uint64_t hash = irs__key_hash(d->key, klen);
-	irs_rec *rec = (irs_rec *)out->room(out->ctx, hash, d->key, klen,
-					    IRS_REC_HEADER + klen + 2u * B + vbytes, err);
+	uint64_t hash;
+	int rc;
+	irs_rec *rec = rec_begin(d, out, klen, B, vbytes, &hash, &rc, err);
 	if (!rec)
-		return err && err->code ? err->code : IRS_ENOMEM;
-	irs__copy(rec->data, d->key, klen);
+		return rc;
 	uint8_t *changed_bm = rec->data + klen, *nulls_bm = changed_bm + B, *vp = nulls_bm + B;
 	if (m->keys_first) {
 		uint64_t ch = (changed & m->value) >> t->nkey, nu = (nulls & m->value) >> t->nkey;
@@ -557,11 +573,9 @@ static int fast_change(irs_batch_decoder *d, const irs_schema_table *t, const fa
 				irs__bit_set(nulls_bm, t->cols[c].value_idx);
 		}
 	}
-	for (uint64_t bits = vals; bits; bits &= bits - 1) {
-		int rc = put_value(d, t, (uint32_t)__builtin_ctzll(bits), r, &vp, err);
-		if (rc)
+	for (uint64_t bits = vals; bits; bits &= bits - 1)
+		if ((rc = put_value(d, t, (uint32_t)__builtin_ctzll(bits), r, &vp, err)) != 0)
 			return rc;
-	}
 	uint64_t digest;
 	/* the digest of the row this change inserts, if it inserts: the shard then need not
 	 * serialize the row it builds (the tag is not used past decoding) */
@@ -720,12 +734,11 @@ static int dense_batch(irs_batch_decoder *d, const irs_schema_table *t, uint32_t
 						   IRS_MAX_KEY_BYTES);
 			klen += kw;
 		}
-		uint64_t hash = irs__key_hash(d->key, klen);
-		irs_rec *rec = (irs_rec *)out->room(out->ctx, hash, d->key, klen,
-						    IRS_REC_HEADER + klen + 2u * B + vbytes, err);
+		uint64_t hash;
+		int rc;
+		irs_rec *rec = rec_begin(d, out, klen, B, vbytes, &hash, &rc, err);
 		if (!rec)
-			return err && err->code ? err->code : IRS_ENOMEM;
-		irs__copy(rec->data, d->key, klen);
+			return rc;
 		uint8_t *vp = rec->data + klen;
 		for (uint32_t i = 0; i < B; i++) {
 			vp[i] = changed_bm[i];
@@ -741,9 +754,9 @@ static int dense_batch(irs_batch_decoder *d, const irs_schema_table *t, uint32_t
 			vp = put_dense(vp, src[c], vw[vi], len[c]);
 		}
 		uint64_t digest;
-		int rc = d->row_digests && dense_digest(C, src, len, w, &digest)
-				 ? rec_done(rec, vp, IRS_REC_UPSERT, IRS_REC_ROW_DIGEST, klen, hash, digest, out, err)
-				 : rec_done(rec, vp, IRS_REC_UPSERT, 0, klen, hash, tag_base + r, out, err);
+		rc = d->row_digests && dense_digest(C, src, len, w, &digest)
+			     ? rec_done(rec, vp, IRS_REC_UPSERT, IRS_REC_ROW_DIGEST, klen, hash, digest, out, err)
+			     : rec_done(rec, vp, IRS_REC_UPSERT, 0, klen, hash, tag_base + r, out, err);
 		if (rc)
 			return rc;
 		for (uint32_t c = 0; c < C; c++)
@@ -758,17 +771,15 @@ static int slow_change(irs_batch_decoder *d, const irs_schema_table *t, const ir
 		       uint32_t r, uint8_t op, bool full, uint64_t tag, const irs_rec_out *out,
 		       irs_error *err)
 {
-	const size_t head = IRS_REC_HEADER + 2u * t->value_bitmap_bytes;
 	size_t klen = 0, vbytes = 0;
 	int rc;
 	if ((rc = decode_key(d, t, b, r, &klen, err)) != 0 ||
 	    (rc = value_bytes(d, t, b, r, op, full, &vbytes, err)) != 0)
 		return rc;
-	uint64_t hash = irs__key_hash(d->key, klen);
-	irs_rec *rec = (irs_rec *)out->room(out->ctx, hash, d->key, klen, head + klen + vbytes, err);
+	uint64_t hash;
+	irs_rec *rec = rec_begin(d, out, klen, t->value_bitmap_bytes, vbytes, &hash, &rc, err);
 	if (!rec)
-		return err && err->code ? err->code : IRS_ENOMEM;
-	irs__copy(rec->data, d->key, klen);
+		return rc;
 	if ((rc = write_values(d, t, b, r, rec, klen, err)) != 0)
 		return rc;
 	return rec_done(rec, (const uint8_t *)rec + rec->size, op, 0, klen, hash, tag, out, err);
