@@ -79,6 +79,7 @@ typedef struct irs_batch_decoder {
 	uint64_t dense_batches;         /* batches the dense path decoded */
 	const uint8_t *vsrc[FAST_COLS]; /* the change's values, per column (fast path) */
 	uint32_t vlen[FAST_COLS];
+	uint8_t vwidth[FAST_COLS];      /* per column: its width, 0 for a string (fast path) */
 } irs_batch_decoder;
 
 void irs__batch_decoder_init(irs_batch_decoder *d, irs_mem *mem);

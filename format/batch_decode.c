@@ -484,43 +484,41 @@ static inline uint64_t row_bits(const uint8_t *bm, size_t len, uint64_t bit, uin
 
 /*
  * The content digest (common/digest.h) of the row a change that lists every column
- * makes, serialized straight from the batch's column bytes (d->vsrc, d->vlen: values
- * are stored little-endian there, as the digest wants). Returns false when the row
- * serializes to more than IRS_DIGEST_INLINE bytes.
+ * makes, serialized straight from the batch's column bytes: per column c its value at
+ * src[c] (stored little-endian there, as the digest wants), len[c] bytes of it when a
+ * string, its width w[c] (0 for a string), NULL when bit c of nulls is set. Returns
+ * false when the row serializes to more than IRS_DIGEST_INLINE bytes.
  */
-static bool row_digest(const irs_batch_decoder *d, const irs_schema_table *t, uint64_t nulls,
-		       uint64_t *digest)
+static inline bool row_digest(uint32_t C, const uint8_t *const *src, const uint32_t *len,
+			      const uint8_t *w, uint64_t nulls, uint64_t *digest)
 {
 	_Static_assert(9 * FAST_COLS <= IRS_DIGEST_INLINE, "every column's widest fixed form fits");
 	uint8_t buf[IRS_DIGEST_INLINE];
 	/* Every column takes at most 9 bytes but for a var value's bytes, which must fit
 	 * in what the 9 bytes of each column leave: only var values are checked. */
-	size_t o = 0, room = sizeof buf - 9u * t->ncols;
-	for (uint32_t c = 0; c < t->ncols; c++) {
+	size_t o = 0, room = sizeof buf - 9u * C;
+	for (uint32_t c = 0; c < C; c++) {
 		if (nulls >> c & 1) {
 			buf[o++] = 0;
 			continue;
 		}
-		const uint8_t *src = d->vsrc[c];
-		uint32_t w = t->cols[c].width;
 		buf[o] = 1;
-		if (w == 8) {
-			memcpy(buf + o + 1, src, 8);
+		if (w[c] == 8) {
+			memcpy(buf + o + 1, src[c], 8);
 			o += 9;
-		} else if (w == 4) {
-			memcpy(buf + o + 1, src, 4);
+		} else if (w[c] == 4) {
+			memcpy(buf + o + 1, src[c], 4);
 			o += 5;
-		} else if (w == 1) {
-			buf[o + 1] = src[0];
+		} else if (w[c] == 1) {
+			buf[o + 1] = src[c][0];
 			o += 2;
 		} else {
-			uint32_t len = d->vlen[c];
-			if (len > room)
+			if (len[c] > room)
 				return false;
-			room -= len;
-			irs__store_le32(buf + o + 1, len);
-			irs__copy(buf + o + 5, src, len);
-			o += 5u + len;
+			room -= len[c];
+			irs__store_le32(buf + o + 1, len[c]);
+			irs__copy(buf + o + 5, src[c], len[c]);
+			o += 5u + len[c];
 		}
 	}
 	*digest = XXH3_64bits(buf, o);
@@ -579,7 +577,8 @@ static int fast_change(irs_batch_decoder *d, const irs_schema_table *t, const fa
 	uint64_t digest;
 	/* the digest of the row this change inserts, if it inserts: the shard then need not
 	 * serialize the row it builds (the tag is not used past decoding) */
-	if (d->row_digests && (changed & m->value) == m->value && row_digest(d, t, nulls, &digest))
+	if (d->row_digests && (changed & m->value) == m->value &&
+	    row_digest(t->ncols, d->vsrc, d->vlen, d->vwidth, nulls, &digest))
 		return rec_done(rec, vp, op, IRS_REC_ROW_DIGEST, klen, hash, digest, out, err);
 	return rec_done(rec, vp, op, 0, klen, hash, tag, out, err);
 }
@@ -668,28 +667,6 @@ static inline uint8_t *put_dense(uint8_t *o, const uint8_t *src, uint8_t w, uint
 	return o + len;
 }
 
-/* row_digest for a change of the dense path: every column present; src, len and w
- * per column. False when the row serializes to more than IRS_DIGEST_INLINE bytes. */
-static inline bool dense_digest(uint32_t C, const uint8_t *const *src, const uint32_t *len,
-				const uint8_t *w, uint64_t *digest)
-{
-	uint8_t buf[IRS_DIGEST_INLINE];
-	size_t o = 0, room = sizeof buf - 9u * C;
-	for (uint32_t c = 0; c < C; c++) {
-		buf[o++] = 1;
-		if (!w[c]) {
-			if (len[c] > room)
-				return false;
-			room -= len[c];
-			irs__store_le32(buf + o, len[c]);
-			o += 4;
-		}
-		o = (size_t)(put_dense(buf + o, src[c], w[c], len[c]) - buf);
-	}
-	*digest = XXH3_64bits(buf, o);
-	return true;
-}
-
 /* Writes the records of a batch dense_ok proved. */
 static int dense_batch(irs_batch_decoder *d, const irs_schema_table *t, uint32_t N, uint64_t tag_base,
 		       const irs_rec_out *out, irs_error *err)
@@ -754,7 +731,7 @@ static int dense_batch(irs_batch_decoder *d, const irs_schema_table *t, uint32_t
 			vp = put_dense(vp, src[c], vw[vi], len[c]);
 		}
 		uint64_t digest;
-		rc = d->row_digests && dense_digest(C, src, len, w, &digest)
+		rc = d->row_digests && row_digest(C, src, len, w, 0, &digest)
 			     ? rec_done(rec, vp, IRS_REC_UPSERT, IRS_REC_ROW_DIGEST, klen, hash, digest, out, err)
 			     : rec_done(rec, vp, IRS_REC_UPSERT, 0, klen, hash, tag_base + r, out, err);
 		if (rc)
@@ -806,6 +783,8 @@ int irs__batch_decode_to(irs_batch_decoder *d, const irs_schema_table *t, const 
 	}
 	fast_masks m = {0, 0, false};
 	bool fast = fast_masks_of(t, &m);
+	for (uint32_t c = 0; fast && c < t->ncols; c++)
+		d->vwidth[c] = t->cols[c].width;
 	const uint32_t C = t->ncols;
 	for (uint32_t r = 0; r < b.count; r++) {
 		uint8_t op = b.ops[r];
