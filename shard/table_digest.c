@@ -254,7 +254,6 @@ int irs__digest_plan_init(irs_table_part *p)
 		const irs_schema_column *col = &t->cols[c];
 		dstep *st = &p->dplan[c];
 		st->type = (uint8_t)col->type;
-		st->width = col->width;
 		if (col->is_key) {
 			st->kind = DSTEP_KEY;
 			st->off = p->key_off[col->key_pos];
@@ -269,7 +268,7 @@ int irs__digest_plan_init(irs_table_part *p)
 	uint32_t rest = 0;
 	for (uint32_t c = t->ncols; c-- > 0;) {
 		p->dplan_rest[c] = rest;
-		rest += 1u + (p->dplan[c].kind == DSTEP_VAR ? 4u : p->dplan[c].width);
+		rest += 1u + (p->dplan[c].kind == DSTEP_VAR ? 4u : t->cols[c].width);
 	}
 	if (rest > IRS_DIGEST_INLINE) {
 		/* even the fixed parts do not fit: always stream */

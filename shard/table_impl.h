@@ -381,7 +381,6 @@ enum { DSTEP_KEY, DSTEP_FIXED1, DSTEP_FIXED4, DSTEP_FIXED8, DSTEP_VAR };
 typedef struct dstep {
 	uint8_t kind;   /* DSTEP_* */
 	uint8_t type;   /* irs_type */
-	uint8_t width;  /* fixed width */
 	uint32_t off;   /* key: offset in the key; fixed: offset in the fixed area */
 	uint32_t vi;    /* value index (not for keys) */
 } dstep;
