@@ -30,34 +30,9 @@
 
 #include <xxhash.h>
 
-static inline void store_be32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-static inline void store_be64(uint8_t *p, uint64_t v)
-{
-	store_be32(p, (uint32_t)(v >> 32));
-	store_be32(p + 4, (uint32_t)v);
-}
-
-#define SIGN32 0x80000000u
-#define SIGN64 0x8000000000000000u
-
-/* Order-preserving bits of a double (see the top comment). */
-static inline uint64_t double_to_key(double d)
-{
-	uint64_t bits;
-	memcpy(&bits, &d, sizeof bits);
-	return (bits & SIGN64) ? ~bits : bits ^ SIGN64;
-}
-
 static inline double key_to_double(uint64_t k)
 {
-	uint64_t bits = (k & SIGN64) ? k ^ SIGN64 : ~k;
+	uint64_t bits = (k & IRS_KEY_SIGN64) ? k ^ IRS_KEY_SIGN64 : ~k;
 	double d;
 	memcpy(&d, &bits, sizeof d);
 	return d;
@@ -72,32 +47,8 @@ size_t irs__key_part_bound(irs_type type, const irs_value *v)
 	return 2u * v->v.s.len + 2u;
 }
 
-/* irs__key_encode_part, inlined into irs__key_encode (reads and gets encode every
- * key they look up through it). */
-static inline size_t encode_part(irs_type ty, const uint8_t *v, size_t len, uint8_t *out, size_t room)
+size_t irs__key_encode_var(irs_type ty, const uint8_t *v, size_t len, uint8_t *out, size_t room)
 {
-	uint8_t w = irs__type_width(ty);
-	if (w) {
-		if (room < w)
-			return 0;
-		switch (ty) {
-		case IRS_TYPE_BOOL: *out = (uint8_t)(v[0] != 0); break;
-		case IRS_TYPE_INT32: store_be32(out, irs__load_le32(v) ^ SIGN32); break;
-		case IRS_TYPE_UINT32: store_be32(out, irs__load_le32(v)); break;
-		case IRS_TYPE_INT64:
-		case IRS_TYPE_TIMESTAMP: store_be64(out, irs__load_le64(v) ^ SIGN64); break;
-		case IRS_TYPE_UINT64: store_be64(out, irs__load_le64(v)); break;
-		case IRS_TYPE_DOUBLE: {
-			uint64_t bits = irs__load_le64(v);
-			double d;
-			memcpy(&d, &bits, sizeof d);
-			store_be64(out, double_to_key(d));
-			break;
-		}
-		default: return 0;
-		}
-		return w;
-	}
 	if (!irs__type_is_var(ty))
 		return 0;
 	/* Copy runs between 0x00 bytes with memcpy: keys rarely hold 0x00. */
@@ -127,11 +78,6 @@ static inline size_t encode_part(irs_type ty, const uint8_t *v, size_t len, uint
 	return n;
 }
 
-size_t irs__key_encode_part(irs_type ty, const uint8_t *v, size_t len, uint8_t *out, size_t room)
-{
-	return encode_part(ty, v, len, out, room);
-}
-
 size_t irs__key_encode(const irs_schema_table *t, const irs_value *row, uint8_t *out, size_t cap)
 {
 	size_t limit = cap < IRS_MAX_KEY_BYTES ? cap : IRS_MAX_KEY_BYTES;
@@ -155,7 +101,7 @@ size_t irs__key_encode(const irs_schema_table *t, const irs_value *row, uint8_t 
 			break;
 		default: irs__store_le64(stored, v->v.u64); break;
 		}
-		size_t w = encode_part(ty, src, len, out + n, limit - n);
+		size_t w = irs__key_encode_part(ty, src, len, out + n, limit - n);
 		if (!w)
 			return 0;
 		n += w;
@@ -183,10 +129,10 @@ int irs__key_decode(const irs_schema_table *t, const uint8_t *key, size_t key_le
 					return IRS_ECORRUPT;
 				v->v.b = *p;
 				break;
-			case IRS_TYPE_INT32: v->v.i64 = (int32_t)(irs__load_be32(p) ^ SIGN32); break;
+			case IRS_TYPE_INT32: v->v.i64 = (int32_t)(irs__load_be32(p) ^ IRS_KEY_SIGN32); break;
 			case IRS_TYPE_UINT32: v->v.u64 = irs__load_be32(p); break;
 			case IRS_TYPE_INT64:
-			case IRS_TYPE_TIMESTAMP: v->v.i64 = (int64_t)(irs__load_be64(p) ^ SIGN64); break;
+			case IRS_TYPE_TIMESTAMP: v->v.i64 = (int64_t)(irs__load_be64(p) ^ IRS_KEY_SIGN64); break;
 			case IRS_TYPE_UINT64: v->v.u64 = irs__load_be64(p); break;
 			case IRS_TYPE_DOUBLE: v->v.d = key_to_double(irs__load_be64(p)); break;
 			default: return IRS_ECORRUPT;

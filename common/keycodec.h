@@ -36,9 +36,10 @@ size_t irs__key_encode(const irs_schema_table *t, const irs_value *row, uint8_t 
  * value of length len) into out[0..room). Returns the bytes written, or 0 when they
  * do not fit.
  */
-size_t irs__key_encode_part(irs_type ty, const uint8_t *v, size_t len, uint8_t *out, size_t room);
+static inline size_t irs__key_encode_part(irs_type ty, const uint8_t *v, size_t len, uint8_t *out,
+					  size_t room);
 
-/* Big-endian reads, the byte order of encoded fixed-width key parts. */
+/* Big-endian reads and writes, the byte order of encoded fixed-width key parts. */
 static inline uint32_t irs__load_be32(const uint8_t *p)
 {
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
@@ -47,6 +48,66 @@ static inline uint32_t irs__load_be32(const uint8_t *p)
 static inline uint64_t irs__load_be64(const uint8_t *p)
 {
 	return (uint64_t)irs__load_be32(p) << 32 | irs__load_be32(p + 4);
+}
+
+static inline void irs__store_be32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+static inline void irs__store_be64(uint8_t *p, uint64_t v)
+{
+	irs__store_be32(p, (uint32_t)(v >> 32));
+	irs__store_be32(p + 4, (uint32_t)v);
+}
+
+#define IRS_KEY_SIGN32 0x80000000u
+#define IRS_KEY_SIGN64 0x8000000000000000u
+
+/* The order-preserving bits of a double's bits (see the top comment). */
+static inline uint64_t irs__key_double_bits(uint64_t bits)
+{
+	return (bits & IRS_KEY_SIGN64) ? ~bits : bits ^ IRS_KEY_SIGN64;
+}
+
+/* The string part of irs__key_encode_part (utf8/bytes; 0 for any other type). */
+size_t irs__key_encode_var(irs_type ty, const uint8_t *v, size_t len, uint8_t *out, size_t room);
+
+/* Inline: it runs once per key part of every change, and a fixed-width part is a
+ * load, a flip and a byte swap. */
+static inline size_t irs__key_encode_part(irs_type ty, const uint8_t *v, size_t len, uint8_t *out,
+					  size_t room)
+{
+	switch (ty) {
+	case IRS_TYPE_BOOL:
+		if (room < 1)
+			return 0;
+		*out = (uint8_t)(v[0] != 0);
+		return 1;
+	case IRS_TYPE_INT32:
+	case IRS_TYPE_UINT32:
+		if (room < 4)
+			return 0;
+		irs__store_be32(out, irs__load_le32(v) ^ (ty == IRS_TYPE_INT32 ? IRS_KEY_SIGN32 : 0));
+		return 4;
+	case IRS_TYPE_INT64:
+	case IRS_TYPE_TIMESTAMP:
+	case IRS_TYPE_UINT64:
+		if (room < 8)
+			return 0;
+		irs__store_be64(out, irs__load_le64(v) ^ (ty == IRS_TYPE_UINT64 ? 0 : IRS_KEY_SIGN64));
+		return 8;
+	case IRS_TYPE_DOUBLE:
+		if (room < 8)
+			return 0;
+		irs__store_be64(out, irs__key_double_bits(irs__load_le64(v)));
+		return 8;
+	default:
+		return irs__key_encode_var(ty, v, len, out, room);
+	}
 }
 
 /* Upper bound of the encoded length of one key column value. */
