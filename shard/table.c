@@ -172,6 +172,25 @@ static int key_offsets_init(irs_table_part *p)
 	return 0;
 }
 
+/* The fill plan (fill_step), after p->vcols: consecutive fixed-width columns merge. */
+static int fill_plan_init(irs_table_part *p)
+{
+	if (!p->nvalues)
+		return 0;
+	p->fill = irs__part_mem_alloc(p, p->nvalues * sizeof *p->fill);
+	if (!p->fill)
+		return mem_error(p->mem);
+	for (uint32_t vi = 0; vi < p->nvalues; vi++) {
+		const vcol *c = &p->vcols[vi];
+		fill_step *last = p->nfill ? &p->fill[p->nfill - 1] : NULL;
+		if (c->width && last && last->bytes) /* fixed columns' places are consecutive */
+			last->bytes += c->width;
+		else
+			p->fill[p->nfill++] = (fill_step){c->width ? c->pos : 0, c->width};
+	}
+	return 0;
+}
+
 int irs__part_create(irs_mem *mem, const irs_schema_table *t, uint64_t expected_rows,
 		     irs_table_part **out)
 {
@@ -215,7 +234,8 @@ int irs__part_create(irs_mem *mem, const irs_schema_table *t, uint64_t expected_
 			p->var_vi[j++] = vi;
 		}
 	}
-	if ((rc = key_offsets_init(p)) != 0 || (rc = irs__digest_plan_init(p)) != 0)
+	if ((rc = fill_plan_init(p)) != 0 || (rc = key_offsets_init(p)) != 0 ||
+	    (rc = irs__digest_plan_init(p)) != 0)
 		goto fail;
 	if (expected_rows && (rc = irs__index_grow(p, expected_rows)) != 0)
 		goto fail;
@@ -238,6 +258,7 @@ void irs__part_destroy(irs_table_part *p)
 	irs__part_mem_free(p, p->vcols, p->nvalues * sizeof *p->vcols);
 	irs__part_mem_free(p, p->var_vi, p->nvar * sizeof *p->var_vi);
 	irs__part_mem_free(p, p->work, p->nvar * sizeof *p->work);
+	irs__part_mem_free(p, p->fill, p->nvalues * sizeof *p->fill);
 	irs__part_mem_free(p, p->key_off, p->t->nkey * sizeof *p->key_off);
 	irs__part_mem_free(p, p->dplan, p->t->ncols * sizeof *p->dplan);
 	irs__part_mem_free(p, p->dplan_rest, p->t->ncols * sizeof *p->dplan_rest);

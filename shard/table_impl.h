@@ -132,6 +132,16 @@ typedef struct vcol {
 	uint8_t type;  /* irs_type */
 } vcol;
 
+/* One step of a partition's fill plan: how the values of a record that lists every
+ * value column, none NULL, land in a fresh row. The record holds them in value order,
+ * the row holds the fixed ones together and the var ones after them, so a run of
+ * consecutive fixed-width columns is one copy (bytes > 0, to fixed + off) and a var
+ * column is its u32 length and bytes, copied to the var area as they are (bytes 0). */
+typedef struct fill_step {
+	uint32_t off;
+	uint32_t bytes;
+} fill_step;
+
 /* Per var column scratch of one update (owner thread only). */
 typedef struct var_work {
 	const uint8_t *src; /* the new value's bytes in the record */
@@ -157,6 +167,8 @@ struct irs_table_part {
 	vcol *vcols;           /* nvalues entries */
 	uint32_t *var_vi;      /* nvar entries: value index of each var column */
 	var_work *work;        /* nvar entries */
+	fill_step *fill;       /* nfill steps (see fill_step) */
+	uint32_t nfill;
 	/* hash index */
 	irs_slot *slots;
 	size_t cap;            /* 0 or a power of two */

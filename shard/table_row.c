@@ -90,6 +90,30 @@ static uint64_t fill_all_listed(const irs_table_part *p, const irs_rec *rec, uin
 	return logical;
 }
 
+/* Writes the values of a record that lists every value column, none of them NULL, by
+ * the partition's fill plan (fill_step): a copy per run of fixed-width columns and one
+ * per var column. Returns the logical bytes of the values. */
+static uint64_t fill_dense(const irs_table_part *p, const irs_rec *rec, uint8_t *nulls,
+			   uint8_t *fixed, uint8_t *var)
+{
+	const uint8_t *val = irs__rec_values(rec, p->t);
+	irs__copy(nulls, irs__rec_nulls(rec, p->t), p->B); /* all zero */
+	uint64_t logical = p->fixed_bytes;
+	for (const fill_step *st = p->fill, *end = st + p->nfill; st < end; st++) {
+		if (st->bytes) {
+			irs__copy(fixed + st->off, val, st->bytes);
+			val += st->bytes;
+			continue;
+		}
+		uint32_t len = irs__load_le32(val);
+		irs__copy(var, val, 4u + len); /* the u32 length, then the bytes */
+		var += 4u + len;
+		val += 4u + len;
+		logical += len;
+	}
+	return logical;
+}
+
 /* Writes the values of a record that lists some value columns: every column NULL,
  * then the listed ones. Returns the logical bytes of the values. */
 static uint64_t fill_listed(const irs_table_part *p, const irs_rec *rec, uint8_t *nulls,
@@ -164,13 +188,13 @@ static inline bool lists_all(const irs_table_part *p, const irs_rec *rec)
 
 /* The size of the fresh row for rec (content bytes, before padding) and the other half
  * of its bound (the out-of-line blobs of its listed var values, bound_of). */
-static size_t insert_size(const irs_table_part *p, const irs_rec *rec, bool all, size_t *ool)
+static size_t insert_size(const irs_table_part *p, const irs_rec *rec, bool dense, size_t *ool)
 {
 	size_t content = row_var_off(p, rec->key_len) + 4u * (size_t)p->nvar;
 	*ool = 0;
 	if (!p->nvar)
 		return content;
-	if (all && p->nvar == 1 && !any_null(p, rec)) {
+	if (dense && p->nvar == 1) {
 		/* every value present: the row holds exactly the record's value bytes */
 		size_t values = rec->size - IRS_REC_HEADER - rec->key_len - 2u * p->B;
 		*ool = (size_t)units_of(values - p->fixed_bytes) * UNIT;
@@ -205,13 +229,15 @@ bool irs__row_insert(irs_table_part *p, size_t at, const irs_rec *rec)
 		index_find(p, irs__rec_key(rec), kl, rec->hash, &at);
 	}
 	size_t ool;
-	bool all = lists_all(p, rec);
-	size_t content = insert_size(p, rec, all, &ool);
+	bool all = lists_all(p, rec), dense = all && !any_null(p, rec);
+	size_t content = insert_size(p, rec, dense, &ool);
 	uint32_t units = units_of(content);
 	uint32_t ref = irs__blob_alloc(p, units);
 	if (!ref && !(ref = irs__blob_alloc_unreserved(p, units)))
 		return false;
 	uint8_t *b = ref_ptr(p, ref);
+	/* the padding: the last unit is zeroed first, and the content overwrites its start */
+	memset(b + (size_t)(units - 1) * UNIT, 0, UNIT);
 	b[0] = (uint8_t)kl;
 	b[1] = (uint8_t)(kl >> 8);
 	b[2] = 0; /* slack */
@@ -220,8 +246,9 @@ bool irs__row_insert(irs_table_part *p, size_t at, const irs_rec *rec)
 	uint8_t *fixed = nulls + p->B;
 	uint8_t *var = fixed + p->fixed_bytes;
 	uint64_t logical = kl + p->B;
-	logical += all ? fill_all_listed(p, rec, nulls, fixed, var) : fill_listed(p, rec, nulls, fixed, var);
-	memset(b + content, 0, (size_t)units * UNIT - content); /* padding */
+	logical += dense ? fill_dense(p, rec, nulls, fixed, var)
+		   : all ? fill_all_listed(p, rec, nulls, fixed, var)
+			 : fill_listed(p, rec, nulls, fixed, var);
 	p->slots[at] = (irs_slot){(uint32_t)rec->hash, ref};
 	if (p->track_digest)
 		p->digest += (rec->flags & IRS_REC_ROW_DIGEST) ? rec->tag : irs__row_digest_blob(p, b);
