@@ -325,6 +325,23 @@ static inline size_t row_var_off(const irs_table_part *p, size_t key_len)
  * covered is applied, and apply never lets bump room fall below what is still
  * reserved (it takes at most the bound and gives back exactly the bound).
  */
+/* Zeroes the padding of a blob of `units` units whose first `content` bytes are
+ * written: the rest of its last unit. */
+static inline void pad_zero(uint8_t *b, size_t content, uint32_t units)
+{
+	size_t end = (size_t)units * UNIT;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	/* one load and one store, not a memset call: keep the last unit's content bytes */
+	size_t keep = content - (end - UNIT); /* 1..8 */
+	uint64_t v;
+	memcpy(&v, b + end - UNIT, 8);
+	v &= ~(uint64_t)0 >> (64 - 8 * keep);
+	memcpy(b + end - UNIT, &v, 8);
+#else
+	memset(b + content, 0, end - content);
+#endif
+}
+
 static inline void resv_consume(irs_table_part *p, size_t bound)
 {
 	uint64_t u = bound / UNIT;

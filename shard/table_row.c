@@ -236,8 +236,6 @@ bool irs__row_insert(irs_table_part *p, size_t at, const irs_rec *rec)
 	if (!ref && !(ref = irs__blob_alloc_unreserved(p, units)))
 		return false;
 	uint8_t *b = ref_ptr(p, ref);
-	/* the padding: the last unit is zeroed first, and the content overwrites its start */
-	memset(b + (size_t)(units - 1) * UNIT, 0, UNIT);
 	b[0] = (uint8_t)kl;
 	b[1] = (uint8_t)(kl >> 8);
 	b[2] = 0; /* slack */
@@ -249,6 +247,7 @@ bool irs__row_insert(irs_table_part *p, size_t at, const irs_rec *rec)
 	logical += dense ? fill_dense(p, rec, nulls, fixed, var)
 		   : all ? fill_all_listed(p, rec, nulls, fixed, var)
 			 : fill_listed(p, rec, nulls, fixed, var);
+	pad_zero(b, content, units);
 	p->slots[at] = (irs_slot){(uint32_t)rec->hash, ref};
 	if (p->track_digest)
 		p->digest += (rec->flags & IRS_REC_ROW_DIGEST) ? rec->tag : irs__row_digest_blob(p, b);
@@ -401,7 +400,7 @@ static void var_commit(irs_table_part *p, uint8_t *b, uint8_t *nb, size_t kl, si
 			uint32_t u = units_of(4u + wk[j].len);
 			st32(o, wk[j].len);
 			irs__copy(o + 4, wk[j].src, wk[j].len);
-			memset(o + 4 + wk[j].len, 0, (size_t)u * UNIT - 4 - wk[j].len);
+			pad_zero(o, 4u + wk[j].len, u);
 			st32(d, OOL | wk[j].ool_ref);
 		} else {
 			st32(d, wk[j].len);
@@ -436,7 +435,7 @@ static uint32_t row_update_var(irs_table_part *p, size_t at, uint32_t ref, uint8
 		return 0;
 	var_commit(p, b, nb, kl, voff);
 	uint32_t new_units = units_of(content);
-	memset(nb + content, 0, (size_t)new_units * UNIT - content);
+	pad_zero(nb, content, new_units);
 	if (nb != b) {
 		nb[2] = 0;
 		irs__blob_free(p, ref, old_units);
@@ -448,6 +447,54 @@ static uint32_t row_update_var(irs_table_part *p, size_t at, uint32_t ref, uint8
 		irs__blob_free(p, ref + new_units, old_units - new_units);
 	}
 	return nref;
+}
+
+/*
+ * An UPSERT listing every value column, none NULL, of the existing row b (ref, in slot
+ * at): the row is rebuilt as an insert would build it, in its own blob when it fits
+ * (the units it no longer needs become slack, or go back when more than MAX_SLACK),
+ * else in a new blob. The new blob is allocated before anything changes, so a failed
+ * allocation (only without a reservation) leaves the row as it was. Its bound is the
+ * general update's: the fresh inline row, or the listed values out of line.
+ */
+static bool row_replace(irs_table_part *p, size_t at, uint32_t ref, uint8_t *b, const irs_rec *rec,
+			uint64_t old_digest)
+{
+	size_t kl = rec->key_len, ool;
+	size_t content = insert_size(p, rec, true, &ool);
+	uint32_t units = units_of(content);
+	uint64_t old_logical = irs__row_fixed_logical(p, b);
+	uint32_t old_units = units_of(irs__row_scan(p, b, &old_logical, false)) + b[2];
+	uint32_t nref = ref;
+	uint8_t *nb = b;
+	if (units > old_units) {
+		if (!(nref = irs__blob_alloc(p, units)) && !(nref = irs__blob_alloc_unreserved(p, units)))
+			return false;
+		nb = ref_ptr(p, nref);
+	}
+	irs__row_scan(p, b, NULL, true); /* frees the out-of-line values */
+	if (nb != b) {
+		nb[0] = b[0];
+		nb[1] = b[1];
+		irs__copy(nb + ROW_HEAD, b + ROW_HEAD, kl);
+		irs__blob_free(p, ref, old_units);
+		p->slots[at].ref = nref;
+		old_units = units;
+	}
+	uint8_t *nulls = nb + ROW_HEAD + kl, *fixed = nulls + p->B;
+	p->logical += kl + p->B + fill_dense(p, rec, nulls, fixed, fixed + p->fixed_bytes);
+	pad_zero(nb, content, units);
+	p->logical -= old_logical;
+	if (old_units - units <= MAX_SLACK) {
+		nb[2] = (uint8_t)(old_units - units);
+	} else {
+		nb[2] = 0;
+		irs__blob_free(p, nref + units, old_units - units);
+	}
+	resv_consume(p, (size_t)units * UNIT > ool ? (size_t)units * UNIT : ool);
+	if (p->track_digest)
+		p->digest += ((rec->flags & IRS_REC_ROW_DIGEST) ? rec->tag : irs__row_digest_blob(p, nb)) - old_digest;
+	return true;
 }
 
 /* UPSERT of an existing row (in slot at): listed columns change, others stay. */
@@ -462,6 +509,8 @@ bool irs__row_update(irs_table_part *p, size_t at, uint32_t ref, const irs_rec *
 	const uint8_t *val;
 	/* the digest moves by (new row - old row), once the update is sure to happen */
 	uint64_t old_digest = p->track_digest ? irs__row_digest_blob(p, b) : 0;
+	if (lists_all(p, rec) && !any_null(p, rec))
+		return row_replace(p, at, ref, b, rec, old_digest);
 	/* The record's bound (bound_of), computed on the way. */
 	size_t ins = row_var_off(p, kl) + 4u * (size_t)p->nvar, ool = 0;
 	bool any = false;
