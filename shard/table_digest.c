@@ -185,13 +185,14 @@ static uint64_t row_digest_stream(const irs_table_part *p, const uint8_t *b)
  */
 static bool row_digest_inline(const irs_table_part *p, const uint8_t *b, uint64_t *h)
 {
-	uint8_t buf[IRS_DIGEST_INLINE], *o = buf, *end = buf + sizeof buf;
+	/* 8 bytes past the end: a WIDE step's copy may write 7 bytes beyond its value */
+	uint8_t buf[IRS_DIGEST_INLINE + 8], *o = buf, *end = buf + IRS_DIGEST_INLINE;
 	size_t kl = (size_t)b[0] | (size_t)b[1] << 8;
 	const uint8_t *key = b + ROW_HEAD, *nulls = key + kl, *fixed = nulls + p->B;
 	const uint8_t *var = fixed + p->fixed_bytes;
 	/* most rows hold no NULL: then no column looks at its bit */
-	uint8_t any_null = 0;
-	for (uint32_t i = 0; i < p->B; i++)
+	uint8_t any_null = p->B ? nulls[0] : 0;
+	for (uint32_t i = 1; i < p->B; i++)
 		any_null |= nulls[i];
 	const dstep *st = p->dplan, *stop = st + p->t->ncols;
 	for (; st < stop; st++) {
@@ -203,6 +204,11 @@ static bool row_digest_inline(const irs_table_part *p, const uint8_t *b, uint64_
 		/* a NULL fixed column is zero in the row: its bytes are written, not counted */
 		bool present = !any_null || !irs__bit_get(nulls, st->vi);
 		o[0] = present;
+		if (kind == DSTEP_WIDE) {
+			memcpy(o + 1, fixed + st->off, 8);
+			o += present ? st->adv : 1;
+			continue;
+		}
 		if (kind == DSTEP_FIXED8) {
 			memcpy(o + 1, fixed + st->off, 8);
 			o += present ? 9 : 1;
@@ -262,6 +268,10 @@ int irs__digest_plan_init(irs_table_part *p)
 				   : col->width ? DSTEP_FIXED8 : DSTEP_VAR;
 			st->vi = col->value_idx;
 			st->off = col->width ? p->vcols[col->value_idx].pos : 0;
+			st->adv = (uint8_t)(1u + col->width);
+			/* every row has the fixed area and a word per var column after it */
+			if (col->width && st->off + 8u <= p->fixed_bytes + 4u * p->nvar)
+				st->kind = DSTEP_WIDE;
 		}
 	}
 	/* dplan_rest[c]: the most the steps after c can write, but for var values' bytes */

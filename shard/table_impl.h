@@ -405,11 +405,13 @@ void irs__index_remove(irs_table_part *p, size_t hole);
 
 /* ---- table_digest.c */
 /* One column of the inline digest serializer, in schema order: a key part, a fixed
- * value of width 1, 4 or 8, or a var value. */
-enum { DSTEP_KEY, DSTEP_FIXED1, DSTEP_FIXED4, DSTEP_FIXED8, DSTEP_VAR };
+ * value of width 1, 4 or 8 (WIDE: copied as 8 bytes, which never reach past the row's
+ * var words, so one copy serves every width), or a var value. */
+enum { DSTEP_KEY, DSTEP_WIDE, DSTEP_FIXED1, DSTEP_FIXED4, DSTEP_FIXED8, DSTEP_VAR };
 typedef struct dstep {
 	uint8_t kind;   /* DSTEP_* */
 	uint8_t type;   /* irs_type */
+	uint8_t adv;    /* fixed values: 1 + width, the bytes the column serializes to */
 	uint32_t off;   /* key: offset in the key; fixed: offset in the fixed area */
 	uint32_t vi;    /* value index (not for keys) */
 } dstep;
