@@ -49,13 +49,15 @@ bool irs__utf8_valid(const uint8_t *s, size_t len)
 	while (i < len) {
 		uint8_t c = s[i];
 		if (c < 0x80) {
-			/* ASCII fast path: 8 bytes at a time while none has its high bit set */
+			/* ASCII fast path: 8 bytes at a time while none has its high bit set, then
+			 * straight to the first byte that has it */
 			i++;
 			while (i + 8 <= len) {
-				uint64_t w;
-				memcpy(&w, s + i, 8);
-				if (w & 0x8080808080808080u)
+				uint64_t high = irs__load_le64(s + i) & 0x8080808080808080u;
+				if (high) {
+					i += (size_t)__builtin_ctzll(high) >> 3;
 					break;
+				}
 				i += 8;
 			}
 			continue;
