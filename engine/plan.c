@@ -90,8 +90,8 @@ static int plan_segment(irs_restore *r, const irs_collection *c, uint32_t t,
 
 /*
  * What staging backup sb of c in memory would hold: its records (about 1.5 times their
- * encoded bytes: headers, bitmaps and padding) and the duplicate-key set (an
- * irs_dup_slot per slot, at most half full), this restore's share of them.
+ * encoded bytes: headers, bitmaps and padding) and the duplicate-key set (8-byte
+ * slots, at most 3/4 full: under 3 slots a record), this restore's share of them.
  */
 static uint64_t staging_estimate(const irs_restore *r, const irs_collection *c, uint32_t sb)
 {
@@ -105,7 +105,7 @@ static uint64_t staging_estimate(const irs_restore *r, const irs_collection *c, 
 			records += tb->segments[s]->records;
 		}
 	}
-	uint64_t est = bytes + bytes / 2 + 2 * sizeof(irs_dup_slot) * records;
+	uint64_t est = bytes + bytes / 2 + 3 * sizeof(uint64_t) * records;
 	return r->pool.part_count ? est / r->pool.part_count : est;
 }
 

@@ -26,6 +26,8 @@ typedef struct irs_fault_hooks {
 	int64_t slow_shard;    /* this shard sleeps slow_us per run it applies; -1 = off */
 	uint32_t slow_us;
 	int64_t fail_thread;   /* starting this shard's thread fails (EAGAIN); -1 = off */
+	uint64_t stage_hash_bits; /* the duplicate-key check keeps only these bits of each
+				   * key hash, so that different keys share hashes; 0 = off */
 	uint32_t slow_export_us; /* an export sleeps this long per 1024 rows; 0 = off. Also
 				  * from the environment, IRS_FAULT_SLOW_EXPORT_US (so scripts
 				  * can signal the CLI while it exports) */
@@ -61,6 +63,12 @@ int irs__fault_thread_start(uint32_t shard);
 
 /* Sleeps slow_export_us (an export calls it every 1024 rows). */
 void irs__fault_slow_export(void);
+
+/* The key hash the duplicate-key check uses: h, or h & stage_hash_bits when set. */
+static inline uint64_t irs__fault_stage_hash(uint64_t h)
+{
+	return irs__fault.stage_hash_bits ? h & irs__fault.stage_hash_bits : h;
+}
 
 #else
 
@@ -100,6 +108,10 @@ static inline int irs__fault_thread_start(uint32_t shard)
 }
 static inline void irs__fault_slow_export(void)
 {
+}
+static inline uint64_t irs__fault_stage_hash(uint64_t h)
+{
+	return h;
 }
 #endif
 

@@ -114,13 +114,10 @@ static void shard_buffers_free(irs_pool *pool, irs_shard *sh)
 	}
 	irs__free(mem, sh->recs, sizeof(*sh->recs) * sh->recs_cap);
 	sh->recs = NULL;
-	irs__free(mem, sh->dup_set, sizeof(*sh->dup_set) * sh->dup_cap);
-	sh->dup_set = NULL;
-	sh->dup_cap = 0;
-	irs__free(mem, sh->hset, sizeof(uint64_t) * sh->hset_cap);
+	irs__free(mem, sh->hset, sizeof(uint64_t) * sh->hset_alloc);
 	irs__free(mem, sh->suspects, sizeof(uint64_t) * sh->suspects_cap);
 	sh->hset = sh->suspects = NULL;
-	sh->hset_cap = sh->suspects_cap = 0;
+	sh->hset_cap = sh->hset_alloc = sh->suspects_cap = 0;
 	while (sh->free_runs) {
 		irs_run *run = sh->free_runs;
 		sh->free_runs = run->next;

@@ -136,14 +136,6 @@ typedef struct irs_key_filter {
 	const void *ctx;
 } irs_key_filter;
 
-/* A slot of the duplicate-key set (shard/stage.c): one cache line holds all a probe
- * reads, and the tag skips a slot without reading its record. rec == NULL: empty. */
-typedef struct irs_dup_slot {
-	const irs_rec *rec;
-	uint32_t table;
-	uint32_t tag;               /* bits 16..47 of the key hash */
-} irs_dup_slot;
-
 typedef struct irs_shard {
 	irs_pool *pool;
 	uint32_t id;
@@ -170,11 +162,9 @@ typedef struct irs_shard {
 	uint64_t staged_records;
 	uint64_t *resv_rows;        /* per table: staged upserts to reserve for */
 	uint64_t *resv_bytes;       /* per table: their row bounds */
-	irs_dup_slot *dup_set;      /* duplicate-key check of the staged records, reused */
-	size_t dup_cap;             /* a power of two, or 0 */
-	size_t dup_count;
-	uint64_t *hset;             /* read-twice mode: key hashes seen (0 = empty slot) */
-	size_t hset_cap, hset_count;
+	uint64_t *hset;             /* duplicate-key check: key hashes seen (0 = empty slot) */
+	size_t hset_cap, hset_count;  /* slots in use (a power of two), keys in them */
+	size_t hset_alloc;          /* slots allocated: the largest hset_cap so far */
 	uint64_t *suspects;         /* hashes seen twice: checked exactly at END */
 	size_t nsuspects, suspects_cap;
 	/* The report for the current backup, modelled on YDB's TEvIncrementalRestoreResult:

@@ -5,28 +5,27 @@
  * need; at END the shard reserves that memory. Nothing of the backup is applied before
  * every shard has staged it without error, so a failure leaves the tables untouched.
  *
- * ALGORITHM: the duplicate check is an open-addressing set of 16-byte slots (a record
- * pointer, its table and 32 bits of its key hash), probed by the slot's hash bits, then
- * the record's full hash, then the key bytes, so a probe past another key reads only
- * the slot, never that key's record. It is
- * sized up front from the manifest's record count for the backup (this shard's share,
- * bounded by what the segment bytes can hold, see format/collection.c), kept at most
- * half full, and doubled when a skewed hash split sends more; its memory is kept from
- * backup to backup (fresh pages cost more than zeroing). Each run's slots are
- * prefetched several records ahead: they are random, and the misses overlap.
+ * ALGORITHM: the duplicate check is an open-addressing set of 8-byte key hashes
+ * (mixed with the table), at most 3/4 full, sized up front from the manifest's record
+ * count for the backup (this shard's share, bounded by what the segment bytes can hold,
+ * see format/collection.c) and doubled when a skewed hash split sends more; its memory
+ * is kept from backup to backup (fresh pages cost more than zeroing). Each run's slots
+ * are prefetched several records ahead: they are random, and the misses overlap. Two
+ * equal hashes are a suspect, not yet an error: at END the records with a suspect hash
+ * are compared key by key, so a duplicate is found exactly and a 64-bit collision is
+ * not one. A slot is 8 bytes, not a record pointer and a tag: the set of W1's
+ * incrementals (250k records a shard) is 4 MiB instead of 16, and zeroing it and
+ * probing it miss the cache four times less.
  *
  * READ TWICE: an incremental whose records would not fit the staging budget is not
  * kept (the coordinator decides, engine/plan.c). Pass 0 only checks: each record's
- * key hash (mixed with its table) goes into a set of 8-byte hashes, the run goes back
- * at once, and the reservation counts a row only for an upsert of a key the
- * partition does not hold (the partition is quiescent while staging, so it can be
- * probed). Two equal hashes are a suspect, not an error: at END the shard reads the
- * backup's frames once more, keeps only its records with a suspect hash and compares
- * their keys, so a duplicate is still found exactly (and a 64-bit collision is not
- * one). Pass 1 then decodes again and applies as it streams (shard.c).
+ * hash goes into the set, the run goes back at once, and the reservation counts a row
+ * only for an upsert of a key the partition does not hold (the partition is quiescent
+ * while staging, so it can be probed). The suspects are then found by reading the
+ * backup's frames once more, keeping only this shard's records with a suspect hash.
+ * Pass 1 then decodes again and applies as it streams (shard.c).
  *
- * INVARIANTS: set entries point into staged runs, which live until APPLY or DISCARD;
- * after the first error (a duplicate, no memory) the shard keeps receiving runs so
+ * INVARIANTS: staged runs live until APPLY or DISCARD; after the first error (a duplicate, no memory) the shard keeps receiving runs so
  * they can be discarded, but checks nothing more.
  */
 #include <stdio.h>
@@ -38,69 +37,12 @@
 
 #define STATUS(x) INCRESTORE__INCREMENTAL_RESTORE_RESULT__STATUS__##x
 
-static int set_alloc(irs_shard *sh, size_t cap)
-{
-	irs_mem *mem = sh->pool->mem;
-	irs_dup_slot *set = irs__malloc(mem, sizeof(*set) * cap);
-	if (!set)
-		return irs__seterr(&sh->error, irs__mem_over_limit(mem) ? IRS_ELIMIT : IRS_ENOMEM,
-				   "shard %u: no memory to check the keys", sh->id);
-	irs__free(mem, sh->dup_set, sizeof(*sh->dup_set) * sh->dup_cap);
-	sh->dup_set = set;
-	sh->dup_cap = cap;
-	return 0;
-}
-
-static inline uint32_t set_tag(uint64_t hash)
-{
-	return (uint32_t)(hash >> 16); /* the low bits pick the slot, the high ones the shard */
-}
-
-/* Puts rec (of table ti) in the set; IRS_EDUPKEY when its key is already there. */
-static inline int set_put(irs_shard *sh, const irs_rec *rec, uint32_t ti)
-{
-	irs_dup_slot *set = sh->dup_set;
-	size_t mask = sh->dup_cap - 1, i = (size_t)rec->hash & mask;
-	uint32_t tag = set_tag(rec->hash);
-	for (; set[i].rec; i = (i + 1) & mask) {
-		const irs_rec *o = set[i].rec;
-		if (set[i].tag == tag && set[i].table == ti && o->hash == rec->hash &&
-		    irs__key_cmp(irs__rec_key(o), o->key_len, irs__rec_key(rec), rec->key_len) == 0)
-			return IRS_EDUPKEY;
-	}
-	set[i] = (irs_dup_slot){rec, ti, tag};
-	sh->dup_count++;
-	return 0;
-}
-
-/* Doubles the set, re-inserting what it holds. */
-static int set_grow(irs_shard *sh)
-{
-	irs_dup_slot *old = sh->dup_set;
-	size_t old_cap = sh->dup_cap;
-	sh->dup_set = NULL;
-	sh->dup_cap = 0;
-	int rc = set_alloc(sh, old_cap * 2);
-	if (rc) {
-		sh->dup_set = old;
-		sh->dup_cap = old_cap;
-		return rc;
-	}
-	memset(sh->dup_set, 0, sizeof(*sh->dup_set) * sh->dup_cap);
-	sh->dup_count = 0;
-	for (size_t i = 0; i < old_cap; i++)
-		if (old[i].rec)
-			set_put(sh, old[i].rec, old[i].table);
-	irs__free(sh->pool->mem, old, sizeof(*old) * old_cap);
-	return 0;
-}
-
-/* ---- read-twice mode: a set of 8-byte key hashes */
+/* ---- the set of 8-byte key hashes */
 
 /* The set's value for rec of table ti: its key hash mixed with the table, never 0. */
 static inline uint64_t hset_key(const irs_rec *rec, uint32_t ti)
 {
-	uint64_t h = rec->hash + (uint64_t)ti * 0x9E3779B97F4A7C15u;
+	uint64_t h = irs__fault_stage_hash(rec->hash + (uint64_t)ti * 0x9E3779B97F4A7C15u);
 	return h ? h : 1;
 }
 
@@ -109,7 +51,7 @@ static void hset_begin(irs_shard *sh, size_t cap)
 	irs_mem *mem = sh->pool->mem;
 	sh->nsuspects = 0;
 	sh->hset_count = 0;
-	if (cap > sh->hset_cap) {
+	if (cap > sh->hset_alloc) {
 		uint64_t *n = irs__malloc(mem, sizeof(uint64_t) * cap);
 		if (!n) {
 			irs__seterr(&sh->error, irs__mem_over_limit(mem) ? IRS_ELIMIT : IRS_ENOMEM,
@@ -117,17 +59,25 @@ static void hset_begin(irs_shard *sh, size_t cap)
 			irs__shard_fail(sh, sh->error.code);
 			return;
 		}
-		irs__free(mem, sh->hset, sizeof(uint64_t) * sh->hset_cap);
+		irs__free(mem, sh->hset, sizeof(uint64_t) * sh->hset_alloc);
 		sh->hset = n;
-		sh->hset_cap = cap;
+		sh->hset_alloc = cap;
 	}
-	memset(sh->hset, 0, sizeof(uint64_t) * sh->hset_cap);
+	/* a smaller backup after a big one uses (and zeroes) only the slots it needs */
+	sh->hset_cap = cap;
+	memset(sh->hset, 0, sizeof(uint64_t) * cap);
+}
+
+/* The home slot of h in a set of mask + 1 slots. */
+static inline size_t hset_slot(uint64_t h, size_t mask)
+{
+	return (size_t)(h ^ h >> 29) & mask;
 }
 
 /* Inserts h; false when it was already there. */
 static inline bool hset_put(uint64_t *set, size_t cap, uint64_t h)
 {
-	size_t mask = cap - 1, i = (size_t)(h ^ h >> 29) & mask;
+	size_t mask = cap - 1, i = hset_slot(h, mask);
 	for (; set[i]; i = (i + 1) & mask)
 		if (set[i] == h)
 			return false;
@@ -146,9 +96,9 @@ static int hset_grow(irs_shard *sh)
 	for (size_t i = 0; i < sh->hset_cap; i++)
 		if (sh->hset[i])
 			hset_put(n, cap, sh->hset[i]);
-	irs__free(mem, sh->hset, sizeof(uint64_t) * sh->hset_cap);
+	irs__free(mem, sh->hset, sizeof(uint64_t) * sh->hset_alloc);
 	sh->hset = n;
-	sh->hset_cap = cap;
+	sh->hset_cap = sh->hset_alloc = cap;
 	return 0;
 }
 
@@ -169,16 +119,30 @@ static int suspect_add(irs_shard *sh, uint64_t h)
 	return 0;
 }
 
-/* Pass 0 of a backup read twice: hashes into the set, a row reserved only for an
- * upsert of a key the partition lacks; the run is not kept. */
+/* The duplicate check and the reservation count of one run (see the top comment): in
+ * a backup read twice, a row is reserved only for an upsert of a key the partition
+ * lacks. */
 static void hset_run(irs_shard *sh, irs_run *run)
 {
 	uint32_t ti = run->table;
 	const irs_table_part *part = sh->parts[ti];
-	const uint8_t *end = run->data + run->used;
+	bool reread = sh->pool->plan.reread;
+	const uint8_t *end = run->data + run->used, *ahead = run->data;
+	/* start the slot misses PREFETCH records ahead */
+	enum { PREFETCH = 8 };
+	for (int k = 0; k < PREFETCH && ahead < end; k++) {
+		const irs_rec *a = (const irs_rec *)ahead;
+		__builtin_prefetch(&sh->hset[hset_slot(hset_key(a, ti), sh->hset_cap - 1)], 1);
+		ahead += irs__rec_padded(a->size);
+	}
 	for (const uint8_t *p = run->data; p < end;) {
 		const irs_rec *rec = (const irs_rec *)p;
 		p += irs__rec_padded(rec->size);
+		if (ahead < end) {
+			const irs_rec *a = (const irs_rec *)ahead;
+			__builtin_prefetch(&sh->hset[hset_slot(hset_key(a, ti), sh->hset_cap - 1)], 1);
+			ahead += irs__rec_padded(a->size);
+		}
 		if (4 * (sh->hset_count + 1) > 3 * sh->hset_cap && hset_grow(sh)) {
 			irs__shard_fail(sh, sh->error.code);
 			return;
@@ -190,19 +154,22 @@ static void hset_run(irs_shard *sh, irs_run *run)
 			irs__shard_fail(sh, sh->error.code);
 			return;
 		}
+		/* what the reservation at END needs */
 		if (rec->op == IRS_REC_UPSERT) {
-			if (!irs__part_get(part, irs__rec_key(rec), rec->key_len, rec->hash))
+			if (!reread || !irs__part_get(part, irs__rec_key(rec), rec->key_len, rec->hash))
 				sh->resv_rows[ti]++;
 			sh->resv_bytes[ti] += irs__part_rec_bound(part, rec);
 		}
 	}
 }
 
-/* The records of this shard whose hash is a suspect, collected by resolve_suspects. */
+/* The records of this shard whose hash is a suspect: pointers into the staged runs,
+ * or copies when they come from frames read again (the frame buffer is reused). */
 typedef struct suspect_recs {
 	irs_shard *sh;
-	uint32_t table;
-	irs_rec **recs;
+	uint32_t table;    /* of the frame being read */
+	bool copies;
+	const irs_rec **recs;
 	uint32_t *tables;
 	size_t n, cap;
 } suspect_recs;
@@ -215,6 +182,33 @@ static bool is_suspect(const irs_shard *sh, uint64_t h)
 	return false;
 }
 
+static int suspect_keep(suspect_recs *x, const irs_rec *rec, uint32_t table, irs_error *err)
+{
+	irs_mem *mem = x->sh->pool->mem;
+	if (x->n == x->cap) {
+		size_t cap = x->cap ? 2 * x->cap : 16;
+		const irs_rec **r = irs__realloc(mem, x->recs, sizeof(*r) * x->cap, sizeof(*r) * cap);
+		if (r)
+			x->recs = r;
+		uint32_t *t = r ? irs__realloc(mem, x->tables, sizeof(*t) * x->cap, sizeof(*t) * cap) : NULL;
+		if (!t)
+			return irs__seterr(err, IRS_ENOMEM, "shard %u: no memory to check the keys", x->sh->id);
+		x->tables = t;
+		x->cap = cap;
+	}
+	if (x->copies) {
+		irs_rec *copy = irs__malloc(mem, rec->size);
+		if (!copy)
+			return irs__seterr(err, IRS_ENOMEM, "shard %u: no memory to check the keys", x->sh->id);
+		memcpy(copy, rec, rec->size);
+		rec = copy;
+	}
+	x->recs[x->n] = rec;
+	x->tables[x->n++] = table;
+	return 0;
+}
+
+/* Decoder output of a frame read again: this shard's records with a suspect hash. */
 static int collect_suspect(void *ctx, const irs_rec *rec, irs_error *err)
 {
 	suspect_recs *x = ctx;
@@ -224,35 +218,27 @@ static int collect_suspect(void *ctx, const irs_rec *rec, irs_error *err)
 	    !irs__pool_keeps(pool, x->table, irs__rec_key(rec), rec->key_len, rec->hash) ||
 	    !is_suspect(sh, hset_key(rec, x->table)))
 		return 0;
-	if (x->n == x->cap) {
-		size_t cap = x->cap ? 2 * x->cap : 16;
-		irs_rec **r = irs__realloc(pool->mem, x->recs, sizeof(*r) * x->cap, sizeof(*r) * cap);
-		if (r)
-			x->recs = r;
-		uint32_t *t = r ? irs__realloc(pool->mem, x->tables, sizeof(*t) * x->cap, sizeof(*t) * cap) : NULL;
-		if (!t)
-			return irs__seterr(err, IRS_ENOMEM, "shard %u: no memory to check the keys", sh->id);
-		x->tables = t;
-		x->cap = cap;
-	}
-	irs_rec *copy = irs__malloc(pool->mem, rec->size);
-	if (!copy)
-		return irs__seterr(err, IRS_ENOMEM, "shard %u: no memory to check the keys", sh->id);
-	memcpy(copy, rec, rec->size);
-	x->recs[x->n] = copy;
-	x->tables[x->n++] = x->table;
-	return 0;
+	return suspect_keep(x, rec, x->table, err);
 }
 
-/* Reads every frame of the backup again and compares the keys of this shard's
- * records whose hashes repeated: a repeated key is IRS_EDUPKEY, naming it. */
+/* Finds this shard's records whose hashes repeated (in the staged runs, or by reading
+ * every frame of the backup again) and compares their keys: a repeated key is
+ * IRS_EDUPKEY, naming it. */
 static int resolve_suspects(irs_shard *sh)
 {
 	irs_pool *pool = sh->pool;
 	irs_plan *p = &pool->plan;
-	suspect_recs x = {.sh = sh};
+	suspect_recs x = {.sh = sh, .copies = p->reread};
 	int rc = 0;
-	for (size_t fi = 0; fi < p->nframes && !rc; fi++) {
+	for (const irs_run *run = p->reread ? NULL : sh->staged; run && !rc; run = run->next) {
+		for (size_t off = 0; off < run->used && !rc;) {
+			const irs_rec *rec = (const irs_rec *)(run->data + off);
+			off += irs__rec_padded(rec->size);
+			if (is_suspect(sh, hset_key(rec, run->table)))
+				rc = suspect_keep(&x, rec, run->table, &sh->error);
+		}
+	}
+	for (size_t fi = 0; p->reread && fi < p->nframes && !rc; fi++) {
 		const irs_frame_ref *f = &p->frames[fi];
 		x.table = p->frame_table[f->segment];
 		rc = irs__frame_read(pool->mem, p->seg_fd[f->segment], p->seg_path[f->segment], f,
@@ -278,8 +264,8 @@ static int resolve_suspects(irs_shard *sh)
 			break;
 		}
 	}
-	for (size_t i = 0; i < x.n; i++)
-		irs__free(pool->mem, x.recs[i], x.recs[i]->size);
+	for (size_t i = 0; x.copies && i < x.n; i++)
+		irs__free(pool->mem, (void *)x.recs[i], x.recs[i]->size);
 	irs__free(pool->mem, x.recs, sizeof(*x.recs) * x.cap);
 	irs__free(pool->mem, x.tables, sizeof(*x.tables) * x.cap);
 	return rc;
@@ -290,76 +276,20 @@ static int resolve_suspects(irs_shard *sh)
 void irs__stage_begin(irs_shard *sh)
 {
 	irs_pool *pool = sh->pool;
-	sh->dup_count = 0;
 	for (uint32_t ti = 0; ti < pool->ntables; ti++)
 		sh->resv_rows[ti] = sh->resv_bytes[ti] = 0;
-	/* this shard's share of the backup, with room for an uneven split */
+	/* this shard's share of the backup, with room for an uneven split, at most 3/4 full */
 	uint64_t share = pool->plan.records / pool->nshards / (pool->part_count ? pool->part_count : 1);
 	size_t cap = 64;
-	if (pool->plan.reread) {
-		/* 8-byte slots, at most 3/4 full: this mode is for backups too big for memory */
-		while (3 * cap < 4 * (share + share / 8 + 16))
-			cap *= 2;
-		hset_begin(sh, cap);
-		return;
-	}
-	while (cap < 2 * (share + share / 4 + 16))
+	while (3 * cap < 4 * (share + share / 8 + 16))
 		cap *= 2;
-	if (cap > sh->dup_cap && set_alloc(sh, cap)) {
-		irs__shard_fail(sh, sh->error.code);
-		return;
-	}
-	if (sh->dup_cap)
-		memset(sh->dup_set, 0, sizeof(*sh->dup_set) * sh->dup_cap);
+	hset_begin(sh, cap);
 }
 
 void irs__stage_run(irs_shard *sh, irs_run *run)
 {
-	if (sh->result.status == STATUS(ERROR))
-		return;
-	if (sh->pool->plan.reread) {
+	if (sh->result.status != STATUS(ERROR))
 		hset_run(sh, run);
-		return;
-	}
-	irs_pool *pool = sh->pool;
-	uint32_t ti = run->table;
-	const irs_table_part *part = sh->parts[ti];
-	const uint8_t *end = run->data + run->used;
-	const uint8_t *ahead = run->data;
-	/* start the slot misses PREFETCH records ahead */
-	enum { PREFETCH = 8 };
-	for (int k = 0; k < PREFETCH && ahead < end; k++) {
-		const irs_rec *a = (const irs_rec *)ahead;
-		__builtin_prefetch(&sh->dup_set[(size_t)a->hash & (sh->dup_cap - 1)], 1);
-		ahead += irs__rec_padded(a->size);
-	}
-	for (const uint8_t *p = run->data; p < end;) {
-		const irs_rec *rec = (const irs_rec *)p;
-		p += irs__rec_padded(rec->size);
-		if (ahead < end) {
-			const irs_rec *a = (const irs_rec *)ahead;
-			__builtin_prefetch(&sh->dup_set[(size_t)a->hash & (sh->dup_cap - 1)], 1);
-			ahead += irs__rec_padded(a->size);
-		}
-		if (2 * (sh->dup_count + 1) > sh->dup_cap && set_grow(sh)) {
-			irs__shard_fail(sh, sh->error.code);
-			return;
-		}
-		if (set_put(sh, rec, ti)) {
-			const irs_schema_table *t = &pool->tables[ti];
-			char key[256];
-			irs__rec_key_format(t, irs__rec_key(rec), rec->key_len, key, sizeof key);
-			irs__seterr(&sh->error, IRS_EDUPKEY, "%s table %s: key %s appears twice in one backup",
-				    pool->plan.name, t->name, key);
-			irs__shard_fail(sh, IRS_EDUPKEY);
-			return;
-		}
-		/* what the reservation at END needs */
-		if (rec->op == IRS_REC_UPSERT) {
-			sh->resv_rows[ti]++;
-			sh->resv_bytes[ti] += irs__part_rec_bound(part, rec);
-		}
-	}
 }
 
 void irs__stage_end(irs_shard *sh)
@@ -368,7 +298,7 @@ void irs__stage_end(irs_shard *sh)
 	if (sh->result.status == STATUS(ERROR))
 		return;
 	int rc = irs__fault_stage_end(pool->plan.backup, sh->id, &sh->error);
-	if (!rc && pool->plan.reread && sh->nsuspects)
+	if (!rc && sh->nsuspects)
 		rc = resolve_suspects(sh);
 	if (rc) {
 		irs__shard_fail(sh, rc);

@@ -44,6 +44,7 @@
 #include "format/format.h"
 #include "increstore.h"
 #include "common/keycodec.h"
+#include "shard/fault.h"
 
 /* ------------------------------------------------------------------ small helpers */
 
@@ -2359,10 +2360,20 @@ static void test_record_count(void **state)
 
 /* A restore of the whole chain refuses the duplicate with `want` in its message and
  * leaves the tables as after b3: staging in memory, and reading the backup twice (a
- * staging budget of one byte), whose repeated hashes are resolved exactly. */
+ * staging budget of one byte), whose repeated hashes are resolved exactly. Where the
+ * fault hooks are compiled in, both again with 4 bits of each key hash kept, so that
+ * the duplicate is found among many keys that only share a hash. */
 static void restore_refuses_dup(irs_collection *c, const char *want)
 {
-	for (int twice = 0; twice < 2; twice++) {
+	for (int mode = 0; mode < 4; mode++) {
+		bool twice = mode & 1, narrow = mode >> 1;
+#ifdef IRS_FAULT_INJECTION
+		irs__fault_reset();
+		irs__fault.stage_hash_bits = narrow ? 0xF : 0;
+#else
+		if (narrow)
+			break;
+#endif
 		irs_restore_options o;
 		irs_restore_options_init(&o, IRS_RESTORE_OPTIONS_VERSION);
 		o.shards = 2;
@@ -2374,6 +2385,9 @@ static void restore_refuses_dup(irs_collection *c, const char *want)
 		assert_int_equal(irs_restore_through(r), 2);
 		irs_restore_free(r);
 	}
+#ifdef IRS_FAULT_INJECTION
+	irs__fault_reset();
+#endif
 }
 
 /* A duplicate key inside one backup written by another writer: verify_data names
