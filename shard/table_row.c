@@ -52,6 +52,17 @@ uint64_t irs__row_fixed_logical(const irs_table_part *p, const uint8_t *b)
 	return lg;
 }
 
+/* Copies a var value of a record (its u32 length, then the bytes) into a row's var area
+ * as it is, which is the row's form too; advances both. Returns the value's length. */
+static inline uint32_t put_var(uint8_t **var, const uint8_t **val)
+{
+	uint32_t len = irs__load_le32(*val);
+	irs__copy(*var, *val, 4u + len);
+	*var += 4u + len;
+	*val += 4u + len;
+	return len;
+}
+
 /*
  * Writes the values of a record that lists every value column (a full-backup row, or
  * an upsert listing them all): its NULL bitmap is the row's, and its values come in
@@ -81,11 +92,7 @@ static uint64_t fill_all_listed(const irs_table_part *p, const irs_rec *rec, uin
 			var += 4;
 			continue;
 		}
-		uint32_t len = irs__load_le32(val);
-		irs__copy(var, val, 4u + len); /* the u32 length, then the bytes */
-		var += 4u + len;
-		val += 4u + len;
-		logical += len;
+		logical += put_var(&var, &val);
 	}
 	return logical;
 }
@@ -105,11 +112,7 @@ static uint64_t fill_dense(const irs_table_part *p, const irs_rec *rec, uint8_t 
 			val += st->bytes;
 			continue;
 		}
-		uint32_t len = irs__load_le32(val);
-		irs__copy(var, val, 4u + len); /* the u32 length, then the bytes */
-		var += 4u + len;
-		val += 4u + len;
-		logical += len;
+		logical += put_var(&var, &val);
 	}
 	return logical;
 }
