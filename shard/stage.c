@@ -14,8 +14,8 @@
  * equal hashes are a suspect, not yet an error: at END the records with a suspect hash
  * are compared key by key, so a duplicate is found exactly and a 64-bit collision is
  * not one. A slot is 8 bytes, not a record pointer and a tag: the set of W1's
- * incrementals (250k records a shard) is 4 MiB instead of 16, and zeroing it and
- * probing it miss the cache four times less.
+ * incrementals (250k records a shard) is 4 MiB instead of 16, so zeroing it and
+ * probing it touch a quarter of the memory.
  *
  * READ TWICE: an incremental whose records would not fit the staging budget is not
  * kept (the coordinator decides, engine/plan.c). Pass 0 only checks: each record's
@@ -25,10 +25,12 @@
  * backup's frames once more, keeping only this shard's records with a suspect hash.
  * Pass 1 then decodes again and applies as it streams (shard.c).
  *
- * INVARIANTS: staged runs live until APPLY or DISCARD; after the first error (a duplicate, no memory) the shard keeps receiving runs so
- * they can be discarded, but checks nothing more.
+ * INVARIANTS: staged runs live until APPLY or DISCARD; after the first error (no
+ * memory for the set) the shard keeps receiving runs so they can be discarded, but
+ * checks nothing more.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/error.h"
@@ -165,21 +167,48 @@ static void hset_run(irs_shard *sh, irs_run *run)
 
 /* The records of this shard whose hash is a suspect: pointers into the staged runs,
  * or copies when they come from frames read again (the frame buffer is reused). */
+typedef struct suspect_rec {
+	const irs_rec *rec;
+	uint32_t table;
+} suspect_rec;
+
 typedef struct suspect_recs {
 	irs_shard *sh;
 	uint32_t table;    /* of the frame being read */
 	bool copies;
-	const irs_rec **recs;
-	uint32_t *tables;
+	suspect_rec *v;
 	size_t n, cap;
 } suspect_recs;
 
+static int u64_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return (x > y) - (x < y);
+}
+
+/* Records in (table, hash, key) order, so that equal keys are neighbours. */
+static int suspect_cmp(const void *a, const void *b)
+{
+	const suspect_rec *x = a, *y = b;
+	if (x->table != y->table)
+		return x->table < y->table ? -1 : 1;
+	if (x->rec->hash != y->rec->hash)
+		return x->rec->hash < y->rec->hash ? -1 : 1;
+	return irs__key_cmp(irs__rec_key(x->rec), x->rec->key_len, irs__rec_key(y->rec), y->rec->key_len);
+}
+
+/* Binary search of the suspects, sorted and unique (resolve_suspects). */
 static bool is_suspect(const irs_shard *sh, uint64_t h)
 {
-	for (size_t i = 0; i < sh->nsuspects; i++)
-		if (sh->suspects[i] == h)
-			return true;
-	return false;
+	size_t lo = 0, hi = sh->nsuspects;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (sh->suspects[mid] < h)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < sh->nsuspects && sh->suspects[lo] == h;
 }
 
 static int suspect_keep(suspect_recs *x, const irs_rec *rec, uint32_t table, irs_error *err)
@@ -187,13 +216,10 @@ static int suspect_keep(suspect_recs *x, const irs_rec *rec, uint32_t table, irs
 	irs_mem *mem = x->sh->pool->mem;
 	if (x->n == x->cap) {
 		size_t cap = x->cap ? 2 * x->cap : 16;
-		const irs_rec **r = irs__realloc(mem, x->recs, sizeof(*r) * x->cap, sizeof(*r) * cap);
-		if (r)
-			x->recs = r;
-		uint32_t *t = r ? irs__realloc(mem, x->tables, sizeof(*t) * x->cap, sizeof(*t) * cap) : NULL;
-		if (!t)
+		suspect_rec *v = irs__realloc(mem, x->v, sizeof(*v) * x->cap, sizeof(*v) * cap);
+		if (!v)
 			return irs__seterr(err, IRS_ENOMEM, "shard %u: no memory to check the keys", x->sh->id);
-		x->tables = t;
+		x->v = v;
 		x->cap = cap;
 	}
 	if (x->copies) {
@@ -203,8 +229,7 @@ static int suspect_keep(suspect_recs *x, const irs_rec *rec, uint32_t table, irs
 		memcpy(copy, rec, rec->size);
 		rec = copy;
 	}
-	x->recs[x->n] = rec;
-	x->tables[x->n++] = table;
+	x->v[x->n++] = (suspect_rec){rec, table};
 	return 0;
 }
 
@@ -223,13 +248,20 @@ static int collect_suspect(void *ctx, const irs_rec *rec, irs_error *err)
 
 /* Finds this shard's records whose hashes repeated (in the staged runs, or by reading
  * every frame of the backup again) and compares their keys: a repeated key is
- * IRS_EDUPKEY, naming it. */
+ * IRS_EDUPKEY, naming it. Sorting both the suspect hashes and the records keeps it
+ * O(n log n) however many keys share a hash, so crafted collisions cannot stall it. */
 static int resolve_suspects(irs_shard *sh)
 {
 	irs_pool *pool = sh->pool;
 	irs_plan *p = &pool->plan;
 	suspect_recs x = {.sh = sh, .copies = p->reread};
 	int rc = 0;
+	qsort(sh->suspects, sh->nsuspects, sizeof *sh->suspects, u64_cmp);
+	size_t u = 0;
+	for (size_t i = 0; i < sh->nsuspects; i++)
+		if (!u || sh->suspects[i] != sh->suspects[u - 1])
+			sh->suspects[u++] = sh->suspects[i];
+	sh->nsuspects = u;
 	for (const irs_run *run = p->reread ? NULL : sh->staged; run && !rc; run = run->next) {
 		for (size_t off = 0; off < run->used && !rc;) {
 			const irs_rec *rec = (const irs_rec *)(run->data + off);
@@ -250,24 +282,21 @@ static int resolve_suspects(irs_shard *sh)
 		if (rc)
 			irs__errprefix(&sh->error, "%s: checking repeated key hashes", p->name);
 	}
-	for (size_t i = 0; i < x.n && !rc; i++) {
-		for (size_t j = i + 1; j < x.n; j++) {
-			const irs_rec *a = x.recs[i], *b = x.recs[j];
-			if (x.tables[i] != x.tables[j] || a->hash != b->hash ||
-			    irs__key_cmp(irs__rec_key(a), a->key_len, irs__rec_key(b), b->key_len) != 0)
-				continue;
-			const irs_schema_table *t = &pool->tables[x.tables[i]];
-			char key[256];
-			irs__rec_key_format(t, irs__rec_key(a), a->key_len, key, sizeof key);
-			rc = irs__seterr(&sh->error, IRS_EDUPKEY, "%s table %s: key %s appears twice in one backup",
-					 p->name, t->name, key);
-			break;
-		}
+	if (!rc && x.n > 1)
+		qsort(x.v, x.n, sizeof *x.v, suspect_cmp);
+	for (size_t i = 1; i < x.n && !rc; i++) {
+		if (suspect_cmp(&x.v[i - 1], &x.v[i]) != 0)
+			continue;
+		const irs_rec *a = x.v[i].rec;
+		const irs_schema_table *t = &pool->tables[x.v[i].table];
+		char key[256];
+		irs__rec_key_format(t, irs__rec_key(a), a->key_len, key, sizeof key);
+		rc = irs__seterr(&sh->error, IRS_EDUPKEY, "%s table %s: key %s appears twice in one backup",
+				 p->name, t->name, key);
 	}
 	for (size_t i = 0; x.copies && i < x.n; i++)
-		irs__free(pool->mem, (void *)x.recs[i], x.recs[i]->size);
-	irs__free(pool->mem, x.recs, sizeof(*x.recs) * x.cap);
-	irs__free(pool->mem, x.tables, sizeof(*x.tables) * x.cap);
+		irs__free(pool->mem, (void *)x.v[i].rec, x.v[i].rec->size);
+	irs__free(pool->mem, x.v, sizeof(*x.v) * x.cap);
 	return rc;
 }
 

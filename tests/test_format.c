@@ -2419,11 +2419,21 @@ static void test_dup_key_other_writer(void **state)
 }
 
 /* What a restore says about a key written twice into one backup by another writer:
- * the shard-side checks, for an incremental (staging) and for a full backup (insert). */
+ * the shard-side checks, for an incremental (staging) and for a full backup (insert).
+ * Where the fault hooks are compiled in, again with 4 bits of each key hash kept, so
+ * that the two changes are found among many others that only share a hash. */
 static void restore_dup(fx *f, const char *want)
 {
 	irs_collection *c = open_ok(f->coll, 0);
-	for (uint32_t shards = 1; shards <= 4; shards += 3) {
+	for (uint32_t round = 0; round < 4; round++) {
+		uint32_t shards = round & 1 ? 4 : 1;
+#ifdef IRS_FAULT_INJECTION
+		irs__fault_reset();
+		irs__fault.stage_hash_bits = round >> 1 ? 0xF : 0;
+#else
+		if (round >> 1)
+			break;
+#endif
 		irs_restore_options o;
 		irs_restore_options_init(&o, IRS_RESTORE_OPTIONS_VERSION);
 		o.shards = shards;
@@ -2435,6 +2445,9 @@ static void restore_dup(fx *f, const char *want)
 				 err.message, want);
 		irs_restore_free(r);
 	}
+#ifdef IRS_FAULT_INJECTION
+	irs__fault_reset();
+#endif
 	irs_collection_close(c);
 }
 
@@ -2443,8 +2456,10 @@ static void test_dup_key_restore(void **state)
 	fx *f = *state;
 	irs_collection *c = open_ok(f->coll, 0);
 	const irs_schema_table *t = &c->tables[0];
+	/* the two changes to 42 apart, so that a check of neighbours alone would miss them */
 	hand_rec a[] = {{IRS_REC_UPSERT, 40, "x", 1, 0}, {IRS_REC_UPSERT, 42, "x", 1, 1},
-			{IRS_REC_ERASE, 42, NULL, INT64_MIN, 0}};
+			{IRS_REC_UPSERT, 43, "x", 1, 0}, {IRS_REC_UPSERT, 44, "x", 1, 0},
+			{IRS_REC_UPSERT, 45, "x", 1, 0}, {IRS_REC_ERASE, 42, NULL, INT64_MIN, 0}};
 	Increstore__Segment seg;
 	hand_segment(f, t, 0, false, "data/hand/inc.seg", a, NSP(a), &seg);
 	irs_collection_close(c);
