@@ -2468,6 +2468,69 @@ static void test_dup_key_restore(void **state)
 		       "restored through backup b3");
 }
 
+#ifdef IRS_FAULT_INJECTION
+/* The duplicate-key check's value of key `id` with 2 bits of each hash kept (the
+ * staging set maps 0 to 1): 1, 2 or 3. */
+static uint64_t narrow2_of(uint64_t id)
+{
+	uint8_t le[8], key[8];
+	irs__store_le64(le, id);
+	assert_int_equal(irs__key_encode_part(IRS_TYPE_UINT64, le, 8, key, sizeof key), 8);
+	uint64_t h = irs__key_hash(key, 8) & 3;
+	return h ? h : 1;
+}
+
+/* The suspect hashes must be searched in order: with 2 bits of each hash kept, the
+ * changes below make the hashes repeat in the order 3, 1, 2, and the duplicate key's is
+ * the 3, which a search of that order unsorted would miss. */
+static void test_dup_key_among_shared_hashes(void **state)
+{
+	fx *f = *state;
+	uint64_t want[] = {3, 3, 1, 1, 2, 2}, id[6];
+	uint64_t next = 1000;
+	for (int i = 0; i < 6; i++) {
+		if (i == 1) {
+			id[1] = id[0]; /* the duplicate */
+			continue;
+		}
+		while (narrow2_of(next) != want[i])
+			next++;
+		id[i] = next++;
+	}
+	irs_collection *c = open_ok(f->coll, 0);
+	const irs_schema_table *t = &c->tables[0];
+	hand_rec a[] = {{IRS_REC_UPSERT, id[0], "x", 1, 0}, {IRS_REC_ERASE, id[1], NULL, INT64_MIN, 0},
+			{IRS_REC_UPSERT, id[2], "x", 1, 0}, {IRS_REC_UPSERT, id[3], "x", 1, 0},
+			{IRS_REC_UPSERT, id[4], "x", 1, 0}, {IRS_REC_UPSERT, id[5], "x", 1, 0}};
+	Increstore__Segment seg;
+	hand_segment(f, t, 0, false, "data/hand/inc.seg", a, NSP(a), &seg);
+	irs_collection_close(c);
+	splice_backup(f, "b4", false, &seg, 1);
+	char msg[200];
+	snprintf(msg, sizeof msg, "backup b4 table t: key id=%llu appears twice in one backup; the "
+		 "tables are as restored through backup b3", (unsigned long long)id[0]);
+	c = open_ok(f->coll, 0);
+	for (int twice = 0; twice < 2; twice++) {
+		irs__fault_reset();
+		irs__fault.stage_hash_bits = 3;
+		irs_restore_options o;
+		irs_restore_options_init(&o, IRS_RESTORE_OPTIONS_VERSION);
+		o.shards = 1;
+		o.coordinator_decodes = -1; /* one decoder: the changes stage in their order */
+		o.staging_budget = twice ? 1 : 0;
+		irs_restore *r = NULL;
+		irs_error err;
+		int rc = irs_restore_run(c, &o, NULL, &r, &err);
+		irs__fault_reset();
+		if (rc != IRS_EDUPKEY || strcmp(err.message, msg) != 0)
+			fail_msg("read twice %d: %s \"%s\", want IRS_EDUPKEY \"%s\"", twice, irs_err_name(rc),
+				 err.message, msg);
+		irs_restore_free(r);
+	}
+	irs_collection_close(c);
+}
+#endif
+
 static void test_dup_key_restore_full(void **state)
 {
 	fx *f = *state;
@@ -3145,6 +3208,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_dup_key_other_writer_full, fx_setup_small, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_dup_key_two_segments, fx_setup_small, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_dup_key_restore, fx_setup_small, fx_teardown),
+#ifdef IRS_FAULT_INJECTION
+		cmocka_unit_test_setup_teardown(test_dup_key_among_shared_hashes, fx_setup_small, fx_teardown),
+#endif
 		cmocka_unit_test_setup_teardown(test_dup_key_restore_full, fx_setup_small, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_batch_validation, fx_setup_dir, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_create_rules, fx_setup_dir, fx_teardown),
