@@ -4,7 +4,8 @@
  *
  * FILES
  *   table.c        lifetime, bounds, hash index, reservation, apply (batched)
- *   table_row.c    rows: insert, update in place / move / out of line, erase
+ *   table_row.c    rows: insert (by the fill plan when every value is given), update in
+ *                  place / move / out of line, full-row replace, erase
  *   arena.c        the per-partition arena: chunks, refs, free lists
  *   table_read.c   point reads, row decoding, counters, iteration, digest
  *   table_sort.c   the sorted order of a partition (scans in key order)
@@ -66,6 +67,8 @@
  * take without looking at the row (an earlier backup may not be applied yet). So an
  * update never needs more than the record itself describes:
  *   - an insert builds the row fully inline: its size is known from the record;
+ *   - an update listing every value column, none NULL, builds the row as an insert
+ *     would, in its own blob when it fits, else in a new one of the insert's size;
  *   - fixed columns change in place;
  *   - listed var values are rewritten in place (moving the unlisted ones) when the row
  *     still fits its blob; else the row is rebuilt inline in a new blob when that fits
