@@ -30,15 +30,6 @@
  */
 size_t irs__key_encode(const irs_schema_table *t, const irs_value *row, uint8_t *out, size_t cap);
 
-/*
- * Encodes one key column value of type ty given in its stored form (little-endian
- * fixed-width bytes as in records and ChangeBatches, or the bytes of a utf8/bytes
- * value of length len) into out[0..room). Returns the bytes written, or 0 when they
- * do not fit.
- */
-static inline size_t irs__key_encode_part(irs_type ty, const uint8_t *v, size_t len, uint8_t *out,
-					  size_t room);
-
 /* Big-endian reads and writes, the byte order of encoded fixed-width key parts. */
 static inline uint32_t irs__load_be32(const uint8_t *p)
 {
@@ -76,8 +67,13 @@ static inline uint64_t irs__key_double_bits(uint64_t bits)
 /* The string part of irs__key_encode_part (utf8/bytes; 0 for any other type). */
 size_t irs__key_encode_var(irs_type ty, const uint8_t *v, size_t len, uint8_t *out, size_t room);
 
-/* Inline: it runs once per key part of every change, and a fixed-width part is a
- * load, a flip and a byte swap. */
+/*
+ * Encodes one key column value of type ty given in its stored form (little-endian
+ * fixed-width bytes as in records and ChangeBatches, or the bytes of a utf8/bytes
+ * value of length len) into out[0..room). Returns the bytes written, or 0 when they
+ * do not fit. Inline: it runs once per key part of every change, and a fixed-width part
+ * is a load, a flip and a byte swap.
+ */
 static inline size_t irs__key_encode_part(irs_type ty, const uint8_t *v, size_t len, uint8_t *out,
 					  size_t room)
 {

@@ -197,18 +197,10 @@ static int suspect_cmp(const void *a, const void *b)
 	return irs__key_cmp(irs__rec_key(x->rec), x->rec->key_len, irs__rec_key(y->rec), y->rec->key_len);
 }
 
-/* Binary search of the suspects, sorted and unique (resolve_suspects). */
+/* Whether h is a suspect; the suspects are sorted by then (resolve_suspects). */
 static bool is_suspect(const irs_shard *sh, uint64_t h)
 {
-	size_t lo = 0, hi = sh->nsuspects;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (sh->suspects[mid] < h)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < sh->nsuspects && sh->suspects[lo] == h;
+	return bsearch(&h, sh->suspects, sh->nsuspects, sizeof *sh->suspects, u64_cmp) != NULL;
 }
 
 static int suspect_keep(suspect_recs *x, const irs_rec *rec, uint32_t table, irs_error *err)

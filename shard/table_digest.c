@@ -209,11 +209,6 @@ static bool row_digest_inline(const irs_table_part *p, const uint8_t *b, uint64_
 			o += present ? st->adv : 1;
 			continue;
 		}
-		if (kind == DSTEP_FIXED8) {
-			memcpy(o + 1, fixed + st->off, 8);
-			o += present ? 9 : 1;
-			continue;
-		}
 		if (kind == DSTEP_FIXED4) {
 			memcpy(o + 1, fixed + st->off, 4);
 			o += present ? 5 : 1;
@@ -265,11 +260,12 @@ int irs__digest_plan_init(irs_table_part *p)
 			st->off = p->key_off[col->key_pos];
 		} else {
 			st->kind = col->width == 1 ? DSTEP_FIXED1 : col->width == 4 ? DSTEP_FIXED4
-				   : col->width ? DSTEP_FIXED8 : DSTEP_VAR;
+				   : col->width ? DSTEP_WIDE : DSTEP_VAR;
 			st->vi = col->value_idx;
 			st->off = col->width ? p->vcols[col->value_idx].pos : 0;
 			st->adv = (uint8_t)(1u + col->width);
-			/* every row has the fixed area and a word per var column after it */
+			/* every row has the fixed area and a word per var column after it (an
+			 * 8-byte value is always WIDE: its 8 bytes are in the fixed area) */
 			if (col->width && st->off + 8u <= p->fixed_bytes + 4u * p->nvar)
 				st->kind = DSTEP_WIDE;
 		}

@@ -408,9 +408,10 @@ void irs__index_remove(irs_table_part *p, size_t hole);
 
 /* ---- table_digest.c */
 /* One column of the inline digest serializer, in schema order: a key part, a fixed
- * value of width 1, 4 or 8 (WIDE: copied as 8 bytes, which never reach past the row's
- * var words, so one copy serves every width), or a var value. */
-enum { DSTEP_KEY, DSTEP_WIDE, DSTEP_FIXED1, DSTEP_FIXED4, DSTEP_FIXED8, DSTEP_VAR };
+ * value copied as 8 bytes whatever its width (WIDE: those 8 bytes never reach past the
+ * row's var words; every 8-byte value), a 1- or 4-byte value near the row's end, or a
+ * var value. */
+enum { DSTEP_KEY, DSTEP_WIDE, DSTEP_FIXED1, DSTEP_FIXED4, DSTEP_VAR };
 typedef struct dstep {
 	uint8_t kind;   /* DSTEP_* */
 	uint8_t type;   /* irs_type */
