@@ -290,7 +290,15 @@ static inline uint8_t part_width(const void *ctx, uint32_t vi)
 static inline bool row_key_eq(const uint8_t *b, const uint8_t *key, size_t key_len)
 {
 	size_t kl = (size_t)b[0] | (size_t)b[1] << 8;
-	return kl == key_len && memcmp(b + ROW_HEAD, key, key_len) == 0;
+	if (kl != key_len)
+		return false;
+	if (key_len == 8) { /* one 8-byte key part, the common key: no memcmp call */
+		uint64_t x, y;
+		memcpy(&x, b + ROW_HEAD, 8);
+		memcpy(&y, key, 8);
+		return x == y;
+	}
+	return memcmp(b + ROW_HEAD, key, key_len) == 0;
 }
 
 /*

@@ -924,6 +924,86 @@ static void test_insert_batch(void **state)
 	env_free(&e);
 }
 
+/* ------------------------------------------------------------------ shared tags */
+
+typedef struct tagged_id {
+	uint32_t tag, id;
+} tagged_id;
+
+static int cmp_tagged(const void *a, const void *b)
+{
+	const tagged_id *x = a, *y = b;
+	if (x->tag != y->tag)
+		return x->tag < y->tag ? -1 : 1;
+	return (x->id > y->id) - (x->id < y->id);
+}
+
+/*
+ * Distinct keys whose hashes share the low 32 bits share the index tag and so the home
+ * slot: only the key comparison tells their rows apart. Among NKEYS keys about
+ * NKEYS^2 / 2^33 such pairs exist (about ten); up to MAXPAIRS are put in ids[2i],
+ * ids[2i + 1]. Returns how many.
+ */
+enum { TAG_NKEYS = 300000, TAG_MAXPAIRS = 8 };
+
+static uint32_t tag_pairs(env *e, uint32_t *ids)
+{
+	tagged_id *v = malloc(TAG_NKEYS * sizeof *v);
+	assert_non_null(v);
+	for (uint32_t id = 0; id < TAG_NKEYS; id++) {
+		uint8_t key[256];
+		size_t kl = key_of(e, id, key, sizeof key);
+		v[id] = (tagged_id){(uint32_t)irs__key_hash(key, kl), id};
+	}
+	qsort(v, TAG_NKEYS, sizeof *v, cmp_tagged);
+	uint32_t n = 0;
+	for (uint32_t i = 1; i < TAG_NKEYS && n < TAG_MAXPAIRS; i++)
+		if (v[i].tag == v[i - 1].tag) {
+			ids[2 * n] = v[i - 1].id;
+			ids[2 * n + 1] = v[i].id;
+			n++;
+			i++; /* a key is in one pair only */
+		}
+	free(v);
+	return n;
+}
+
+/* Rows whose keys share a tag are inserted, read, updated, erased and re-inserted one
+ * without the other, for an 8-byte key (compared as one word) and a string key. */
+static void test_keys_sharing_a_tag(void **state)
+{
+	(void)state;
+	static const int schemas[] = {S_FIXED, S_STRKEY};
+	for (size_t si = 0; si < sizeof schemas / sizeof schemas[0]; si++) {
+		env e;
+		env_init(&e, schemas[si], TAG_NKEYS, 64, 0, 7);
+		uint32_t ids[2 * TAG_MAXPAIRS];
+		uint32_t n = tag_pairs(&e, ids);
+		assert_true(n >= 2);
+		irs_rec *recs[2 * TAG_MAXPAIRS];
+		/* both keys of every pair, the second into the first's probe path */
+		for (uint32_t i = 0; i < 2 * n; i++)
+			recs[i] = rand_change(&e, ids[i], 0);
+		apply_staged(&e, recs, 2 * n, true);
+		compare(&e);
+		/* the first erased, the second updated */
+		for (uint32_t i = 0; i < n; i++) {
+			recs[2 * i] = erase(&e, ids[2 * i]);
+			recs[2 * i + 1] = rand_change(&e, ids[2 * i + 1], 0);
+		}
+		apply_staged(&e, recs, 2 * n, false);
+		compare(&e);
+		/* the first back, the second erased */
+		for (uint32_t i = 0; i < n; i++) {
+			recs[2 * i] = rand_change(&e, ids[2 * i], 0);
+			recs[2 * i + 1] = erase(&e, ids[2 * i + 1]);
+		}
+		apply_staged(&e, recs, 2 * n, true);
+		compare(&e);
+		env_free(&e);
+	}
+}
+
 /* Unreserved updates that need new blobs under a memory limit: each failing change
  * is dropped whole (the row stays as it was) and the error is sticky. */
 static void test_unreserved_update_failure(void **state)
@@ -998,6 +1078,7 @@ int main(void)
 		cmocka_unit_test(test_reserve_accounting),
 		cmocka_unit_test(test_insert_batch),
 		cmocka_unit_test(test_unreserved_update_failure),
+		cmocka_unit_test(test_keys_sharing_a_tag),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
