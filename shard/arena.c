@@ -171,10 +171,9 @@ int irs__arena_ensure_free_lists(irs_table_part *p)
  */
 int irs__arena_grow(irs_table_part *p, uint64_t min_units)
 {
+	size_t bytes = p->next_chunk;
 	if (min_units > (uint64_t)MAX_PAGES * PAGE_UNITS)
 		return IRS_ENOMEM;
-	/* bytes: the chunk's units; CHUNK_TAIL more are allocated after them (table_impl.h) */
-	size_t bytes = p->next_chunk - CHUNK_TAIL;
 	if (bytes < min_units * UNIT)
 		bytes = (size_t)min_units * UNIT;
 	size_t units = bytes / UNIT;
@@ -202,10 +201,10 @@ int irs__arena_grow(irs_table_part *p, uint64_t min_units)
 		p->chunks = nch;
 		p->chunks_cap = nc;
 	}
-	uint8_t *base = irs__part_mem_alloc(p, bytes + CHUNK_TAIL);
+	uint8_t *base = irs__part_mem_alloc(p, bytes);
 	if (!base)
 		return mem_error(p->mem);
-	irs__hugepage_hint(base, bytes + CHUNK_TAIL);
+	irs__hugepage_hint(base, bytes);
 	p->chunks[p->nchunks++] = (arena_chunk){base, bytes};
 	for (uint32_t i = 0; i < npg; i++)
 		p->pages[first + i] = base + (size_t)i * PAGE_BYTES;
@@ -222,7 +221,7 @@ int irs__arena_grow(irs_table_part *p, uint64_t min_units)
 	}
 	p->bump = first << PAGE_SHIFT;
 	p->bump_end = p->bump + (uint32_t)units;
-	if (bytes + CHUNK_TAIL >= p->next_chunk)
+	if (bytes >= p->next_chunk)
 		p->next_chunk = p->next_chunk * 2 <= CHUNK_MAX ? p->next_chunk * 2 : CHUNK_MAX;
 	return 0;
 }
@@ -247,7 +246,7 @@ uint32_t irs__blob_alloc_unreserved(irs_table_part *p, uint32_t units)
 void irs__arena_free_all(irs_table_part *p)
 {
 	for (uint32_t i = 0; i < p->nchunks; i++)
-		irs__part_mem_free(p, p->chunks[i].base, p->chunks[i].bytes + CHUNK_TAIL);
+		irs__part_mem_free(p, p->chunks[i].base, p->chunks[i].bytes);
 	irs__part_mem_free(p, p->chunks, p->chunks_cap * sizeof *p->chunks);
 	irs__part_mem_free(p, p->pages, p->pages_cap * sizeof *p->pages);
 	p->chunks = NULL;

@@ -116,8 +116,6 @@
 #define MAX_SLACK 3u                  /* spare units a row keeps when it shrinks */
 #define CHUNK_MIN ((size_t)16 << 10)
 #define CHUNK_MAX ((size_t)8 << 20)
-#define LINE 64u                      /* bytes of a cache line */
-#define CHUNK_TAIL LINE               /* readable bytes after every chunk (touch_row) */
 #define MAX_SLOTS ((size_t)1 << 31)
 
 typedef struct irs_slot {
@@ -127,7 +125,7 @@ typedef struct irs_slot {
 
 typedef struct arena_chunk {
 	uint8_t *base;
-	size_t bytes; /* of its units; CHUNK_TAIL more bytes follow them */
+	size_t bytes;
 } arena_chunk;
 
 /* Per value column facts, precomputed from the schema. */
@@ -377,35 +375,6 @@ static inline void resv_consume(irs_table_part *p, size_t bound)
 #define GROUP 16
 
 /*
- * How far a row reaches past its start, on average: its logical bytes (key, NULL
- * bitmap, values) plus the header and the var words. A row of W1's shape takes about
- * 76 bytes, so it nearly always spans two cache lines, and an update, an erase or a
- * digest reads both.
- */
-static inline size_t row_span(const irs_table_part *p)
-{
-	return p->count ? (size_t)(p->logical / p->count) + ROW_HEAD + 4u * p->nvar : 0;
-}
-
-/*
- * One load of the row at b's first line and, when a row of `span` bytes starting
- * there reaches the next line, one of that line too (the loads of a group's rows are
- * independent, so the CPU overlaps them). Loads, not prefetches: on the development
- * VM, prefetching the next group's rows while applying this one made W1's
- * incrementals 16% slower, while loading the second line here made them 6% faster.
- * b + LINE may lie past the row, or past its chunk's last unit: every chunk is
- * followed by CHUNK_TAIL allocated bytes, so the load stays inside the allocation;
- * what it reads is never used.
- */
-static inline unsigned touch_row(const uint8_t *b, size_t span)
-{
-	unsigned v = b[0];
-	if (((uintptr_t)b & (LINE - 1)) + span > LINE)
-		v += b[LINE];
-	return v;
-}
-
-/*
  * Scans visit slots in order and rows at random: at the start of every GROUP slots,
  * touch their rows with independent loads (see BATCHES) before using them.
  */
@@ -414,10 +383,10 @@ static inline void prefetch_ahead(const irs_table_part *p, size_t i)
 	if (i % GROUP)
 		return;
 	unsigned acc = 0;
-	size_t end = i + GROUP < p->cap ? i + GROUP : p->cap, span = row_span(p);
+	size_t end = i + GROUP < p->cap ? i + GROUP : p->cap;
 	for (size_t k = i; k < end; k++)
 		if (p->slots[k].ref)
-			acc += touch_row(ref_ptr(p, p->slots[k].ref), span);
+			acc += *ref_ptr(p, p->slots[k].ref);
 	__asm__ volatile("" : : "r"(acc));
 }
 
