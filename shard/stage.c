@@ -48,6 +48,13 @@ static inline uint64_t hset_key(const irs_rec *rec, uint32_t ti)
 	return h ? h : 1;
 }
 
+/* The error of every allocation of the duplicate check: out of memory, or the limit. */
+static int no_key_memory(const irs_shard *sh, irs_error *err)
+{
+	return irs__seterr(err, irs__mem_over_limit(sh->pool->mem) ? IRS_ELIMIT : IRS_ENOMEM,
+			   "shard %u: no memory to check the keys", sh->id);
+}
+
 static void hset_begin(irs_shard *sh, size_t cap)
 {
 	irs_mem *mem = sh->pool->mem;
@@ -56,9 +63,7 @@ static void hset_begin(irs_shard *sh, size_t cap)
 	if (cap > sh->hset_alloc) {
 		uint64_t *n = irs__malloc(mem, sizeof(uint64_t) * cap);
 		if (!n) {
-			irs__seterr(&sh->error, irs__mem_over_limit(mem) ? IRS_ELIMIT : IRS_ENOMEM,
-				    "shard %u: no memory to check the keys", sh->id);
-			irs__shard_fail(sh, sh->error.code);
+			irs__shard_fail(sh, no_key_memory(sh, &sh->error));
 			return;
 		}
 		irs__free(mem, sh->hset, sizeof(uint64_t) * sh->hset_alloc);
@@ -93,8 +98,7 @@ static int hset_grow(irs_shard *sh)
 	size_t cap = sh->hset_cap * 2;
 	uint64_t *n = irs__calloc(mem, sizeof(uint64_t) * cap);
 	if (!n)
-		return irs__seterr(&sh->error, irs__mem_over_limit(mem) ? IRS_ELIMIT : IRS_ENOMEM,
-				   "shard %u: no memory to check the keys", sh->id);
+		return no_key_memory(sh, &sh->error);
 	for (size_t i = 0; i < sh->hset_cap; i++)
 		if (sh->hset[i])
 			hset_put(n, cap, sh->hset[i]);
@@ -112,8 +116,7 @@ static int suspect_add(irs_shard *sh, uint64_t h)
 		uint64_t *n = irs__realloc(mem, sh->suspects, sizeof(uint64_t) * sh->suspects_cap,
 					   sizeof(uint64_t) * cap);
 		if (!n)
-			return irs__seterr(&sh->error, irs__mem_over_limit(mem) ? IRS_ELIMIT : IRS_ENOMEM,
-					   "shard %u: no memory to check the keys", sh->id);
+			return no_key_memory(sh, &sh->error);
 		sh->suspects = n;
 		sh->suspects_cap = cap;
 	}
@@ -210,14 +213,14 @@ static int suspect_keep(suspect_recs *x, const irs_rec *rec, uint32_t table, irs
 		size_t cap = x->cap ? 2 * x->cap : 16;
 		suspect_rec *v = irs__realloc(mem, x->v, sizeof(*v) * x->cap, sizeof(*v) * cap);
 		if (!v)
-			return irs__seterr(err, IRS_ENOMEM, "shard %u: no memory to check the keys", x->sh->id);
+			return no_key_memory(x->sh, err);
 		x->v = v;
 		x->cap = cap;
 	}
 	if (x->copies) {
 		irs_rec *copy = irs__malloc(mem, rec->size);
 		if (!copy)
-			return irs__seterr(err, IRS_ENOMEM, "shard %u: no memory to check the keys", x->sh->id);
+			return no_key_memory(x->sh, err);
 		memcpy(copy, rec, rec->size);
 		rec = copy;
 	}
