@@ -84,6 +84,8 @@ typedef struct env {
 	mrow *rows;
 	uint8_t keybuf[64];    /* key strings of key_row */
 	uint64_t rs;
+	bool row_digests;      /* the partition tracks its digest from its first row on, so
+				* its rows keep their digests (and their bounds count them) */
 	irs_apply_counts counts, expect;
 } env;
 
@@ -197,7 +199,8 @@ static void env_init(env *e, int schema, uint32_t nkeys, uint64_t expected, uint
 	assert_int_equal(irs__part_create(&e->mem, e->t, expected, &e->part), 0);
 	/* Odd seeds maintain the digest per change; compare_rows checks it against the
 	 * model either way, and irs__part_check against the digest's definition. */
-	if (seed & 1)
+	e->row_digests = seed & 1;
+	if (e->row_digests)
 		irs__part_track_digest(e->part);
 }
 
@@ -291,7 +294,8 @@ static irs_rec *rand_change(env *e, uint32_t id, int erase_pct)
 		model_upsert(e, id, row);
 	}
 	assert_non_null(rec);
-	assert_int_equal(irs__part_rec_bound(e->part, rec), irs__rec_row_bound(t, rec));
+	/* rows keep their digest when the empty partition started tracking */
+	assert_int_equal(irs__part_rec_bound(e->part, rec), irs__rec_row_bound(t, rec, e->row_digests));
 	return rec;
 }
 
@@ -391,9 +395,10 @@ static void apply_staged(env *e, irs_rec **recs, size_t n, bool batch)
 		free(recs[i]);
 }
 
-/* rounds backups of `per` changes to distinct random keys. */
+/* rounds backups of `per` changes to distinct random keys. From round track_at on
+ * (-1: never) a partition that did not track its digest from the start does. */
 static void random_run(int schema, uint32_t nkeys, int rounds, uint32_t per, int erase_pct,
-		       uint64_t seed, uint64_t expected)
+		       uint64_t seed, uint64_t expected, int track_at)
 {
 	env e;
 	env_init(&e, schema, nkeys, expected, 0, seed);
@@ -411,6 +416,8 @@ static void random_run(int schema, uint32_t nkeys, int rounds, uint32_t per, int
 			ids[j] = x;
 			recs[i] = rand_change(&e, ids[i], r == 0 ? 0 : erase_pct);
 		}
+		if (r == track_at) /* a partition with rows: rows keep no digest, it is kept per change */
+			irs__part_track_digest(e.part);
 		apply_staged(&e, recs, n, r % 2 == 0);
 		if (r % 4 == 3 || r == rounds - 1)
 			compare(&e);
@@ -510,31 +517,41 @@ static void test_semantics(void **state)
 static void test_var_moves(void **state)
 {
 	(void)state;
-	random_run(S_WIDE, 64, 120, 32, 5, 11, 0);
+	random_run(S_WIDE, 64, 120, 32, 5, 11, 0, -1);
 }
 
 static void test_random_main(void **state)
 {
 	(void)state;
-	random_run(S_MAIN, 3000, 24, 1500, 15, 21, 3000);
+	random_run(S_MAIN, 3000, 24, 1500, 15, 21, 3000, -1);
 }
 
 static void test_random_strkey(void **state)
 {
 	(void)state;
-	random_run(S_STRKEY, 2000, 20, 900, 20, 31, 0);
+	random_run(S_STRKEY, 2000, 20, 900, 20, 31, 0, -1);
 }
 
 static void test_random_fixed(void **state)
 {
 	(void)state;
-	random_run(S_FIXED, 20000, 12, 8000, 30, 41, 100);
+	random_run(S_FIXED, 20000, 12, 8000, 30, 41, 100, -1);
+}
+
+/* Tracking turned on when the partition holds rows: their layout stays (no kept
+ * digests, bounds without them) and the digest follows every change from a scan. The
+ * seed is even: the partition does not track from the start. */
+static void test_tracking_started_late(void **state)
+{
+	(void)state;
+	random_run(S_MAIN, 3000, 12, 1500, 15, 22, 3000, 3);
+	random_run(S_STRKEY, 2000, 10, 900, 20, 32, 0, 1);
 }
 
 static void test_keyonly(void **state)
 {
 	(void)state;
-	random_run(S_KEYONLY, 500, 20, 200, 40, 51, 0);
+	random_run(S_KEYONLY, 500, 20, 200, 40, 51, 0, -1);
 }
 
 static void test_clear(void **state)
@@ -1068,6 +1085,7 @@ int main(void)
 		cmocka_unit_test(test_random_main),
 		cmocka_unit_test(test_random_strkey),
 		cmocka_unit_test(test_random_fixed),
+		cmocka_unit_test(test_tracking_started_late),
 		cmocka_unit_test(test_keyonly),
 		cmocka_unit_test(test_clear),
 		cmocka_unit_test(test_sorted),
