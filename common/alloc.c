@@ -8,6 +8,8 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 static void *libc_malloc(void *ctx, size_t size)
 {
@@ -142,4 +144,13 @@ irs_mem *irs__mem_default(void)
 #endif
 	};
 	return &mem;
+}
+
+void irs__pages_discard(void *q, size_t n)
+{
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t a = ((uintptr_t)q + page - 1) & ~(page - 1);
+	uintptr_t e = ((uintptr_t)q + n) & ~(page - 1);
+	if (e > a)
+		(void)madvise((void *)a, e - a, MADV_DONTNEED); /* advice: a refusal costs memory only */
 }

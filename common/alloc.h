@@ -43,6 +43,13 @@ static inline bool irs__mem_over_limit(irs_mem *m)
 	return atomic_load_explicit(&m->limit_hit, memory_order_relaxed) != 0;
 }
 
+/*
+ * Gives the whole pages inside q[0..n) back to the kernel (madvise MADV_DONTNEED): the
+ * allocation stays, its resident memory goes. The bytes are lost (an anonymous page
+ * reads as zero afterwards), so only for memory that is rewritten before it is read.
+ */
+void irs__pages_discard(void *q, size_t n);
+
 /* The process-wide libc-backed irs_mem, for code with no handle. */
 irs_mem *irs__mem_default(void);
 
