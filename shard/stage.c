@@ -8,8 +8,9 @@
  * ALGORITHM: the duplicate check is an open-addressing set of 8-byte key hashes
  * (mixed with the table), at most 3/4 full, sized up front from the manifest's record
  * count for the backup (this shard's share, bounded by what the segment bytes can hold,
- * see format/collection.c) and doubled when a skewed hash split sends more; its
- * allocation is kept from backup to backup, but its pages go back at END. Each run's slots
+ * see format/collection.c) and doubled when a skewed hash split sends more; its memory
+ * is kept from backup to backup (fresh pages cost more than zeroing), but the pages of
+ * a backup read twice (below) go back at END. Each run's slots
  * are prefetched several records ahead: they are random, and the misses overlap. Two
  * equal hashes are a suspect, not yet an error: at END the records with a suspect hash
  * are compared key by key, so a duplicate is found exactly and a 64-bit collision is
@@ -324,10 +325,11 @@ void irs__stage_end(irs_shard *sh)
 	int rc = irs__fault_stage_end(pool->plan.backup, sh->id, &sh->error);
 	if (!rc && sh->nsuspects)
 		rc = resolve_suspects(sh);
-	/* The set is done with, and the apply that follows grows the tables: its pages go
-	 * back now instead of adding to the restore's peak (the set is zeroed before its
-	 * next use; faulting them in again then costs about 1 ms per 4 MiB). */
-	irs__pages_discard(sh->hset, sizeof(uint64_t) * sh->hset_cap);
+	/* A backup read twice is one too big to stage: its key set is as big as sets get,
+	 * and the apply that follows grows the tables. The set is zeroed before its next
+	 * use, so its pages can go back now instead of adding to the restore's peak. */
+	if (pool->plan.reread)
+		irs__pages_discard(sh->hset, sizeof(uint64_t) * sh->hset_cap);
 	if (rc) {
 		irs__shard_fail(sh, rc);
 		return;
