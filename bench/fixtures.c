@@ -91,7 +91,7 @@ irs_bench_rows *irs_bench_rows_new(size_t n, int partial, uint64_t seed, uint64_
 		size_t sz = irs__rec_build(t, partial == 2 ? IRS_REC_ERASE : IRS_REC_UPSERT, !partial, row, i,
 					   p, 128);
 		r->recs[i] = (const irs_rec *)p;
-		r->bound += irs__rec_row_bound(t, r->recs[i], false);
+		r->bound += irs__rec_row_bound(t, r->recs[i]);
 		p += irs__rec_padded(sz);
 	}
 	r->n = n;

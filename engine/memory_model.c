@@ -57,8 +57,7 @@
  *
  * NOT COUNTED (so the real peak is higher): incrementals (they may grow or shrink
  * the tables; their staged runs and reservations), runs in flight between shards,
- * index slack above 3/4 load (power-of-two sizing), the 8-byte digest every row keeps
- * when the restore checks expected states, row padding and slack for
+ * index slack above 3/4 load (power-of-two sizing), row padding and slack for
  * string tables, arena chunk tails, the partitions' own small arrays, protobuf
  * decoding arenas, and everything allocated outside the restore's allocator.
  * Measured (tests/test_memory.c): the peak is between 1x and 3x this bound on

@@ -127,7 +127,7 @@ static int route(void *vc, uint32_t t, const irs_rec *const *recs, size_t n)
 		l->used += sz;
 		if (r->op == IRS_REC_UPSERT) {
 			l->upserts++;
-			l->bytes += irs__rec_row_bound(&x->c->tables[t], r, false);
+			l->bytes += irs__rec_row_bound(&x->c->tables[t], r);
 		}
 	}
 	return 0;

@@ -39,11 +39,11 @@ static size_t bound_of(size_t head, const irs_rec *rec, const irs_schema_table *
 	return ins > ool ? ins : ool;
 }
 
-size_t irs__rec_row_bound(const irs_schema_table *t, const irs_rec *rec, bool row_digest)
+size_t irs__rec_row_bound(const irs_schema_table *t, const irs_rec *rec)
 {
 	if (rec->op != IRS_REC_UPSERT)
 		return 0;
-	size_t head = ROW_HEAD + t->value_bitmap_bytes + (row_digest ? ROW_DIGEST_BYTES : 0);
+	size_t head = ROW_HEAD + t->value_bitmap_bytes;
 	for (uint32_t vi = 0; vi < t->nvalues; vi++) {
 		uint8_t wd = irs__type_width(t->cols[t->value_cols[vi]].type);
 		head += wd ? wd : 4u;
@@ -67,7 +67,7 @@ static size_t fixed_before(const irs_table_part *p, const irs_rec *rec, uint32_t
 
 size_t irs__part_rec_bound(const irs_table_part *p, const irs_rec *rec)
 {
-	size_t head = ROW_HEAD + p->B + p->fixed_area + 4u * (size_t)p->nvar;
+	size_t head = ROW_HEAD + p->B + p->fixed_bytes + 4u * (size_t)p->nvar;
 	if (p->nvar > 1)
 		return bound_of(head, rec, p->t, p, part_width);
 	/* no or one var column: its value, if listed, sits after the fixed values before it */
@@ -234,7 +234,6 @@ int irs__part_create(irs_mem *mem, const irs_schema_table *t, uint64_t expected_
 			p->var_vi[j++] = vi;
 		}
 	}
-	p->fixed_area = p->fixed_bytes;
 	if ((rc = fill_plan_init(p)) != 0 || (rc = key_offsets_init(p)) != 0 ||
 	    (rc = irs__digest_plan_init(p)) != 0)
 		goto fail;

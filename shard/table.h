@@ -73,12 +73,11 @@ void irs__part_clear(irs_table_part *p);
 /*
  * Worst-case bytes of new row storage that applying rec can take (a multiple of 8;
  * 0 for an ERASE). Depends on the record and the schema only, never on what the
- * table holds, so it can be computed before earlier backups are applied. row_digest:
- * the rows keep their digest (irs__part_track_digest on an empty partition).
- * irs__part_rec_bound gives the partition's number faster (layout precomputed).
+ * table holds, so it can be computed before earlier backups are applied.
+ * irs__part_rec_bound gives the same number faster (layout precomputed).
  * Thread: any (pure).
  */
-size_t irs__rec_row_bound(const irs_schema_table *t, const irs_rec *rec, bool row_digest);
+size_t irs__rec_row_bound(const irs_schema_table *t, const irs_rec *rec);
 size_t irs__part_rec_bound(const irs_table_part *p, const irs_rec *rec);
 
 /*
@@ -221,9 +220,7 @@ uint64_t irs__part_digest(const irs_table_part *p);
 /*
  * From now on the digest is maintained per change (each insert, update and erase adds
  * and subtracts row digests), so irs__part_digest costs nothing at a barrier. Costs a
- * scan when the partition already holds rows. Called on a partition that has never
- * held a row and has nothing reserved, it also makes every row keep its own digest
- * (8 bytes a row), so updates and erases need not hash the old row. Thread: owner.
+ * scan when the partition already holds rows. Thread: owner.
  */
 void irs__part_track_digest(irs_table_part *p);
 

@@ -11,15 +11,11 @@
  *
  * MAINTENANCE (irs__part_track_digest): the partition digest is a wrapping sum of row
  * digests, so an insert adds the new row's digest, an erase subtracts the old one and
- * an update does both. Paid only by restores that check an expected state or read a
- * digest; others never track. A partition that tracks from its first row on keeps each
- * row's digest in the row (row_digests, 8 bytes a row, table_impl.h): the old row's
- * digest is then a load, and a change costs at most one serialization, of the new row
- * (none when the decoder hashed a full row from the batch).
+ * an update does both. The cost is one or two row serializations per change, paid only
+ * by restores that check an expected state or read a digest; others never track.
  *
- * INVARIANTS (checked by irs__part_check): while tracking, p->digest equals the sum of
- * irs__row_digest() over the rows decoded to irs_value, the digest's definition; with
- * row_digests, every row's kept digest equals irs__row_digest_blob() of the row.
+ * INVARIANT (checked by irs__part_check): while tracking, p->digest equals the sum of
+ * irs__row_digest() over the rows decoded to irs_value, the digest's definition.
  */
 #include "shard/table_impl.h"
 
@@ -126,7 +122,7 @@ static uint64_t row_digest_stream(const irs_table_part *p, const uint8_t *b)
 	const uint8_t *key = b + ROW_HEAD;
 	const uint8_t *nulls = key + kl;
 	const uint8_t *fixed = nulls + p->B;
-	const uint8_t *var = fixed + p->fixed_area;
+	const uint8_t *var = fixed + p->fixed_bytes;
 	uint32_t off[KEY_OFF_STACK], known = 0;
 	irs_digest_stream d;
 	irs__digest_begin(&d);
@@ -193,7 +189,7 @@ static bool row_digest_inline(const irs_table_part *p, const uint8_t *b, uint64_
 	uint8_t buf[IRS_DIGEST_INLINE + 8], *o = buf, *end = buf + IRS_DIGEST_INLINE;
 	size_t kl = (size_t)b[0] | (size_t)b[1] << 8;
 	const uint8_t *key = b + ROW_HEAD, *nulls = key + kl, *fixed = nulls + p->B;
-	const uint8_t *var = fixed + p->fixed_area;
+	const uint8_t *var = fixed + p->fixed_bytes;
 	/* most rows hold no NULL: then no column looks at its bit */
 	uint8_t any_null = p->B ? nulls[0] : 0;
 	for (uint32_t i = 1; i < p->B; i++)
@@ -314,12 +310,6 @@ void irs__part_track_digest(irs_table_part *p)
 {
 	if (p->track_digest)
 		return;
-	/* No row exists and none is reserved for, so every row will be built with room
-	 * for its digest and every bound will count it. */
-	if (!p->count && !p->live_units && !p->resv_rows && !p->resv_units) {
-		p->row_digests = true;
-		p->fixed_area = p->fixed_bytes + ROW_DIGEST_BYTES;
-	}
 	p->digest = p->count ? digest_scan(p) : 0;
 	p->track_digest = true;
 }

@@ -30,7 +30,7 @@
  *
  *   Row blob, 8-byte aligned, 8-byte granular:
  *
- *       u16 key_len | u8 slack | key[key_len] | nulls[B] | fixed area | digest? | var area | pad
+ *       u16 key_len | u8 slack | key[key_len] | nulls[B] | fixed area | var area | pad
  *
  *     slack    spare units after the padding (0..3), kept when the row shrank so that
  *              it can grow back in place and so that no tiny free blocks are made
@@ -38,11 +38,6 @@
  *              nvalues are 0)
  *     fixed    every fixed-width value column in value order, at a constant offset,
  *              little-endian as in a record; zero while NULL. Updates are in place.
- *     digest   with row_digests only: the row's content digest (u64, common/digest.h),
- *              so that an update or erase subtracts the old row's digest without
- *              serializing and hashing the old row again. A partition keeps them when
- *              it maintains its digest from its first row on (irs__part_track_digest
- *              on an empty partition: every restore that checks expected states).
  *     var      every utf8/bytes value column in value order: a u32 word, then
  *                word bit 31 clear: the value inline, word = its length
  *                word bit 31 set:   word & 0x7FFFFFFF is the ref of an out-of-line
@@ -54,8 +49,7 @@
  *
  *   Overhead per row beyond the logical bytes (key + NULL bitmap + non-NULL values):
  *   3 header bytes, 4 bytes per var column, 0..7 bytes of padding (3.5 on average),
- *   the bytes of NULL fixed columns, 8 bytes of row digest when kept, and 8 / load
- *   (10.7..21) bytes of index slots.
+ *   the bytes of NULL fixed columns, and 8 / load (10.7..21) bytes of index slots.
  *   Measured on W1-like rows (63 logical bytes, one string): blobs 1.17x logical,
  *   with the index 1.37x.
  *
@@ -172,7 +166,6 @@ struct irs_table_part {
 	uint32_t nvalues;
 	uint32_t B;            /* NULL bitmap bytes */
 	uint32_t fixed_bytes;  /* bytes of the fixed area */
-	uint32_t fixed_area;   /* fixed_bytes, plus 8 when rows keep their digest after it */
 	uint32_t nvar;         /* var columns */
 	vcol *vcols;           /* nvalues entries */
 	uint32_t *var_vi;      /* nvar entries: value index of each var column */
@@ -208,7 +201,6 @@ struct irs_table_part {
 	int err;                   /* sticky error of an unreserved apply */
 	/* content digest (table_digest.c) */
 	bool track_digest;         /* digest is maintained per change */
-	bool row_digests;          /* every row keeps its own digest (implies track_digest) */
 	uint64_t digest;           /* sum of the row digests, while tracking */
 	uint32_t *key_off;         /* offset of each key part when all are fixed-width, else NULL */
 	struct dstep *dplan;       /* the inline digest serializer's steps, or NULL */
@@ -335,16 +327,7 @@ static inline uint32_t index_find(const irs_table_part *p, const uint8_t *key, s
 
 static inline size_t row_var_off(const irs_table_part *p, size_t key_len)
 {
-	return ROW_HEAD + key_len + p->B + p->fixed_area;
-}
-
-/* Bytes a row keeps its digest in (p->row_digests), between the fixed and var areas. */
-#define ROW_DIGEST_BYTES 8u
-
-static inline uint8_t *row_digest_at(const irs_table_part *p, const uint8_t *b)
-{
-	size_t kl = (size_t)b[0] | (size_t)b[1] << 8;
-	return (uint8_t *)b + ROW_HEAD + kl + p->B + p->fixed_bytes;
+	return ROW_HEAD + key_len + p->B + p->fixed_bytes;
 }
 
 /*
@@ -446,27 +429,8 @@ typedef struct dstep {
 } dstep;
 /* Builds p->dplan (after p->key_off and p->vcols). Errors: IRS_ENOMEM, IRS_ELIMIT. */
 int irs__digest_plan_init(irs_table_part *p);
-/* The digest of the row in blob b (common/digest.h), serialized from its values. */
+/* The digest of the row in blob b (common/digest.h), from the blob's bytes. */
 uint64_t irs__row_digest_blob(const irs_table_part *p, const uint8_t *b);
-
-/* The digest of the row in blob b: the one it keeps, or serialized from its values. */
-static inline uint64_t row_digest_of(const irs_table_part *p, const uint8_t *b)
-{
-	uint64_t d;
-	if (!p->row_digests)
-		return irs__row_digest_blob(p, b);
-	memcpy(&d, row_digest_at(p, b), 8);
-	return d;
-}
-
-/* Records the digest of the row now in blob b: in the partition's sum (the caller has
- * taken the old row's out), and in the row when rows keep theirs. */
-static inline void row_digest_add(irs_table_part *p, uint8_t *b, uint64_t d)
-{
-	p->digest += d;
-	if (p->row_digests)
-		memcpy(row_digest_at(p, b), &d, 8);
-}
 
 /* ---- table_row.c */
 size_t irs__row_scan(irs_table_part *p, const uint8_t *b, uint64_t *var_logical, bool free_ool);

@@ -61,7 +61,7 @@ void irs__part_row_value_cols(const irs_table_part *p, const uint8_t *row, irs_v
 	size_t kl;
 	const uint8_t *nulls = irs__row_key(row, &kl) + kl;
 	const uint8_t *fixed = nulls + p->B;
-	const uint8_t *var = fixed + p->fixed_area;
+	const uint8_t *var = fixed + p->fixed_bytes;
 	for (uint32_t vi = 0; vi < p->nvalues; vi++) {
 		const vcol *c = &p->vcols[vi];
 		irs_value *v = &out[t->value_cols[vi]];

@@ -245,7 +245,7 @@ bool irs__row_insert(irs_table_part *p, size_t at, const irs_rec *rec)
 	irs__copy(b + ROW_HEAD, irs__rec_key(rec), kl);
 	uint8_t *nulls = b + ROW_HEAD + kl;
 	uint8_t *fixed = nulls + p->B;
-	uint8_t *var = fixed + p->fixed_area;
+	uint8_t *var = fixed + p->fixed_bytes;
 	uint64_t logical = kl + p->B;
 	logical += dense ? fill_dense(p, rec, nulls, fixed, var)
 		   : all ? fill_all_listed(p, rec, nulls, fixed, var)
@@ -253,7 +253,7 @@ bool irs__row_insert(irs_table_part *p, size_t at, const irs_rec *rec)
 	pad_zero(b, content, units);
 	p->slots[at] = (irs_slot){(uint32_t)rec->hash, ref};
 	if (p->track_digest)
-		row_digest_add(p, b, (rec->flags & IRS_REC_ROW_DIGEST) ? rec->tag : irs__row_digest_blob(p, b));
+		p->digest += (rec->flags & IRS_REC_ROW_DIGEST) ? rec->tag : irs__row_digest_blob(p, b);
 	p->count++;
 	resv_consume(p, (size_t)units * UNIT > ool ? (size_t)units * UNIT : ool);
 	p->logical += logical;
@@ -485,7 +485,7 @@ static bool row_replace(irs_table_part *p, size_t at, uint32_t ref, uint8_t *b, 
 		old_units = units;
 	}
 	uint8_t *nulls = nb + ROW_HEAD + kl, *fixed = nulls + p->B;
-	p->logical += kl + p->B + fill_dense(p, rec, nulls, fixed, fixed + p->fixed_area);
+	p->logical += kl + p->B + fill_dense(p, rec, nulls, fixed, fixed + p->fixed_bytes);
 	pad_zero(nb, content, units);
 	p->logical -= old_logical;
 	if (old_units - units <= MAX_SLACK) {
@@ -495,10 +495,8 @@ static bool row_replace(irs_table_part *p, size_t at, uint32_t ref, uint8_t *b, 
 		irs__blob_free(p, nref + units, old_units - units);
 	}
 	resv_consume(p, (size_t)units * UNIT > ool ? (size_t)units * UNIT : ool);
-	if (p->track_digest) {
-		p->digest -= old_digest;
-		row_digest_add(p, nb, (rec->flags & IRS_REC_ROW_DIGEST) ? rec->tag : irs__row_digest_blob(p, nb));
-	}
+	if (p->track_digest)
+		p->digest += ((rec->flags & IRS_REC_ROW_DIGEST) ? rec->tag : irs__row_digest_blob(p, nb)) - old_digest;
 	return true;
 }
 
@@ -513,7 +511,7 @@ bool irs__row_update(irs_table_part *p, size_t at, uint32_t ref, const irs_rec *
 	bool is_null;
 	const uint8_t *val;
 	/* the digest moves by (new row - old row), once the update is sure to happen */
-	uint64_t old_digest = p->track_digest ? row_digest_of(p, b) : 0;
+	uint64_t old_digest = p->track_digest ? irs__row_digest_blob(p, b) : 0;
 	if (lists_all(p, rec) && !any_null(p, rec))
 		return row_replace(p, at, ref, b, rec, old_digest);
 	/* The record's bound (bound_of), computed on the way. */
@@ -567,10 +565,8 @@ bool irs__row_update(irs_table_part *p, size_t at, uint32_t ref, const irs_rec *
 			}
 		}
 	}
-	if (p->track_digest) { /* a record listing every column is the new row: its digest came with it */
-		p->digest -= old_digest;
-		row_digest_add(p, b, (rec->flags & IRS_REC_ROW_DIGEST) ? rec->tag : irs__row_digest_blob(p, b));
-	}
+	if (p->track_digest) /* a record listing every column is the new row: its digest came with it */
+		p->digest += ((rec->flags & IRS_REC_ROW_DIGEST) ? rec->tag : irs__row_digest_blob(p, b)) - old_digest;
 	return true;
 }
 
@@ -578,7 +574,7 @@ void irs__row_erase(irs_table_part *p, size_t at, uint32_t ref)
 {
 	const uint8_t *b = ref_ptr(p, ref);
 	if (p->track_digest)
-		p->digest -= row_digest_of(p, b);
+		p->digest -= irs__row_digest_blob(p, b);
 	uint64_t lg = irs__row_fixed_logical(p, b);
 	size_t content = irs__row_scan(p, b, &lg, true);
 	irs__blob_free(p, ref, units_of(content) + b[2]);

@@ -84,8 +84,6 @@ typedef struct env {
 	mrow *rows;
 	uint8_t keybuf[64];    /* key strings of key_row */
 	uint64_t rs;
-	bool row_digests;      /* the partition tracks its digest from its first row on, so
-				* its rows keep their digests (and their bounds count them) */
 	irs_apply_counts counts, expect;
 } env;
 
@@ -199,8 +197,7 @@ static void env_init(env *e, int schema, uint32_t nkeys, uint64_t expected, uint
 	assert_int_equal(irs__part_create(&e->mem, e->t, expected, &e->part), 0);
 	/* Odd seeds maintain the digest per change; compare_rows checks it against the
 	 * model either way, and irs__part_check against the digest's definition. */
-	e->row_digests = seed & 1;
-	if (e->row_digests)
+	if (seed & 1)
 		irs__part_track_digest(e->part);
 }
 
@@ -294,8 +291,7 @@ static irs_rec *rand_change(env *e, uint32_t id, int erase_pct)
 		model_upsert(e, id, row);
 	}
 	assert_non_null(rec);
-	/* rows keep their digest when the empty partition started tracking */
-	assert_int_equal(irs__part_rec_bound(e->part, rec), irs__rec_row_bound(t, rec, e->row_digests));
+	assert_int_equal(irs__part_rec_bound(e->part, rec), irs__rec_row_bound(t, rec));
 	return rec;
 }
 
@@ -416,7 +412,7 @@ static void random_run(int schema, uint32_t nkeys, int rounds, uint32_t per, int
 			ids[j] = x;
 			recs[i] = rand_change(&e, ids[i], r == 0 ? 0 : erase_pct);
 		}
-		if (r == track_at) /* a partition with rows: rows keep no digest, it is kept per change */
+		if (r == track_at)
 			irs__part_track_digest(e.part);
 		apply_staged(&e, recs, n, r % 2 == 0);
 		if (r % 4 == 3 || r == rounds - 1)
@@ -538,9 +534,9 @@ static void test_random_fixed(void **state)
 	random_run(S_FIXED, 20000, 12, 8000, 30, 41, 100, -1);
 }
 
-/* Tracking turned on when the partition holds rows: their layout stays (no kept
- * digests, bounds without them) and the digest follows every change from a scan. The
- * seed is even: the partition does not track from the start. */
+/* Tracking turned on when the partition already holds rows (even seeds: it did not
+ * track from the start): the digest starts from a scan of the rows, then follows every
+ * change; compare() checks it against the model and the digest's definition. */
 static void test_tracking_started_late(void **state)
 {
 	(void)state;
