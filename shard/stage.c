@@ -10,9 +10,9 @@
  * count for the backup (this shard's share, bounded by what the segment bytes can hold,
  * see format/collection.c) and doubled when a skewed hash split sends more; its memory
  * is kept from backup to backup (fresh pages cost more than zeroing), but the pages of
- * a backup read twice (below) go back at END. Each run's slots
- * are prefetched several records ahead: they are random, and the misses overlap. Two
- * equal hashes are a suspect, not yet an error: at END the records with a suspect hash
+ * a backup read twice (below) go back at END. Each run's slots are prefetched several
+ * records ahead: they are random, and the misses overlap. Two equal hashes are a
+ * suspect, not yet an error: at END the records with a suspect hash
  * are compared key by key, so a duplicate is found exactly and a 64-bit collision is
  * not one. A slot is 8 bytes, not a record pointer and a tag: the set of W1's
  * incrementals (250k records a shard) is 4 MiB instead of 16, so zeroing it and

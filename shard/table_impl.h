@@ -395,8 +395,6 @@ static inline void prefetch_ahead(const irs_table_part *p, size_t i)
 void *irs__part_mem_alloc(irs_table_part *p, size_t n);
 void irs__part_mem_free(irs_table_part *p, void *q, size_t n);
 void *irs__part_mem_realloc(irs_table_part *p, void *q, size_t old_n, size_t new_n);
-/* Asks for transparent huge pages on the 2 MiB-aligned interior of q[0..n). */
-void irs__hugepage_hint(void *q, size_t n);
 /* A blob of `units` from the free lists, spare or bump region, without growing; 0 if none fits. */
 uint32_t irs__blob_alloc(irs_table_part *p, uint32_t units);
 /* As irs__blob_alloc, but grows the arena when it must (unreserved apply); 0 sets p->err. */
