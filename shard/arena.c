@@ -14,6 +14,14 @@ void *irs__part_mem_alloc(irs_table_part *p, size_t n)
 	return q;
 }
 
+void *irs__part_mem_alloc_huge(irs_table_part *p, size_t n)
+{
+	void *q = irs__malloc_huge(p->mem, n);
+	if (q)
+		p->mem_bytes += n;
+	return q;
+}
+
 void irs__part_mem_free(irs_table_part *p, void *q, size_t n)
 {
 	if (q) {
@@ -152,6 +160,9 @@ int irs__arena_grow(irs_table_part *p, uint64_t min_units)
 		return IRS_ENOMEM;
 	if (bytes < min_units * UNIT)
 		bytes = (size_t)min_units * UNIT;
+	/* a big chunk in whole huge pages (irs__malloc_huge): the bump region keeps the rest */
+	if (bytes > HUGE_BYTES && bytes % HUGE_BYTES)
+		bytes += HUGE_BYTES - bytes % HUGE_BYTES;
 	size_t units = bytes / UNIT;
 	uint32_t npg = (uint32_t)((units + PAGE_UNITS - 1) >> PAGE_SHIFT);
 	uint32_t first = p->npages ? p->npages : 1;
@@ -177,10 +188,9 @@ int irs__arena_grow(irs_table_part *p, uint64_t min_units)
 		p->chunks = nch;
 		p->chunks_cap = nc;
 	}
-	uint8_t *base = irs__part_mem_alloc(p, bytes);
+	uint8_t *base = irs__part_mem_alloc_huge(p, bytes);
 	if (!base)
 		return mem_error(p->mem);
-	irs__hugepage_hint(base, bytes);
 	p->chunks[p->nchunks++] = (arena_chunk){base, bytes};
 	for (uint32_t i = 0; i < npg; i++)
 		p->pages[first + i] = base + (size_t)i * PAGE_BYTES;

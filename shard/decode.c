@@ -76,6 +76,58 @@ static const char *decoder_name(const irs_shard *sh, char buf[32])
 	return buf;
 }
 
+/* The bytes of one standard-size run in a slab (a multiple of 64, so that every run
+ * header starts a cache line). */
+static size_t run_stride(const irs_pool *pool)
+{
+	return (sizeof(irs_run) + pool->run_cap + 63) & ~(size_t)63;
+}
+
+/* A standard-size run from this decoder's slabs (irs_run_slabs), or NULL. */
+static irs_run *slab_take(irs_shard *sh)
+{
+	irs_pool *pool = sh->pool;
+	irs_run_slabs *s = &sh->slabs;
+	size_t stride = run_stride(pool);
+	if (!s->left) {
+		const size_t huge = (size_t)2 << 20;
+		size_t runs = 1, bytes = stride;
+		if (pool->huge_run_slabs && huge / stride > 1) {
+			runs = huge / stride;
+			bytes = huge;
+		}
+		if (s->n == s->cap) {
+			size_t nc = s->cap ? 2 * s->cap : 8;
+			void *v = irs__realloc(pool->mem, s->v, s->cap * sizeof *s->v, nc * sizeof *s->v);
+			if (!v)
+				return NULL;
+			s->v = v;
+			s->cap = nc;
+		}
+		uint8_t *base = irs__malloc_huge(pool->mem, bytes);
+		if (!base)
+			return NULL;
+		s->v[s->n].base = base;
+		s->v[s->n++].bytes = bytes;
+		s->next = base;
+		s->left = runs;
+	}
+	irs_run *run = (irs_run *)s->next;
+	s->next += stride;
+	s->left--;
+	return run;
+}
+
+void irs__run_slabs_free(irs_shard *sh)
+{
+	irs_run_slabs *s = &sh->slabs;
+	for (size_t i = 0; i < s->n; i++)
+		irs__free(sh->pool->mem, s->v[i].base, s->v[i].bytes);
+	irs__free(sh->pool->mem, s->v, s->cap * sizeof *s->v);
+	*s = (irs_run_slabs){0};
+	sh->free_runs = NULL;
+}
+
 /* A run for `table` with room for sz bytes: a recycled one when standard-sized. */
 static int run_new(irs_shard *sh, uint32_t table, size_t sz, irs_run **out, irs_error *err)
 {
@@ -85,7 +137,7 @@ static int run_new(irs_shard *sh, uint32_t table, size_t sz, irs_run **out, irs_
 	if (cap == pool->run_cap && sh->free_runs) {
 		run = sh->free_runs;
 		sh->free_runs = run->next;
-	} else if (!(run = irs__malloc(pool->mem, sizeof *run + cap))) {
+	} else if (!(run = cap == pool->run_cap ? slab_take(sh) : irs__malloc(pool->mem, sizeof *run + cap))) {
 		char name[32];
 		return irs__seterr(err, irs__mem_over_limit(pool->mem) ? IRS_ELIMIT : IRS_ENOMEM,
 				   "%s: no memory for a %zu-byte run", decoder_name(sh, name), cap);

@@ -8,6 +8,7 @@
 #ifndef IRS_SHARD_FAULT_H
 #define IRS_SHARD_FAULT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,6 +20,7 @@ typedef struct irs_fault_hooks {
 	uint32_t fail_shard;
 	int64_t fail_frame;    /* -1: at the end of staging; n: when that shard has decoded n frames */
 	size_t run_bytes;      /* run capacity override (tiny runs stress the queues); 0 = off */
+	bool huge_run_slabs;   /* standard runs in huge-page slabs even in a small restore */
 	int yield_every;       /* sched_yield() in hot paths about once per N events; 0 = off */
 	int64_t eio_backup;    /* chain index whose frame eio_frame reads as EIO; -1 = off */
 	uint32_t eio_frame;    /* index in the backup's frame list */
@@ -43,6 +45,12 @@ void irs__fault_yield(unsigned *counter);
 
 /* The run capacity to use instead of run_cap (run_bytes, when set). */
 size_t irs__fault_run_cap(size_t run_cap);
+
+/* Whether standard runs go in huge-page slabs: `big` (the pool's choice) or forced. */
+static inline bool irs__fault_huge_run_slabs(bool big)
+{
+	return big || irs__fault.huge_run_slabs;
+}
 
 /* IRS_EIO when frame fi of backup `backup` is to read as failed in this pass, else 0. */
 int irs__fault_frame_read(uint32_t backup, uint8_t pass, size_t fi, const char *path,
@@ -79,6 +87,10 @@ static inline void irs__fault_yield(unsigned *counter)
 static inline size_t irs__fault_run_cap(size_t run_cap)
 {
 	return run_cap;
+}
+static inline bool irs__fault_huge_run_slabs(bool big)
+{
+	return big;
 }
 static inline int irs__fault_frame_read(uint32_t backup, uint8_t pass, size_t fi, const char *path,
 					uint32_t frame_index, uint64_t offset, irs_error *err)

@@ -76,6 +76,13 @@ int irs__pool_start(irs_pool *pool, const bool *enabled, const uint64_t *expecte
 		sh->outstanding_max = 64 * pool->nshards + 128;
 		irs__batch_decoder_init(&sh->dec, pool->mem);
 	}
+	/* Runs in huge-page slabs once a decoder's share of the base fills a few of them
+	 * (at 16 bytes a record, a lower bound): a few thousand rows keep runs one by one. */
+	uint64_t rows = 0;
+	for (uint32_t t = 0; t < pool->ntables; t++)
+		if (enabled[t])
+			rows += expected_rows[t];
+	pool->huge_run_slabs = irs__fault_huge_run_slabs(rows / pool->ndecoders * 16 >= ((uint64_t)8 << 20));
 	for (uint32_t s = 0; s < pool->ndecoders; s++) {
 		int rc = shard_setup(pool, &pool->shards[s], enabled, expected_rows, err);
 		if (rc)
@@ -107,7 +114,7 @@ static void shard_buffers_free(irs_pool *pool, irs_shard *sh)
 	sh->drop_cap = 0;
 	if (sh->out) {
 		for (uint32_t d = 0; d < pool->nshards; d++)
-			if (sh->out[d])
+			if (sh->out[d] && sh->out[d]->cap != pool->run_cap) /* standard ones: slabs */
 				irs__free(mem, sh->out[d], sizeof(irs_run) + sh->out[d]->cap);
 		irs__free(mem, sh->out, sizeof(irs_run *) * pool->nshards);
 		sh->out = NULL;
@@ -118,11 +125,7 @@ static void shard_buffers_free(irs_pool *pool, irs_shard *sh)
 	irs__free(mem, sh->suspects, sizeof(uint64_t) * sh->suspects_cap);
 	sh->hset = sh->suspects = NULL;
 	sh->hset_cap = sh->hset_alloc = sh->suspects_cap = 0;
-	while (sh->free_runs) {
-		irs_run *run = sh->free_runs;
-		sh->free_runs = run->next;
-		irs__free(mem, run, sizeof(irs_run) + pool->run_cap);
-	}
+	irs__run_slabs_free(sh);
 	irs__inbox_destroy(&sh->inbox);
 }
 

@@ -93,6 +93,20 @@ typedef struct irs_run {
 	alignas(8) uint8_t data[];  /* records, each padded to 8 bytes */
 } irs_run;
 
+/*
+ * The memory of a decoder's standard-size runs, freed only with the pool (runs are
+ * recycled, never freed one by one). In a big restore (pool->huge_run_slabs) they are
+ * carved from slabs of one huge page each (irs__malloc_huge), so a run touched for the
+ * first time faults once per 2 MiB instead of once per 4 KiB page; otherwise a slab is
+ * one run, and a small restore with many shards stays small.
+ */
+typedef struct irs_run_slabs {
+	uint8_t *next;              /* the next free run in the current slab */
+	size_t left;                /* runs left there */
+	struct irs_run_slab { void *base; size_t bytes; } *v;
+	size_t n, cap;
+} irs_run_slabs;
+
 /* The current backup's work, read-only for shards during a phase except the atomics. */
 typedef struct irs_plan {
 	uint32_t backup;            /* chain index (a checkpoint's state counts as the backup it holds) */
@@ -149,6 +163,7 @@ typedef struct irs_shard {
 	irs_batch_decoder dec;
 	irs_run **out;              /* per destination shard: the run being filled */
 	irs_run *free_runs;         /* standard-size runs returned for reuse (a list by `next`) */
+	irs_run_slabs slabs;        /* where this decoder's standard-size runs live */
 	uint8_t *drop_buf;          /* where records this restore does not keep are decoded */
 	size_t drop_cap;
 	uint32_t outstanding;       /* standard-size runs out: being filled, queued or applied */
@@ -190,6 +205,7 @@ struct irs_pool {
 	void *tick_ctx;
 	irs_plan plan;
 	size_t run_cap;                /* bytes of record data per run */
+	bool huge_run_slabs;           /* standard runs in slabs of a huge page (irs_run_slabs) */
 	const volatile int *cancel;    /* the caller's flag, or NULL */
 	bool track_digest;             /* partitions maintain their digest per change */
 	uint32_t part_index;           /* keep only keys of hash partition part_index ... */
@@ -275,6 +291,10 @@ void irs__shard_fail(irs_shard *sh, int code);
 
 /* A consumed run goes back to the shard that allocated it. */
 void irs__run_free(irs_pool *pool, irs_run *run);
+
+/* Frees the memory of every standard-size run this decoder made, wherever the runs
+ * are. Thread: at pool teardown, once no run is in use. */
+void irs__run_slabs_free(irs_shard *sh);
 
 /* shard/decode.c: a RETURN message arrived: the run joins the free list. */
 void irs__run_returned(irs_shard *sh, irs_run *run);

@@ -62,7 +62,7 @@ static void hset_begin(irs_shard *sh, size_t cap)
 	sh->nsuspects = 0;
 	sh->hset_count = 0;
 	if (cap > sh->hset_alloc) {
-		uint64_t *n = irs__malloc(mem, sizeof(uint64_t) * cap);
+		uint64_t *n = irs__malloc_huge(mem, sizeof(uint64_t) * cap);
 		if (!n) {
 			irs__shard_fail(sh, no_key_memory(sh, &sh->error));
 			return;
@@ -97,9 +97,10 @@ static int hset_grow(irs_shard *sh)
 {
 	irs_mem *mem = sh->pool->mem;
 	size_t cap = sh->hset_cap * 2;
-	uint64_t *n = irs__calloc(mem, sizeof(uint64_t) * cap);
+	uint64_t *n = irs__malloc_huge(mem, sizeof(uint64_t) * cap);
 	if (!n)
 		return no_key_memory(sh, &sh->error);
+	memset(n, 0, sizeof(uint64_t) * cap);
 	for (size_t i = 0; i < sh->hset_cap; i++)
 		if (sh->hset[i])
 			hset_put(n, cap, sh->hset[i]);

@@ -108,10 +108,9 @@ int irs__index_grow(irs_table_part *p, uint64_t rows)
 		return IRS_ENOMEM;
 	if (cap <= p->cap)
 		return 0;
-	irs_slot *ns = irs__part_mem_alloc(p, cap * sizeof *ns);
+	irs_slot *ns = irs__part_mem_alloc_huge(p, cap * sizeof *ns);
 	if (!ns)
 		return mem_error(p->mem);
-	irs__hugepage_hint(ns, cap * sizeof *ns);
 	memset(ns, 0, cap * sizeof *ns);
 	size_t mask = cap - 1;
 	for (size_t i = 0; i < p->cap; i++) {

@@ -116,6 +116,7 @@
 #define MAX_SLACK 3u                  /* spare units a row keeps when it shrinks */
 #define CHUNK_MIN ((size_t)16 << 10)
 #define CHUNK_MAX ((size_t)8 << 20)
+#define HUGE_BYTES ((size_t)2 << 20)  /* a transparent huge page */
 #define MAX_SLOTS ((size_t)1 << 31)
 
 typedef struct irs_slot {
@@ -393,6 +394,8 @@ static inline void prefetch_ahead(const irs_table_part *p, size_t i)
 /* ---- arena.c */
 /* irs_mem allocations counted in p->mem_bytes. */
 void *irs__part_mem_alloc(irs_table_part *p, size_t n);
+/* The same for the big ones (arena chunks, the index): irs__malloc_huge. */
+void *irs__part_mem_alloc_huge(irs_table_part *p, size_t n);
 void irs__part_mem_free(irs_table_part *p, void *q, size_t n);
 void *irs__part_mem_realloc(irs_table_part *p, void *q, size_t old_n, size_t new_n);
 /* A blob of `units` from the free lists, spare or bump region, without growing; 0 if none fits. */

@@ -403,6 +403,7 @@ static void test_shard_failure_stress(void **state)
 		irs__fault.fail_backup = b;
 		irs__fault.fail_shard = (uint32_t)round % shards;
 		irs__fault.run_bytes = round & 1 ? 1 : 256;
+		irs__fault.huge_run_slabs = round & 2; /* runs in flight at the failure: slabs */
 		irs__fault.yield_every = 3 + round % 5;
 		irs_restore_options ro;
 		irs_restore_options_init(&ro, IRS_RESTORE_OPTIONS_VERSION);

@@ -211,6 +211,7 @@ static void test_slow_shard(void **state)
 		irs__fault.slow_shard = seed % 3;
 		irs__fault.slow_us = 2000;
 		irs__fault.run_bytes = 256;
+		irs__fault.huge_run_slabs = seed & 1; /* thousands of runs in a slab */
 		chain_restore_and_check(&ch, 3, ch.nbackups - 1);
 		irs__fault_reset();
 		chain_free(&ch);

@@ -817,6 +817,93 @@ static void test_unreserved(void **state)
 	tu_schema_free(t);
 }
 
+/* An allocator of the caller's: plain malloc, counting its calls. */
+static void *counted_malloc(void *ctx, size_t n)
+{
+	++*(size_t *)ctx;
+	return malloc(n);
+}
+static void *counted_realloc(void *ctx, void *q, size_t old_n, size_t n)
+{
+	(void)old_n;
+	++*(size_t *)ctx;
+	return realloc(q, n);
+}
+static void counted_free(void *ctx, void *q, size_t n)
+{
+	(void)ctx, (void)n;
+	free(q);
+}
+
+/*
+ * Table memory in huge pages (irs__malloc_huge): whole 2 MiB pages come 2 MiB-aligned
+ * from the default allocator and through the caller's allocator from one of theirs;
+ * both counted exactly. A partition's index and a reservation's chunk above 2 MiB are
+ * whole huge pages, and the rows in them read back.
+ */
+static void test_huge_page_memory(void **state)
+{
+	(void)state;
+	const size_t huge = (size_t)2 << 20;
+	for (int custom = 0; custom < 2; custom++) {
+		size_t calls = 0;
+		irs_allocator a = {counted_malloc, counted_realloc, counted_free, &calls};
+		irs_mem m;
+		irs__mem_init(&m, custom ? &a : NULL, 0);
+		void *q = irs__malloc_huge(&m, 2 * huge);
+		assert_non_null(q);
+		if (!custom)
+			assert_int_equal((uintptr_t)q % huge, 0);
+		assert_int_equal(calls, (size_t)custom);
+		assert_int_equal(atomic_load(&m.used), 2 * huge);
+		memset(q, 1, 2 * huge);
+		irs__free(&m, q, 2 * huge);
+		q = irs__malloc_huge(&m, huge + 8); /* not whole pages: the plain path */
+		assert_non_null(q);
+		assert_int_equal(atomic_load(&m.used), huge + 8);
+		irs__free(&m, q, huge + 8);
+		assert_int_equal(atomic_load(&m.used), 0);
+
+		irs_schema_table *t = make_schema(S_FIXED);
+		irs_table_part *p;
+		assert_int_equal(irs__part_create(&m, t, 300000, &p), 0);
+		irs_part_stats st;
+		irs__part_stats(p, &st);
+		assert_int_equal(st.index_bytes, (size_t)524288 * 8); /* 300000 rows at <= 3/4 */
+		const uint32_t n = 70000;
+		assert_int_equal(irs__part_reserve(p, n, 5 * huge / 2), 0);
+		irs__part_stats(p, &st);
+		assert_int_equal(st.arena_bytes, 3 * huge); /* 5 MiB of rows: three huge pages */
+		irs_apply_counts c = {0};
+		for (uint32_t i = 0; i < n; i++) {
+			irs_value row[2] = {tu_i64((int64_t)i * 7919), tu_i64(i)};
+			irs_rec *rec = tu_rec_new(t, IRS_REC_UPSERT, true, row);
+			irs__part_apply(p, rec, &c);
+			free(rec);
+		}
+		irs__part_unreserve(p);
+		assert_int_equal(irs__part_error(p), 0);
+		assert_int_equal(c.inserted, n);
+		assert_int_equal(irs__part_check(p, NULL, 0), 0);
+		irs__part_stats(p, &st);
+		assert_int_equal(st.arena_bytes, 3 * huge); /* the reservation held every row */
+		assert_int_equal(st.index_bytes + st.arena_bytes + st.other_bytes, irs__part_memory_bytes(p));
+		for (uint32_t i = 0; i < n; i += 997) {
+			irs_value row[2] = {tu_i64((int64_t)i * 7919), tu_i64(0)};
+			uint8_t key[16];
+			size_t kl = irs__key_encode(t, row, key, sizeof key);
+			const uint8_t *got = irs__part_get(p, key, kl, irs__key_hash(key, kl));
+			assert_non_null(got);
+			irs_value v[2];
+			irs__part_row_value_cols(p, got, v);
+			assert_int_equal(v[1].v.i64, (int64_t)i);
+		}
+		irs__part_destroy(p);
+		assert_int_equal(atomic_load(&m.used), 0);
+		tu_schema_free(t);
+	}
+}
+
 /* Reservations add up, and unreserve drops what is left. */
 static void test_reserve_accounting(void **state)
 {
@@ -1090,6 +1177,7 @@ int main(void)
 		cmocka_unit_test(test_reserve_failure),
 		cmocka_unit_test(test_unreserved),
 		cmocka_unit_test(test_reserve_accounting),
+		cmocka_unit_test(test_huge_page_memory),
 		cmocka_unit_test(test_insert_batch),
 		cmocka_unit_test(test_unreserved_update_failure),
 		cmocka_unit_test(test_keys_sharing_a_tag),
