@@ -137,7 +137,8 @@ static int run_new(irs_shard *sh, uint32_t table, size_t sz, irs_run **out, irs_
 	if (cap == pool->run_cap && sh->free_runs) {
 		run = sh->free_runs;
 		sh->free_runs = run->next;
-	} else if (!(run = cap == pool->run_cap ? slab_take(sh) : irs__malloc(pool->mem, sizeof *run + cap))) {
+	} else if (!(run = cap == pool->run_cap ? slab_take(sh)
+						 : irs__malloc(pool->mem, sizeof *run + cap))) {
 		char name[32];
 		return irs__seterr(err, irs__mem_over_limit(pool->mem) ? IRS_ELIMIT : IRS_ENOMEM,
 				   "%s: no memory for a %zu-byte run", decoder_name(sh, name), cap);

@@ -82,7 +82,8 @@ int irs__pool_start(irs_pool *pool, const bool *enabled, const uint64_t *expecte
 	for (uint32_t t = 0; t < pool->ntables; t++)
 		if (enabled[t])
 			rows += expected_rows[t];
-	pool->huge_run_slabs = irs__fault_huge_run_slabs(rows / pool->ndecoders * 16 >= ((uint64_t)8 << 20));
+	bool big = rows / pool->ndecoders * 16 >= ((uint64_t)8 << 20);
+	pool->huge_run_slabs = irs__fault_huge_run_slabs(big);
 	for (uint32_t s = 0; s < pool->ndecoders; s++) {
 		int rc = shard_setup(pool, &pool->shards[s], enabled, expected_rows, err);
 		if (rc)
