@@ -55,7 +55,7 @@ void irs__pages_discard(void *q, size_t n);
  * of a big restore), asking for transparent huge pages. Rows and slots are reached at
  * random: with 4 KiB pages nearly every access also misses the TLB (measured: about
  * 1.7x faster apply with huge pages), and every 4 KiB page faults on its first touch,
- * which under a hypervisor costs about what clearing 2 MiB does (10 us measured here).
+ * which under a hypervisor is dear (about 12 us here: perf/first_touch.c).
  * A size that is a whole number of 2 MiB pages, with the default allocator, is taken
  * 2 MiB-aligned (aligned_alloc) and advised whole; otherwise, as with an allocator of
  * the caller's, only its 2 MiB-aligned interior is advised (a plain allocation starts
