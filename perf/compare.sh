@@ -33,7 +33,9 @@
 # RUN_TIMEOUT (seconds per run, default 1800: a run that takes longer is stopped and
 # reported as timed out), PERF_WORK (build/perf-work: collections are kept and reused),
 # PERF_OUT (where the report goes), IRS_REFERENCE_DIR (none = run without the
-# reference ceiling), GEN_ONLY=1 only generates the collections.
+# reference ceiling), GEN_ONLY=1 only generates the collections, PAUSE (seconds to sleep
+# before every run, default 0: on a VM that hands freed pages back to the host, a pause
+# makes every contender pay for its pages alike; perf/results/host_memory_runs.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 W=${1:-W0}
@@ -44,7 +46,7 @@ case "$W" in
           PAIR_ROWS=${PAIR_ROWS:-$((ROWS * 2 / 5))} ;;
   *) echo "usage: perf/compare.sh [W0|W1|custom]" >&2; exit 2 ;;
 esac
-REPS=${REPS:-3} RUN_TIMEOUT=${RUN_TIMEOUT:-1800}
+REPS=${REPS:-3} RUN_TIMEOUT=${RUN_TIMEOUT:-1800} PAUSE=${PAUSE:-0}
 case "${SWEEP:-1}" in
   1) SWEEPS="chain pair skew" ;;
   0) SWEEPS="" ;;
@@ -174,6 +176,7 @@ warm() { cat "$1"/data/*/*.seg > /dev/null; }
 run() { # NAME TAG COLLECTION
   local name=$1 tag=$2 c=$3 o=$WORK/runs/$1-$2 rc=0 db=$SHM/irs-perf-$$-$1
   local t=("$TIME" -f %M -o "$o.rss" timeout -k 10 "$RUN_TIMEOUT")
+  [ "$PAUSE" = 0 ] || sleep "$PAUSE"
   case "$name" in
     inc*) local s=${name#inc} flags=()
           if [[ $s == *nc ]]; then s=${s%nc}; flags=(--no-check-expected); fi
@@ -253,7 +256,7 @@ print(json.dumps({
   "workload": "$W", "reps": $REPS, "contenders": "$CONT".split(), "sweeps": "$SWEEPS".split(),
   "segment_bytes": $MAINBYTES, "gen_flags": "--rows $ROWS --incrementals $INCS --changes $CHANGES",
   "rows": $ROWS, "incrementals": $INCS, "changes": $CHANGES, "pair_rows": $PAIR_ROWS,
-  "pair_same_full": "$SAME_FULL", "run_timeout": $RUN_TIMEOUT,
+  "pair_same_full": "$SAME_FULL", "run_timeout": $RUN_TIMEOUT, "pause": $PAUSE,
   "reference": "$REF", "reference_dir": "$REF_DIR", "reference_env": "${REF_ENV[*]}",
   "reference_args": "${REF_ARGS[*]}",
   "commit": "$COMMIT",

@@ -134,6 +134,9 @@ p('Collection: `increstore gen %s --seed 1`: %d changes in all (full backup + in
   'listed below; no best-of): the tables give the median (min-max). Every contender that reads the '
   'collection ended with the same content digest (`%s`) and row count (%d).\n' % (
       META['gen_flags'], changes, META['segment_bytes'] / 1e6, REPS, digest, rows))
+if META.get('pause'):
+    p('Every run started after a %g s pause (PAUSE), so that each paid for the memory it touched '
+      'alike (`perf/results/host_memory_runs.md`).\n' % META['pause'])
 if 'reference' in runs:
     r0 = next((r for r in runs['reference'] if not r['timeout']), None)
     p('The reference ceiling ran `%s %s/hash_bench %s`: its own generated workload of the same shape '
