@@ -161,14 +161,12 @@ void irs__pages_discard(void *q, size_t n)
 	advise_interior(q, n, (uintptr_t)sysconf(_SC_PAGESIZE), MADV_DONTNEED);
 }
 
-#define HUGE_PAGE ((size_t)2 << 20)
-
 /* Advises huge pages on the 2 MiB-aligned interior of q[0..n), when it has one. */
 static void hugepage_hint(void *q, size_t n)
 {
 #ifdef MADV_HUGEPAGE
-	if (n >= 2 * HUGE_PAGE)
-		advise_interior(q, n, HUGE_PAGE, MADV_HUGEPAGE);
+	if (n >= 2 * IRS_HUGE_PAGE)
+		advise_interior(q, n, IRS_HUGE_PAGE, MADV_HUGEPAGE);
 #else
 	(void)q;
 	(void)n;
@@ -178,10 +176,10 @@ static void hugepage_hint(void *q, size_t n)
 void *irs__malloc_huge(irs_mem *m, size_t size)
 {
 #ifdef MADV_HUGEPAGE
-	if (m->a.malloc == libc_malloc && size >= HUGE_PAGE && size % HUGE_PAGE == 0) {
+	if (m->a.malloc == libc_malloc && size >= IRS_HUGE_PAGE && size % IRS_HUGE_PAGE == 0) {
 		if (!charge(m, size))
 			return NULL;
-		void *q = aligned_alloc(HUGE_PAGE, size);
+		void *q = aligned_alloc(IRS_HUGE_PAGE, size);
 		if (!q) {
 			uncharge(m, size);
 			return NULL;

@@ -64,6 +64,9 @@ void irs__pages_discard(void *q, size_t n);
  */
 void *irs__malloc_huge(irs_mem *m, size_t size);
 
+/* The transparent huge page irs__malloc_huge asks for. */
+#define IRS_HUGE_PAGE ((size_t)2 << 20)
+
 /* The process-wide libc-backed irs_mem, for code with no handle. */
 irs_mem *irs__mem_default(void);
 

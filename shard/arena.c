@@ -161,8 +161,8 @@ int irs__arena_grow(irs_table_part *p, uint64_t min_units)
 	if (bytes < min_units * UNIT)
 		bytes = (size_t)min_units * UNIT;
 	/* a big chunk in whole huge pages (irs__malloc_huge): the bump region keeps the rest */
-	if (bytes > HUGE_BYTES && bytes % HUGE_BYTES)
-		bytes += HUGE_BYTES - bytes % HUGE_BYTES;
+	if (bytes > IRS_HUGE_PAGE && bytes % IRS_HUGE_PAGE)
+		bytes += IRS_HUGE_PAGE - bytes % IRS_HUGE_PAGE;
 	size_t units = bytes / UNIT;
 	uint32_t npg = (uint32_t)((units + PAGE_UNITS - 1) >> PAGE_SHIFT);
 	uint32_t first = p->npages ? p->npages : 1;

@@ -90,11 +90,10 @@ static irs_run *slab_take(irs_shard *sh)
 	irs_run_slabs *s = &sh->slabs;
 	size_t stride = run_stride(pool);
 	if (!s->left) {
-		const size_t huge = (size_t)2 << 20;
 		size_t runs = 1, bytes = stride;
-		if (pool->huge_run_slabs && huge / stride > 1) {
-			runs = huge / stride;
-			bytes = huge;
+		if (pool->huge_run_slabs && IRS_HUGE_PAGE / stride > 1) {
+			runs = IRS_HUGE_PAGE / stride;
+			bytes = IRS_HUGE_PAGE;
 		}
 		if (s->n == s->cap) {
 			size_t nc = s->cap ? 2 * s->cap : 8;

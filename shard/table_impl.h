@@ -116,7 +116,6 @@
 #define MAX_SLACK 3u                  /* spare units a row keeps when it shrinks */
 #define CHUNK_MIN ((size_t)16 << 10)
 #define CHUNK_MAX ((size_t)8 << 20)
-#define HUGE_BYTES ((size_t)2 << 20)  /* a transparent huge page */
 #define MAX_SLOTS ((size_t)1 << 31)
 
 typedef struct irs_slot {
