@@ -8,7 +8,8 @@
  *
  * Like the engine's default mode, it checks the expected state the manifest records
  * after each backup (collections made by `gen`), with the same per-change digest the
- * shards maintain; --no-check-expected leaves that out, as the engine's flag does. It
+ * shards maintain (rows a change writes whole hashed by the decoder, as theirs are);
+ * --no-check-expected leaves that out, as the engine's flag does. It
  * does not look for duplicate keys within a backup (the engine's staging does).
  *
  *     irs_naive_loop DIR [--no-check-expected]
@@ -83,7 +84,8 @@ int main(int argc, char **argv)
 			irs__part_track_digest(parts[t].part);
 	}
 	loop_ctx x = {c, parts, check};
-	perf_walk_cb cb = {.frame = apply_frame, .backup_end = check_backup, .ctx = &x};
+	perf_walk_cb cb = {.frame = apply_frame, .backup_end = check_backup, .ctx = &x,
+			   .row_digests = check};
 	uint64_t changes;
 	if (perf_walk(c, &cb, &changes))
 		return 3;

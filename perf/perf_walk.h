@@ -31,6 +31,7 @@ typedef struct perf_walk_cb {
 	int (*frame)(void *ctx, uint32_t t, const irs_rec *const *recs, size_t n);
 	int (*backup_end)(void *ctx, uint32_t backup);
 	void *ctx;
+	bool row_digests; /* records carry their row's digest where they can (batch.h) */
 } perf_walk_cb;
 
 typedef struct perf_frame_buf {
@@ -40,21 +41,33 @@ typedef struct perf_frame_buf {
 	size_t n, recs_cap;
 } perf_frame_buf;
 
-static inline int perf__collect(void *ctx, const irs_rec *rec, irs_error *err)
+static inline uint8_t *perf__room(void *ctx, uint64_t hash, const uint8_t *key, size_t key_len,
+				  size_t bound, irs_error *err)
 {
+	(void)hash, (void)key, (void)key_len;
 	perf_frame_buf *f = ctx;
-	size_t sz = irs__rec_padded(rec->size);
-	if (f->used + sz > f->cap || f->n == f->recs_cap)
-		return irs__seterr(err, IRS_ENOMEM, "frame larger than the buffer");
-	memcpy(f->buf + f->used, rec, rec->size);
-	f->recs[f->n++] = (const irs_rec *)(f->buf + f->used);
-	f->used += sz;
+	if (f->used + irs__rec_padded(bound) > f->cap || f->n == f->recs_cap) {
+		irs__seterr(err, IRS_ENOMEM, "frame larger than the buffer");
+		return NULL;
+	}
+	return f->buf + f->used;
+}
+
+static inline int perf__done(void *ctx, const irs_rec *rec, irs_error *err)
+{
+	(void)err;
+	perf_frame_buf *f = ctx;
+	f->recs[f->n++] = rec;
+	f->used += irs__rec_padded(rec->size);
 	return 0;
 }
 
 /*
  * Reads and decodes backups [base of the last, last] of c in chain order, table by
- * table, frame by frame, calling cb. *changes receives the number of changes.
+ * table, frame by frame, calling cb. Records are decoded straight into the frame's
+ * buffer, as the engine's decoders write them straight into runs; with
+ * cb->row_digests the decoder hashes every row a change writes whole, as the shards'
+ * decoders do when the restore keeps digests. *changes receives the number of changes.
  * Returns 0, or prints the error and returns non-zero.
  */
 static inline int perf_walk(irs_collection *c, const perf_walk_cb *cb, uint64_t *changes)
@@ -64,9 +77,11 @@ static inline int perf_walk(irs_collection *c, const perf_walk_cb *cb, uint64_t 
 	uint32_t last = c->nbackups - 1, base = c->backups[last].base;
 	irs_batch_decoder d;
 	irs__batch_decoder_init(&d, &c->mem);
+	d.row_digests = cb->row_digests;
 	perf_frame_buf f = {.cap = 2u * IRS_MAX_FRAME, .recs_cap = IRS_MAX_BATCH_ROWS};
 	f.buf = malloc(f.cap);
 	f.recs = malloc(sizeof *f.recs * f.recs_cap);
+	irs_rec_out out = {perf__room, perf__done, &f};
 	int rc = 0;
 	*changes = 0;
 	if (!f.buf || !f.recs) {
@@ -93,8 +108,8 @@ static inline int perf_walk(irs_collection *c, const perf_walk_cb *cb, uint64_t 
 				while ((nr = irs__segment_next(&r, &payload, &len, &err)) == 1) {
 					uint32_t n;
 					f.used = f.n = 0;
-					if (irs__batch_decode(&d, &c->tables[t], payload, len, full, 0, perf__collect,
-							      &f, &n, &err)) {
+					if (irs__batch_decode_to(&d, &c->tables[t], payload, len, full, 0, &out, &n,
+								 &err)) {
 						nr = -1;
 						break;
 					}
