@@ -35,7 +35,9 @@
 # PERF_OUT (where the report goes), IRS_REFERENCE_DIR (none = run without the
 # reference ceiling), GEN_ONLY=1 only generates the collections, PAUSE (seconds to sleep
 # before every run, default 0: on a VM that hands freed pages back to the host, a pause
-# makes every contender pay for its pages alike; perf/results/host_memory_runs.md).
+# makes every contender pay for its pages alike; perf/results/host_memory_runs.md), ORDER
+# (shuffle: the contenders in a new order every rep, seeded by the rep's number, so that
+# none always runs after the same one; fixed: in the order listed above, as before).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 W=${1:-W0}
@@ -46,7 +48,8 @@ case "$W" in
           PAIR_ROWS=${PAIR_ROWS:-$((ROWS * 2 / 5))} ;;
   *) echo "usage: perf/compare.sh [W0|W1|custom]" >&2; exit 2 ;;
 esac
-REPS=${REPS:-3} RUN_TIMEOUT=${RUN_TIMEOUT:-1800} PAUSE=${PAUSE:-0}
+REPS=${REPS:-3} RUN_TIMEOUT=${RUN_TIMEOUT:-1800} PAUSE=${PAUSE:-0} ORDER=${ORDER:-shuffle}
+case "$ORDER" in shuffle|fixed) ;; *) echo "ORDER: shuffle or fixed, not '$ORDER'" >&2; exit 2 ;; esac
 case "${SWEEP:-1}" in
   1) SWEEPS="chain pair skew" ;;
   0) SWEEPS="" ;;
@@ -223,8 +226,17 @@ PY
 # ------------------------------------------------------------------ the runs
 warm "$MAIN"
 echo "== $W: contenders:$CONT; $REPS reps" >&2
+ORDERS=()
 for rep in $(seq "$REPS"); do
-  for name in $CONT; do run "$name" "$rep" "$MAIN"; done
+  order=$CONT
+  if [ "$ORDER" = shuffle ]; then
+    order=$(python3 -c 'import random, sys
+names = sys.argv[2:]
+random.Random(int(sys.argv[1])).shuffle(names)
+print(" ".join(names))' "$rep" $CONT)
+  fi
+  ORDERS+=("$order")
+  for name in $order; do run "$name" "$rep" "$MAIN"; done
 done
 
 if [ -n "$SWEEPS" ]; then
@@ -257,6 +269,7 @@ print(json.dumps({
   "segment_bytes": $MAINBYTES, "gen_flags": "--rows $ROWS --incrementals $INCS --changes $CHANGES",
   "rows": $ROWS, "incrementals": $INCS, "changes": $CHANGES, "pair_rows": $PAIR_ROWS,
   "pair_same_full": "$SAME_FULL", "run_timeout": $RUN_TIMEOUT, "pause": $PAUSE,
+  "order": "$ORDER", "orders": [o.split() for o in """$(printf '%s\n' "${ORDERS[@]}")""".splitlines()],
   "reference": "$REF", "reference_dir": "$REF_DIR", "reference_env": "${REF_ENV[*]}",
   "reference_args": "${REF_ARGS[*]}",
   "commit": "$COMMIT",

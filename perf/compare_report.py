@@ -134,6 +134,12 @@ p('Collection: `increstore gen %s --seed 1`: %d changes in all (full backup + in
   'listed below; no best-of): the tables give the median (min-max). Every contender that reads the '
   'collection ended with the same content digest (`%s`) and row count (%d).\n' % (
       META['gen_flags'], changes, META['segment_bytes'] / 1e6, REPS, digest, rows))
+if META.get('order') == 'shuffle':
+    p('The contenders ran in a new order every rep (`ORDER=shuffle`, seeded by the rep\'s number), '
+      'so that none always followed the same one: %s.\n' % '; '.join(
+          'rep %d: %s' % (i + 1, ', '.join(o)) for i, o in enumerate(META.get('orders', []))))
+elif META.get('order') == 'fixed':
+    p('The contenders ran in the same order every rep (`ORDER=fixed`).\n')
 if META.get('pause'):
     p('Every run started after a %g s pause (PAUSE), so that each paid for the memory it touched '
       'alike (`perf/results/host_memory_runs.md`).\n' % META['pause'])
