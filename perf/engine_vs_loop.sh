@@ -7,10 +7,15 @@
 # and peak RSS against the tables' logical size. Writes perf/results/engine_vs_loop.md.
 #
 # Default size: W1 of docs/design.md section 6 (5000000 rows, 10 x 500000 changes).
+# REPS runs of each (default 3), interleaved; ORDER=permute (default) runs the three in
+# the next of their six orders every rep, so that none always follows the same one (a
+# run's time here depends on what ran just before it; perf/compare.sh shuffles its nine
+# for the same reason), ORDER=fixed as loop, 1 shard, 2 shards every rep.
 # Needs the bench preset: bash ci/build.sh bench
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROWS=${1:-5000000} INCS=${2:-10} CHANGES=${3:-500000} REPS=${REPS:-3}
+ROWS=${1:-5000000} INCS=${2:-10} CHANGES=${3:-500000} REPS=${REPS:-3} ORDER=${ORDER:-permute}
+case "$ORDER" in permute|fixed) ;; *) echo "ORDER: permute or fixed, not '$ORDER'" >&2; exit 2 ;; esac
 B=build/bench/cli/increstore
 LOOP=build/bench/perf/irs_naive_loop
 [ -x "$B" ] && [ -x "$LOOP" ] || { echo "build first: bash ci/build.sh bench" >&2; exit 2; }
@@ -21,9 +26,11 @@ C=$W/w-$ROWS-$INCS-$CHANGES
 cat "$C"/data/*/*.seg > /dev/null   # page cache: the comparison excludes disk reads
 CHG=$(python3 -c "import sys;print($ROWS + $INCS * $CHANGES)")
 
+# The loop's digest, which every engine run must end with (untimed; also a warm-up).
+"$LOOP" "$C" > "$W/loop-digest.json"
 run_engine() { # shards -> seconds (the restore's own wall time); every run's digest must be the loop's
   "$B" restore "$C" --shards "$1" -q --stats-json "$W/s.json"
-  python3 - "$W/s.json" "$W/loop.json" <<'PY'
+  python3 - "$W/s.json" "$W/loop-digest.json" <<'PY'
 import json, sys
 s, l = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
 if s['tables'][0]['digest'] != l['digest']:
@@ -32,10 +39,21 @@ print(s['wall_s'])
 PY
 }
 declare -A T
-for _ in $(seq "$REPS"); do     # interleaved, so machine noise hits all alike
-  "$LOOP" "$C" > "$W/loop.json"
-  T[loop]+="$(python3 -c "import json;print(json.load(open('$W/loop.json'))['seconds'])") "
-  for s in 1 2; do T[s$s]+="$(run_engine $s) "; done
+ORDERS=()
+for rep in $(seq "$REPS"); do     # interleaved, so machine noise hits all alike
+  order="loop s1 s2"
+  [ "$ORDER" = permute ] && order=$(python3 -c 'import itertools, sys
+orders = list(itertools.permutations(sys.argv[2:]))
+print(" ".join(orders[(int(sys.argv[1]) - 1) % len(orders)]))' "$rep" $order)
+  ORDERS+=("${order// /,}")
+  for who in $order; do
+    if [ "$who" = loop ]; then
+      "$LOOP" "$C" > "$W/loop.json"
+      T[loop]+="$(python3 -c "import json;print(json.load(open('$W/loop.json'))['seconds'])") "
+    else
+      T[$who]+="$(run_engine "${who#s}") "
+    fi
+  done
 done
 rss=$(python3 -c "import json;s=json.load(open('$W/s.json'));print(s['peak_rss_bytes'], s['tables'][0]['logical_bytes'])")
 
@@ -48,10 +66,10 @@ import json; s = json.load(open('$W/b.json'))
 v = sorted(b['barrier_turnaround_us'] for b in s['backups'][1:])
 print('%.1f %.1f %.1f' % (v[len(v)//2], v[int(len(v)*0.99)], v[-1]))")
 
-python3 - "${T[loop]}" "${T[s1]}" "${T[s2]}" "$CHG" $rss $bt <<'PY' > perf/results/engine_vs_loop.md
+python3 - "${T[loop]}" "${T[s1]}" "${T[s2]}" "$CHG" $rss $bt "$ORDER" "${ORDERS[*]}" <<'PY' > perf/results/engine_vs_loop.md
 import sys, platform, statistics
 runs = [[float(x) for x in a.split()] for a in sys.argv[1:4]]
-chg, rss, logical, p50, p99, mx = sys.argv[4:]
+chg, rss, logical, p50, p99, mx, order, orders = sys.argv[4:]
 loop, s1, s2 = (statistics.median(r) for r in runs)
 chg, rss, logical = int(chg), int(rss), int(logical)
 spread = ['%.3f-%.3f' % (min(r), max(r)) for r in runs]
@@ -62,6 +80,12 @@ print('# Engine vs the single-threaded loop\n')
 print('Machine: %s, %d cores, %.1f GiB, Linux %s\n' % (cpu[0], len(cpu), int(mem) / 2**20, platform.release()))
 print('Collection: %d changes in total (gen, seed 1); files in page cache; %d interleaved runs of each, '
       'median (min-max), every run listed. The engine runs in its default mode (expected states checked at every barrier).\n' % (chg, len(runs[0])))
+names = {'loop': 'loop', 's1': '1 shard', 's2': '2 shards'}
+if order == 'permute':
+    print('Order: the next of the six every rep (`ORDER=permute`): %s.\n' % '; '.join(
+        'rep %d: %s' % (i + 1, ', '.join(names[n] for n in o.split(','))) for i, o in enumerate(orders.split())))
+else:
+    print('Order: loop, 1 shard, 2 shards in every rep (`ORDER=fixed`).\n')
 print('| contender | seconds | M changes/s | vs loop | target | every run, seconds |')
 print('| --- | ---: | ---: | ---: | --- | --- |')
 print('| single-threaded loop | %.3f (%s) | %.2f | 1.00x | | %s |' % (loop, spread[0], chg / loop / 1e6, every[0]))
