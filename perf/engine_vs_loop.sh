@@ -29,8 +29,8 @@ CHG=$(python3 -c "import sys;print($ROWS + $INCS * $CHANGES)")
 # The loop's digest, which every engine run must end with (untimed; also a warm-up).
 "$LOOP" "$C" > "$W/loop-digest.json"
 run_engine() { # shards -> seconds (the restore's own wall time); every run's digest must be the loop's
-  "$B" restore "$C" --shards "$1" -q --stats-json "$W/s.json"
-  python3 - "$W/s.json" "$W/loop-digest.json" <<'PY'
+  "$B" restore "$C" --shards "$1" -q --stats-json "$W/s$1.json"
+  python3 - "$W/s$1.json" "$W/loop-digest.json" <<'PY'
 import json, sys
 s, l = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
 if s['tables'][0]['digest'] != l['digest']:
@@ -55,7 +55,8 @@ print(" ".join(orders[(int(sys.argv[1]) - 1) % len(orders)]))' "$rep" $order)
     fi
   done
 done
-rss=$(python3 -c "import json;s=json.load(open('$W/s.json'));print(s['peak_rss_bytes'], s['tables'][0]['logical_bytes'])")
+# the last 2-shard run's (whichever ran last in its rep)
+rss=$(python3 -c "import json;s=json.load(open('$W/s2.json'));print(s['peak_rss_bytes'], s['tables'][0]['logical_bytes'])")
 
 # Barrier turnaround: 200 incrementals of 1000 changes, 16 shards.
 CB=$W/barrier
