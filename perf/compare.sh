@@ -14,6 +14,8 @@
 #   sqlite             irs_sqlite_apply: in-memory SQLite, prepared upserts
 #   rocksdb            irs_rocksdb_apply: RocksDB on tmpfs, merge operator (when built)
 #   lmdb               irs_lmdb_apply: LMDB on tmpfs (when built)
+#   base               another build of increstore (BASELINE), restore --shards 2 in
+#                      default mode: the same restore by an earlier version, in the same run
 #
 # Fails when a contender fails or ends with another content digest or row count. Then
 # the sweeps (SWEEP=1, or a comma list of them; all in default mode, 2 shards unless
@@ -37,7 +39,12 @@
 # before every run, default 0: on a VM that hands freed pages back to the host, a pause
 # makes every contender pay for its pages alike; perf/results/host_memory_runs.md), ORDER
 # (shuffle: the contenders in a new order every rep, seeded by the rep's number, so that
-# none always runs after the same one; fixed: in the order listed above, as before).
+# none always runs after the same one; fixed: in the order listed above, as before),
+# BASELINE (the increstore binary of another build, run as the contender `base`; it
+# must read this collection) and BASELINE_LABEL (how the report names that build,
+# default: its --version). An earlier commit, for instance:
+#   git worktree add /tmp/base REV && (cd /tmp/base && bash ci/build.sh bench)
+#   BASELINE=/tmp/base/build/bench/cli/increstore BASELINE_LABEL=REV bash perf/compare.sh W1
 set -euo pipefail
 cd "$(dirname "$0")/.."
 W=${1:-W0}
@@ -108,7 +115,14 @@ NPROC=$(nproc)
 SHARDS="1 2"; [ "$NPROC" -gt 2 ] && SHARDS="$SHARDS $NPROC"
 CONT=""
 for s in $SHARDS; do CONT="$CONT inc$s"; done
-CONT="$CONT inc2nc loop ceiling"
+CONT="$CONT inc2nc"
+BASELINE=${BASELINE:-} BASELINE_LABEL=${BASELINE_LABEL:-}
+if [ -n "$BASELINE" ]; then
+  [ -x "$BASELINE" ] || { echo "BASELINE: $BASELINE is not an executable" >&2; exit 2; }
+  [ -n "$BASELINE_LABEL" ] || BASELINE_LABEL=$("$BASELINE" --version 2>/dev/null | head -1)
+  CONT="$CONT base"
+fi
+CONT="$CONT loop ceiling"
 [ -n "$REF" ] && CONT="$CONT reference"
 CONT="$CONT sqlite"
 if [ -x $P/irs_rocksdb_apply ]; then CONT="$CONT rocksdb"; else echo "note: irs_rocksdb_apply not built: skipped" >&2; fi
@@ -181,9 +195,10 @@ run() { # NAME TAG COLLECTION
   local t=("$TIME" -f %M -o "$o.rss" timeout -k 10 "$RUN_TIMEOUT")
   [ "$PAUSE" = 0 ] || sleep "$PAUSE"
   case "$name" in
-    inc*) local s=${name#inc} flags=()
+    inc*|base) local s=${name#inc} flags=() bin=$B
           if [[ $s == *nc ]]; then s=${s%nc}; flags=(--no-check-expected); fi
-          "${t[@]}" "$B" restore "$c" --shards "$s" "${flags[@]}" -q --stats-json "$o.stats.json" || rc=$?
+          if [ "$name" = base ]; then s=2 bin=$BASELINE; fi
+          "${t[@]}" "$bin" restore "$c" --shards "$s" "${flags[@]}" -q --stats-json "$o.stats.json" || rc=$?
           [ $rc != 0 ] || python3 - "$o.stats.json" "${flags[*]}" > "$o.json" <<'PY'
 import json, sys
 s = json.load(open(sys.argv[1]))
@@ -272,6 +287,7 @@ print(json.dumps({
   "order": "$ORDER", "orders": [o.split() for o in """$(printf '%s\n' "${ORDERS[@]}")""".splitlines()],
   "reference": "$REF", "reference_dir": "$REF_DIR", "reference_env": "${REF_ENV[*]}",
   "reference_args": "${REF_ARGS[*]}",
+  "baseline": "$BASELINE", "baseline_label": "$BASELINE_LABEL",
   "commit": "$COMMIT",
   "version": "$("$B" --version 2>/dev/null | head -1)"}))
 PY
