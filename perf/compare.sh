@@ -41,10 +41,12 @@
 # (shuffle: the contenders in a new order every rep, seeded by the rep's number, so that
 # none always runs after the same one; fixed: in the order listed above, as before),
 # BASELINE (the increstore binary of another build, run as the contender `base`; it
-# must read this collection) and BASELINE_LABEL (how the report names that build,
-# default: its --version). An earlier commit, for instance:
+# must read this collection), BASELINE_LABEL (how the report names that build,
+# default: its --version) and BASELINE_TARGET (a speed-up over it that the report
+# restates in units of the reference ceiling, e.g. 10). An earlier commit, for instance:
 #   git worktree add /tmp/base REV && (cd /tmp/base && bash ci/build.sh bench)
-#   BASELINE=/tmp/base/build/bench/cli/increstore BASELINE_LABEL=REV bash perf/compare.sh W1
+#   BASELINE=/tmp/base/build/bench/cli/increstore BASELINE_LABEL=REV BASELINE_TARGET=10 \
+#     bash perf/compare.sh W1
 set -euo pipefail
 cd "$(dirname "$0")/.."
 W=${1:-W0}
@@ -116,7 +118,7 @@ SHARDS="1 2"; [ "$NPROC" -gt 2 ] && SHARDS="$SHARDS $NPROC"
 CONT=""
 for s in $SHARDS; do CONT="$CONT inc$s"; done
 CONT="$CONT inc2nc"
-BASELINE=${BASELINE:-} BASELINE_LABEL=${BASELINE_LABEL:-}
+BASELINE=${BASELINE:-} BASELINE_LABEL=${BASELINE_LABEL:-} BASELINE_TARGET=${BASELINE_TARGET:-}
 if [ -n "$BASELINE" ]; then
   [ -x "$BASELINE" ] || { echo "BASELINE: $BASELINE is not an executable" >&2; exit 2; }
   [ -n "$BASELINE_LABEL" ] || BASELINE_LABEL=$("$BASELINE" --version 2>/dev/null | head -1)
@@ -287,7 +289,7 @@ print(json.dumps({
   "order": "$ORDER", "orders": [o.split() for o in """$(printf '%s\n' "${ORDERS[@]}")""".splitlines()],
   "reference": "$REF", "reference_dir": "$REF_DIR", "reference_env": "${REF_ENV[*]}",
   "reference_args": "${REF_ARGS[*]}",
-  "baseline": "$BASELINE", "baseline_label": "$BASELINE_LABEL",
+  "baseline": "$BASELINE", "baseline_label": "$BASELINE_LABEL", "baseline_target": "$BASELINE_TARGET",
   "commit": "$COMMIT",
   "version": "$("$B" --version 2>/dev/null | head -1)"}))
 PY

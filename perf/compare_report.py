@@ -25,9 +25,12 @@ LABEL = {'loop': 'single-threaded loop (irs_naive_loop)',
          'lmdb': 'LMDB (irs_lmdb_apply)'}
 
 
+BASE_NAME = 'increstore at %s' % (META.get('baseline_label') or 'BASELINE')
+
+
 def label(n):
     if n == 'base':
-        return 'increstore at %s, 2 shards (default)' % (META.get('baseline_label') or 'BASELINE')
+        return BASE_NAME + ', 2 shards (default)'
     if n.startswith('inc'):
         s = n[3:].replace('nc', '')
         return 'increstore, %s shard%s%s' % (s, '' if s == '1' else 's',
@@ -365,7 +368,10 @@ if info:
 # What a target against another contender asks, in units of the reference ceiling: the
 # reference's own ratio to that contender in this run bounds what any restore reaches.
 reach = []
-for b, name, lim in (('sqlite', 'SQLite', 30), ('rocksdb', 'RocksDB', 80), ('base', 'increstore at %s' % (META.get('baseline_label') or 'BASELINE'), 10)):
+goals = [('sqlite', 'SQLite', 30), ('rocksdb', 'RocksDB', 80)]
+if META.get('baseline_target'):
+    goals.append(('base', BASE_NAME, float(META['baseline_target'])))
+for b, name, lim in goals:
     v, kind = ratio('reference', b)
     if v is not None and not kind:
         reach.append('%gx %s asks for %.2fx the reference ceiling\'s speed (the reference ran %.2fx %s)' % (
