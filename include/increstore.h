@@ -458,7 +458,8 @@ IRS_API uint64_t irs_restore_row_count(const irs_restore *r, uint32_t table);
 IRS_API uint64_t irs_restore_logical_bytes(const irs_restore *r, uint32_t table);
 /* Order-independent content digest of the table (docs/format.md, "Content digest").
  * O(shards) when the restore checked expected states (the shards then maintain it per
- * change); otherwise it reads every row of the table on each call. */
+ * change); otherwise it reads every row of the table on each call, its partitions
+ * spread over helper threads (one per online CPU at most, joined before it returns). */
 IRS_API uint64_t irs_restore_digest(const irs_restore *r, uint32_t table);
 
 /*

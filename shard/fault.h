@@ -28,6 +28,10 @@ typedef struct irs_fault_hooks {
 	int64_t slow_shard;    /* this shard sleeps slow_us per run it applies; -1 = off */
 	uint32_t slow_us;
 	int64_t fail_thread;   /* starting this shard's thread fails (EAGAIN); -1 = off */
+	uint32_t digest_helpers; /* a digest scan starts this many helper threads, whatever
+				  * the CPUs; 0 = off */
+	int64_t fail_digest_helper; /* digest scan helpers from this one on fail to start
+				     * (EAGAIN); -1 = off */
 	uint64_t stage_hash_bits; /* the duplicate-key check keeps only these bits of each
 				   * key hash, so that different keys share hashes; 0 = off */
 	uint32_t slow_export_us; /* an export sleeps this long per 1024 rows; 0 = off. Also
@@ -68,6 +72,12 @@ void irs__fault_slow_apply(uint32_t shard);
 
 /* EAGAIN when shard `shard`'s thread is not to start, else 0. */
 int irs__fault_thread_start(uint32_t shard);
+
+/* The helper threads a digest scan starts: `helpers`, or digest_helpers when set. */
+uint32_t irs__fault_digest_helpers(uint32_t helpers);
+
+/* EAGAIN when digest scan helper `i` is not to start, else 0. */
+int irs__fault_digest_helper_start(uint32_t i);
 
 /* Sleeps slow_export_us (an export calls it every 1024 rows). */
 void irs__fault_slow_export(void);
@@ -116,6 +126,15 @@ static inline void irs__fault_slow_apply(uint32_t shard)
 static inline int irs__fault_thread_start(uint32_t shard)
 {
 	(void)shard;
+	return 0;
+}
+static inline uint32_t irs__fault_digest_helpers(uint32_t helpers)
+{
+	return helpers;
+}
+static inline int irs__fault_digest_helper_start(uint32_t i)
+{
+	(void)i;
 	return 0;
 }
 static inline void irs__fault_slow_export(void)

@@ -217,6 +217,10 @@ void irs__part_sorted_free(const irs_table_part *p, const uint8_t **rows, size_t
  */
 uint64_t irs__part_digest(const irs_table_part *p);
 
+/* True when irs__part_digest would scan rows: the digest is not tracked and the
+ * partition holds some. */
+bool irs__part_digest_scans(const irs_table_part *p);
+
 /*
  * From now on the digest is maintained per change (each insert, update and erase adds
  * and subtracts row digests), so irs__part_digest costs nothing at a barrier. Costs a

@@ -319,6 +319,11 @@ uint64_t irs__part_digest(const irs_table_part *p)
 	return p->track_digest ? p->digest : digest_scan(p);
 }
 
+bool irs__part_digest_scans(const irs_table_part *p)
+{
+	return !p->track_digest && p->count;
+}
+
 /* The digest by its definition: every row decoded to irs_value, then irs__row_digest. */
 int irs__part_digest_by_definition(const irs_table_part *p, uint64_t *digest)
 {

@@ -12,7 +12,9 @@
  *     after irs_restore_free (no leak even on error paths; ASan checks the rest).
  * (b) SHARD FAILURE: irs__fault.fail_backup/fail_shard at every (incremental, shard)
  *     with 1, 2 and 5 shards: IRS_ESHARD, through = backup - 1, tables at backup - 1.
- * (c) Every test runs under a watchdog (alarm) that names the test that hung.
+ * (c) THREADS THAT DO NOT START: a shard thread (IRS_ESHARD, nothing restored) and the
+ *     helper threads of a digest scan (the same digest, with any number of them).
+ * Every test runs under a watchdog (alarm) that names the test that hung.
  *
  * Registered only when the hooks are compiled in (IRS_FAULT_INJECTION: the dev, asan
  * and tsan presets).
@@ -32,6 +34,7 @@
 
 #include <cmocka.h>
 
+#include "common/digest.h"
 #include "engine/restore.h"
 #include "shard/fault.h"
 #include "test_util.h"
@@ -458,6 +461,62 @@ static void test_thread_start_failure(void **state)
 	wd_disarm();
 }
 
+/* ------------------------------------------------------------------ (c) digest helpers */
+
+/* A restore without expected-state checks scans its rows for a digest, its partitions
+ * spread over helper threads: the digest by definition with the default helpers, with
+ * more helpers than CPUs or partitions, and when some or every helper cannot start
+ * (the caller then scans their share). */
+static void test_digest_helpers(void **state)
+{
+	(void)state;
+	wd_arm("test_digest_helpers", 60);
+	small_chain sc;
+	small_chain_make(&sc, 16, 300, 3, 100);
+	irs_restore_options ro;
+	irs_restore_options_init(&ro, IRS_RESTORE_OPTIONS_VERSION);
+	ro.shards = 8;
+	ro.check_expected = 0;
+	irs_restore *r = NULL;
+	irs_error err;
+	if (irs_restore_run(sc.c, &ro, NULL, &r, &err) != 0)
+		fail_msg("restore: %s", err.message);
+	uint64_t want[3] = {0};
+	for (uint32_t t = 0; t < sc.o.ntables; t++) {
+		uint32_t scans = 0;
+		for (uint32_t s = 0; s < ro.shards; s++) {
+			const irs_table_part *p = r->pool.shards[s].parts[t];
+			uint64_t d;
+			assert_non_null(p);
+			scans += irs__part_digest_scans(p);
+			assert_int_equal(irs__part_digest_by_definition(p, &d), 0);
+			want[t] = irs__digest_add(want[t], d);
+		}
+		assert_int_equal(scans, ro.shards); /* every partition holds rows to scan */
+		assert_int_equal(want[t], sc.o.digest[sc.o.nbackups - 1][t]);
+	}
+	static const struct {
+		uint32_t helpers;   /* 0: as many as the CPUs allow */
+		int64_t fail_from;  /* helpers from this one on do not start; -1: all start */
+	} cases[] = {{0, -1}, {1, -1}, {3, -1}, {7, -1}, {20, -1}, {63, -1}, {0, 0}, {7, 0}, {7, 2}, {7, 6}};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		irs__fault_reset();
+		irs__fault.digest_helpers = cases[i].helpers;
+		irs__fault.fail_digest_helper = cases[i].fail_from;
+		for (uint32_t t = 0; t < sc.o.ntables; t++) {
+			uint64_t got = irs_restore_digest(r, t);
+			if (got != want[t])
+				fail_msg("%u helpers, failing from %lld: table %u digest %016llx, want %016llx",
+					 cases[i].helpers, (long long)cases[i].fail_from, t, (unsigned long long)got,
+					 (unsigned long long)want[t]);
+		}
+	}
+	irs__fault_reset();
+	irs_restore_free(r);
+	small_chain_free(&sc);
+	wd_disarm();
+}
+
 /* ------------------------------------------------------------------ (d) exports */
 
 /* A temporary an export of `keep` left in dir, or NULL. */
@@ -560,6 +619,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_thread_start_failure),
+		cmocka_unit_test(test_digest_helpers),
 		cmocka_unit_test(test_export_oom),
 		cmocka_unit_test(test_shard_failure_everywhere),
 		cmocka_unit_test(test_shard_failure_stress),
