@@ -7,8 +7,14 @@
  *   the value when several do, written as ECMAScript's Number::toString (and so
  *   JSON.stringify) writes them ("0.1", "1000", "5e-324", "1e+21"), except that -0.0
  *   is "-0.0". irs__text_double says why 15, 16 and 17 digits suffice to try for most
- *   values. The process must use the "C" LC_NUMERIC locale (the CLI never calls
- *   setlocale).
+ *   values. printf is asked once, for 20 digits; each candidate is rounded from them
+ *   (digits_round) and whether it reads back is settled by its distance from them
+ *   against half an ulp (reads_back_near), printf and strtod deciding only the few
+ *   cases those digits cannot. The process must use the "C" LC_NUMERIC locale (the
+ *   CLI never calls setlocale).
+ *   Integers and timestamps are written digit by digit, JSON strings with nothing to
+ *   escape (found 8 bytes at a time) in one copy: printf's general path was most of
+ *   an export's time.
  *   Timestamps: floor-divide the microseconds into days and time of day, then the
  *   days-to-civil-date algorithm of H. Hinnant ("chrono-Compatible Low-Level Date
  *   Algorithms"), valid for every int64 without overflow.
@@ -21,7 +27,6 @@
 #include "textout.h"
 
 #include <float.h>
-#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -124,6 +129,74 @@ static int digits_increment(char *dig, int n, int exp)
 	return exp + 1;
 }
 
+#define WIDE 20 /* the digits of d asked from printf once (WIDE > 17) */
+
+/*
+ * decimal_digits(d, p) for p < WIDE, from d's WIDE digits w (exponent ew) without asking
+ * printf again. Rounding the exact value of d and rounding its WIDE-digit rounding give
+ * the same p digits unless the WIDE-p digits dropped are exactly 5 followed by zeros:
+ * the WIDE-digit rounding moved the value by at most half a unit of its last digit, so
+ * only a dropped tail of exactly one half can lie on the other side of the halfway
+ * point from the exact one (printf then decides, from the exact value). A carry out of
+ * the WIDE-digit rounding (...999 up to 1000...) is one the p-digit rounding makes too.
+ * *dist gets the distance between the p-digit result and w, in units of w's last digit.
+ */
+static int digits_round(double d, const char *w, int ew, int p, char *dig, double *dist)
+{
+	_Static_assert(WIDE <= 20, "19 dropped digits and their unit fit in 64 bits");
+	uint64_t tail = 0, unit = 1; /* the dropped digits as a number, and one unit of p */
+	for (int i = p; i < WIDE; i++) {
+		tail = tail * 10 + (uint64_t)(w[i] - '0');
+		unit *= 10;
+	}
+	if (tail == unit / 2) {
+		*dist = (double)tail;
+		return decimal_digits(d, p, dig);
+	}
+	memcpy(dig, w, (size_t)p);
+	dig[p] = '\0';
+	if (tail < unit / 2) {
+		*dist = (double)tail;
+		return ew;
+	}
+	*dist = (double)(unit - tail);
+	return digits_increment(dig, p, ew);
+}
+
+/* True when the text reads back (strtod, round to nearest) to exactly d. */
+static bool reads_back(const char *text, double d)
+{
+	double back = strtod(text, NULL);
+	return memcmp(&back, &d, sizeof d) == 0;
+}
+
+/*
+ * Half an ulp of d (normal, not a power of two) in units of the last of its WIDE digits
+ * w: strtod takes a decimal to d when it lies closer to d than that (at exactly that,
+ * when d's last bit is 0). It is w's digits x 2^-53 / (2 x the mantissa of d in
+ * [0.5, 1)), to a relative 1e-15.
+ */
+static double half_ulp_units(double d, const char *w)
+{
+	int k;
+	double f = frexp(fabs(d), &k), m = 0;
+	for (int i = 0; i < WIDE; i++)
+		m = m * 10 + (w[i] - '0');
+	return m * 0x1p-54 / f;
+}
+
+/* Whether a decimal at dist units of w's last digit from w reads back to d, from h =
+ * half_ulp_units(d, w): d lies within half a unit of w, so the distance settles it
+ * unless it falls within a unit of h. 1 yes, 0 no, -1 not settled (ask strtod). */
+static int reads_back_near(double dist, double h)
+{
+	if (dist + 0.5 < h * (1 - 1e-12))
+		return 1;
+	if (dist - 0.5 > h * (1 + 1e-12))
+		return 0;
+	return -1;
+}
+
 /*
  * Writes sign, digits and exponent as ECMAScript's Number::toString does (so as
  * JSON.stringify): with k significant digits (trailing zeros dropped) and the value
@@ -145,7 +218,9 @@ static size_t format_es(bool neg, const char *dig, int p, int exp, char *out)
 			for (int i = 1; i < k; i++)
 				out[n++] = dig[i];
 		}
-		n += (size_t)snprintf(out + n, 8, "e%c%d", exp < 0 ? '-' : '+', exp < 0 ? -exp : exp);
+		out[n++] = 'e';
+		out[n++] = exp < 0 ? '-' : '+';
+		n += irs__text_uint((uint64_t)(exp < 0 ? -exp : exp), out + n);
 		return n;
 	}
 	if (exp < 0) {
@@ -168,12 +243,6 @@ static size_t format_es(bool neg, const char *dig, int p, int exp, char *out)
 	return n;
 }
 
-/* True when the text reads back (strtod, round to nearest) to exactly d. */
-static bool reads_back(const char *text, double d)
-{
-	double back = strtod(text, NULL);
-	return memcmp(&back, &d, sizeof d) == 0;
-}
 
 size_t irs__text_double(double d, char *out)
 {
@@ -203,26 +272,65 @@ size_t irs__text_double(double d, char *out)
 	 * when the 15-digit one does. Subnormals (wide intervals) and powers of two (whose
 	 * interval is twice as wide above d as below, so the nearest p-digit decimal may
 	 * miss below while the next one up fits) search p from 1, trying that next one too.
+	 * printf gives WIDE digits once; every p-digit candidate is rounded from them, and
+	 * whether it reads back is mostly settled by its distance (reads_back_near).
 	 */
 	uint64_t bits;
 	memcpy(&bits, &d, sizeof bits);
 	bool pow2 = (bits & ((UINT64_C(1) << 52) - 1)) == 0;
 	bool search = pow2 || fabs(d) < DBL_MIN;
-	char dig[24];
-	for (int p = search ? 1 : 15; p <= 17; p++) {
-		int exp = decimal_digits(d, p, dig);
-		size_t n = format_es(signbit(d), dig, p, exp, out);
-		if (reads_back(out, d))
-			return n;
+	char w[WIDE + 8], dig[24];
+	int ew = decimal_digits(d, WIDE, w), exp;
+	double dist, h = search ? 0 : half_ulp_units(d, w);
+	for (int p = search ? 1 : 15; p < 17; p++) {
+		exp = digits_round(d, w, ew, p, dig, &dist);
+		int near = search ? -1 : reads_back_near(dist, h);
+		if (near) {
+			size_t n = format_es(signbit(d), dig, p, exp, out);
+			if (near > 0 || reads_back(out, d))
+				return n;
+		}
 		if (pow2) {
 			exp = digits_increment(dig, p, exp);
-			n = format_es(signbit(d), dig, p, exp, out);
+			size_t n = format_es(signbit(d), dig, p, exp, out);
 			if (reads_back(out, d))
 				return n;
 		}
 	}
-	/* not reached: 17 significant digits always read back (IEEE 754 binary64) */
-	return (size_t)snprintf(out, IRS_TEXT_DOUBLE_MAX, "%.17g", d);
+	/* 17 significant digits always read back (IEEE 754 binary64) */
+	exp = digits_round(d, w, ew, 17, dig, &dist);
+	return format_es(signbit(d), dig, 17, exp, out);
+}
+
+/* Writes v (< 10^width) as exactly width decimal digits, zero-padded; returns the end. */
+static char *put_digits(char *o, unsigned v, int width)
+{
+	for (int i = width - 1; i >= 0; i--) {
+		o[i] = (char)('0' + v % 10);
+		v /= 10;
+	}
+	return o + width;
+}
+
+size_t irs__text_uint(uint64_t v, char *out)
+{
+	char tmp[20];
+	size_t n = 0;
+	do {
+		tmp[sizeof tmp - ++n] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	memcpy(out, tmp + sizeof tmp - n, n);
+	out[n] = '\0';
+	return n;
+}
+
+size_t irs__text_int(int64_t v, char *out)
+{
+	if (v >= 0)
+		return irs__text_uint((uint64_t)v, out);
+	out[0] = '-';
+	return 1 + irs__text_uint(0 - (uint64_t)v, out + 1); /* INT64_MIN too */
 }
 
 /* Days since 1970-01-01 -> civil date (proleptic Gregorian). */
@@ -255,9 +363,24 @@ size_t irs__text_timestamp(int64_t us, char *out)
 		return 0;
 	unsigned secs = (unsigned)(rem / 1000000);
 	unsigned frac = (unsigned)(rem % 1000000);
-	int n = snprintf(out, IRS_TEXT_TIMESTAMP_MAX, "%04u-%02u-%02uT%02u:%02u:%02u.%06uZ",
-			 (unsigned)y, m, d, secs / 3600, secs / 60 % 60, secs % 60, frac);
-	return (size_t)n;
+	/* YYYY-MM-DDTHH:MM:SS.ffffffZ, every field zero-padded to its width */
+	char *o = out;
+	o = put_digits(o, (unsigned)y, 4);
+	*o++ = '-';
+	o = put_digits(o, m, 2);
+	*o++ = '-';
+	o = put_digits(o, d, 2);
+	*o++ = 'T';
+	o = put_digits(o, secs / 3600, 2);
+	*o++ = ':';
+	o = put_digits(o, secs / 60 % 60, 2);
+	*o++ = ':';
+	o = put_digits(o, secs % 60, 2);
+	*o++ = '.';
+	o = put_digits(o, frac, 6);
+	*o++ = 'Z';
+	*o = '\0';
+	return (size_t)(o - out);
 }
 
 int irs__text_base64(irs_textbuf *b, const void *p, size_t n)
@@ -296,14 +419,47 @@ int irs__text_base64(irs_textbuf *b, const void *p, size_t n)
 	return 0;
 }
 
+/* The length of the prefix of s[0..len) that JSON takes as it is: no control byte, no
+ * '"' and no '\\'. Eight bytes at a time (the tests of "Bit Twiddling Hacks": a byte
+ * below 0x20, a byte equal to 0x22 or 0x5C; each is exact for the word as a whole),
+ * then byte by byte from the first word that holds one. */
+static size_t json_plain_prefix(const uint8_t *s, size_t len)
+{
+	const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+	size_t i = 0;
+	for (; i + 8 <= len; i += 8) {
+		uint64_t w, q, bs;
+		memcpy(&w, s + i, 8);
+		q = w ^ (ones * '"');
+		bs = w ^ (ones * '\\');
+		if (((w - ones * 0x20) & ~w & highs) | ((q - ones) & ~q & highs) | ((bs - ones) & ~bs & highs))
+			break;
+	}
+	while (i < len && s[i] >= 0x20 && s[i] != '"' && s[i] != '\\')
+		i++;
+	return i;
+}
+
 int irs__text_json_string(irs_textbuf *b, const void *str, size_t len)
 {
 	static const char hex[] = "0123456789abcdef";
 	const uint8_t *s = str;
+	size_t i = json_plain_prefix(s, len);
+	if (i == len) { /* nothing to escape, the common case: one copy */
+		if (len > SIZE_MAX - 2 || irs__textbuf_reserve(b, len + 2))
+			return IRS_ENOMEM;
+		char *o = b->data + b->len;
+		o[0] = '"';
+		if (len)
+			memcpy(o + 1, s, len);
+		o[len + 1] = '"';
+		b->len += len + 2;
+		return 0;
+	}
 	/* Worst case: every byte becomes \u00XX (6 bytes). Reserve in pieces. */
 	if (put_c(b, '"'))
 		return IRS_ENOMEM;
-	size_t i = 0;
+	i = 0;
 	while (i < len) {
 		size_t j = i;
 		while (j < len && s[j] >= 0x20 && s[j] != '"' && s[j] != '\\')
@@ -339,16 +495,14 @@ int irs__text_json_string(irs_textbuf *b, const void *str, size_t len)
 
 static int put_int(irs_textbuf *b, int64_t v)
 {
-	char tmp[24];
-	int n = snprintf(tmp, sizeof tmp, "%" PRId64, v);
-	return irs__textbuf_put(b, tmp, (size_t)n);
+	char tmp[IRS_TEXT_INT_MAX];
+	return irs__textbuf_put(b, tmp, irs__text_int(v, tmp));
 }
 
 static int put_uint(irs_textbuf *b, uint64_t v)
 {
-	char tmp[24];
-	int n = snprintf(tmp, sizeof tmp, "%" PRIu64, v);
-	return irs__textbuf_put(b, tmp, (size_t)n);
+	char tmp[IRS_TEXT_INT_MAX];
+	return irs__textbuf_put(b, tmp, irs__text_uint(v, tmp));
 }
 
 #define NOT_A_NUMBER 1 /* put_number: the type is not bool or integer */

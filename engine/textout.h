@@ -117,6 +117,12 @@ size_t irs__text_double(double d, char *out);
 #define IRS_TEXT_TIMESTAMP_MAX 32
 size_t irs__text_timestamp(int64_t us, char *out);
 
+/* v in decimal ("-" before a negative one), NUL-terminated in out (IRS_TEXT_INT_MAX
+ * bytes), as printf's PRId64 and PRIu64 write it; returns the length. */
+#define IRS_TEXT_INT_MAX 24
+size_t irs__text_int(int64_t v, char *out);
+size_t irs__text_uint(uint64_t v, char *out);
+
 /* Appends standard base64 (RFC 4648, '=' padded) of p[0..n). */
 int irs__text_base64(irs_textbuf *b, const void *p, size_t n);
 
