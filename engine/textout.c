@@ -243,7 +243,6 @@ static size_t format_es(bool neg, const char *dig, int p, int exp, char *out)
 	return n;
 }
 
-
 size_t irs__text_double(double d, char *out)
 {
 	if (isnan(d)) {
@@ -461,9 +460,7 @@ int irs__text_json_string(irs_textbuf *b, const void *str, size_t len)
 		return IRS_ENOMEM;
 	i = 0;
 	while (i < len) {
-		size_t j = i;
-		while (j < len && s[j] >= 0x20 && s[j] != '"' && s[j] != '\\')
-			j++;
+		size_t j = i + json_plain_prefix(s + i, len - i);
 		if (j > i && irs__textbuf_put(b, s + i, j - i))
 			return IRS_ENOMEM;
 		if (j == len)
