@@ -50,7 +50,7 @@ void irs_restore_options_init(irs_restore_options *o, uint32_t version)
 	irs__options_init(o, &d, version, restore_options_size, RESTORE_OPTIONS_VERSIONS);
 }
 
-static uint32_t online_cpus(void)
+uint32_t irs__online_cpus(void)
 {
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
 	return n < 1 ? 1 : n > IRS_MAX_SHARDS ? IRS_MAX_SHARDS : (uint32_t)n;
@@ -404,7 +404,7 @@ static int restore_create(const irs_collection *c, const irs_restore_options *o,
 	pool->nshards = o->shards;
 	/* by default, with fewer shards than CPUs the coordinator decodes too instead of
 	 * sleeping: one shard is then not left to decode and apply alone */
-	bool helps = o->coordinator_decodes > 0 || (o->coordinator_decodes == 0 && pool->nshards < online_cpus());
+	bool helps = o->coordinator_decodes > 0 || (o->coordinator_decodes == 0 && pool->nshards < irs__online_cpus());
 	pool->ndecoders = pool->nshards + helps;
 	pool->cancel = o->cancel;
 	if (o->partition_count > 1) {
@@ -523,7 +523,7 @@ int irs__restore_run_hooked(const irs_collection *c, const irs_restore_options *
 	if (rc)
 		return rc;
 	if (!o.shards)
-		o.shards = online_cpus();
+		o.shards = irs__online_cpus();
 	if (o.shards > IRS_MAX_SHARDS)
 		return irs__seterr(err, IRS_EINVAL, "%u shards: at most %u", o.shards, IRS_MAX_SHARDS);
 	if (o.partition_count > IRS_MAX_PARTITIONS || (o.partition_count > 1 && o.partition >= o.partition_count))

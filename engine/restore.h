@@ -102,4 +102,8 @@ int irs__plan_backup(irs_restore *r, const irs_collection *src, uint32_t sb, uin
 /* Closes the plan's segment files and frees its arrays, leaving it zeroed. */
 void irs__plan_free(irs_restore *r);
 
+/* The online CPUs, 1 to IRS_MAX_SHARDS: the default shard count, and how many threads
+ * a digest scan uses at most (coordinator.c). */
+uint32_t irs__online_cpus(void);
+
 #endif

@@ -9,7 +9,6 @@
  * own (digest_scan below), which only read, and joins them before it returns.
  */
 #include <string.h>
-#include <unistd.h>
 
 #include "common/error.h"
 #include "restore.h"
@@ -119,9 +118,8 @@ uint64_t irs_restore_digest(const irs_restore *r, uint32_t table)
 		const irs_table_part *p = r->pool.shards[s].parts[table];
 		scans += p && irs__part_digest_scans(p);
 	}
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	uint32_t helpers = scans < 2 || cpus < 2 ? 0 : (uint32_t)(cpus < (long)scans ? cpus : (long)scans) - 1;
-	helpers = irs__fault_digest_helpers(helpers);
+	uint32_t cpus = irs__online_cpus(), threads = cpus < scans ? cpus : scans;
+	uint32_t helpers = irs__fault_digest_helpers(threads ? threads - 1 : 0);
 	if (helpers > MAX_DIGEST_HELPERS)
 		helpers = MAX_DIGEST_HELPERS;
 	digest_scan ds = {.r = r, .table = table};

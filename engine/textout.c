@@ -149,18 +149,12 @@ static int digits_round(double d, const char *w, int ew, int p, char *dig, doubl
 		tail = tail * 10 + (uint64_t)(w[i] - '0');
 		unit *= 10;
 	}
-	if (tail == unit / 2) {
-		*dist = (double)tail;
+	*dist = (double)(tail <= unit / 2 ? tail : unit - tail);
+	if (tail == unit / 2)
 		return decimal_digits(d, p, dig);
-	}
 	memcpy(dig, w, (size_t)p);
 	dig[p] = '\0';
-	if (tail < unit / 2) {
-		*dist = (double)tail;
-		return ew;
-	}
-	*dist = (double)(unit - tail);
-	return digits_increment(dig, p, ew);
+	return tail < unit / 2 ? ew : digits_increment(dig, p, ew);
 }
 
 /* True when the text reads back (strtod, round to nearest) to exactly d. */
@@ -443,8 +437,8 @@ int irs__text_json_string(irs_textbuf *b, const void *str, size_t len)
 {
 	static const char hex[] = "0123456789abcdef";
 	const uint8_t *s = str;
-	size_t i = json_plain_prefix(s, len);
-	if (i == len) { /* nothing to escape, the common case: one copy */
+	size_t j = json_plain_prefix(s, len); /* the end of the plain run from i */
+	if (j == len) { /* nothing to escape, the common case: one copy */
 		if (len > SIZE_MAX - 2 || irs__textbuf_reserve(b, len + 2))
 			return IRS_ENOMEM;
 		char *o = b->data + b->len;
@@ -458,9 +452,7 @@ int irs__text_json_string(irs_textbuf *b, const void *str, size_t len)
 	/* Worst case: every byte becomes \u00XX (6 bytes). Reserve in pieces. */
 	if (put_c(b, '"'))
 		return IRS_ENOMEM;
-	i = 0;
-	while (i < len) {
-		size_t j = i + json_plain_prefix(s + i, len - i);
+	for (size_t i = 0;;) {
 		if (j > i && irs__textbuf_put(b, s + i, j - i))
 			return IRS_ENOMEM;
 		if (j == len)
@@ -486,6 +478,7 @@ int irs__text_json_string(irs_textbuf *b, const void *str, size_t len)
 		if (irs__textbuf_put(b, esc, elen))
 			return IRS_ENOMEM;
 		i = j + 1;
+		j = i + json_plain_prefix(s + i, len - i);
 	}
 	return put_c(b, '"');
 }
