@@ -161,7 +161,7 @@ static size_t bound_encode(const irs_schema_table *t, const irs_value *v, uint32
 }
 
 /* The longest key any partition of the table holds: the scratch a row's key needs. */
-static size_t table_max_key(const irs_restore *r, uint32_t table)
+size_t irs__table_key_scratch(const irs_restore *r, uint32_t table)
 {
 	size_t m = 0;
 	for (uint32_t s = 0; s < r->pool.nshards; s++) {
@@ -177,7 +177,7 @@ static size_t table_max_key(const irs_restore *r, uint32_t table)
 static irs_cursor *cursor_new(const irs_restore *r, uint32_t table, uint32_t nsrc, size_t extra,
 			      irs_error *err)
 {
-	size_t scratch = table_max_key(r, table);
+	size_t scratch = irs__table_key_scratch(r, table);
 	size_t bytes = sizeof(irs_cursor) + nsrc * (sizeof(merge_src) + sizeof(merge_src *)) + scratch + extra;
 	irs_mem *mem = (irs_mem *)&r->mem;
 	irs_cursor *c = irs__calloc(mem, bytes);
@@ -304,16 +304,24 @@ int irs_cursor_next(irs_cursor *c, irs_value *row, irs_error *err)
 		const uint8_t *blob = c->part ? irs__part_next(c->part, &c->pos) : NULL;
 		return blob ? emit(c, c->part, blob, row, err) : 0;
 	}
+	const irs_table_part *part;
+	const uint8_t *blob;
+	return irs__cursor_next_blob(c, &part, &blob) ? emit(c, part, blob, row, err) : 0;
+}
+
+int irs__cursor_next_blob(irs_cursor *c, const irs_table_part **part, const uint8_t **blob)
+{
 	if (!c->nheap)
 		return 0;
 	merge_src *m = c->heap[0];
-	int rc = emit(c, m->part, m->rows[m->i], row, err);
+	*part = m->part;
+	*blob = m->rows[m->i];
 	if (++m->i < m->end)
 		src_load(m);
 	else
 		c->heap[0] = c->heap[--c->nheap];
 	sift_down(c->heap, c->nheap, 0);
-	return rc;
+	return 1;
 }
 
 int irs_restore_scan(const irs_restore *r, uint32_t table, irs_row_fn fn, void *ctx, irs_error *err)

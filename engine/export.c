@@ -38,9 +38,7 @@
 #include "sqlite_out.h"
 #include "textout.h"
 
-/* IRS_ECANCELED when the restore's cancel flag is set; read every 1024 rows (and at
- * the first). */
-static int export_cancelled(const irs_restore *r, uint64_t *rows)
+int irs__export_cancelled(const irs_restore *r, uint64_t *rows)
 {
 	if ((*rows)++ % 1024 != 0)
 		return 0;
@@ -52,32 +50,6 @@ static int export_cancelled(const irs_restore *r, uint64_t *rows)
 static int cancel_error(const char *path, irs_error *err)
 {
 	return irs__seterr(err, IRS_ECANCELED, "cancelled while writing %s; it was left as it was", path);
-}
-
-typedef struct text_ctx {
-	FILE *f;
-	irs_textbuf buf;
-	const irs_schema_table *t;
-	const irs_restore *r;
-	uint64_t rows;
-	int csv;
-	int io_errno;
-} text_ctx;
-
-static int text_row(void *ctx, const irs_value *row)
-{
-	text_ctx *x = ctx;
-	if (export_cancelled(x->r, &x->rows))
-		return IRS_ECANCELED;
-	irs__textbuf_reset(&x->buf);
-	int rc = x->csv ? irs__text_csv_row(&x->buf, x->t, row) : irs__text_jsonl_row(&x->buf, x->t, row);
-	if (rc)
-		return rc;
-	if (fwrite(x->buf.data, 1, x->buf.len, x->f) != x->buf.len) {
-		x->io_errno = errno;
-		return IRS_EIO;
-	}
-	return 0;
 }
 
 static int tmp_name(char *out, size_t cap, const char *path)
@@ -109,21 +81,24 @@ static int export_text(const irs_restore *r, uint32_t table, const char *path, i
 	if (!f)
 		return irs__seterr(err, IRS_EIO, "%s: cannot create: %s", tmp, strerror(errno));
 	setvbuf(f, NULL, _IOFBF, 1 << 20);
-	text_ctx x = {.f = f, .t = &r->c->tables[table], .r = r, .csv = csv};
-	irs__textbuf_init(&x.buf, (irs_mem *)&r->mem);
-	int rc = 0;
+	const irs_schema_table *t = &r->c->tables[table];
+	int rc = 0, io_errno = 0;
 	if (csv) {
-		rc = irs__text_csv_header(&x.buf, x.t);
-		if (!rc && fwrite(x.buf.data, 1, x.buf.len, f) != x.buf.len)
+		irs_textbuf head;
+		irs__textbuf_init(&head, (irs_mem *)&r->mem);
+		rc = irs__text_csv_header(&head, t);
+		if (!rc && fwrite(head.data, 1, head.len, f) != head.len) {
+			io_errno = errno;
 			rc = IRS_EIO;
+		}
+		irs__textbuf_free(&head);
 	}
 	if (!rc)
-		rc = irs_restore_scan(r, table, text_row, &x, err);
+		rc = irs__export_text_rows(r, table, csv, f, &io_errno, err);
 	if (fflush(f) != 0 || fsync(fileno(f)) != 0)
 		rc = rc ? rc : IRS_EIO;
 	if (fclose(f) != 0)
 		rc = rc ? rc : IRS_EIO;
-	irs__textbuf_free(&x.buf);
 	if (!rc && rename(tmp, path) != 0)
 		rc = irs__seterr(err, IRS_EIO, "%s: rename failed: %s", path, strerror(errno));
 	if (!rc)
@@ -134,9 +109,9 @@ static int export_text(const irs_restore *r, uint32_t table, const char *path, i
 			cancel_error(path, err);
 		else if (rc == IRS_EIO && (!err || !err->code))
 			irs__seterr(err, IRS_EIO, "%s: write failed: %s", path,
-				    strerror(x.io_errno ? x.io_errno : errno));
-		else if (rc == IRS_ENOMEM && (!err || !err->code))
-			irs__seterr(err, rc, "%s: out of memory writing table %s", path, x.t->name);
+				    strerror(io_errno ? io_errno : errno));
+		else if ((rc == IRS_ENOMEM || rc == IRS_ELIMIT) && (!err || !err->code))
+			irs__seterr(err, rc, "%s: out of memory writing table %s", path, t->name);
 		else if (err && !err->code)
 			irs__seterr(err, rc, "%s: export failed", path);
 	}
@@ -239,7 +214,7 @@ typedef struct sql_ctx {
 static int sql_row(void *ctx, const irs_value *row)
 {
 	sql_ctx *x = ctx;
-	if (export_cancelled(x->r, &x->rows))
+	if (irs__export_cancelled(x->r, &x->rows))
 		return IRS_ECANCELED;
 	for (uint32_t c = 0; c < x->t->ncols; c++)
 		if (irs__sqlite_bind_value(x->ins, (int)c + 1, x->t->cols[c].type, &row[c]) != SQLITE_OK)
@@ -332,7 +307,7 @@ static int coll_row(void *ctx, const irs_value *row)
 {
 	coll_ctx *x = ctx;
 	uint64_t n = x->n;
-	if (export_cancelled(x->r, &n))
+	if (irs__export_cancelled(x->r, &n))
 		return IRS_ECANCELED;
 	return irs_backup_writer_upsert(x->w, x->table, row, ++x->n, x->err);
 }
@@ -368,7 +343,7 @@ static int export_collection(const irs_restore *r, const char *path, irs_error *
 							    irs_restore_digest(r, t), err);
 	}
 	uint64_t last = 0;
-	if (!rc && export_cancelled(r, &last))
+	if (!rc && irs__export_cancelled(r, &last))
 		rc = IRS_ECANCELED; /* before the commit, the longest step */
 	if (w) {
 		if (rc)

@@ -14,6 +14,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "format/collection.h"
 #include "shard/shard.h"
@@ -101,6 +102,29 @@ int irs__plan_backup(irs_restore *r, const irs_collection *src, uint32_t sb, uin
 		     irs_error *err);
 /* Closes the plan's segment files and frees its arrays, leaving it zeroed. */
 void irs__plan_free(irs_restore *r);
+
+/* engine/cursor.c: what the parallel text export (export_text.c) reads through */
+
+/* Bytes of scratch that decoding any row of `table` needs (irs__part_row_values). */
+size_t irs__table_key_scratch(const irs_restore *r, uint32_t table);
+/* The next row of an ordered cursor as its partition and blob, not decoded: 1, or 0
+ * at the end. Thread: the cursor's. */
+int irs__cursor_next_blob(irs_cursor *c, const irs_table_part **part, const uint8_t **blob);
+
+/* engine/export.c: IRS_ECANCELED when the restore's cancel flag is set, read every
+ * 1024 calls (*rows counts them, the first included); 0 otherwise. */
+int irs__export_cancelled(const irs_restore *r, uint64_t *rows);
+
+/*
+ * engine/export_text.c: the rows of `table` in key order as JSONL (csv 0) or CSV rows
+ * (csv 1, without the header), appended to f. Formatting runs on helper threads, one
+ * per online CPU beyond the caller's, and the text is written in key order (the same
+ * bytes whatever the helpers). Returns 0, IRS_ECANCELED, IRS_EIO (fwrite failed:
+ * *io_errno says why), IRS_ENOMEM/IRS_ELIMIT, IRS_ECORRUPT (with err set) or
+ * IRS_EINVAL. Thread: a reader's (the tables do not change meanwhile).
+ */
+int irs__export_text_rows(const irs_restore *r, uint32_t table, int csv, FILE *f, int *io_errno,
+			  irs_error *err);
 
 /* The online CPUs, 1 to IRS_MAX_SHARDS: the default shard count, and how many threads
  * a digest scan uses at most (coordinator.c). */

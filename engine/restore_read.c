@@ -119,7 +119,7 @@ uint64_t irs_restore_digest(const irs_restore *r, uint32_t table)
 		scans += p && irs__part_digest_scans(p);
 	}
 	uint32_t cpus = irs__online_cpus(), threads = cpus < scans ? cpus : scans;
-	uint32_t helpers = irs__fault_digest_helpers(threads ? threads - 1 : 0);
+	uint32_t helpers = irs__fault_read_helpers(threads ? threads - 1 : 0);
 	if (helpers > MAX_DIGEST_HELPERS)
 		helpers = MAX_DIGEST_HELPERS;
 	digest_scan ds = {.r = r, .table = table};
@@ -127,7 +127,7 @@ uint64_t irs_restore_digest(const irs_restore *r, uint32_t table)
 	atomic_init(&ds.sum, 0);
 	pthread_t th[MAX_DIGEST_HELPERS];
 	uint32_t started = 0;
-	while (started < helpers && !irs__fault_digest_helper_start(started) &&
+	while (started < helpers && !irs__fault_read_helper_start(started) &&
 	       !pthread_create(&th[started], NULL, digest_scan_helper, &ds))
 		started++;
 	digest_scan_share(&ds);

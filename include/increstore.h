@@ -547,6 +547,8 @@ typedef enum irs_export_format {
  * written to a temporary name, fsync'd and renamed into place: on failure nothing is
  * left and a file already at `path` stays as it was. The restore's cancel flag
  * (irs_restore_options.cancel) is read every 1024 rows: IRS_ECANCELED when set.
+ * JSONL and CSV rows are formatted on helper threads, one per online CPU beyond the
+ * caller's, joined before the call returns; the file is the same whatever their number.
  * Errors name `path`. Thread: any reader, one export per path at a time. */
 IRS_API int irs_restore_export(const irs_restore *r, irs_export_format format, uint32_t table,
 			       const char *path, irs_error *err);

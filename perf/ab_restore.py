@@ -8,8 +8,9 @@ alternating which goes first, so the machine's noise hits them alike; with --pau
 sleeps S seconds before every run (on a VM that hands freed pages back to the host, a
 run then pays for the host to supply every page: perf/results/host_memory_runs.md).
 Prints a Markdown table of the median (min-max) of every run: the whole restore, the
-full backup and the incrementals (wall times from the stats), peak RSS, minor faults and
-CPU (from /usr/bin/time). Every run must succeed. Example, two builds of W1:
+full backup and the incrementals (wall times from the stats), the whole command (which
+includes an export asked for with `--out`), peak RSS, minor faults and CPU (from
+/usr/bin/time). Every run must succeed. Example, two builds of W1:
 
     python3 perf/ab_restore.py build/perf-work/W1/main \\
         'old|/tmp/old/build/bench/cli/increstore|--shards 2' \\
@@ -26,17 +27,18 @@ import time
 
 
 def one_run(binary, directory, extra, stats):
-    cmd = ['/usr/bin/time', '-f', '%M %R %U %S', binary, 'restore', directory,
+    cmd = ['/usr/bin/time', '-f', '%M %R %U %S %e', binary, 'restore', directory,
            '--stats-json', stats, '-q'] + extra
     p = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     if p.returncode:
         sys.exit('%s failed (exit %d): %s' % (' '.join(cmd[4:]), p.returncode, p.stderr[-400:]))
-    rss_kb, faults, user, system = p.stderr.strip().splitlines()[-1].split()
+    rss_kb, faults, user, system, command = p.stderr.strip().splitlines()[-1].split()
     with open(stats) as f:
         s = json.load(f)
     full = sum(b['wall_s'] for b in s['backups'] if b['kind'] == 'full')
     incs = sum(b['wall_s'] for b in s['backups'] if b['kind'] != 'full')
-    return (s['wall_s'], full, incs, int(rss_kb) / 1024, int(faults), float(user), float(system))
+    return (s['wall_s'], full, incs, int(rss_kb) / 1024, int(faults), float(user), float(system),
+            float(command))
 
 
 def cell(runs, k, fmt):
@@ -68,12 +70,13 @@ def main():
                 results[label].append(one_run(binary, a.dir, extra, stats))
     finally:
         os.unlink(stats)
-    print('| build | whole restore s | full backup s | incrementals s | peak RSS MiB | minor faults | user CPU s | system CPU s |')
-    print('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
+    print('| build | whole restore s | full backup s | incrementals s | command s | peak RSS MiB | minor faults | user CPU s | system CPU s |')
+    print('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
     for label, runs in results.items():
-        print('| %s | %s | %s | %s | %s | %s | %s | %s |' % (
+        print('| %s | %s | %s | %s | %s | %s | %s | %s | %s |' % (
             label, cell(runs, 0, '%.3f'), cell(runs, 1, '%.3f'), cell(runs, 2, '%.3f'),
-            cell(runs, 3, '%.0f'), cell(runs, 4, '%.0f'), cell(runs, 5, '%.2f'), cell(runs, 6, '%.2f')))
+            cell(runs, 7, '%.2f'), cell(runs, 3, '%.0f'), cell(runs, 4, '%.0f'), cell(runs, 5, '%.2f'),
+            cell(runs, 6, '%.2f')))
 
 
 if __name__ == '__main__':

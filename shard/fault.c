@@ -13,7 +13,7 @@
 
 #define FAULT_OFF                                                                          \
 	{.fail_backup = -1, .fail_frame = -1, .eio_backup = -1, .eio_pass = -1, .slow_shard = -1,  \
-	 .fail_thread = -1, .fail_digest_helper = -1}
+	 .fail_thread = -1, .fail_read_helper = -1}
 
 irs_fault_hooks irs__fault = FAULT_OFF;
 
@@ -72,14 +72,14 @@ int irs__fault_thread_start(uint32_t shard)
 	return irs__fault.fail_thread == (int64_t)shard ? EAGAIN : 0;
 }
 
-uint32_t irs__fault_digest_helpers(uint32_t helpers)
+uint32_t irs__fault_read_helpers(uint32_t helpers)
 {
-	return irs__fault.digest_helpers ? irs__fault.digest_helpers : helpers;
+	return irs__fault.read_helpers ? irs__fault.read_helpers : helpers;
 }
 
-int irs__fault_digest_helper_start(uint32_t i)
+int irs__fault_read_helper_start(uint32_t i)
 {
-	return irs__fault.fail_digest_helper >= 0 && (int64_t)i >= irs__fault.fail_digest_helper ? EAGAIN : 0;
+	return irs__fault.fail_read_helper >= 0 && (int64_t)i >= irs__fault.fail_read_helper ? EAGAIN : 0;
 }
 
 void irs__fault_slow_export(void)

@@ -28,10 +28,11 @@ typedef struct irs_fault_hooks {
 	int64_t slow_shard;    /* this shard sleeps slow_us per run it applies; -1 = off */
 	uint32_t slow_us;
 	int64_t fail_thread;   /* starting this shard's thread fails (EAGAIN); -1 = off */
-	uint32_t digest_helpers; /* a digest scan starts this many helper threads, whatever
-				  * the CPUs; 0 = off */
-	int64_t fail_digest_helper; /* digest scan helpers from this one on fail to start
-				     * (EAGAIN); -1 = off */
+	uint32_t read_helpers; /* a digest scan or a text export starts this many helper
+				* threads, whatever the CPUs; 0 = off */
+	int64_t fail_read_helper; /* their helpers from this one on fail to start (EAGAIN);
+				   * -1 = off */
+	uint32_t export_chunk_rows; /* rows per chunk of a text export; 0 = the default */
 	uint64_t stage_hash_bits; /* the duplicate-key check keeps only these bits of each
 				   * key hash, so that different keys share hashes; 0 = off */
 	uint32_t slow_export_us; /* an export sleeps this long per 1024 rows; 0 = off. Also
@@ -73,14 +74,21 @@ void irs__fault_slow_apply(uint32_t shard);
 /* EAGAIN when shard `shard`'s thread is not to start, else 0. */
 int irs__fault_thread_start(uint32_t shard);
 
-/* The helper threads a digest scan starts: `helpers`, or digest_helpers when set. */
-uint32_t irs__fault_digest_helpers(uint32_t helpers);
+/* The helper threads a digest scan or a text export starts: `helpers`, or
+ * read_helpers when set. */
+uint32_t irs__fault_read_helpers(uint32_t helpers);
 
-/* EAGAIN when digest scan helper `i` is not to start, else 0. */
-int irs__fault_digest_helper_start(uint32_t i);
+/* EAGAIN when helper `i` of a digest scan or a text export is not to start, else 0. */
+int irs__fault_read_helper_start(uint32_t i);
 
 /* Sleeps slow_export_us (an export calls it every 1024 rows). */
 void irs__fault_slow_export(void);
+
+/* The rows per chunk of a text export: `rows`, or export_chunk_rows when set. */
+static inline uint32_t irs__fault_export_chunk_rows(uint32_t rows)
+{
+	return irs__fault.export_chunk_rows ? irs__fault.export_chunk_rows : rows;
+}
 
 /* The key hash the duplicate-key check uses: h, or h & stage_hash_bits when set. */
 static inline uint64_t irs__fault_stage_hash(uint64_t h)
@@ -128,17 +136,21 @@ static inline int irs__fault_thread_start(uint32_t shard)
 	(void)shard;
 	return 0;
 }
-static inline uint32_t irs__fault_digest_helpers(uint32_t helpers)
+static inline uint32_t irs__fault_read_helpers(uint32_t helpers)
 {
 	return helpers;
 }
-static inline int irs__fault_digest_helper_start(uint32_t i)
+static inline int irs__fault_read_helper_start(uint32_t i)
 {
 	(void)i;
 	return 0;
 }
 static inline void irs__fault_slow_export(void)
 {
+}
+static inline uint32_t irs__fault_export_chunk_rows(uint32_t rows)
+{
+	return rows;
 }
 static inline uint64_t irs__fault_stage_hash(uint64_t h)
 {

@@ -14,6 +14,8 @@
  *     with 1, 2 and 5 shards: IRS_ESHARD, through = backup - 1, tables at backup - 1.
  * (c) THREADS THAT DO NOT START: a shard thread (IRS_ESHARD, nothing restored) and the
  *     helper threads of a digest scan (the same digest, with any number of them).
+ * (d) EXPORTS: out of memory at every allocation of each format; the text exports'
+ *     helper threads (the same bytes as an ordered scan, with any number of them).
  * Every test runs under a watchdog (alarm) that names the test that hung.
  *
  * Registered only when the hooks are compiled in (IRS_FAULT_INJECTION: the dev, asan
@@ -36,6 +38,7 @@
 
 #include "common/digest.h"
 #include "engine/restore.h"
+#include "engine/textout.h"
 #include "shard/fault.h"
 #include "test_util.h"
 
@@ -501,8 +504,8 @@ static void test_digest_helpers(void **state)
 	} cases[] = {{0, -1}, {1, -1}, {3, -1}, {7, -1}, {20, -1}, {63, -1}, {0, 0}, {7, 0}, {7, 2}, {7, 6}};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		irs__fault_reset();
-		irs__fault.digest_helpers = cases[i].helpers;
-		irs__fault.fail_digest_helper = cases[i].fail_from;
+		irs__fault.read_helpers = cases[i].helpers;
+		irs__fault.fail_read_helper = cases[i].fail_from;
 		for (uint32_t t = 0; t < sc.o.ntables; t++) {
 			uint64_t got = irs_restore_digest(r, t);
 			if (got != want[t])
@@ -535,8 +538,9 @@ static const char *leftover(const char *dir, const char *keep)
 	return found;
 }
 
-/* Out of memory at every allocation of an export of each format: ENOMEM (or success),
- * a message naming the file and what ran out, no temporary left, the old file intact. */
+/* Out of memory at every allocation of an export of each format (the text exports on
+ * 3 helper threads, in chunks of 16 rows): ENOMEM (or success), a message naming the
+ * file and what ran out, no temporary left, the old file intact. */
 static void test_export_oom(void **state)
 {
 	(void)state;
@@ -575,7 +579,11 @@ static void test_export_oom(void **state)
 			irs_error err;
 			assert_int_equal(irs_restore_run(sc.c, &ro, &a, &r, &err), 0);
 			atomic_store(&fa.fail_at, atomic_load(&fa.calls) + n);
+			/* the text exports' helper threads and their chunks fail too */
+			irs__fault.read_helpers = 3;
+			irs__fault.export_chunk_rows = 16;
 			int rc = irs_restore_export(r, kinds[k].f, 0, path, &err);
+			irs__fault_reset();
 			atomic_store(&fa.fail_at, -1);
 			irs_restore_free(r);
 			if (atomic_load(&fa.bytes) != 0)
@@ -615,12 +623,103 @@ static void test_export_oom(void **state)
 	wd_disarm();
 }
 
+/* A file's whole contents (the test's files are small). */
+static char *slurp(const char *path, size_t *len)
+{
+	FILE *fp = fopen(path, "rb");
+	assert_non_null(fp);
+	assert_int_equal(fseek(fp, 0, SEEK_END), 0);
+	long n = ftell(fp);
+	assert_true(n >= 0);
+	rewind(fp);
+	char *buf = malloc((size_t)n + 1);
+	assert_non_null(buf);
+	assert_int_equal(fread(buf, 1, (size_t)n, fp), (size_t)n);
+	fclose(fp);
+	*len = (size_t)n;
+	return buf;
+}
+
+/* The text export's rows are formatted on helper threads and written in key order: the
+ * file is byte for byte the rows of an ordered scan, each formatted by textout (and the
+ * CSV header), with any number of helpers, helpers that fail to start, and chunks of a
+ * few rows (the ring of chunks wraps many times) or more rows than the table has. */
+static void test_text_export_helpers(void **state)
+{
+	(void)state;
+	wd_arm("test_text_export_helpers", 120);
+	small_chain sc;
+	small_chain_make(&sc, 23, 900, 3, 200);
+	irs_restore_options ro;
+	irs_restore_options_init(&ro, IRS_RESTORE_OPTIONS_VERSION);
+	ro.shards = 3;
+	irs_restore *r = NULL;
+	irs_error err;
+	if (irs_restore_run(sc.c, &ro, NULL, &r, &err) != 0)
+		fail_msg("restore: %s", err.message);
+	char path[300];
+	snprintf(path, sizeof path, "%s.out", sc.dir);
+	static const struct {
+		uint32_t helpers;    /* 0: as many as the CPUs allow */
+		int64_t fail_from;   /* helpers from this one on do not start; -1: all start */
+		uint32_t chunk_rows; /* 0: the default */
+	} cases[] = {{0, -1, 0},  {1, -1, 1}, {1, -1, 7},  {3, -1, 5},   {7, -1, 64}, {20, -1, 3},
+		     {63, -1, 2}, {0, 0, 0},  {7, 0, 9},   {7, 2, 4},    {7, 6, 1},   {2, -1, 5000}};
+	for (uint32_t t = 0; t < sc.o.ntables; t++) {
+		const irs_schema_table *ts = &sc.c->tables[t];
+		for (int csv = 0; csv <= 1; csv++) {
+			irs_textbuf want;
+			irs__textbuf_init(&want, NULL);
+			if (csv)
+				assert_int_equal(irs__text_csv_header(&want, ts), 0);
+			irs_cursor *c;
+			irs_value *row = malloc(sizeof(irs_value) * ts->ncols);
+			assert_non_null(row);
+			assert_int_equal(irs_restore_cursor_open(r, t, NULL, NULL, &c, &err), 0);
+			uint64_t rows = 0;
+			int rc;
+			while ((rc = irs_cursor_next(c, row, &err)) == 1) {
+				assert_int_equal(csv ? irs__text_csv_row(&want, ts, row) : irs__text_jsonl_row(&want, ts, row), 0);
+				rows++;
+			}
+			assert_int_equal(rc, 0);
+			assert_int_equal(rows, sc.o.rows[sc.o.nbackups - 1][t]);
+			irs_cursor_close(c);
+			free(row);
+			for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+				irs__fault_reset();
+				irs__fault.read_helpers = cases[i].helpers;
+				irs__fault.fail_read_helper = cases[i].fail_from;
+				irs__fault.export_chunk_rows = cases[i].chunk_rows;
+				rc = irs_restore_export(r, csv ? IRS_EXPORT_CSV : IRS_EXPORT_JSONL, t, path, &err);
+				irs__fault_reset();
+				if (rc)
+					fail_msg("table %u, %s: %s", t, csv ? "csv" : "jsonl", err.message);
+				size_t len;
+				char *got = slurp(path, &len);
+				if (len != want.len || memcmp(got, want.data, len) != 0)
+					fail_msg("table %u, %s, %u helpers failing from %lld, chunks of %u rows: %zu bytes "
+						 "differ from the scan's %zu",
+						 t, csv ? "csv" : "jsonl", cases[i].helpers, (long long)cases[i].fail_from,
+						 cases[i].chunk_rows, len, want.len);
+				free(got);
+			}
+			irs__textbuf_free(&want);
+		}
+	}
+	unlink(path);
+	irs_restore_free(r);
+	small_chain_free(&sc);
+	wd_disarm();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_thread_start_failure),
 		cmocka_unit_test(test_digest_helpers),
 		cmocka_unit_test(test_export_oom),
+		cmocka_unit_test(test_text_export_helpers),
 		cmocka_unit_test(test_shard_failure_everywhere),
 		cmocka_unit_test(test_shard_failure_stress),
 		cmocka_unit_test(test_oom_sweep),
