@@ -7,10 +7,11 @@
  *   the value when several do, written as ECMAScript's Number::toString (and so
  *   JSON.stringify) writes them ("0.1", "1000", "5e-324", "1e+21"), except that -0.0
  *   is "-0.0". irs__text_double says why 15, 16 and 17 digits suffice to try for most
- *   values. printf is asked once, for 20 digits; each candidate is rounded from them
- *   (digits_round) and whether it reads back is settled by its distance from them
- *   against half an ulp (reads_back_near), printf and strtod deciding only the few
- *   cases those digits cannot. The process must use the "C" LC_NUMERIC locale (the
+ *   values. The first 20 digits are found once (digits20.c, without printf but for
+ *   exact ties and subnormals); each candidate is rounded from them (digits_round) and
+ *   whether it reads back is settled by its distance from them against half an ulp
+ *   (reads_back_near), printf and strtod deciding only the few cases those digits
+ *   cannot. The process must use the "C" LC_NUMERIC locale (the
  *   CLI never calls setlocale).
  *   Integers and timestamps are written digit by digit, JSON strings with nothing to
  *   escape (found 8 bytes at a time) in one copy: printf's general path was most of
@@ -25,6 +26,8 @@
  *   up to the call (a row append may leave a partial row: the caller resets).
  */
 #include "textout.h"
+
+#include "digits20.h"
 
 #include <float.h>
 #include <math.h>
@@ -129,7 +132,7 @@ static int digits_increment(char *dig, int n, int exp)
 	return exp + 1;
 }
 
-#define WIDE 20 /* the digits of d asked from printf once (WIDE > 17) */
+#define WIDE 20 /* the digits of d found once (WIDE > 17): irs__digits20's, or printf's */
 
 /*
  * decimal_digits(d, p) for p < WIDE, from d's WIDE digits w (exponent ew) without asking
@@ -265,15 +268,18 @@ size_t irs__text_double(double d, char *out)
 	 * when the 15-digit one does. Subnormals (wide intervals) and powers of two (whose
 	 * interval is twice as wide above d as below, so the nearest p-digit decimal may
 	 * miss below while the next one up fits) search p from 1, trying that next one too.
-	 * printf gives WIDE digits once; every p-digit candidate is rounded from them, and
-	 * whether it reads back is mostly settled by its distance (reads_back_near).
+	 * WIDE digits are found once (irs__digits20, or printf); every p-digit candidate is
+	 * rounded from them, and whether it reads back is mostly settled by its distance
+	 * (reads_back_near).
 	 */
 	uint64_t bits;
 	memcpy(&bits, &d, sizeof bits);
 	bool pow2 = (bits & ((UINT64_C(1) << 52) - 1)) == 0;
 	bool search = pow2 || fabs(d) < DBL_MIN;
 	char w[WIDE + 8], dig[24];
-	int ew = decimal_digits(d, WIDE, w), exp;
+	int ew, exp;
+	if (!irs__digits20(d, w, &ew))
+		ew = decimal_digits(d, WIDE, w);
 	double dist, h = search ? 0 : half_ulp_units(d, w);
 	for (int p = search ? 1 : 15; p < 17; p++) {
 		exp = digits_round(d, w, ew, p, dig, &dist);

@@ -9,10 +9,12 @@
  * the same bits (strtod) and equal, byte for byte, the one a Python script builds from
  * repr() (the shortest round-trip digits by David Gay's algorithm, nearest the value)
  * with ECMAScript's layout rules: an independent reference.
- * AGAINST PRINTF AND STRTOD: irs__text_double asks printf for 20 digits once and rounds
- * and judges its candidates from them, so the test also checks it against its definition
+ * AGAINST PRINTF AND STRTOD: irs__text_double finds 20 digits once (digits20.c, printf
+ * for exact ties and subnormals) and rounds and judges its candidates from them, so the test also checks it against its definition
  * (reads back; no shorter decimal does; printf's nearest digits) where that shortcut has
  * edges: 15- and 16-digit decimals followed by a 5 (ties), powers of two, subnormals.
+ * The 20 digits themselves (engine/digits20.c) against printf's %.19e, over every
+ * exponent, the neighbours of every power of ten and values a hair from a tie.
  * Integers and timestamps against printf; JSON strings against an escaper that goes a
  * byte at a time, with every escaped byte at every position (the scan takes 8 at once).
  */
@@ -31,6 +33,7 @@
 
 #include <cmocka.h>
 
+#include "engine/digits20.h"
 #include "engine/textout.h"
 #include "test_util.h"
 
@@ -319,6 +322,86 @@ static void test_text_numbers_match_printf(void **state)
 }
 
 /* JSON text of s by the rules, a byte at a time: the reference for the fast scan. */
+/* irs__digits20(d) against printf("%.19e", |d|): the same 20 digits and exponent
+ * whenever it answers. Returns whether it answered. */
+static bool check_digits20(double d)
+{
+	char w[24], ref[40];
+	int exp;
+	if (!irs__digits20(d, w, &exp))
+		return false;
+	snprintf(ref, sizeof ref, "%.19e", fabs(d));
+	char want[24];
+	int n = 0;
+	const char *c = ref;
+	for (; *c != 'e'; c++)
+		if (*c != '.')
+			want[n++] = *c;
+	want[n] = '\0';
+	if (strcmp(w, want) != 0 || exp != atoi(c + 1))
+		fail_msg("%a: digits20 %s e%d, printf %s", d, w, exp, ref);
+	return true;
+}
+
+/*
+ * A double's 20 digits without printf (engine/digits20.c), against printf: random bit
+ * patterns (every exponent), every power of ten and its neighbours (where the decimal
+ * exponent estimate is off by one and the digits carry into the next power), values a
+ * hair from the halfway points of 20 digits (16-17 significant digits, then 5, then
+ * noise), small integers and every power of two. It must decline zero, subnormals,
+ * infinities and NaN, and answer nearly every other value (printf is its fallback).
+ */
+static void test_digits20_matches_printf(void **state)
+{
+	(void)state;
+	uint64_t rng = 777;
+	long asked = 0, answered = 0;
+	for (int i = 0; i < 1000000; i++) {
+		uint64_t bits = tu_rand(&rng);
+		double d;
+		memcpy(&d, &bits, sizeof d);
+		if (!isnormal(d))
+			continue;
+		asked++;
+		answered += check_digits20(d);
+	}
+	for (int k = -307; k <= 308; k++) {
+		char dec[16];
+		snprintf(dec, sizeof dec, "1e%d", k);
+		double p = strtod(dec, NULL);
+		double near[] = {p, nextafter(p, 0), nextafter(p, INFINITY), nextafter(nextafter(p, 0), 0)};
+		for (size_t j = 0; j < sizeof near / sizeof near[0]; j++)
+			if (isnormal(near[j])) {
+				asked++;
+				answered += check_digits20(near[j]);
+			}
+	}
+	/* m x 2^-k, m odd: exactly digits(m x 5^k) significant digits, the last a 5, so
+	 * for k about 6-8 an exact tie at the 21st digit, and near ties around it */
+	long ties = 0;
+	for (int i = 0; i < 200000; i++) {
+		uint64_t m = (tu_rand(&rng) >> 11) | (UINT64_C(1) << 52) | 1;
+		int k = 1 + (int)(tu_rand(&rng) % 24);
+		double d = ldexp((double)m, -k);
+		ties += !irs__digits20(d, (char[24]){0}, &(int){0});
+		check_digits20(d);
+		check_digits20(nextafter(d, 0));
+	}
+	assert_true(ties > 0); /* the fallback was reached */
+	for (int64_t v = 1; v < 100000; v++) /* exact: the fraction is 0 */
+		assert_true(check_digits20((double)v));
+	for (int x = -1022; x <= 1023; x++)
+		check_digits20(ldexp(1.0, x));
+	static const double declined[] = {0.0, -0.0, 5e-324, 2.2250738585072009e-308, INFINITY, -INFINITY, NAN};
+	char w[24];
+	int exp;
+	for (size_t i = 0; i < sizeof declined / sizeof declined[0]; i++)
+		assert_false(irs__digits20(declined[i], w, &exp));
+	print_message("  digits20: %ld of %ld random and power-of-ten neighbour doubles answered without printf\n",
+		      answered, asked);
+	assert_true(answered >= asked - asked / 1000);
+}
+
 static size_t json_reference(const uint8_t *s, size_t len, char *out)
 {
 	size_t n = 0;
@@ -383,6 +466,7 @@ int main(void)
 		cmocka_unit_test(test_spellings),
 		cmocka_unit_test(test_shortest_against_python),
 		cmocka_unit_test(test_text_numbers_match_printf),
+		cmocka_unit_test(test_digits20_matches_printf),
 		cmocka_unit_test(test_json_string_escapes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
