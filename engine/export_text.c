@@ -13,7 +13,8 @@
  *                blob) pairs, nothing decoded;
  *     formatted  by whichever thread claims it (a helper, or the caller when it has
  *                nothing else to do): each row decoded and appended to the slot's text;
- *     written    by the calling thread, in chunk order;
+ *     written    by the calling thread, in chunk order, the disk's writeback started
+ *                every 32 MiB so that the final fsync has little left to wait for;
  * and its slot is then free for chunk k + nslots. Chunks are claimed for formatting in
  * chunk order, so the oldest chunk is always the first one taken. The caller does what
  * is ready, in this order: write the oldest chunk, fill a free slot, format a filled
@@ -41,6 +42,7 @@
  * point into the partitions.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 
 #include "common/error.h"
@@ -50,6 +52,7 @@
 
 #define CHUNK_ROWS 4096u
 #define MAX_TEXT_HELPERS 63u
+#define WRITEBACK_BYTES ((uint64_t)32 << 20) /* written text handed to the disk at once */
 
 typedef struct text_row_ref {
 	const irs_table_part *part;
@@ -78,6 +81,7 @@ typedef struct text_export {
 	const irs_schema_table *t;
 	int csv;
 	uint32_t chunk_rows;
+	uint64_t writeback_bytes; /* WRITEBACK_BYTES, or a test's step */
 	text_slot *slots;
 	uint32_t nslots;
 	size_t scratch_bytes;
@@ -86,6 +90,8 @@ typedef struct text_export {
 	pthread_cond_t changed;
 	uint64_t filled, claimed, written; /* chunks */
 	bool input_done;   /* the cursor has no more rows */
+	off_t written_to;  /* the file offset the written chunks reach (caller only) */
+	off_t flushed_to;  /* where the last writeback was started (caller only) */
 	int rc;            /* the first failure, or 0 */
 	irs_error why;     /* its message, when it had one */
 } text_export;
@@ -180,6 +186,33 @@ static int fill_chunk(text_export *x, irs_cursor *c, text_slot *s, uint64_t *see
 	return 0;
 }
 
+/*
+ * Writes a formatted chunk. Every WRITEBACK_BYTES, the text written since the last time
+ * is flushed to the kernel and its writeback to the disk started (sync_file_range,
+ * which does not wait): the fsync at the end then waits only for the last part, instead
+ * of for the whole file while nothing else runs. sync_file_range is only a hint, so its
+ * errors are left to the fsync to report. False with *io_errno set when a write fails.
+ * Thread: the caller.
+ */
+static bool write_chunk(text_export *x, const text_slot *s, FILE *out, int *io_errno)
+{
+	if (fwrite(s->text.data, 1, s->text.len, out) != s->text.len) {
+		*io_errno = errno;
+		return false;
+	}
+	x->written_to += (off_t)s->text.len;
+	if ((uint64_t)(x->written_to - x->flushed_to) >= x->writeback_bytes) {
+		if (fflush(out) != 0) {
+			*io_errno = errno;
+			return false;
+		}
+		(void)sync_file_range(fileno(out), x->flushed_to, x->written_to - x->flushed_to,
+				      SYNC_FILE_RANGE_WRITE);
+		x->flushed_to = x->written_to;
+	}
+	return true;
+}
+
 /* The caller's loop: write, fill, format, wait, until every chunk is written or the
  * export failed. Lock held on entry and on return. */
 static void caller_loop(text_export *x, text_formatter *f, irs_cursor *c, FILE *out, int *io_errno)
@@ -189,11 +222,9 @@ static void caller_loop(text_export *x, text_formatter *f, irs_cursor *c, FILE *
 		text_slot *oldest = &x->slots[x->written % x->nslots];
 		if (x->written < x->filled && oldest->state == SLOT_DONE) {
 			pthread_mutex_unlock(&x->lock);
-			bool ok = fwrite(oldest->text.data, 1, oldest->text.len, out) == oldest->text.len;
-			int e = errno;
+			bool ok = write_chunk(x, oldest, out, io_errno);
 			pthread_mutex_lock(&x->lock);
 			if (!ok) {
-				*io_errno = e;
 				fail_locked(x, IRS_EIO, NULL);
 				break;
 			}
@@ -245,8 +276,11 @@ int irs__export_text_rows(const irs_restore *r, uint32_t table, int csv, FILE *f
 		helpers = MAX_TEXT_HELPERS;
 	text_export x = {.r = r, .table = table, .t = &r->c->tables[table], .csv = csv,
 			 .chunk_rows = irs__fault_export_chunk_rows(CHUNK_ROWS),
+			 .writeback_bytes = irs__fault_export_writeback(WRITEBACK_BYTES),
 			 .nslots = 2 * (helpers + 1) + 2, .scratch_bytes = irs__table_key_scratch(r, table)};
 	atomic_init(&x.sort_next, 0);
+	off_t at = ftello(f); /* after a CSV header */
+	x.written_to = x.flushed_to = at > 0 ? at : 0;
 	irs__errclear(&x.why);
 	int rc = 0;
 	text_formatter fmt[MAX_TEXT_HELPERS + 1];

@@ -33,6 +33,8 @@ typedef struct irs_fault_hooks {
 	int64_t fail_read_helper; /* their helpers from this one on fail to start (EAGAIN);
 				   * -1 = off */
 	uint32_t export_chunk_rows; /* rows per chunk of a text export; 0 = the default */
+	uint32_t export_writeback_bytes; /* a text export starts the disk's writeback every
+					  * this many bytes; 0 = the default */
 	uint64_t stage_hash_bits; /* the duplicate-key check keeps only these bits of each
 				   * key hash, so that different keys share hashes; 0 = off */
 	uint32_t slow_export_us; /* an export sleeps this long per 1024 rows; 0 = off. Also
@@ -88,6 +90,12 @@ void irs__fault_slow_export(void);
 static inline uint32_t irs__fault_export_chunk_rows(uint32_t rows)
 {
 	return irs__fault.export_chunk_rows ? irs__fault.export_chunk_rows : rows;
+}
+
+/* A text export's writeback step: `bytes`, or export_writeback_bytes when set. */
+static inline uint64_t irs__fault_export_writeback(uint64_t bytes)
+{
+	return irs__fault.export_writeback_bytes ? irs__fault.export_writeback_bytes : bytes;
 }
 
 /* The key hash the duplicate-key check uses: h, or h & stage_hash_bits when set. */
@@ -151,6 +159,10 @@ static inline void irs__fault_slow_export(void)
 static inline uint32_t irs__fault_export_chunk_rows(uint32_t rows)
 {
 	return rows;
+}
+static inline uint64_t irs__fault_export_writeback(uint64_t bytes)
+{
+	return bytes;
 }
 static inline uint64_t irs__fault_stage_hash(uint64_t h)
 {

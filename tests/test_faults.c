@@ -642,8 +642,9 @@ static char *slurp(const char *path, size_t *len)
 
 /* The text export's rows are formatted on helper threads and written in key order: the
  * file is byte for byte the rows of an ordered scan, each formatted by textout (and the
- * CSV header), with any number of helpers, helpers that fail to start, and chunks of a
- * few rows (the ring of chunks wraps many times) or more rows than the table has. */
+ * CSV header), with any number of helpers, helpers that fail to start, chunks of a few
+ * rows (the ring of chunks wraps many times) or more rows than the table has, and the
+ * disk's writeback started after every chunk or every few of them. */
 static void test_text_export_helpers(void **state)
 {
 	(void)state;
@@ -663,8 +664,10 @@ static void test_text_export_helpers(void **state)
 		uint32_t helpers;    /* 0: as many as the CPUs allow */
 		int64_t fail_from;   /* helpers from this one on do not start; -1: all start */
 		uint32_t chunk_rows; /* 0: the default */
-	} cases[] = {{0, -1, 0},  {1, -1, 1}, {1, -1, 7},  {3, -1, 5},   {7, -1, 64}, {20, -1, 3},
-		     {63, -1, 2}, {0, 0, 0},  {7, 0, 9},   {7, 2, 4},    {7, 6, 1},   {2, -1, 5000}};
+		uint32_t writeback;  /* bytes between writebacks; 0: the default */
+	} cases[] = {{0, -1, 0, 0},  {1, -1, 1, 0},  {1, -1, 7, 1},     {3, -1, 5, 0},
+		     {7, -1, 64, 4096}, {20, -1, 3, 0}, {63, -1, 2, 100}, {0, 0, 0, 1},
+		     {7, 0, 9, 0},   {7, 2, 4, 777}, {7, 6, 1, 0},     {2, -1, 5000, 0}};
 	for (uint32_t t = 0; t < sc.o.ntables; t++) {
 		const irs_schema_table *ts = &sc.c->tables[t];
 		for (int csv = 0; csv <= 1; csv++) {
@@ -691,6 +694,7 @@ static void test_text_export_helpers(void **state)
 				irs__fault.read_helpers = cases[i].helpers;
 				irs__fault.fail_read_helper = cases[i].fail_from;
 				irs__fault.export_chunk_rows = cases[i].chunk_rows;
+				irs__fault.export_writeback_bytes = cases[i].writeback;
 				rc = irs_restore_export(r, csv ? IRS_EXPORT_CSV : IRS_EXPORT_JSONL, t, path, &err);
 				irs__fault_reset();
 				if (rc)
@@ -698,10 +702,10 @@ static void test_text_export_helpers(void **state)
 				size_t len;
 				char *got = slurp(path, &len);
 				if (len != want.len || memcmp(got, want.data, len) != 0)
-					fail_msg("table %u, %s, %u helpers failing from %lld, chunks of %u rows: %zu bytes "
-						 "differ from the scan's %zu",
+					fail_msg("table %u, %s, %u helpers failing from %lld, chunks of %u rows, "
+						 "writeback every %u bytes: %zu bytes differ from the scan's %zu",
 						 t, csv ? "csv" : "jsonl", cases[i].helpers, (long long)cases[i].fail_from,
-						 cases[i].chunk_rows, len, want.len);
+						 cases[i].chunk_rows, cases[i].writeback, len, want.len);
 				free(got);
 			}
 			irs__textbuf_free(&want);
