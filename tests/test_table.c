@@ -83,6 +83,10 @@ typedef struct env {
 	uint32_t nkeys;
 	mrow *rows;
 	uint8_t keybuf[64];    /* key strings of key_row */
+	bool long_prefixes;    /* key strings start with one of three prefixes (by id % 3),
+				* two of them longer than the sort's 8-byte key prefix */
+	bool mixed_keys;       /* uint64 keys are splitmix64(id) (random-looking, as distinct)
+				* instead of id x 2^64/phi (evenly spread) */
 	uint64_t rs;
 	irs_apply_counts counts, expect;
 } env;
@@ -94,7 +98,16 @@ static void key_row(env *e, uint32_t id, irs_value *row)
 	for (uint32_t k = 0; k < t->nkey; k++) {
 		uint32_t c = t->key_cols[k];
 		switch (t->cols[c].type) {
-		case IRS_TYPE_UINT64: row[c] = tu_u64((uint64_t)id * 0x9E3779B97F4A7C15u); break;
+		case IRS_TYPE_UINT64: {
+			uint64_t z = (uint64_t)id * 0x9E3779B97F4A7C15u;
+			if (e->mixed_keys) { /* splitmix64's finalizer: a bijection */
+				z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9u;
+				z = (z ^ (z >> 27)) * 0x94D049BB133111EBu;
+				z ^= z >> 31;
+			}
+			row[c] = tu_u64(z);
+			break;
+		}
 		case IRS_TYPE_UINT32: row[c] = tu_u64(id); break;
 		case IRS_TYPE_INT64:
 			row[c] = tu_i64(t->nkey == 1 ? (int64_t)id - 5000 : (int64_t)(id % 7) - 3);
@@ -105,6 +118,10 @@ static void key_row(env *e, uint32_t id, irs_value *row)
 			uint32_t v = t->nkey == 1 ? id : id / 7;
 			size_t n = 0;
 			uint8_t *b = e->keybuf + 32 * k;
+			static const char *const prefixes[3] = {"", "aaaaaaaaaa", "\xff\xff\xff\xff\xff\xff\xff\xff\xff"};
+			if (e->long_prefixes)
+				for (const char *pre = prefixes[id % 3]; *pre; pre++)
+					b[n++] = (uint8_t)*pre;
 			do {
 				b[n++] = (uint8_t)(v % 3 == 0 ? 0x00 : v % 3 == 1 ? 'a' : 0xFF);
 				v /= 3;
@@ -613,13 +630,32 @@ static void test_sorted(void **state)
 	(void)state;
 	for (int s = 0; s < S_COUNT; s++) {
 		env e;
-		uint32_t nk = s == S_FIXED ? 20000 : 3000;
+		/* S_MAIN's keys at random over all 64 bits: enough of them that the radix
+		 * sort's first buckets are split again, into buckets of every small size */
+		uint32_t nk = s == S_FIXED ? 20000 : s == S_MAIN ? 40000 : 3000;
 		env_init(&e, s, nk, 0, 0, 71 + (uint64_t)s);
+		e.mixed_keys = s == S_MAIN;
 		size_t n = nk;
 		irs_rec **recs = calloc(n, sizeof *recs);
 		for (uint32_t i = 0; i < n; i++)
 			recs[i] = rand_change(&e, i, 0);
 		apply_staged(&e, recs, n, true);
+		check_sorted(&e);
+		free(recs);
+		env_free(&e);
+	}
+	/* Thousands of keys alike in their first 8 bytes, beside keys that differ early:
+	 * the radix sort's buckets, and the whole-key comparisons after it. */
+	static const int prefixed[] = {S_KEYONLY, S_STRKEY};
+	for (size_t i = 0; i < sizeof prefixed / sizeof prefixed[0]; i++) {
+		env e;
+		uint32_t nk = 9000;
+		env_init(&e, prefixed[i], nk, 0, 0, 91 + i);
+		e.long_prefixes = true;
+		irs_rec **recs = calloc(nk, sizeof *recs);
+		for (uint32_t k = 0; k < nk; k++)
+			recs[k] = rand_change(&e, k, 0);
+		apply_staged(&e, recs, nk, true);
 		check_sorted(&e);
 		free(recs);
 		env_free(&e);
