@@ -145,33 +145,20 @@ static int intro_depth(size_t n)
 }
 
 /*
- * Sorts a[0..n): finds the first byte of the prefixes that not all of them share,
- * spreads the entries over that byte's 256 buckets and sorts each bucket the same way.
- * A bucket's entries share every byte up to that one, so each level starts at a later
- * byte: the recursion is at most 8 deep.
+ * Moves every entry of a[0..n) into its bucket, the value of its prefix's byte at
+ * `shift`, given each bucket's count: an entry not yet in its bucket is swapped into
+ * the next free place of its bucket, taking the entry there in turn, until one belongs
+ * where the cycle began. Apart from radix_sort so that the recursion's frames do not
+ * keep its 4 KiB of cursors.
  */
-static void radix_sort(sort_ent *a, size_t n)
+static __attribute__((noinline)) void spread(sort_ent *a, unsigned shift, const size_t count[256])
 {
-	uint64_t differ = 0; /* the bits on which some prefix differs from the first */
-	if (n >= RADIX_MIN)
-		for (size_t i = 1; i < n; i++)
-			differ |= a[i].pre ^ a[0].pre;
-	if (!differ) { /* few entries, or every prefix alike: only whole keys order them */
-		intro_sort(a, n, intro_depth(n));
-		return;
-	}
-	unsigned shift = 56 - 8 * ((unsigned)__builtin_clzll(differ) / 8);
-	size_t count[256] = {0}, next[256], end[256];
-	for (size_t i = 0; i < n; i++)
-		count[(a[i].pre >> shift) & 0xFF]++;
-	size_t at = 0;
+	size_t next[256], end[256], at = 0;
 	for (unsigned b = 0; b < 256; b++) {
 		next[b] = at;
 		at += count[b];
 		end[b] = at;
 	}
-	/* Every entry not yet in its bucket is swapped into the next free place of its
-	 * bucket, taking the entry there in turn, until one belongs where the cycle began. */
 	for (unsigned b = 0; b < 256; b++)
 		while (next[b] < end[b]) {
 			sort_ent x = a[next[b]];
@@ -184,6 +171,29 @@ static void radix_sort(sort_ent *a, size_t n)
 			}
 			a[next[b]++] = x;
 		}
+}
+
+/*
+ * Sorts a[0..n): finds the first byte of the prefixes that not all of them share,
+ * spreads the entries over that byte's 256 buckets and sorts each bucket the same way.
+ * A bucket's entries share every byte up to that one, so each level starts at a later
+ * byte: the recursion is at most 8 deep (2 KiB a level).
+ */
+static void radix_sort(sort_ent *a, size_t n)
+{
+	uint64_t differ = 0; /* the bits on which some prefix differs from the first */
+	if (n >= RADIX_MIN)
+		for (size_t i = 1; i < n; i++)
+			differ |= a[i].pre ^ a[0].pre;
+	if (!differ) { /* few entries, or every prefix alike: only whole keys order them */
+		intro_sort(a, n, intro_depth(n));
+		return;
+	}
+	unsigned shift = 56 - 8 * ((unsigned)__builtin_clzll(differ) / 8);
+	size_t count[256] = {0};
+	for (size_t i = 0; i < n; i++)
+		count[(a[i].pre >> shift) & 0xFF]++;
+	spread(a, shift, count);
 	size_t from = 0;
 	for (unsigned b = 0; b < 256; b++) {
 		if (count[b] > 1)
