@@ -37,9 +37,9 @@
  * filled or claimed, the caller joins the helpers and returns it, and export.c removes
  * the temporary file. Chunks already claimed are finished but not written.
  *
- * OWNERSHIP: the slots, their row arrays and texts and each thread's decode scratch
- * come from the restore's allocator and are freed before the call returns; the rows
- * point into the partitions.
+ * OWNERSHIP: the slots, their row arrays and texts, each thread's decode scratch and
+ * the JSONL column names (escaped once, then only read) come from the restore's
+ * allocator and are freed before the call returns; the rows point into the partitions.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -80,6 +80,7 @@ typedef struct text_export {
 	uint32_t table;
 	const irs_schema_table *t;
 	int csv;
+	irs_jsonl_names names; /* JSONL: the column names, escaped once */
 	uint32_t chunk_rows;
 	uint64_t writeback_bytes; /* WRITEBACK_BYTES, or a test's step */
 	text_slot *slots;
@@ -128,7 +129,7 @@ static int format_chunk(text_formatter *f, text_slot *s, irs_error *err)
 		if (irs__part_row_values(s->rows[i].part, s->rows[i].blob, f->row, f->scratch) != 0)
 			return irs__seterr(err, IRS_ECORRUPT, "table %s: a stored key does not decode", x->t->name);
 		int rc = x->csv ? irs__text_csv_row(&s->text, x->t, f->row)
-				: irs__text_jsonl_row(&s->text, x->t, f->row);
+				: irs__text_jsonl_row_named(&s->text, &x->names, x->t, f->row);
 		if (rc)
 			return rc;
 	}
@@ -283,6 +284,8 @@ int irs__export_text_rows(const irs_restore *r, uint32_t table, int csv, FILE *f
 	x.written_to = x.flushed_to = at > 0 ? at : 0;
 	irs__errclear(&x.why);
 	int rc = 0;
+	if (!csv && irs__jsonl_names_init(&x.names, x.t, mem))
+		rc = irs__mem_over_limit(mem) ? IRS_ELIMIT : IRS_ENOMEM;
 	text_formatter fmt[MAX_TEXT_HELPERS + 1];
 	memset(fmt, 0, sizeof fmt);
 	x.slots = alloc_or_fail(&x, sizeof *x.slots * x.nslots, &rc);
@@ -332,5 +335,7 @@ int irs__export_text_rows(const irs_restore *r, uint32_t table, int csv, FILE *f
 		irs__free(mem, x.slots[i].rows, sizeof(text_row_ref) * x.chunk_rows);
 	}
 	irs__free(mem, x.slots, sizeof *x.slots * x.nslots);
+	if (!csv)
+		irs__jsonl_names_free(&x.names);
 	return rc;
 }

@@ -621,15 +621,60 @@ int irs__text_csv_value(irs_textbuf *b, irs_type type, const irs_value *v)
 	return IRS_EINVAL;
 }
 
+/* The text before column i's value in a JSONL row: `"name": `, after ", " but for the first. */
+static int jsonl_prefix(irs_textbuf *b, const irs_schema_table *t, uint32_t i)
+{
+	const char *name = t->cols[i].name;
+	if ((i && irs__textbuf_put(b, ", ", 2)) || irs__text_json_string(b, name, strlen(name)) ||
+	    irs__textbuf_put(b, ": ", 2))
+		return IRS_ENOMEM;
+	return 0;
+}
+
 int irs__text_jsonl_row(irs_textbuf *b, const irs_schema_table *t, const irs_value *row)
 {
 	if (put_c(b, '{'))
 		return IRS_ENOMEM;
 	for (uint32_t i = 0; i < t->ncols; i++) {
-		if (i && irs__textbuf_put(b, ", ", 2))
+		if (jsonl_prefix(b, t, i))
 			return IRS_ENOMEM;
-		const char *name = t->cols[i].name;
-		if (irs__text_json_string(b, name, strlen(name)) || irs__textbuf_put(b, ": ", 2))
+		int rc = irs__text_json_value(b, t->cols[i].type, &row[i]);
+		if (rc)
+			return rc;
+	}
+	return irs__textbuf_put(b, "}\n", 2);
+}
+
+int irs__jsonl_names_init(irs_jsonl_names *n, const irs_schema_table *t, irs_mem *mem)
+{
+	irs__textbuf_init(&n->text, mem);
+	n->ncols = t->ncols;
+	n->at = irs__calloc(n->text.mem, sizeof *n->at * ((size_t)t->ncols + 1));
+	if (!n->at)
+		return IRS_ENOMEM;
+	for (uint32_t i = 0; i < t->ncols; i++) {
+		n->at[i] = n->text.len;
+		if (jsonl_prefix(&n->text, t, i))
+			return IRS_ENOMEM;
+	}
+	n->at[t->ncols] = n->text.len;
+	return 0;
+}
+
+void irs__jsonl_names_free(irs_jsonl_names *n)
+{
+	irs__free(n->text.mem, n->at, sizeof *n->at * ((size_t)n->ncols + 1));
+	n->at = NULL;
+	irs__textbuf_free(&n->text);
+}
+
+int irs__text_jsonl_row_named(irs_textbuf *b, const irs_jsonl_names *n, const irs_schema_table *t,
+			      const irs_value *row)
+{
+	if (put_c(b, '{'))
+		return IRS_ENOMEM;
+	for (uint32_t i = 0; i < t->ncols; i++) {
+		if (irs__textbuf_put(b, n->text.data + n->at[i], n->at[i + 1] - n->at[i]))
 			return IRS_ENOMEM;
 		int rc = irs__text_json_value(b, t->cols[i].type, &row[i]);
 		if (rc)

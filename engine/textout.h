@@ -102,6 +102,23 @@ int irs__text_csv_row(irs_textbuf *b, const irs_schema_table *t, const irs_value
 int irs__text_csv_header(irs_textbuf *b, const irs_schema_table *t);
 
 /*
+ * A table's column names as a JSONL row writes them, escaped once: before column i's
+ * value, text.data[at[i] .. at[i + 1]) (`"name": `, after ", " but for the first).
+ * For writers of many rows; read-only once made, so threads may share it.
+ */
+typedef struct irs_jsonl_names {
+	irs_textbuf text;
+	size_t *at;      /* ncols + 1 offsets into text */
+	uint32_t ncols;
+} irs_jsonl_names;
+/* 0 or IRS_ENOMEM; either way pair with irs__jsonl_names_free. mem NULL = the default. */
+int irs__jsonl_names_init(irs_jsonl_names *n, const irs_schema_table *t, irs_mem *mem);
+void irs__jsonl_names_free(irs_jsonl_names *n);
+/* irs__text_jsonl_row, the same bytes, with the names made by irs__jsonl_names_init(t). */
+int irs__text_jsonl_row_named(irs_textbuf *b, const irs_jsonl_names *n, const irs_schema_table *t,
+			      const irs_value *row);
+
+/*
  * Formats a double as the shortest text that reads back to the same bits (above), into
  * out (at least IRS_TEXT_DOUBLE_MAX bytes), NUL-terminated. NaN/inf give "NaN",
  * "Infinity", "-Infinity". Returns the length.
