@@ -167,7 +167,8 @@ int irs__sqlite_bind_value(sqlite3_stmt *st, int i, irs_type type, const irs_val
 	return SQLITE_MISUSE;
 }
 
-int irs__sqlite_table_sql(irs_textbuf *create, irs_textbuf *insert, const irs_schema_table *t)
+int irs__sqlite_table_sql(irs_textbuf *create, irs_textbuf *insert, const irs_schema_table *t,
+			  bool without_rowid)
 {
 	irs__textbuf_reset(create);
 	irs__textbuf_reset(insert);
@@ -196,7 +197,10 @@ int irs__sqlite_table_sql(irs_textbuf *create, irs_textbuf *insert, const irs_sc
 			irs__textbuf_put(create, ", ", 2);
 		put_ident(create, t->cols[t->key_cols[k]].name);
 	}
-	irs__textbuf_put(create, ")) STRICT", 9);
+	if (without_rowid)
+		irs__textbuf_put(create, ")) WITHOUT ROWID, STRICT", 24);
+	else
+		irs__textbuf_put(create, ")) STRICT", 9);
 	irs__textbuf_put(insert, ")", 1);
 	if (irs__textbuf_cstr(create) || irs__textbuf_cstr(insert))
 		return IRS_ENOMEM;
@@ -244,7 +248,8 @@ static int export_sqlite(const irs_restore *r, const char *path, irs_error *err)
 	unlink(tmp);
 	sqlite3 *db = NULL;
 	int rc = 0;
-	if (sqlite3_open_v2(tmp, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
+	if (sqlite3_open_v2(tmp, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) !=
+	    SQLITE_OK) {
 		rc = irs__seterr(err, IRS_EIO, "%s: %s", path, sqlite_why(db, why, sizeof why));
 		goto out;
 	}
@@ -258,7 +263,9 @@ static int export_sqlite(const irs_restore *r, const char *path, irs_error *err)
 	irs__textbuf_init(&insert, (irs_mem *)&r->mem);
 	for (uint32_t t = 0; t < r->c->ntables && !rc; t++) {
 		const irs_schema_table *ts = &r->c->tables[t];
-		if (irs__sqlite_table_sql(&create, &insert, ts)) {
+		bool without_rowid = irs__sqlite_without_rowid(irs_restore_row_count(r, t),
+							      irs_restore_logical_bytes(r, t));
+		if (irs__sqlite_table_sql(&create, &insert, ts, without_rowid)) {
 			rc = irs__seterr(err, IRS_ENOMEM, "%s: out of memory writing table %s", path, ts->name);
 			break;
 		}

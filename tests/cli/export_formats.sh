@@ -87,6 +87,25 @@ EOF
 )"
 check "sqlite: a 20-digit TEXT finds its row" "4" \
 	"$(sqlite3 "$W/u.sqlite" "SELECT id FROM u WHERE u = '18446744073709551615'")"
+# a table of small rows is one b-tree by its key (WITHOUT ROWID); rows averaging more
+# than 200 bytes stay in a rowid table
+check "sqlite: small rows: WITHOUT ROWID" \
+	'CREATE TABLE "u" ("id" ANY NOT NULL, "u" ANY, "v" REAL, PRIMARY KEY ("id")) WITHOUT ROWID, STRICT' \
+	"$(sqlite3 "$W/u.sqlite" "SELECT sql FROM sqlite_master WHERE name = 'u'")"
+cat >"$W/big.json" <<'EOF'
+{"table": "big", "columns": [{"name": "id", "type": "uint32"}, {"name": "s", "type": "utf8"}],
+ "primary_key": ["id"]}
+EOF
+"$BIN" create "$W/big" --schema "$W/big.json" >/dev/null
+python3 -c 'import json
+for i in range(5): print(json.dumps({"id": 5 - i, "s": chr(97 + i) * (150 + 50 * i)}))' >"$W/big.jsonl"
+"$BIN" add "$W/big" --full "$W/big.jsonl" >/dev/null
+"$BIN" restore "$W/big" --quiet --out "$W/big.sqlite"
+check "sqlite: rows of 250 bytes on average: a rowid table" \
+	'CREATE TABLE "big" ("id" INTEGER NOT NULL, "s" TEXT, PRIMARY KEY ("id")) STRICT' \
+	"$(sqlite3 "$W/big.sqlite" "SELECT sql FROM sqlite_master WHERE name = 'big'")"
+check "sqlite: ... holding every row" "1|350|e 2|300|d 3|250|c 4|200|b 5|150|a" \
+	"$(sqlite3 "$W/big.sqlite" 'SELECT id, length(s), substr(s, 1, 1) FROM big ORDER BY id' | paste -sd' ')"
 # SQLite cannot hold a NaN key or both -0.0 and 0 as keys: the export fails, naming the
 # table, and leaves nothing under the target name
 set +e
