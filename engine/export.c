@@ -253,7 +253,10 @@ static int export_sqlite(const irs_restore *r, const char *path, irs_error *err)
 		rc = irs__seterr(err, IRS_EIO, "%s: %s", path, sqlite_why(db, why, sizeof why));
 		goto out;
 	}
-	sqlite3_exec(db, "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF", NULL, NULL, NULL);
+	/* a new file written once, in key order: no journal, no syncs until the end; pages
+	 * of 16 KiB and a cache of 16 MiB (the default 2 MiB) for the b-trees' right edges */
+	sqlite3_exec(db, "PRAGMA page_size=16384; PRAGMA cache_size=-16384; PRAGMA journal_mode=OFF; "
+			 "PRAGMA synchronous=OFF", NULL, NULL, NULL);
 	if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
 		rc = irs__seterr(err, IRS_EIO, "%s: %s", path, sqlite_why(db, why, sizeof why));
 		goto out;

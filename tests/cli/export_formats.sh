@@ -92,6 +92,7 @@ check "sqlite: a 20-digit TEXT finds its row" "4" \
 check "sqlite: small rows: WITHOUT ROWID" \
 	'CREATE TABLE "u" ("id" ANY NOT NULL, "u" ANY, "v" REAL, PRIMARY KEY ("id")) WITHOUT ROWID, STRICT' \
 	"$(sqlite3 "$W/u.sqlite" "SELECT sql FROM sqlite_master WHERE name = 'u'")"
+check "sqlite: pages of 16 KiB" "16384" "$(sqlite3 "$W/u.sqlite" 'PRAGMA page_size')"
 cat >"$W/big.json" <<'EOF'
 {"table": "big", "columns": [{"name": "id", "type": "uint32"}, {"name": "s", "type": "utf8"}],
  "primary_key": ["id"]}
