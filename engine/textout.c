@@ -671,6 +671,8 @@ void irs__jsonl_names_free(irs_jsonl_names *n)
 int irs__text_jsonl_row_named(irs_textbuf *b, const irs_jsonl_names *n, const irs_schema_table *t,
 			      const irs_value *row)
 {
+	if (n->ncols != t->ncols)
+		return IRS_EINVAL; /* names made for another table */
 	if (put_c(b, '{'))
 		return IRS_ENOMEM;
 	for (uint32_t i = 0; i < t->ncols; i++) {

@@ -114,7 +114,8 @@ typedef struct irs_jsonl_names {
 /* 0 or IRS_ENOMEM; either way pair with irs__jsonl_names_free. mem NULL = the default. */
 int irs__jsonl_names_init(irs_jsonl_names *n, const irs_schema_table *t, irs_mem *mem);
 void irs__jsonl_names_free(irs_jsonl_names *n);
-/* irs__text_jsonl_row, the same bytes, with the names made by irs__jsonl_names_init(t). */
+/* irs__text_jsonl_row, the same bytes, with the names made by irs__jsonl_names_init(t);
+ * IRS_EINVAL when n holds another number of columns than t. */
 int irs__text_jsonl_row_named(irs_textbuf *b, const irs_jsonl_names *n, const irs_schema_table *t,
 			      const irs_value *row);
 

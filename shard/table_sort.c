@@ -177,7 +177,7 @@ static __attribute__((noinline)) void spread(sort_ent *a, unsigned shift, const 
  * Sorts a[0..n): finds the first byte of the prefixes that not all of them share,
  * spreads the entries over that byte's 256 buckets and sorts each bucket the same way.
  * A bucket's entries share every byte up to that one, so each level starts at a later
- * byte: the recursion is at most 8 deep (2 KiB a level).
+ * byte: at most 8 levels split (2 KiB a level), and one more call sorts by whole keys.
  */
 static void radix_sort(sort_ent *a, size_t n)
 {

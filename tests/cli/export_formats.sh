@@ -4,7 +4,8 @@
 #   - the spelling of doubles (shortest, 5e-324, -0.0, 1e+21) and key order over double
 #     keys (-0.0 before 0, NaN after Infinity), read back by Python's json module;
 #   - uint64 above 2^63-1 in a .sqlite export: 20-digit TEXT, every value read back
-#     exactly, ORDER BY numeric;
+#     exactly, ORDER BY numeric; small rows WITHOUT ROWID, large rows with a rowid,
+#     pages of 16 KiB;
 #   - restore --stats-json -: stdout is one JSON document, the summary is on stderr;
 #   - the progress lines and the terminal bar name the backup they count;
 #   - exports are fsync'd before the rename and the directory after it (strace).
