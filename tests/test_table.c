@@ -625,44 +625,36 @@ static void check_sorted(env *e)
 	irs__part_sorted_free(e->part, rows, n);
 }
 
+/* A partition of nk keys of `schema` (inserted in one staged batch), checked sorted. */
+static void sorted_case(int schema, uint32_t nk, uint64_t seed, bool mixed_keys, bool long_prefixes)
+{
+	env e;
+	env_init(&e, schema, nk, 0, 0, seed);
+	e.mixed_keys = mixed_keys;
+	e.long_prefixes = long_prefixes;
+	irs_rec **recs = calloc(nk, sizeof *recs);
+	for (uint32_t i = 0; i < nk; i++)
+		recs[i] = rand_change(&e, i, 0);
+	apply_staged(&e, recs, nk, true);
+	check_sorted(&e);
+	free(recs);
+	env_free(&e);
+}
+
 static void test_sorted(void **state)
 {
 	(void)state;
-	for (int s = 0; s < S_COUNT; s++) {
-		env e;
-		/* S_MAIN's keys at random over all 64 bits: enough of them that the radix
-		 * sort's first buckets are split again, into buckets of every small size
-		 * (40k rows of S_MAIN's model took ThreadSanitizer past the kernel's 65530
-		 * memory mappings a process; 20k take about 30k) */
-		uint32_t nk = s == S_FIXED ? 20000 : s == S_MAIN ? 20000 : 3000;
-		env_init(&e, s, nk, 0, 0, 71 + (uint64_t)s);
-		e.mixed_keys = s == S_MAIN;
-		size_t n = nk;
-		irs_rec **recs = calloc(n, sizeof *recs);
-		for (uint32_t i = 0; i < n; i++)
-			recs[i] = rand_change(&e, i, 0);
-		apply_staged(&e, recs, n, true);
-		check_sorted(&e);
-		free(recs);
-		env_free(&e);
-	}
+	/* S_MAIN's keys at random over all 64 bits: enough of them that the radix sort's
+	 * first buckets are split again, into buckets of every small size (40k rows of
+	 * S_MAIN's model took ThreadSanitizer past the kernel's 65530 memory mappings a
+	 * process; 20k take about 30k) */
+	for (int s = 0; s < S_COUNT; s++)
+		sorted_case(s, s == S_FIXED || s == S_MAIN ? 20000 : 3000, 71 + (uint64_t)s, s == S_MAIN, false);
 	/* Thousands of keys alike in their first 8 bytes, beside keys that differ early
 	 * (S_KEYONLY; S_STRKEY's keys start with a small integer, then the strings): the
 	 * radix sort's buckets, and the whole-key comparisons after it. */
-	static const int prefixed[] = {S_KEYONLY, S_STRKEY};
-	for (size_t i = 0; i < sizeof prefixed / sizeof prefixed[0]; i++) {
-		env e;
-		uint32_t nk = 9000;
-		env_init(&e, prefixed[i], nk, 0, 0, 91 + i);
-		e.long_prefixes = true;
-		irs_rec **recs = calloc(nk, sizeof *recs);
-		for (uint32_t k = 0; k < nk; k++)
-			recs[k] = rand_change(&e, k, 0);
-		apply_staged(&e, recs, nk, true);
-		check_sorted(&e);
-		free(recs);
-		env_free(&e);
-	}
+	sorted_case(S_KEYONLY, 9000, 91, false, true);
+	sorted_case(S_STRKEY, 9000, 92, false, true);
 	/* Empty partition. */
 	env e;
 	env_init(&e, S_MAIN, 1, 0, 0, 1);
