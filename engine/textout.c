@@ -631,18 +631,26 @@ static int jsonl_prefix(irs_textbuf *b, const irs_schema_table *t, uint32_t i)
 	return 0;
 }
 
-int irs__text_jsonl_row(irs_textbuf *b, const irs_schema_table *t, const irs_value *row)
+/* A JSONL row, each column's prefix copied from n when given, else escaped here. */
+static int jsonl_row(irs_textbuf *b, const irs_schema_table *t, const irs_jsonl_names *n,
+		     const irs_value *row)
 {
 	if (put_c(b, '{'))
 		return IRS_ENOMEM;
 	for (uint32_t i = 0; i < t->ncols; i++) {
-		if (jsonl_prefix(b, t, i))
+		if (n ? irs__textbuf_put(b, n->text.data + n->at[i], n->at[i + 1] - n->at[i])
+		      : jsonl_prefix(b, t, i))
 			return IRS_ENOMEM;
 		int rc = irs__text_json_value(b, t->cols[i].type, &row[i]);
 		if (rc)
 			return rc;
 	}
 	return irs__textbuf_put(b, "}\n", 2);
+}
+
+int irs__text_jsonl_row(irs_textbuf *b, const irs_schema_table *t, const irs_value *row)
+{
+	return jsonl_row(b, t, NULL, row);
 }
 
 int irs__jsonl_names_init(irs_jsonl_names *n, const irs_schema_table *t, irs_mem *mem)
@@ -673,16 +681,7 @@ int irs__text_jsonl_row_named(irs_textbuf *b, const irs_jsonl_names *n, const ir
 {
 	if (n->ncols != t->ncols)
 		return IRS_EINVAL; /* names made for another table */
-	if (put_c(b, '{'))
-		return IRS_ENOMEM;
-	for (uint32_t i = 0; i < t->ncols; i++) {
-		if (irs__textbuf_put(b, n->text.data + n->at[i], n->at[i + 1] - n->at[i]))
-			return IRS_ENOMEM;
-		int rc = irs__text_json_value(b, t->cols[i].type, &row[i]);
-		if (rc)
-			return rc;
-	}
-	return irs__textbuf_put(b, "}\n", 2);
+	return jsonl_row(b, t, n, row);
 }
 
 int irs__text_csv_row(irs_textbuf *b, const irs_schema_table *t, const irs_value *row)
