@@ -11,6 +11,8 @@
 #   reference          hash_bench --parts 2 --prefetch 16 --prefault: the fixed reference
 #                      ceiling outside this code, on its own generated workload of the
 #                      same shape (IRS_REFERENCE_DIR, default ../shared/reference)
+#   refcold            the same without --prefault: it allocates and first touches its
+#                      tables inside its timer, as every other contender does (no target)
 #   sqlite             irs_sqlite_apply: in-memory SQLite, prepared upserts
 #   rocksdb            irs_rocksdb_apply: RocksDB on tmpfs, merge operator (when built)
 #   lmdb               irs_lmdb_apply: LMDB on tmpfs (when built)
@@ -104,7 +106,7 @@ if [ "$REF_DIR" != none ]; then
   REF=$(realpath "$REF_DIR")/hash_bench
 fi
 REF_ENV=(WL_N="$ROWS" WL_INC="$INCS" WL_INCSZ="$CHANGES")
-REF_ARGS=(--parts 2 --prefetch 16 --prefault)
+REF_ARGS=(--parts 2 --prefetch 16 --prefault) REF_COLD_ARGS=(--parts 2 --prefetch 16)
 
 WORK=${PERF_WORK:-build/perf-work}/$W
 OUT=${PERF_OUT:-perf/results}
@@ -125,7 +127,7 @@ if [ -n "$BASELINE" ]; then
   CONT="$CONT base"
 fi
 CONT="$CONT loop ceiling"
-[ -n "$REF" ] && CONT="$CONT reference"
+[ -n "$REF" ] && CONT="$CONT reference refcold"
 CONT="$CONT sqlite"
 if [ -x $P/irs_rocksdb_apply ]; then CONT="$CONT rocksdb"; else echo "note: irs_rocksdb_apply not built: skipped" >&2; fi
 if [ -x $P/irs_lmdb_apply ]; then CONT="$CONT lmdb"; else echo "note: irs_lmdb_apply not built: skipped" >&2; fi
@@ -211,9 +213,10 @@ PY
           ;;
     loop) "${t[@]}" $P/irs_naive_loop "$c" > "$o.json" || rc=$? ;;
     ceiling) "${t[@]}" $P/irs_ceiling "$c" 2 > "$o.json" || rc=$? ;;
-    reference)
-      env "${REF_ENV[@]}" "${t[@]}" "$REF" "${REF_ARGS[@]}" > "$o.out" 2> "$o.err" || rc=$?
-      [ $rc != 0 ] || python3 - "$o.out" "${REF_ENV[*]}" "${REF_ARGS[*]}" > "$o.json" <<'PY'
+    reference|refcold) local args=("${REF_ARGS[@]}")
+      [ "$name" = refcold ] && args=("${REF_COLD_ARGS[@]}")
+      env "${REF_ENV[@]}" "${t[@]}" "$REF" "${args[@]}" > "$o.out" 2> "$o.err" || rc=$?
+      [ $rc != 0 ] || python3 - "$o.out" "${REF_ENV[*]}" "${args[*]}" > "$o.json" <<'PY'
 import json, sys
 line = [l for l in open(sys.argv[1]) if l.startswith('RESULT ')][-1]
 f = dict(kv.split('=', 1) for kv in line.split()[1:] if '=' in kv)
@@ -288,7 +291,7 @@ print(json.dumps({
   "pair_same_full": "$SAME_FULL", "run_timeout": $RUN_TIMEOUT, "pause": $PAUSE,
   "order": "$ORDER", "orders": [o.split() for o in """$(printf '%s\n' "${ORDERS[@]}")""".splitlines()],
   "reference": "$REF", "reference_dir": "$REF_DIR", "reference_env": "${REF_ENV[*]}",
-  "reference_args": "${REF_ARGS[*]}",
+  "reference_args": "${REF_ARGS[*]}", "reference_cold_args": "${REF_COLD_ARGS[*]}",
   "baseline": "$BASELINE", "baseline_label": "$BASELINE_LABEL", "baseline_target": "$BASELINE_TARGET",
   "commit": "$COMMIT",
   "version": "$("$B" --version 2>/dev/null | head -1)"}))

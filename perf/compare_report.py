@@ -20,6 +20,7 @@ MiB = 2**20
 LABEL = {'loop': 'single-threaded loop (irs_naive_loop)',
          'ceiling': 'our own ceiling (irs_ceiling: apply only, 2 threads)',
          'reference': 'reference ceiling (hash_bench, pre-decoded, prefaulted)',
+         'refcold': 'reference ceiling without --prefault (its tables touched inside its timer)',
          'sqlite': 'SQLite in-memory (irs_sqlite_apply)',
          'rocksdb': 'RocksDB, merge operator (irs_rocksdb_apply)',
          'lmdb': 'LMDB (irs_lmdb_apply)'}
@@ -113,7 +114,8 @@ def inc_seconds(r):
 
 # ------------------------------------------------------------------ main contenders
 runs = {n: series(n, '%d') for n in CONT}
-same = [n for n in CONT if n != 'reference']   # the contenders that read our files
+REFS = ('reference', 'refcold')   # hash_bench: its own generated workload
+same = [n for n in CONT if n not in REFS]   # the contenders that read our files
 ok = [(n, r) for n in same for r in runs[n] if not r['timeout']]
 for key in ('digest', 'changes', 'rows'):
     vals = {r[key] for _, r in ok}
@@ -154,6 +156,11 @@ if 'reference' in runs:
       '(%d changes, %s rows at the end), not our files.\n' % (
           META['reference_env'], META['reference_dir'], META['reference_args'],
           runs['reference'][0].get('changes', 0), r0['rows'] if r0 else '?'))
+    if 'refcold' in runs:
+        p('It also ran as `refcold`, `%s/hash_bench %s`: the same program allocating and first touching '
+          'its tables inside its timer, as a restore does. It is no target; it shows how much of the '
+          'reference\'s lead is memory it touched before its timer.\n' % (
+              META['reference_dir'], META.get('reference_cold_args', '?')))
 else:
     p('**The reference ceiling was not measured** (IRS_REFERENCE_DIR=%s): every ratio against it is '
       'missing.\n' % META['reference_dir'])
@@ -170,7 +177,7 @@ for n in CONT:
         s = [b['skew'] for r in rs for b in r['stats']['backups']]
         bt = '%.1f / %.1f' % (pct(v, 0.5), pct(v, 0.99)) if v else '-'
         sk = '%.3f / %.3f' % (statistics.mean(s), max(s)) if s else '-'
-    mbs = '-' if n == 'reference' else '%s%.0f' % ('< ' if T[n].lb else '', META['segment_bytes'] / T[n].med / 1e6)
+    mbs = '-' if n in REFS else '%s%.0f' % ('< ' if T[n].lb else '', META['segment_bytes'] / T[n].med / 1e6)
     p('| %s | %s | %s%.2f | %s | %s | %s | %s |' % (label(n), T[n].fmt(), '< ' if T[n].lb else '',
                                                    rate[n] / 1e6, mbs, R[n].fmt('%.0f', MiB), bt, sk))
 
@@ -358,6 +365,8 @@ for row in tg:
 info = []
 for what, a, b in (('2 shards vs our own ceiling (irs_ceiling)', 'inc2', 'ceiling'),
                    ('our own ceiling vs the reference ceiling', 'ceiling', 'reference'),
+                   ('2 shards vs the reference ceiling without --prefault', 'inc2', 'refcold'),
+                   ('the reference ceiling with --prefault vs without', 'reference', 'refcold'),
                    ('2 shards vs LMDB', 'inc2', 'lmdb'),
                    ('2 shards vs %s' % label('base'), 'inc2', 'base')):
     v, kind = ratio(a, b)
@@ -402,12 +411,15 @@ for n in CONT:
         fs = statistics.median(x['full_seconds'] for x in ok_runs)
         extra += (' Of its time, the full backup (%d inserts into empty tables) took %.3f s; the incrementals '
                   'ran at %.2f M changes/s.' % (r['full_changes'], fs, statistics.median(x['incremental_mchanges_per_s'] for x in ok_runs)))
-    if n == 'reference' and ok_runs:
+    if n in REFS and ok_runs:
         extra = (' `%s hash_bench %s`: records generated and decoded into 72-byte structs before the timer, '
-                 'routed to 2 partitions up front, tables allocated and touched in advance (prefault); '
+                 'routed to 2 partitions up front, %s; '
                  'open addressing with inline rows, prefetch 16 records ahead, one thread per partition. '
                  'Its total_rps (full backup + incrementals): %.2f M/s median; full backup %.3f s, incrementals '
-                 '%.2f M changes/s.' % (META['reference_env'], META['reference_args'],
+                 '%.2f M changes/s.' % (META['reference_env'],
+                                        META['reference_args'] if n == 'reference' else META.get('reference_cold_args', '?'),
+                                        'tables allocated and touched in advance (prefault)' if n == 'reference'
+                                        else 'tables allocated and first touched inside the timer',
                                         statistics.median(x['total_rps'] for x in ok_runs) / 1e6,
                                         statistics.median(x['full_seconds'] for x in ok_runs),
                                         statistics.median(x['inc_rps'] for x in ok_runs) / 1e6))
