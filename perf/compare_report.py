@@ -114,7 +114,9 @@ def inc_seconds(r):
 
 # ------------------------------------------------------------------ main contenders
 runs = {n: series(n, '%d') for n in CONT}
-REFS = ('reference', 'refcold')   # hash_bench: its own generated workload
+# hash_bench, on its own generated workload: its arguments, and where its tables are touched
+REFS = {'reference': (META['reference_args'], 'tables allocated and touched in advance (prefault)'),
+        'refcold': (META.get('reference_cold_args', '?'), 'tables allocated and first touched inside the timer')}
 same = [n for n in CONT if n not in REFS]   # the contenders that read our files
 ok = [(n, r) for n in same for r in runs[n] if not r['timeout']]
 for key in ('digest', 'changes', 'rows'):
@@ -160,7 +162,7 @@ if 'reference' in runs:
         p('It also ran as `refcold`, `%s/hash_bench %s`: the same program allocating and first touching '
           'its tables inside its timer, as a restore does. It is no target; it shows how much of the '
           'reference\'s lead is memory it touched before its timer.\n' % (
-              META['reference_dir'], META.get('reference_cold_args', '?')))
+              META['reference_dir'], REFS['refcold'][0]))
 else:
     p('**The reference ceiling was not measured** (IRS_REFERENCE_DIR=%s): every ratio against it is '
       'missing.\n' % META['reference_dir'])
@@ -416,13 +418,10 @@ for n in CONT:
                  'routed to 2 partitions up front, %s; '
                  'open addressing with inline rows, prefetch 16 records ahead, one thread per partition. '
                  'Its total_rps (full backup + incrementals): %.2f M/s median; full backup %.3f s, incrementals '
-                 '%.2f M changes/s.' % (META['reference_env'],
-                                        META['reference_args'] if n == 'reference' else META.get('reference_cold_args', '?'),
-                                        'tables allocated and touched in advance (prefault)' if n == 'reference'
-                                        else 'tables allocated and first touched inside the timer',
+                 '%.2f M changes/s.' % ((META['reference_env'],) + REFS[n] + (
                                         statistics.median(x['total_rps'] for x in ok_runs) / 1e6,
                                         statistics.median(x['full_seconds'] for x in ok_runs),
-                                        statistics.median(x['inc_rps'] for x in ok_runs) / 1e6))
+                                        statistics.median(x['inc_rps'] for x in ok_runs) / 1e6)))
         r = {}
     note = r.get('note', '')
     if n == 'base':
