@@ -227,27 +227,63 @@ static void timestamp_name(char *out, size_t cap, int64_t us)
 		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (long)(us % 1000000));
 }
 
-static bool is_timestamp_name(const char *s)
+/* The last time a default name can name: 9999-12-31T23:59:59.999999Z. */
+#define LATEST_NAME_US INT64_C(253402300799999999)
+
+static int digits_at(const char *s, int n)
 {
-	return strlen(s) == 23 && s[8] == 'T' && s[15] == '.' && s[22] == 'Z';
+	int v = 0;
+	for (int i = 0; i < n; i++)
+		v = v * 10 + (s[i] - '0');
+	return v;
 }
 
-/* The default name: now, or just after the previous default name when the clock is
- * behind it, so default names are unique and sort in chain order. */
-static void default_name(const irs_collection *c, char *out, size_t cap)
+/* The time s names when s is a name timestamp_name writes (a real date and time, in
+ * its one spelling); false for any other name, even one of the same shape. */
+static bool parse_timestamp_name(const char *s, int64_t *us)
+{
+	if (strlen(s) != 23 || s[8] != 'T' || s[15] != '.' || s[22] != 'Z')
+		return false;
+	for (int i = 0; i < 22; i++)
+		if (i != 8 && i != 15 && (s[i] < '0' || s[i] > '9'))
+			return false;
+	struct tm tm = {
+		.tm_year = digits_at(s, 4) - 1900, .tm_mon = digits_at(s + 4, 2) - 1,
+		.tm_mday = digits_at(s + 6, 2), .tm_hour = digits_at(s + 9, 2),
+		.tm_min = digits_at(s + 11, 2), .tm_sec = digits_at(s + 13, 2),
+	};
+	int64_t secs = (int64_t)timegm(&tm);
+	if (secs < 0 || secs > LATEST_NAME_US / 1000000)
+		return false;
+	*us = secs * 1000000 + digits_at(s + 16, 6);
+	char back[24];
+	timestamp_name(back, sizeof back, *us);
+	return strcmp(back, s) == 0; /* not a month 13 or a 31 November */
+}
+
+/* The default name: now, or just after the chain's last default name when the clock
+ * is behind it, so default names are unique and sort in chain order. */
+static int default_name(const irs_collection *c, char *out, size_t cap, irs_error *err)
 {
 	struct timeval tv;
 	gettimeofday(&tv, NULL);
-	int64_t us = (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
-	const char *last = NULL;
-	for (uint32_t i = c->nbackups; i-- > 0 && !last;)
-		if (is_timestamp_name(c->backups[i].pb->name))
-			last = c->backups[i].pb->name;
-	for (;; us++) {
-		timestamp_name(out, cap, us);
-		if ((!last || strcmp(out, last) > 0) && irs_collection_find_backup(c, out) < 0)
-			return;
+	int64_t us = (int64_t)tv.tv_sec * 1000000 + tv.tv_usec, last_us;
+	for (uint32_t i = c->nbackups; i-- > 0;) {
+		if (!parse_timestamp_name(c->backups[i].pb->name, &last_us))
+			continue;
+		if (us <= last_us)
+			us = last_us + 1;
+		break;
 	}
+	/* a name some backup was given by hand moves it on: at most a step per backup */
+	for (uint32_t step = 0; step <= c->nbackups && us <= LATEST_NAME_US; step++, us++) {
+		timestamp_name(out, cap, us);
+		if (irs_collection_find_backup(c, out) < 0)
+			return 0;
+	}
+	return irs__seterr(err, IRS_ECHAIN,
+			   "%s: no default name sorts after the chain's last one (year 9999): name the backup",
+			   c->dir);
 }
 
 /* Re-reads the collection after the manifest changed and swaps it into c. */
@@ -316,8 +352,10 @@ int irs_backup_writer_begin(irs_collection *c, irs_backup_kind kind, const char 
 	char nm[IRS_MAX_NAME + 1];
 	if (name)
 		snprintf(nm, sizeof nm, "%s", name);
-	else
-		default_name(c, nm, sizeof nm);
+	else if ((rc = default_name(c, nm, sizeof nm, err)) != 0) {
+		close(lockfd);
+		return rc;
+	}
 	irs_backup_writer *w = irs__calloc(&c->mem, sizeof *w);
 	if (!w) {
 		close(lockfd);
