@@ -110,7 +110,13 @@ int irs__restore_state_parse(const uint8_t *buf, size_t len, Increstore__Restore
 		return irs__pb_budget_error(&budget, "the payload at byte 20", err);
 	if (!*out)
 		return irs__seterr(err, IRS_ECORRUPT, "payload at byte 20 is not a RestoreState message");
-	return 0;
+	int rc = irs__pb_check_strings(&increstore__restore_state__descriptor, buf + STATE_HEADER, plen,
+				       STATE_HEADER, err);
+	if (rc) {
+		irs__restore_state_free(*out);
+		*out = NULL;
+	}
+	return rc;
 }
 
 void irs__restore_state_free(Increstore__RestoreState *rs)

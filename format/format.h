@@ -57,6 +57,14 @@ typedef struct irs_pb_budget {
 } irs_pb_budget;
 void irs__pb_budget_init(irs_pb_budget *b, irs_mem *mem, size_t limit, ProtobufCAllocator *out);
 int irs__pb_budget_error(const irs_pb_budget *b, const char *what, irs_error *err);
+/*
+ * protobuf-c hands a string field over as a C string, so a NUL byte inside one would
+ * cut a name or a path short without a word. Walks the wire bytes of a message that
+ * unpacked (buf, len; base = their offset in the file) by its descriptor: IRS_ECORRUPT
+ * naming the first string field that holds a NUL and its byte offset, else 0.
+ */
+int irs__pb_check_strings(const ProtobufCMessageDescriptor *d, const uint8_t *buf, size_t len, size_t base,
+			  irs_error *err);
 
 /* ---- segments (format/segment.c) */
 

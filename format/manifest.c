@@ -109,6 +109,66 @@ int irs__pb_budget_error(const irs_pb_budget *b, const char *what, irs_error *er
 	return 0;
 }
 
+/* Reads a varint at p[*i..len); false when it runs past len or 10 bytes. */
+static bool wire_varint(const uint8_t *p, size_t len, size_t *i, uint64_t *v)
+{
+	*v = 0;
+	for (unsigned shift = 0; shift < 64 && *i < len; shift += 7) {
+		uint8_t b = p[(*i)++];
+		*v |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80))
+			return true;
+	}
+	return false;
+}
+
+static size_t find_nul_string(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t len, size_t base,
+			      const char **field, unsigned depth)
+{
+	size_t i = 0;
+	while (i < len) {
+		uint64_t key, n;
+		if (!wire_varint(p, len, &i, &key))
+			return SIZE_MAX;
+		switch (key & 7) {
+		case 0:
+			if (!wire_varint(p, len, &i, &n))
+				return SIZE_MAX;
+			continue;
+		case 1: i += 8; continue;
+		case 5: i += 4; continue;
+		case 2: break;
+		default: return SIZE_MAX; /* groups: unpack refused them */
+		}
+		if (!wire_varint(p, len, &i, &n) || n > len - i)
+			return SIZE_MAX;
+		const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field(d, (unsigned)(key >> 3));
+		if (f && f->type == PROTOBUF_C_TYPE_STRING) {
+			const uint8_t *z = memchr(p + i, 0, (size_t)n);
+			if (z) {
+				*field = f->name;
+				return base + (size_t)(z - p);
+			}
+		} else if (f && f->type == PROTOBUF_C_TYPE_MESSAGE && depth < 64) {
+			size_t at = find_nul_string(f->descriptor, p + i, (size_t)n, base + i, field, depth + 1);
+			if (at != SIZE_MAX)
+				return at;
+		}
+		i += (size_t)n;
+	}
+	return SIZE_MAX;
+}
+
+int irs__pb_check_strings(const ProtobufCMessageDescriptor *d, const uint8_t *buf, size_t len, size_t base,
+			  irs_error *err)
+{
+	const char *field = NULL;
+	size_t at = find_nul_string(d, buf, len, base, &field, 0);
+	if (at == SIZE_MAX)
+		return 0;
+	return irs__seterr(err, IRS_ECORRUPT, "string field %s holds a NUL byte at byte %zu", field, at);
+}
+
 int irs__manifest_read(const char *dir, irs_mem *mem, Increstore__Manifest **out, irs_error *err)
 {
 	char path[4096];
@@ -190,6 +250,11 @@ int irs__manifest_read(const char *dir, irs_mem *mem, Increstore__Manifest **out
 	} else if (!*out) {
 		rc = irs__seterr(err, IRS_ECORRUPT, "%s: payload at byte 20 is not a valid Manifest message",
 				 path);
+	} else if ((rc = irs__pb_check_strings(&increstore__manifest__descriptor, buf, len, IRS_MANIFEST_HEADER,
+					       err)) != 0) {
+		irs__errprefix(err, "%s", path);
+		irs__manifest_free(mem, *out);
+		*out = NULL;
 	}
 done:
 	irs__free(mem, buf, len);

@@ -297,6 +297,7 @@ int irs__segment_index(irs_mem *mem, int dirfd, const char *rel, uint32_t table,
 		return rc;
 	uint64_t off = IRS_SEGMENT_HEADER;
 	uint32_t fi = 0;
+	const size_t first = *nframes;
 	while (off < r.size) {
 		uint64_t left = r.size - off;
 		uint8_t hdr[IRS_FRAME_HEADER];
@@ -339,6 +340,18 @@ int irs__segment_index(irs_mem *mem, int dirfd, const char *rel, uint32_t table,
 		f->index = fi++;
 		f->segment = segment;
 		off += IRS_FRAME_HEADER + (uint64_t)flen;
+	}
+	if (rc == IRS_ECORRUPT && *nframes > first) {
+		/* A damaged length sends the walk into the middle of a frame, whose bytes then
+		 * read as a bad header: the frame before, whose CRC covers the damage, is the
+		 * one to name (as a sequential reader does). */
+		uint8_t *buf = NULL;
+		size_t bcap = 0;
+		irs_error prev;
+		if (irs__frame_read(mem, r.fd, rel, &(*frames)[*nframes - 1], &buf, &bcap, &prev) == IRS_ECORRUPT &&
+		    err)
+			*err = prev;
+		irs__free(mem, buf, bcap);
 	}
 	if (rc) {
 		irs__segment_close(&r);

@@ -1693,6 +1693,41 @@ static void test_bitflip_payload(void **state)
 	assert_int_equal(atomic_load(&f->mem.used), 0);
 }
 
+/* Frame 1's length one too long: the index walk then reads a header from the middle of
+ * frame 2 and fails there, but the damage is frame 1's, which its CRC shows: the
+ * indexed reader names frame 1, as the sequential one does. */
+static void test_damaged_length_names_its_frame(void **state)
+{
+	fx *f = *state;
+	char path[600];
+	snprintf(path, sizeof path, "%s", abs_path(f, f->seg[0]));
+	frames fr;
+	parse_frames(path, &fr);
+	uint8_t le[4];
+	irs__store_le32(le, fr.len[1] + 1);
+	int fd = open(path, O_RDWR);
+	assert_int_equal(pwrite(fd, le, 4, (off_t)fr.off[1]), 4);
+	close(fd);
+	irs_collection *c = open_ok(f->coll, 0);
+	irs_error err;
+	const char *want = S("segment %s: frame 1 at byte %llu: CRC32C mismatch (stored %08x", f->seg[0],
+			     (unsigned long long)fr.off[1], fr.crc[1]);
+	irs_frame_ref *refs = NULL;
+	size_t nrefs = 0, cap = 0;
+	int sfd = -1;
+	ASSERT_ERR(irs__segment_index(&f->mem, c->dirfd, f->seg[0], 0, 0, &refs, &nrefs, &cap, &sfd, &err), err,
+		   IRS_ECORRUPT, want);
+	assert_int_equal(sfd, -1);
+	irs__free(&f->mem, refs, cap * sizeof *refs);
+	ASSERT_ERR(irs_collection_verify_data(c, UINT32_MAX, NULL, NULL, &err), err, IRS_ECORRUPT,
+		   S("backup b1: %s", want));
+	irs_restore *r = NULL;
+	ASSERT_ERR(irs_restore_run(c, NULL, NULL, &r, &err), err, IRS_ECORRUPT, want);
+	irs_restore_free(r);
+	irs_collection_close(c);
+	assert_int_equal(atomic_load(&f->mem.used), 0);
+}
+
 /* Damage in b3 only: verify_data up to b2 passes, the whole chain fails. */
 static void test_verify_upto(void **state)
 {
@@ -1850,6 +1885,26 @@ static void test_manifest_damage(void **state)
 	man_free(f, m);
 	ASSERT_ERR(irs_collection_open(f->coll, NULL, 0, &c, &err), err, IRS_ECORRUPT,
 		   S("%s/MANIFEST: format_version 2, this build reads 1", f->coll));
+	write_file(mpath, morig, mlen);
+
+	/* A NUL inside a string, which protobuf-c would cut the name short at ("b1" here,
+	 * which b2 names as its parent): refused, with its field and byte. */
+	m = man_read(f);
+	char *unpacked = m->chain[0]->name;
+	m->chain[0]->name = "b1Xjunk";
+	man_write(f, m);
+	m->chain[0]->name = unpacked; /* what man_free frees */
+	man_free(f, m);
+	size_t nlen;
+	uint8_t *nul = read_file(mpath, &nlen);
+	uint8_t *x = memmem(nul + 20, nlen - 20, "b1Xjunk", 7);
+	assert_non_null(x);
+	x[2] = 0;
+	irs__store_le32(nul + 16, irs__crc32c(0, nul + 20, nlen - 20));
+	write_file(mpath, nul, nlen);
+	ASSERT_ERR(irs_collection_open(f->coll, NULL, 0, &c, &err), err, IRS_ECORRUPT,
+		   S("%s: string field name holds a NUL byte at byte %zu", mn, (size_t)(x + 2 - nul)));
+	free(nul);
 	write_file(mpath, morig, mlen);
 
 	/* No MANIFEST at all; no directory at all. */
@@ -3009,6 +3064,47 @@ static void test_leftovers_cleaned(void **state)
 	assert_no_leftovers(f->coll);
 }
 
+/* Commits an empty incremental named `name` (NULL: the default name) and returns the
+ * name it got. */
+static const char *commit_empty_incremental(irs_collection *c, const char *name)
+{
+	static char got[IRS_MAX_NAME + 1];
+	irs_backup_writer *w;
+	irs_error err;
+	ASSERT_OK(irs_backup_writer_begin(c, IRS_BACKUP_INCREMENTAL, name, NULL, &w, &err), err);
+	ASSERT_OK(irs_backup_writer_commit(w, &err), err);
+	irs_backup_info bi;
+	assert_int_equal(irs_collection_backup(c, irs_collection_backup_count(c) - 1, &bi), 0);
+	snprintf(got, sizeof got, "%s", bi.name);
+	return got;
+}
+
+/* A default name is now, or a microsecond after the chain's last default name when the
+ * clock is behind it; a name of that shape that is no real time does not count; after
+ * the last time of year 9999 there is none, and begin says so at once. */
+static void test_default_names(void **state)
+{
+	fx *f = *state;
+	irs_error err;
+	irs_collection *c = open_ok(f->coll, 0);
+	commit_empty_incremental(c, "20991231T235959.999999Z");
+	assert_string_equal(commit_empty_incremental(c, NULL), "21000101T000000.000000Z");
+	commit_empty_incremental(c, "zzzzzzzzTzzzzzz.zzzzzzZ");
+	assert_string_equal(commit_empty_incremental(c, NULL), "21000101T000000.000001Z");
+	commit_empty_incremental(c, "21001399T000000.000000Z"); /* month 13 */
+	commit_empty_incremental(c, "21000231T000000.000000Z"); /* 31 February */
+	assert_string_equal(commit_empty_incremental(c, NULL), "21000101T000000.000002Z");
+	commit_empty_incremental(c, "99991231T235959.999999Z");
+	irs_backup_writer *w = NULL;
+	ASSERT_ERR(irs_backup_writer_begin(c, IRS_BACKUP_INCREMENTAL, NULL, NULL, &w, &err), err, IRS_ECHAIN,
+		   "no default name sorts after the chain's last one");
+	assert_null(w);
+	/* the refusal left the lock free: a named backup still goes in */
+	assert_string_equal(commit_empty_incremental(c, "named"), "named");
+	irs_collection_close(c);
+	assert_no_leftovers(f->coll);
+}
+
 /* Another writer may lay its segments out differently (docs/format.md: readers use the
  * manifest's paths only). The leftover cleanup of the next begin must not delete files
  * the manifest references, wherever they are. */
@@ -3189,6 +3285,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_trunc_reader, fx_setup_small, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_record_claim_bomb, fx_setup_small, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_bitflip_payload, fx_setup_small, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_damaged_length_names_its_frame, fx_setup_small, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_verify_upto, fx_setup_small, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_wrong_stored_crc, fx_setup_small, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_segment_header, fx_setup_small, fx_teardown),
@@ -3219,6 +3316,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_writer_input_errors, fx_setup_small, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_writer_commit_after_error, fx_setup_small, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_leftovers_cleaned, fx_setup_small, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_default_names, fx_setup_small, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_leftovers_foreign_layout, fx_setup_small, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_writer_lock, fx_setup_small, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_writer_stale_handle, fx_setup_small, fx_teardown),
