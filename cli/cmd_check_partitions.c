@@ -241,7 +241,7 @@ static void check_files(const irs_collection *c, const char *dir, const char *ta
 		if (strcmp(f[i].target, target) != 0)
 			finding(nfind, "%s: a restore up to backup %s, not up to %s", f[i].path, f[i].target, target);
 		if (strcmp(f[i].status, "ok") != 0)
-			finding(nfind, "%s: partition %u/%u: the restore failed (%s)", f[i].path, f[i].index,
+			finding(nfind, "%s: partition %u/%u: the restore or its export failed (%s)", f[i].path, f[i].index,
 				f[i].count, f[i].status);
 		if (f[i].count != f[0].count)
 			finding(nfind, "%s: partition %u/%u, but %s is partition %u/%u: every file must be of the "
@@ -422,6 +422,6 @@ const irs_cli_command irs_cli_cmd_check_partitions = {
 	"\n"
 	"exit codes: 0 the partitions add up, 1 they do not (or cannot be checked), 2 usage,\n"
 	"3 a statistics file is unreadable or not restore statistics (the message names it),\n"
-	"4 I/O error or no collection at DIR\n",
+	"or DIR is not a collection (no MANIFEST), 4 I/O error or no directory DIR\n",
 	run_check,
 };

@@ -64,7 +64,7 @@ static int on_opt(void *ctx, const irs_cli_parser *p, int id)
 	case OPT_TABLE: a->table = p->arg; break;
 	case OPT_OUT: a->out = p->arg; break;
 	case OPT_SHARDS: ok = irs_cli_parse_u64(p, p->arg, 1, 256, &a->shards); break;
-	case OPT_LIMIT: ok = irs_cli_parse_u64(p, p->arg, 1, UINT64_MAX, &a->limit); break;
+	case OPT_LIMIT: ok = irs_cli_parse_size(p, p->arg, 1, UINT64_MAX, &a->limit); break;
 	case OPT_NOCHECK: a->check = false; break;
 	case OPT_QUIET: a->quiet = true; break;
 	}
@@ -137,7 +137,7 @@ static int open_out(out_file *of, const char *path)
 	snprintf(of->tmp, n, "%s.tmp-%ld", path, (long)getpid());
 	of->f = fopen(of->tmp, "we");
 	if (!of->f)
-		return irs_cli_errorf(IRS_CLI_EXIT_IO, "%s: cannot create: %s", of->tmp, strerror(errno));
+		return irs_cli_errorf(IRS_CLI_EXIT_IO, "%s: cannot create: %s", of->path, strerror(errno));
 	setvbuf(of->f, NULL, _IOFBF, 1 << 20);
 	return 0;
 }
@@ -350,7 +350,8 @@ const irs_cli_command irs_cli_cmd_diff = {
 	"                      Files appear only when the whole diff succeeded.\n"
 	"  --shards N          shard threads of the restores, 1..256 (default: online CPUs)\n"
 	"  --memory-limit B    fail cleanly (exit 4) rather than let a restore, or the diff's\n"
-	"                      own key set, allocate more than B bytes\n"
+	"                      own key set, allocate more than B bytes; B may have a\n"
+	"                      unit: 64M, 1G, 512MiB (as restore --memory-limit)\n"
 	"  --no-check-expected do not check the expected states of whole restores\n"
 	"  -q, --quiet         no summary\n"
 	"\n"

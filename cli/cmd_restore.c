@@ -262,8 +262,20 @@ static int write_text_file(const char *path, const char *text)
 	return e ? irs_cli_errorf(IRS_CLI_EXIT_IO, "%s: cannot write statistics: %s", path, strerror(e)) : 0;
 }
 
+/* The statistics' status after a restore that succeeded and an export that ended with
+ * exit code ec: "ok", or the error's name by its class (docs/format.md). */
+static const char *export_status(int ec)
+{
+	switch (ec) {
+	case IRS_CLI_EXIT_OK: return "ok";
+	case IRS_CLI_EXIT_USAGE: return irs_err_name(IRS_EINVAL);
+	case IRS_CLI_EXIT_CANCELED: return irs_err_name(IRS_ECANCELED);
+	default: return irs_err_name(IRS_EIO);
+	}
+}
+
 static int write_stats(const char *path, const irs_collection *c, const irs_restore *r, const uint64_t *digests,
-		       double secs, int rc, const char *upto, const char *table, uint32_t part_index,
+		       double secs, const char *status, const char *upto, const char *table, uint32_t part_index,
 		       uint32_t part_count)
 {
 	json_object *o = json_object_new_object();
@@ -301,7 +313,7 @@ static int write_stats(const char *path, const irs_collection *c, const irs_rest
 		tot[3] += s->noop_erases;
 		tot[4] += s->bytes;
 	}
-	json_object_object_add(o, "status", json_object_new_string(rc ? irs_err_name(rc) : "ok"));
+	json_object_object_add(o, "status", json_object_new_string(status));
 	int64_t th = irs_restore_through(r);
 	irs_backup_info bi;
 	json_object_object_add(o, "through",
@@ -532,14 +544,16 @@ static int run_restore(const irs_cli_command *cmd, int argc, char **argv)
 		int oom = irs_cli_errorf(IRS_CLI_EXIT_IO, "out of memory");
 		ec = ec ? ec : oom;
 	}
+	/* the export first: statistics that say "ok" promise the --out files too */
+	int export_ec = !rc && !ec && a.out ? do_export(cmd, c, r, a.out, table) : 0;
+	if (!ec)
+		ec = export_ec;
 	if (digests && a.stats) {
-		int sec = write_stats(a.stats, c, r, digests, secs, rc, a.upto, a.table_name, a.part_index,
-				      a.part_count);
+		int sec = write_stats(a.stats, c, r, digests, secs, rc ? irs_err_name(rc) : export_status(export_ec),
+				      a.upto, a.table_name, a.part_index, a.part_count);
 		if (!ec)
 			ec = sec;
 	}
-	if (!rc && a.out)
-		ec = do_export(cmd, c, r, a.out, table);
 	/* with --stats-json -, stdout holds the JSON document only */
 	if (digests && !rc && !a.quiet)
 		print_summary(stats_to_stdout(&a) ? stderr : stdout, &a, c, r, digests, table, secs,

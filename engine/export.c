@@ -79,7 +79,7 @@ static int export_text(const irs_restore *r, uint32_t table, const char *path, i
 		return irs__seterr(err, IRS_EINVAL, "%s: path too long", path);
 	FILE *f = fopen(tmp, "we");
 	if (!f)
-		return irs__seterr(err, IRS_EIO, "%s: cannot create: %s", tmp, strerror(errno));
+		return irs__seterr(err, IRS_EIO, "%s: cannot create: %s", path, strerror(errno));
 	setvbuf(f, NULL, _IOFBF, 1 << 20);
 	const irs_schema_table *t = &r->c->tables[table];
 	int rc = 0, io_errno = 0;

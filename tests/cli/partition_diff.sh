@@ -5,11 +5,13 @@
 #     --upto, SQLite and compacted-collection outputs; check-partitions refuses a missing,
 #     a duplicated or a tampered partition (exit 1, naming it), files of another backup
 #     or K, and unreadable files (exit 3); a collection without expected states needs
-#     --reference; --partition's usage errors;
+#     --reference; --partition's usage errors; a failed export or statistics file fails
+#     the restore (exit 4) and its statistics say so;
 #   * diff: collections squashed in three commands (restore --upto A --out S; diff A..B;
 #     add S --incremental) restore to exactly the state at B, for pairs with and without
 #     a full backup in between, from a base full, from before the target's base; extreme
-#     values round-trip; usage errors; a failed diff leaves no file.
+#     values round-trip; usage errors; --memory-limit with units; a failed diff leaves
+#     no file.
 #   bash partition_diff.sh <increstore-binary> <source-dir>
 set -euo pipefail
 BIN=$1
@@ -103,6 +105,22 @@ done
 check "restore --partition 4095/4096" 0 "$(code "$BIN" restore "$C" -q --partition 4095/4096)"
 check "--partition with --checkpoint" 2 "$(code "$BIN" restore "$C" -q --partition 1/2 --checkpoint "$W/ck")"
 has "... says why" "checkpoints cannot be combined" "$W/err"
+# an export that fails fails the command; its statistics say so, check-partitions
+# refuses them, and the message names the file asked for, not its temporary
+check "partition whose export failed" 4 "$(code "$BIN" restore "$C" -q --partition 1/3 \
+  --stats-json "$W/p1x.json" --out "$W/nodir/p1/")"
+has "... names the directory" "nodir/p1/: cannot create directory" "$W/err"
+check "... its statistics say so" IRS_EIO \
+  "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["status"])' "$W/p1x.json")"
+check "... check-partitions refuses it" 1 \
+  "$(code "$BIN" check-partitions "$C" "$W/p0.json" "$W/p1x.json" "$W/p2.json")"
+has "... named" "p1x.json: partition 1/3: the restore or its export failed (IRS_EIO)" "$W/err"
+check "export to a missing directory" 4 "$(code "$BIN" restore "$C" -q --table t1 --out "$W/nodir/t1.jsonl")"
+has "... names the file asked for" "nodir/t1.jsonl: cannot create" "$W/err"
+check "... not its temporary" "" "$(grep 'tmp-' "$W/err" || true)"
+check "statistics that cannot be written" 4 \
+  "$(code "$BIN" restore "$C" -q --stats-json "$W/nodir/s.json" --out "$W/stats-fail.sqlite")"
+has "... named" "nodir/s.json: cannot write statistics" "$W/err"
 
 # a collection made by add records no expected state: --reference
 cat > "$W/schema.json" <<'EOF'
@@ -168,6 +186,14 @@ check "unknown --to" 2 "$(code "$BIN" diff "$D" --from inc-001 --to nope --out "
 check "unknown --table" 2 "$(code "$BIN" diff "$D" --from inc-001 --table nope --out "$W/x.jsonl")"
 check "no --from" 2 "$(code "$BIN" diff "$D" --out "$W/x/")"
 check "no --out" 2 "$(code "$BIN" diff "$D" --from inc-001)"
+check "diff --memory-limit with a unit" 0 \
+  "$(code "$BIN" diff "$D" --from inc-006 --to inc-008 --table t1 --out "$W/lim.jsonl" --memory-limit 512MiB -q)"
+check "... the same diff" "$(cat "$W/one.jsonl")" "$(cat "$W/lim.jsonl")"
+check "diff --memory-limit too small" 4 \
+  "$(code "$BIN" diff "$D" --from inc-006 --to inc-008 --table t1 --out "$W/lim2.jsonl" --memory-limit 64K -q)"
+check "diff --memory-limit garbage" 2 "$(code "$BIN" diff "$D" --from inc-001 --out "$W/x/" --memory-limit 12Q)"
+check "diff to a missing directory" 4 "$(code "$BIN" diff "$D" --from inc-006 --table t1 --out "$W/nodir/d.jsonl")"
+has "... names the file asked for" "nodir/d.jsonl: cannot create" "$W/err"
 [ ! -e "$W/x.jsonl" ] && [ ! -e "$W/x" ] || { echo "FAIL a usage error left a file"; fails=$((fails+1)); }
 
 # a damaged incremental: exit 3, no file left
