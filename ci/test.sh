@@ -5,7 +5,8 @@
 #      the CLI acceptance scripts, the README example, a benchmark smoke run; consumers
 #      of its install (tests/install/consumers.sh)
 #   2. the plain default build (Release, no fault hooks, shared + static libraries) and
-#      its tests, then the Debian packages and consumers of them (ci/package.sh)
+#      its tests, then the Debian packages and consumers of them (ci/package.sh); the
+#      plain Debug build (libraries and command)
 #   3. ASan+UBSan build: every test again
 #   4. TSan build: every test again (suppressions cover liburcu internals only)
 #   5. libFuzzer targets, each for a few seconds from the seed corpus
@@ -32,6 +33,12 @@ bash tests/install/consumers.sh build/install-root build/consumer
 
 step "default build (Release, shared + static), its tests, Debian packages"
 bash ci/package.sh
+
+step "plain Debug build (-O0: nothing the optimizer inlines hides a missing library)"
+rm -rf build/debug
+cmake -S . -B build/debug -DCMAKE_BUILD_TYPE=Debug -DIRS_BUILD_TESTS=OFF >/dev/null
+cmake --build build/debug -j "$jobs" >/dev/null
+build/debug/cli/increstore --version
 
 step "asan+ubsan build"
 ci/build.sh asan

@@ -27,7 +27,7 @@ target_include_directories(irs_core PUBLIC
   $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}>
   $<BUILD_INTERFACE:${PROJECT_BINARY_DIR}/generated>)
 target_link_libraries(irs_core PUBLIC irs_flags PkgConfig::URCU PkgConfig::PROTOBUFC
-  PkgConfig::XXHASH PkgConfig::SQLITE3 Threads::Threads)
+  PkgConfig::XXHASH PkgConfig::SQLITE3 Threads::Threads m)
 
 # 0.x: the minor version is part of the SONAME (the README's ABI rule).
 if(PROJECT_VERSION_MAJOR EQUAL 0)
@@ -44,7 +44,7 @@ function(irs_library_common target)
     $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/include>
     $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
   target_link_libraries(${target} PRIVATE $<BUILD_INTERFACE:irs_flags> PkgConfig::URCU
-    PkgConfig::PROTOBUFC PkgConfig::XXHASH PkgConfig::SQLITE3 Threads::Threads)
+    PkgConfig::PROTOBUFC PkgConfig::XXHASH PkgConfig::SQLITE3 Threads::Threads m)
   set_target_properties(${target} PROPERTIES OUTPUT_NAME increstore)
 endfunction()
 
