@@ -156,6 +156,16 @@ static void print_summary(const char *dump, const char *dir, const irs_ydb_plan 
 	printf("\n");
 }
 
+
+/* A failure after SIGINT/SIGTERM, whatever failed, is the cancellation (exit 5):
+ * scanning and planning do not stop for a signal, and nothing exists yet. */
+static int fail_or_cancelled(irs_error *err, bool append)
+{
+	if (err->code == IRS_ECANCELED || __atomic_load_n(&irs_cli_cancelled, __ATOMIC_RELAXED))
+		irs__seterr(err, IRS_ECANCELED, "cancelled: %s",
+			    append ? "the collection is unchanged" : "no collection was created");
+	return irs_cli_fail(err);
+}
 static int run_import_ydb(const irs_cli_command *cmd, int argc, char **argv)
 {
 	irs_cli_parser ps;
@@ -188,7 +198,7 @@ static int run_import_ydb(const irs_cli_command *cmd, int argc, char **argv)
 	irs_error err = {0};
 	irs_ydb_dump d;
 	if (irs_ydb_dump_scan(dump, &d, &err))
-		return irs_cli_fail(&err);
+		return fail_or_cancelled(&err, append);
 	irs_collection *existing = NULL;
 	int rc = append ? irs_cli_open(dir, 0, &existing) : 0;
 	if (rc) {
@@ -200,7 +210,7 @@ static int run_import_ydb(const irs_cli_command *cmd, int argc, char **argv)
 	irs_collection_close(existing);
 	if (prc) {
 		irs_ydb_dump_free(&d);
-		return irs_cli_fail(&err);
+		return fail_or_cancelled(&err, append);
 	}
 	if (append && p.nbackups == 0) {
 		if (!quiet)
@@ -221,10 +231,9 @@ static int run_import_ydb(const irs_cli_command *cmd, int argc, char **argv)
 		src = irs_ydb_stage_publish(&st, &err);
 	irs_ydb_stage_discard(&st);
 	if (src) {
-		if (src == IRS_ECANCELED || err.code == IRS_ECANCELED)
-			irs__seterr(&err, IRS_ECANCELED, "cancelled: %s", append ? "the collection is unchanged"
-										 : "no collection was created");
-		rc = irs_cli_fail(&err);
+		if (src == IRS_ECANCELED)
+			err.code = IRS_ECANCELED;
+		rc = fail_or_cancelled(&err, append);
 	} else if (!quiet) {
 		print_summary(dump, dir, &p, append, &tot, irs_cli_now_s() - t0);
 	}

@@ -32,6 +32,7 @@ typedef struct entry {
 	char *name;
 	bool is_dir;
 	bool is_reg;
+	bool dangling;  /* a symbolic link to nothing */
 	uint64_t size;
 } entry;
 
@@ -83,11 +84,17 @@ static int list_dir(const char *dir, listing *out, irs_error *err)
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
 		struct stat st;
+		bool dangling = false;
 		if (fstatat(fd, de->d_name, &st, 0) != 0) {
-			if (errno == ENOENT) /* a dangling link, or removed meanwhile */
-				continue;
-			rc = irs__seterr(err, IRS_EIO, "%s/%s: %s", dir, de->d_name, strerror(errno));
-			break;
+			dangling = true;
+			/* a dangling link is listed as neither file nor directory, so that a
+			 * data file's is refused by name; what was removed meanwhile is not */
+			if (errno != ENOENT || fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+				if (errno == ENOENT)
+					continue;
+				rc = irs__seterr(err, IRS_EIO, "%s/%s: %s", dir, de->d_name, strerror(errno));
+				break;
+			}
 		}
 		if (out->n == out->cap) {
 			size_t ncap = out->cap ? out->cap * 2 : 16;
@@ -107,6 +114,7 @@ static int list_dir(const char *dir, listing *out, irs_error *err)
 		}
 		e->is_dir = S_ISDIR(st.st_mode);
 		e->is_reg = S_ISREG(st.st_mode);
+		e->dangling = dangling;
 		e->size = (uint64_t)st.st_size;
 		out->n++;
 	}
@@ -133,22 +141,30 @@ static int refuse_incomplete(const char *dir, const char *name, irs_error *err)
 			   dir, name);
 }
 
-/* "data_<digits>.csv" + suffix -> the number; -1 when the name is not of that form. */
-static long data_number(const char *name, const char *suffix)
+/* Whether name is "data_<digits>" + suffix; *num and *len then give its number's
+ * digits without leading zeros. Any number of digits: numbers are compared as digit
+ * strings (cmp_number), never parsed, so none is too long. */
+static bool data_file(const char *name, const char *suffix, const char **num, size_t *len)
 {
 	if (strncmp(name, "data_", 5) != 0)
-		return -1;
-	const char *p = name + 5;
-	long v = 0;
-	int nd = 0;
-	while (*p >= '0' && *p <= '9') {
-		if (nd++ >= 9)
-			return -1;
-		v = v * 10 + (*p++ - '0');
-	}
-	if (nd == 0 || strcmp(p, suffix) != 0)
-		return -1;
-	return v;
+		return false;
+	const char *d = name + 5, *p = d;
+	while (*p >= '0' && *p <= '9')
+		p++;
+	if (p == d || strcmp(p, suffix) != 0)
+		return false;
+	while (d + 1 < p && *d == '0')
+		d++;
+	*num = d;
+	*len = (size_t)(p - d);
+	return true;
+}
+
+static bool is_data_file(const char *name, const char *suffix)
+{
+	const char *num;
+	size_t len;
+	return data_file(name, suffix, &num, &len);
 }
 
 /* Searches a skipped subtree for `incomplete` markers only. */
@@ -181,7 +197,7 @@ static int refuse_file(const char *dir, const char *name, irs_error *err)
 				   "%s/%s: an encrypted dump (export with an encryption key) cannot be "
 				   "imported; export it without encryption",
 				   dir, name);
-	if (data_number(name, ".csv.zst") >= 0 || (strncmp(name, "data_", 5) == 0 && irs_cli_ends_with(name, ".zst")))
+	if (is_data_file(name, ".csv.zst") || (strncmp(name, "data_", 5) == 0 && irs_cli_ends_with(name, ".zst")))
 		return irs__seterr(err, IRS_EINPUT,
 				   "%s/%s: compressed data files are not supported; decompress them first "
 				   "(zstd -d --rm %s/data_*.csv.zst)",
@@ -190,15 +206,23 @@ static int refuse_file(const char *dir, const char *name, irs_error *err)
 }
 
 typedef struct dfile {
-	long num;
+	const char *num; /* its number's digits, without leading zeros (in the listing) */
+	size_t nlen;
 	char *path;
 	uint64_t size;
 } dfile;
 
+/* Numeric order of two digit strings without leading zeros: the shorter is smaller. */
+static int cmp_number(const dfile *x, const dfile *y)
+{
+	if (x->nlen != y->nlen)
+		return x->nlen < y->nlen ? -1 : 1;
+	return memcmp(x->num, y->num, x->nlen);
+}
+
 static int cmp_dfile(const void *a, const void *b)
 {
-	long x = ((const dfile *)a)->num, y = ((const dfile *)b)->num;
-	return x < y ? -1 : x > y;
+	return cmp_number(a, b);
 }
 
 /* The table in directory dir (which holds scheme.pb), appended to b. */
@@ -226,14 +250,17 @@ static int add_table(irs_ydb_dump_backup *b, const char *dir, const char *rel, c
 		}
 		if ((rc = refuse_file(dir, e->name, err)) != 0)
 			break;
-		long num = data_number(e->name, ".csv");
-		if (num < 0)
+		const char *num;
+		size_t nlen;
+		if (!data_file(e->name, ".csv", &num, &nlen))
 			continue; /* scheme.pb, permissions.pb, metadata.json, *.sha256, ... */
 		if (!e->is_reg) {
-			rc = irs__seterr(err, IRS_EINPUT, "%s/%s: not a regular file", dir, e->name);
+			rc = irs__seterr(err, IRS_EINPUT, "%s/%s: %s", dir, e->name,
+					 e->dangling ? "a symbolic link to nothing" : "not a regular file");
 			break;
 		}
 		f[nf].num = num;
+		f[nf].nlen = nlen;
 		f[nf].size = e->size;
 		f[nf].path = join(dir, e->name);
 		if (!f[nf].path) {
@@ -246,9 +273,9 @@ static int add_table(irs_ydb_dump_backup *b, const char *dir, const char *rel, c
 	if (nf)
 		qsort(f, nf, sizeof *f, cmp_dfile);
 	for (size_t i = 1; !rc && i < nf; i++)
-		if (f[i].num == f[i - 1].num)
-			rc = irs__seterr(err, IRS_EINPUT, "%s and %s: two data files with number %ld",
-					 f[i - 1].path, f[i].path, f[i].num);
+		if (!cmp_number(&f[i], &f[i - 1]))
+			rc = irs__seterr(err, IRS_EINPUT, "%s and %s: two data files with number %.*s",
+					 f[i - 1].path, f[i].path, (int)f[i].nlen, f[i].num);
 	irs_ydb_dump_table *nt = rc ? NULL : realloc(b->tables, (b->ntables + 1) * sizeof *nt);
 	if (!rc && !nt)
 		rc = irs__seterr(err, IRS_ENOMEM, "out of memory");
@@ -305,7 +332,7 @@ static int walk(irs_ydb_dump_backup *b, const char *dir, const char *rel, int de
 		const entry *e = &l.e[i];
 		if (!e->is_dir) {
 			rc = refuse_file(dir, e->name, err);
-			if (!rc && data_number(e->name, ".csv") >= 0)
+			if (!rc && is_data_file(e->name, ".csv"))
 				rc = irs__seterr(err, IRS_EINPUT,
 						 "%s/%s: a data file in a directory without scheme.pb", dir,
 						 e->name);

@@ -187,9 +187,17 @@ static int parse_cell(loader *ld, const reader *r, uint32_t c, irs_error *err)
 	const char *why = irs_ydb_parse_field(col->kind, f->ptr, f->len, &ld->cells[c]);
 	if (!why)
 		return 0;
-	/* a string refused after percent-decoding shows its decoded bytes */
+	/* a string refused after percent-decoding, which overwrote the field, shows its
+	 * decoded bytes; anything else the field as written */
+	const irs_value *v = &ld->cells[c];
+	bool decoded = (col->kind == IRS_YDB_STRING || col->kind == IRS_YDB_YSON || col->kind == IRS_YDB_UTF8 ||
+			col->kind == IRS_YDB_JSON || col->kind == IRS_YDB_JSON_DOCUMENT) &&
+		       v->v.s.ptr;
 	char shown[48];
-	quote_field(f->ptr, f->len, shown);
+	if (decoded)
+		quote_field(v->v.s.ptr, v->v.s.len, shown);
+	else
+		quote_field(f->ptr, f->len, shown);
 	return irs__seterr(err, IRS_EINPUT, "%s:%" PRIu64 ": field %u (column %s, %s): %s: %s", r->path,
 			   r->line, c + 1, col->name, col->type_name, why, shown);
 }

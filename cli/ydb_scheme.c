@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "common/schema.h"
 #include "engine/cli_support.h"
 #include "ydb_textproto.h"
 
@@ -153,8 +154,10 @@ static int read_columns(const irs_tp_node *root, irs_ydb_scheme *s, const char *
 	size_t n = irs_tp_count(root, "columns");
 	if (n == 0)
 		return serr(err, file, NULL, "no columns");
-	if (n > UINT32_MAX / 2)
-		return serr(err, file, NULL, "too many columns");
+	/* refused before the columns are read: a collection table holds at most
+	 * IRS_MAX_COLUMNS, and an incremental adds at most 3 system columns */
+	if (n > IRS_MAX_COLUMNS + 3)
+		return serr(err, file, NULL, "%zu columns (a table holds at most %u)", n, IRS_MAX_COLUMNS);
 	s->cols = calloc(n, sizeof *s->cols);
 	if (!s->cols)
 		return irs__seterr(err, IRS_ENOMEM, "%s: out of memory", file);

@@ -255,13 +255,14 @@ static const char *parse_instant(const char *s, size_t len, int64_t *us)
 
 static const char *parse_string(char *s, size_t len, bool utf8, irs_value *out)
 {
+	out->v.s.ptr = NULL; /* not decoded (yet) */
 	if (len < 2 || s[0] != '"' || s[len - 1] != '"')
 		return "not a quoted string";
 	size_t n = irs_ydb_cgi_unescape(s + 1, len - 2);
-	if (utf8 && !irs__utf8_valid((const uint8_t *)s + 1, n))
-		return "invalid UTF-8 after percent-decoding";
 	out->v.s.ptr = s + 1;
 	out->v.s.len = n;
+	if (utf8 && !irs__utf8_valid((const uint8_t *)s + 1, n))
+		return "invalid UTF-8 after percent-decoding";
 	out->state = IRS_VALUE_SET;
 	return NULL;
 }

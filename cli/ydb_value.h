@@ -82,7 +82,9 @@ size_t irs_ydb_split(char *line, size_t len, irs_ydb_field *fields, size_t max);
 /*
  * Parses one field of kind k into *out (SET, or NULL for a bare `null`). Strings are
  * decoded in place: s[0..len) is overwritten and out->v.s points into it. Returns
- * NULL on success, else a static reason ("out of range for Int16", ...).
+ * NULL on success, else a static reason ("out of range for Int16", ...); a string
+ * refused once decoded (invalid UTF-8) leaves out->v.s on its decoded bytes, any
+ * other refused string leaves out->v.s.ptr NULL and s as it was.
  */
 const char *irs_ydb_parse_field(irs_ydb_kind k, char *s, size_t len, irs_value *out);
 

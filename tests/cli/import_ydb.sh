@@ -3,7 +3,9 @@
 # YDB's restore gives the expected state after every backup:
 #   - every table after every backup, the nested --out DIR/ files and SQLite, exactly;
 #   - every refusal: exit 3, the expected message, and nothing left behind;
-#   - --append: catching up, up to date, diverging chains, failures leaving DIR as it was.
+#   - --append: catching up, up to date, diverging chains, failures leaving DIR as it was;
+#   - hand-made dumps: data file numbers of any length, a data file linked to nothing, the
+#     decoded bytes of a refused string, a scheme.pb of too many columns.
 #   bash import_ydb.sh <increstore-binary> <source-dir>
 set -euo pipefail
 BIN=$1
@@ -160,6 +162,37 @@ run "$BIN" import-ydb "$a/newt" "$a/c6" --append
   || bad "new table: $rc $err"
 run "$BIN" import-ydb "$a/dump" "$W/nowhere" --append
 [ $rc -eq 4 ] && ok "append to a missing collection: exit 4" || bad "append missing: $rc $err"
+
+# ---- hand-made one-table dumps: data file numbers, links, messages, sizes
+hand() { # dir: a dump of table T (id Uint64 key, s optional Utf8) with no data files
+  rm -rf "$1"; mkdir -p "$1/dump/20250101000000Z_full/T"
+  printf 'columns { name: "id" type { type_id: UINT64 } not_null: true }\ncolumns { name: "s" type { optional_type { item { type_id: UTF8 } } } }\nprimary_key: "id"\n' \
+    > "$1/dump/20250101000000Z_full/T/scheme.pb"
+  echo "$1/dump/20250101000000Z_full/T"
+}
+t=$(hand "$W/h1")
+printf '3,"c"\n' > "$t/data_9.csv"; printf '1,"a"\n' > "$t/data_1234567890123.csv"; printf '2,"b"\n' > "$t/data_10.csv"
+run "$BIN" import-ydb "$W/h1/dump" "$W/h1/coll" -q
+"$BIN" restore "$W/h1/coll" --table T --out "$W/h1/t.jsonl" -q 2>/dev/null || true
+[ $rc -eq 0 ] && [ "$(wc -l < "$W/h1/t.jsonl")" = 3 ] && ok "data files with any number of digits" \
+  || bad "long data file numbers: rc $rc $err; $(cat "$W/h1/t.jsonl" 2>/dev/null)"
+t=$(hand "$W/h2"); printf '1,"a"\n' > "$t/data_1.csv"; printf '2,"b"\n' > "$t/data_0001.csv"
+run "$BIN" import-ydb "$W/h2/dump" "$W/h2/coll" -q
+[ $rc -eq 3 ] && [[ "$err" == *"two data files with number 1"* ]] && [ ! -e "$W/h2/coll" ] \
+  && ok "data_1.csv and data_0001.csv: one number twice" || bad "same number: $rc $err"
+t=$(hand "$W/h3"); printf '1,"a"\n' > "$t/data_00.csv"; ln -s "$W/nothing-here" "$t/data_01.csv"
+run "$BIN" import-ydb "$W/h3/dump" "$W/h3/coll" -q
+[ $rc -eq 3 ] && [[ "$err" == *"data_01.csv: a symbolic link to nothing"* ]] && [ ! -e "$W/h3/coll" ] \
+  && ok "a data file linked to nothing is refused by name" || bad "dangling data link: $rc $err"
+t=$(hand "$W/h4"); printf '1,"%%C0%%80x"\n' > "$t/data_00.csv"
+run "$BIN" import-ydb "$W/h4/dump" "$W/h4/coll" -q
+[ $rc -eq 3 ] && [[ "$err" == *"data_00.csv:1: field 2 (column s, Utf8): invalid UTF-8 after percent-decoding: '??x'" ]] \
+  && ok "a string refused once decoded shows its decoded bytes" || bad "decoded bytes: $rc $err"
+t=$(hand "$W/h5"); printf '1,"a"\n' > "$t/data_00.csv"
+python3 -c 'import sys; open(sys.argv[1], "w").write("".join("columns { name: \"c%d\" type { type_id: INT32 } }\n" % i for i in range(5000)) + "primary_key: \"c0\"\n")' "$t/scheme.pb"
+run timeout 60 "$BIN" import-ydb "$W/h5/dump" "$W/h5/coll" -q
+[ $rc -eq 3 ] && [[ "$err" == *"scheme.pb: 5000 columns (a table holds at most 4096)"* ]] \
+  && ok "5000 columns refused before they are read" || bad "5000 columns: $rc $err"
 
 echo "import_ydb: $fails failure(s)"
 [ $fails -eq 0 ]
