@@ -27,7 +27,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		memcpy(buf, data, size);
 	}
 	Increstore__RestoreState *rs = NULL;
-	irs_error err;
+	irs_error err = {0};
 	int rc = irs__restore_state_parse(buf, len, &rs, &err);
 	if (rc == 0) {
 		if (!rs || !rs->collection_id || !rs->upto)

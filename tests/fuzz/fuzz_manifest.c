@@ -15,14 +15,26 @@
 #include "format/format.h"
 #include "increstore.h"
 
+static char dir[64];
+
+/* The run's directory goes when the fuzzer exits (not after a crash: it then shows
+ * the input's MANIFEST). */
+static void remove_dir(void)
+{
+	char path[128];
+	snprintf(path, sizeof path, "%s/MANIFEST", dir);
+	unlink(path);
+	rmdir(dir);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static char dir[64];
 	if (!dir[0]) {
 		snprintf(dir, sizeof dir, "/tmp/irs_fuzz_manifest_XXXXXX");
 		if (!mkdtemp(dir))
 			abort();
+		atexit(remove_dir);
 	}
 	char path[128];
 	snprintf(path, sizeof path, "%s/MANIFEST", dir);
@@ -43,7 +55,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	close(fd);
 	irs_collection *c = NULL;
-	irs_error err;
+	irs_error err = {0};
 	if (irs_collection_open(dir, NULL, 0, &c, &err) == 0) {
 		irs_collection_verify_data(c, UINT32_MAX, NULL, NULL, &err);
 		irs_collection_close(c);
