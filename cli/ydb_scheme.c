@@ -18,7 +18,6 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "common/schema.h"
 #include "engine/cli_support.h"
 #include "ydb_textproto.h"
 
