@@ -41,6 +41,7 @@ void irs__textbuf_init(irs_textbuf *b, irs_mem *mem)
 	b->data = NULL;
 	b->len = 0;
 	b->cap = 0;
+	b->failed = false;
 }
 
 void irs__textbuf_free(irs_textbuf *b)
@@ -49,12 +50,16 @@ void irs__textbuf_free(irs_textbuf *b)
 		irs__free(b->mem, b->data, b->cap);
 	b->data = NULL;
 	b->len = b->cap = 0;
+	b->failed = false;
 }
 
 int irs__textbuf_reserve(irs_textbuf *b, size_t extra)
 {
+	if (b->failed)
+		return IRS_ENOMEM;
 	if (b->cap - b->len >= extra)
 		return 0;
+	b->failed = true; /* until it grows */
 	if (extra > SIZE_MAX / 2 - b->len)
 		return IRS_ENOMEM;
 	size_t want = b->len + extra;
@@ -64,6 +69,7 @@ int irs__textbuf_reserve(irs_textbuf *b, size_t extra)
 	char *p = b->data ? irs__realloc(b->mem, b->data, b->cap, cap) : irs__malloc(b->mem, cap);
 	if (!p)
 		return IRS_ENOMEM;
+	b->failed = false;
 	b->data = p;
 	b->cap = cap;
 	return 0;

@@ -47,15 +47,23 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <stdbool.h>
+
 #include "common/alloc.h"
 #include "common/schema.h"
 
-/* A growable byte buffer. data is not NUL-terminated unless irs__textbuf_cstr() is used. */
+/*
+ * A growable byte buffer. data is not NUL-terminated unless irs__textbuf_cstr() is used.
+ * A failure to grow is sticky until the next reset: every later reserve, put and cstr
+ * fails too, so that a text built by many puts with one check at the end (cstr) is
+ * never used with a piece missing.
+ */
 typedef struct irs_textbuf {
 	irs_mem *mem;   /* allocates data */
 	char *data;
 	size_t len;     /* bytes in use */
 	size_t cap;     /* bytes allocated */
+	bool failed;    /* a reserve failed since the last reset */
 } irs_textbuf;
 
 /* Initialises an empty buffer; mem NULL = irs__mem_default(). Pair with irs__textbuf_free. */
@@ -66,8 +74,10 @@ void irs__textbuf_free(irs_textbuf *b);
 static inline void irs__textbuf_reset(irs_textbuf *b)
 {
 	b->len = 0;
+	b->failed = false;
 }
-/* Makes room for `extra` more bytes. 0 or IRS_ENOMEM (the contents stay intact). */
+/* Makes room for `extra` more bytes. 0 or IRS_ENOMEM (the contents stay intact, and
+ * the buffer stays failed until the next reset). */
 int irs__textbuf_reserve(irs_textbuf *b, size_t extra);
 /* Appends bytes. 0 or IRS_ENOMEM. */
 int irs__textbuf_put(irs_textbuf *b, const void *p, size_t n);
