@@ -26,7 +26,7 @@ int irs_type_parse(const char *name, irs_type *out)
 		{"boolean", IRS_TYPE_BOOL}, {"string", IRS_TYPE_BYTES}, {"text", IRS_TYPE_UTF8},
 		{"varchar", IRS_TYPE_UTF8},
 	};
-	if (!name)
+	if (!name || !out)
 		return IRS_EINVAL;
 	for (int t = IRS_TYPE_BOOL; t <= IRS_TYPE_TIMESTAMP; t++) {
 		if (strcasecmp(name, type_names[t]) == 0) {

@@ -46,6 +46,7 @@
 #include "common/clock.h"
 #include "common/error.h"
 #include "common/keycodec.h"
+#include "common/options.h"
 #include "engine/restore.h"
 #include "format/batch.h"
 
@@ -90,11 +91,19 @@ typedef struct diff_run {
 	irs_error snap_err;         /* ... and its message */
 } diff_run;
 
+/* Bytes of each version of irs_diff_options (common/options.h). */
+static const size_t diff_options_size[] = {
+	0, IRS_OPTIONS_END(irs_diff_options, check_expected), /* 1: 0.1.0 */
+};
+#define DIFF_OPTIONS_VERSIONS (sizeof diff_options_size / sizeof diff_options_size[0] - 1)
+
 void irs_diff_options_init(irs_diff_options *o, uint32_t version)
 {
-	memset(o, 0, sizeof *o);
-	o->version = version;
-	o->check_expected = 1;
+	irs_diff_options d;
+	memset(&d, 0, sizeof d);
+	d.version = version;
+	d.check_expected = 1;
+	irs__options_init(o, &d, version, diff_options_size, DIFF_OPTIONS_VERSIONS);
 }
 
 /* An allocation failed: IRS_ELIMIT when the memory limit refused it. */
@@ -681,12 +690,13 @@ int irs_collection_diff(const irs_collection *c, const char *from, const char *t
 		return irs__seterr(err, IRS_EINVAL, "irs_collection_diff: NULL argument");
 	irs_diff_options o;
 	irs_diff_options_init(&o, IRS_DIFF_OPTIONS_VERSION);
-	if (opts)
-		o = *opts;
+	int rc = irs__options_read(&o, opts, diff_options_size, DIFF_OPTIONS_VERSIONS, "irs_diff_options", err);
+	if (rc)
+		return rc;
 	diff_run d = {.c = c, .cancel = o.cancel};
 	irs__mem_init(&d.mem, alloc, o.memory_limit);
 	irs__buf_init(&d.ser, &d.mem);
-	int rc = diff_setup(&d, c, from, to, &o, err);
+	rc = diff_setup(&d, c, from, to, &o, err);
 	if (!rc && d.from != d.to)
 		rc = c->backups[d.to].base > d.from ? diff_whole(&d, &o, alloc, fn, ctx, &st, err)
 						    : diff_touched(&d, &o, alloc, fn, ctx, &st, err);

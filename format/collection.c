@@ -688,6 +688,13 @@ int irs_collection_create(const char *dir, const irs_table_def *tables, uint32_t
 	irs__errclear(err);
 	if (!dir || (!tables && table_count))
 		return irs__seterr(err, IRS_EINVAL, "irs_collection_create: NULL argument");
+	for (uint32_t i = 0; i < table_count; i++)
+		if ((!tables[i].columns && tables[i].column_count) ||
+		    (!tables[i].primary_key && tables[i].primary_key_count))
+			return irs__seterr(err, IRS_EINVAL,
+					   "irs_collection_create: table %u: NULL %s with a count of %u", i,
+					   tables[i].columns ? "primary_key" : "columns",
+					   tables[i].columns ? tables[i].primary_key_count : tables[i].column_count);
 	/* Build the manifest from the definitions and validate it exactly as open would,
 	 * before anything is written: a refused schema leaves no directory behind. */
 	irs_mem *mem = irs__mem_default();

@@ -17,15 +17,15 @@
  *     out-of-memory: it returns IRS_ENOMEM / IRS_ECORRUPT / ... instead.
  *   - "Thread:" at the end of a comment says who may call the function. Unless it
  *     says otherwise, one handle must not be used by two threads at once.
- *   - Option structs (irs_writer_options, irs_restore_options) start with a `version`
- *     field naming their layout; later versions only append fields. Fill one with
- *     *_options_init(&o, IRS_*_OPTIONS_VERSION) and then set fields. The library reads
- *     exactly the bytes of the version the struct names, and gives every field that
- *     version lacks its default; *_options_init writes exactly those bytes too, so a
- *     program built against an older header keeps working with a newer library.
- *     A version the library does not know (0, or newer than the library) makes the
- *     call taking the struct fail with IRS_EINVAL, and *_options_init then sets only
- *     the version field.
+ *   - Option structs (irs_writer_options, irs_restore_options, irs_diff_options)
+ *     start with a `version` field naming their layout; later versions only append
+ *     fields. Fill one with *_options_init(&o, IRS_*_OPTIONS_VERSION) and then set
+ *     fields. The library reads exactly the bytes of the version the struct names,
+ *     and gives every field that version lacks its default; *_options_init writes
+ *     exactly those bytes too, so a program built against an older header keeps
+ *     working with a newer library. A version the library does not know (0, or newer
+ *     than the library) makes the call taking the struct fail with IRS_EINVAL, and
+ *     *_options_init then sets only the version field.
  */
 #ifndef INCRESTORE_H
 #define INCRESTORE_H
@@ -130,7 +130,8 @@ typedef enum irs_type {
 /* "uint64" for IRS_TYPE_UINT64, NULL for an unknown value. Thread: any. */
 IRS_API const char *irs_type_name(irs_type type);
 /* Parses a type name, case-insensitive; YDB's names (Uint32, Utf8, String = bytes,
- * Int64, Bool, Double, Timestamp, ...) are accepted too. 0 on success. Thread: any. */
+ * Int64, Bool, Double, Timestamp, ...) are accepted too. 0 on success; IRS_EINVAL for
+ * an unknown name or a NULL argument. Thread: any. */
 IRS_API int irs_type_parse(const char *name, irs_type *out);
 
 typedef struct irs_column_def {
@@ -180,7 +181,8 @@ typedef enum irs_backup_kind {
  * Creates an empty collection (no backups) in `dir`, which must not exist or be an
  * empty directory. Table and column names are non-empty UTF-8, unique, at most 255
  * bytes. Crash-safe: a crash leaves no MANIFEST or a complete one.
- * Errors: IRS_EEXIST (a MANIFEST is there), IRS_ESCHEMA, IRS_EIO, IRS_ENOMEM.
+ * Errors: IRS_EEXIST (a MANIFEST is there), IRS_ESCHEMA, IRS_EINVAL (a NULL dir, or
+ * a NULL array with a non-zero count), IRS_EIO, IRS_ENOMEM.
  * Thread: any; not concurrently with other writers of the same directory.
  */
 IRS_API int irs_collection_create(const char *dir, const irs_table_def *tables,

@@ -202,6 +202,60 @@ static void test_restore_unknown_versions(void **state)
 	irs_collection_close(c);
 }
 
+/* ------------------------------------------------------------------ diff options */
+
+static int count_change(void *ctx, uint32_t table, irs_diff_op op, const irs_value *row)
+{
+	(void)table, (void)op, (void)row;
+	++*(uint64_t *)ctx;
+	return 0;
+}
+
+/* irs_diff_options follows the same rule: v1 exactly, unknown versions refused (they
+ * were once copied whole whatever their version). */
+static void test_diff_versions(void **state)
+{
+	(void)state;
+	irs_collection *c;
+	irs_error err;
+	assert_int_equal(irs_collection_open(dir, NULL, 0, &c, &err), 0);
+	struct {
+		irs_diff_options o;
+		unsigned char tail[TAIL];
+	} buf;
+	memset(&buf, CANARY, sizeof buf);
+	irs_diff_options_init(&buf.o, 1); /* version 1 is the whole current struct */
+	assert_int_equal(buf.o.version, 1);
+	assert_int_equal(buf.o.check_expected, 1);
+	assert_null(buf.o.tables);
+	size_t end = offsetof(irs_diff_options, check_expected) + sizeof(int);
+	assert_canary((unsigned char *)&buf + end, sizeof buf - end);
+	const char *first;
+	irs_backup_info bi;
+	assert_int_equal(irs_collection_backup(c, 0, &bi), 0);
+	first = bi.name;
+	uint64_t n = 0;
+	assert_int_equal(irs_collection_diff(c, first, NULL, &buf.o, NULL, count_change, &n, NULL, &err), 0);
+	const uint32_t versions[] = {0, IRS_DIFF_OPTIONS_VERSION + 1, 99};
+	for (size_t i = 0; i < sizeof versions / sizeof versions[0]; i++) {
+		memset(&buf, CANARY, sizeof buf);
+		irs_diff_options_init(&buf.o, versions[i]);
+		assert_int_equal(buf.o.version, versions[i]);
+		assert_canary((unsigned char *)&buf + sizeof(uint32_t), sizeof buf - sizeof(uint32_t));
+		irs_diff_options_init(&buf.o, IRS_DIFF_OPTIONS_VERSION);
+		buf.o.version = versions[i];
+		uint64_t m = 0;
+		assert_int_equal(irs_collection_diff(c, first, NULL, &buf.o, NULL, count_change, &m, NULL, &err),
+				 IRS_EINVAL);
+		assert_int_equal(m, 0);
+		char want[64];
+		snprintf(want, sizeof want, "irs_diff_options version %u:", versions[i]);
+		if (!strstr(err.message, want))
+			fail_msg("message lacks '%s': %s", want, err.message);
+	}
+	irs_collection_close(c);
+}
+
 /* ------------------------------------------------------------------ writer options */
 
 static void test_writer_v1_caller(void **state)
@@ -335,6 +389,7 @@ int main(void)
 		cmocka_unit_test(test_restore_init_v1_stays_inside),
 		cmocka_unit_test(test_restore_run_v1_caller),
 		cmocka_unit_test(test_restore_unknown_versions),
+		cmocka_unit_test(test_diff_versions),
 		cmocka_unit_test(test_writer_v1_caller),
 		cmocka_unit_test(test_writer_unknown_versions),
 		cmocka_unit_test(test_copy_rule),

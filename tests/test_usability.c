@@ -13,6 +13,8 @@
  *     importer makes the buffer at least double when it grows (a handful of growths).
  *   The writer's message about a value over 16 MiB does not repeat the line number
  *     the importer puts before it.
+ *   NULL ARRAYS with a count in a table definition, and a NULL out-pointer of
+ *     irs_type_parse, are IRS_EINVAL.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -99,6 +101,32 @@ static int create_named(const char *dir, const char *name, irs_error *err)
 	static const uint32_t pk[] = {0};
 	irs_table_def t = {name, cols, 1, pk, 1};
 	return irs_collection_create(dir, &t, 1, err);
+}
+
+/* Definitions an embedder gets wrong: a NULL array with a count, a NULL out-pointer;
+ * IRS_EINVAL, nothing on disk. */
+static void test_null_definitions(void **state)
+{
+	(void)state;
+	char tmp[64], dir[128];
+	tmpdir(tmp, sizeof tmp);
+	snprintf(dir, sizeof dir, "%s/c", tmp);
+	irs_column_def cols[2] = {{"id", IRS_TYPE_UINT64}, {"v", IRS_TYPE_UTF8}};
+	uint32_t pk = 0;
+	irs_table_def no_key = {"t", cols, 2, NULL, 1}, no_cols = {"t", NULL, 2, &pk, 1};
+	irs_error err;
+	assert_int_equal(irs_collection_create(dir, &no_key, 1, &err), IRS_EINVAL);
+	assert_non_null(strstr(err.message, "table 0: NULL primary_key with a count of 1"));
+	assert_int_equal(irs_collection_create(dir, &no_cols, 1, &err), IRS_EINVAL);
+	assert_non_null(strstr(err.message, "table 0: NULL columns with a count of 2"));
+	struct stat st;
+	assert_int_not_equal(stat(dir, &st), 0);
+	irs_type ty = IRS_TYPE_BOOL;
+	assert_int_equal(irs_type_parse("int64", NULL), IRS_EINVAL);
+	assert_int_equal(irs_type_parse(NULL, &ty), IRS_EINVAL);
+	assert_int_equal(irs_type_parse("Int64", &ty), 0);
+	assert_int_equal(ty, IRS_TYPE_INT64);
+	rmdir(tmp);
 }
 
 static void test_table_names(void **state)
@@ -275,6 +303,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_size_units),
 		cmocka_unit_test(test_table_names),
+		cmocka_unit_test(test_null_definitions),
 		cmocka_unit_test(test_csv_huge_field),
 		cmocka_unit_test(test_huge_value_message),
 	};
