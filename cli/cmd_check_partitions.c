@@ -241,8 +241,8 @@ static void check_files(const irs_collection *c, const char *dir, const char *ta
 		if (strcmp(f[i].target, target) != 0)
 			finding(nfind, "%s: a restore up to backup %s, not up to %s", f[i].path, f[i].target, target);
 		if (strcmp(f[i].status, "ok") != 0)
-			finding(nfind, "%s: partition %u/%u: the restore or its export failed (%s)", f[i].path, f[i].index,
-				f[i].count, f[i].status);
+			finding(nfind, "%s: partition %u/%u: the restore or its export failed (%s)", f[i].path,
+				f[i].index, f[i].count, f[i].status);
 		if (f[i].count != f[0].count)
 			finding(nfind, "%s: partition %u/%u, but %s is partition %u/%u: every file must be of the "
 				       "same K",

@@ -156,7 +156,6 @@ static void print_summary(const char *dump, const char *dir, const irs_ydb_plan 
 	printf("\n");
 }
 
-
 /* A failure after SIGINT/SIGTERM, whatever failed, is the cancellation (exit 5):
  * scanning and planning do not stop for a signal, and nothing exists yet. */
 static int fail_or_cancelled(irs_error *err, bool append)
@@ -166,6 +165,7 @@ static int fail_or_cancelled(irs_error *err, bool append)
 			    append ? "the collection is unchanged" : "no collection was created");
 	return irs_cli_fail(err);
 }
+
 static int run_import_ydb(const irs_cli_command *cmd, int argc, char **argv)
 {
 	irs_cli_parser ps;

@@ -275,8 +275,8 @@ static const char *export_status(int ec)
 }
 
 static int write_stats(const char *path, const irs_collection *c, const irs_restore *r, const uint64_t *digests,
-		       double secs, const char *status, const char *upto, const char *table, uint32_t part_index,
-		       uint32_t part_count)
+		       double secs, const char *status, const char *upto, const char *table,
+		       uint32_t part_index, uint32_t part_count)
 {
 	json_object *o = json_object_new_object();
 	uint32_t ns;
@@ -549,8 +549,9 @@ static int run_restore(const irs_cli_command *cmd, int argc, char **argv)
 	if (!ec)
 		ec = export_ec;
 	if (digests && a.stats) {
-		int sec = write_stats(a.stats, c, r, digests, secs, rc ? irs_err_name(rc) : export_status(export_ec),
-				      a.upto, a.table_name, a.part_index, a.part_count);
+		const char *status = rc ? irs_err_name(rc) : export_status(export_ec);
+		int sec = write_stats(a.stats, c, r, digests, secs, status, a.upto, a.table_name, a.part_index,
+				      a.part_count);
 		if (!ec)
 			ec = sec;
 	}

@@ -44,10 +44,9 @@
 #ifndef IRS_ENGINE_TEXTOUT_H
 #define IRS_ENGINE_TEXTOUT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#include <stdbool.h>
 
 #include "common/alloc.h"
 #include "common/schema.h"

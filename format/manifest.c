@@ -122,6 +122,8 @@ static bool wire_varint(const uint8_t *p, size_t len, size_t *i, uint64_t *v)
 	return false;
 }
 
+/* Where (base + offset) the first NUL inside a string field of the message p[0..len)
+ * of type d is, looking into its sub-messages; SIZE_MAX when there is none. */
 static size_t find_nul_string(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t len, size_t base,
 			      const char **field, unsigned depth)
 {
