@@ -256,7 +256,7 @@ static bool parse_timestamp_name(const char *s, int64_t *us)
 	if (secs < 0 || secs > LATEST_NAME_US / 1000000)
 		return false;
 	*us = secs * 1000000 + digits_at(s + 16, 6);
-	char back[24];
+	char back[96]; /* room for any int fields, as the compiler counts them */
 	timestamp_name(back, sizeof back, *us);
 	return strcmp(back, s) == 0; /* not a month 13 or a 31 November */
 }
