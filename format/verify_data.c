@@ -148,7 +148,10 @@ int irs_collection_verify_data(const irs_collection *cc, uint32_t upto,
 	if (!cc)
 		return irs__seterr(err, IRS_EINVAL, "irs_collection_verify_data: NULL collection");
 	irs_collection *c = (irs_collection *)cc; /* only its irs_mem counters change */
-	if (upto == UINT32_MAX || upto >= c->nbackups)
+	if (upto != UINT32_MAX && upto >= c->nbackups)
+		return irs__seterr(err, IRS_EINVAL, "irs_collection_verify_data: backup %u of %u", upto,
+				   c->nbackups);
+	if (upto == UINT32_MAX)
 		upto = c->nbackups ? c->nbackups - 1 : 0;
 	uint64_t total = 0, done = 0;
 	for (uint32_t b = 0; b < c->nbackups && b <= upto; b++)

@@ -254,7 +254,8 @@ typedef void (*irs_verify_progress_fn)(void *ctx, uint64_t bytes_done, uint64_t 
  * UINT32_MAX) and checks framing, CRCs, decoding, types against the schema, record
  * counts against the manifest and that no key occurs twice within one backup and
  * table. The first problem found is returned with its backup, file, frame and byte
- * offset. Thread: any; it does not modify the collection.
+ * offset; IRS_EINVAL for an upto past the last backup (other than UINT32_MAX).
+ * Thread: any; it does not modify the collection.
  */
 IRS_API int irs_collection_verify_data(const irs_collection *c, uint32_t upto,
 				       irs_verify_progress_fn progress, void *ctx,

@@ -1744,6 +1744,8 @@ static void test_verify_upto(void **state)
 		   S("backup b3: segment %s: frame 1 at byte %llu", f->seg[2], (unsigned long long)fr.off[1]));
 	ASSERT_ERR(irs_collection_verify_data(c, UINT32_MAX, NULL, NULL, &err), err, IRS_ECORRUPT,
 		   "backup b3");
+	/* past the last backup: a caller's mistake, not "every backup" */
+	ASSERT_ERR(irs_collection_verify_data(c, 3, NULL, NULL, &err), err, IRS_EINVAL, "backup 3 of 3");
 	irs_collection_close(c);
 }
 
