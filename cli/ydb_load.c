@@ -190,9 +190,8 @@ static int parse_cell(loader *ld, const reader *r, uint32_t c, irs_error *err)
 	/* a string refused after percent-decoding, which overwrote the field, shows its
 	 * decoded bytes; anything else the field as written */
 	const irs_value *v = &ld->cells[c];
-	bool decoded = (col->kind == IRS_YDB_STRING || col->kind == IRS_YDB_YSON || col->kind == IRS_YDB_UTF8 ||
-			col->kind == IRS_YDB_JSON || col->kind == IRS_YDB_JSON_DOCUMENT) &&
-		       v->v.s.ptr;
+	irs_type ty = irs_ydb_kind_type(col->kind);
+	bool decoded = (ty == IRS_TYPE_UTF8 || ty == IRS_TYPE_BYTES) && v->v.s.ptr;
 	char shown[48];
 	if (decoded)
 		quote_field(v->v.s.ptr, v->v.s.len, shown);

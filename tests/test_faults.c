@@ -540,7 +540,21 @@ static const char *leftover(const char *dir, const char *keep)
 }
 
 /* A file's whole contents (the test's files are small). */
-static char *slurp(const char *path, size_t *len);
+static char *slurp(const char *path, size_t *len)
+{
+	FILE *fp = fopen(path, "rb");
+	assert_non_null(fp);
+	assert_int_equal(fseek(fp, 0, SEEK_END), 0);
+	long n = ftell(fp);
+	assert_true(n >= 0);
+	rewind(fp);
+	char *buf = malloc((size_t)n + 1);
+	assert_non_null(buf);
+	assert_int_equal(fread(buf, 1, (size_t)n, fp), (size_t)n);
+	fclose(fp);
+	*len = (size_t)n;
+	return buf;
+}
 
 /* Appends every row of the SQL query q, its columns as text, to *out (of *cap). */
 static void sql_rows(sqlite3 *db, const char *q, char **out, size_t *len)
@@ -605,10 +619,85 @@ static void put_old(irs_export_format f, const char *path)
 	fclose(fp);
 }
 
+/*
+ * One pass of test_export_oom over export kind f to path (in directory out): the n-th
+ * allocation of the export fails (sticky: and every one after it), for n = 0, 1, ...
+ * until the export succeeds without a failure. *want is the print of the clean export:
+ * set by the sticky pass, compared by the other when an export gets over a failure (a
+ * sort done ahead that the cursor does again).
+ */
+static void export_oom_pass(irs_collection *c, const char *out, irs_export_format f, const char *name,
+			    const char *path, bool sticky, char **want)
+{
+	put_old(f, path);
+	int failures = 0;
+	for (int64_t n = 0;; n++) {
+		fail_alloc fa;
+		irs_allocator a;
+		fa_init(&fa, &a, -1, sticky);
+		irs_restore_options ro;
+		irs_restore_options_init(&ro, IRS_RESTORE_OPTIONS_VERSION);
+		ro.shards = 2;
+		irs_restore *r = NULL;
+		irs_error err;
+		assert_int_equal(irs_restore_run(c, &ro, &a, &r, &err), 0);
+		atomic_store(&fa.fail_at, atomic_load(&fa.calls) + n);
+		/* the text exports' helper threads and their chunks fail too */
+		irs__fault.read_helpers = 3;
+		irs__fault.export_chunk_rows = 16;
+		int rc = irs_restore_export(r, f, 0, path, &err);
+		irs__fault_reset();
+		atomic_store(&fa.fail_at, -1);
+		irs_restore_free(r);
+		if (atomic_load(&fa.bytes) != 0)
+			fail_msg("%s, allocation %lld fails: leaked %lld bytes (%s)", name, (long long)n,
+				 (long long)atomic_load(&fa.bytes), rc ? err.message : "");
+		if (rc == 0 && (sticky || !atomic_load(&fa.failed))) {
+			assert_int_equal(atomic_load(&fa.failed), 0);
+			if (sticky)
+				*want = export_print(f, path);
+			break;
+		}
+		if (rc == 0) {
+			char *got = export_print(f, path);
+			if (*want && (!got || strcmp(*want, got) != 0))
+				fail_msg("%s, allocation %lld fails alone: the export succeeded but differs", name,
+					 (long long)n);
+			free(got);
+			put_old(f, path);
+			continue;
+		}
+		failures++;
+		if (rc != IRS_ENOMEM || !strstr(err.message, path) ||
+		    (!strstr(err.message, "out of memory ") && !strstr(err.message, "no memory ")))
+			fail_msg("%s, allocation %lld fails: %s \"%s\"", name, (long long)n, irs_err_name(rc),
+				 err.message);
+		const char *left = leftover(out, name);
+		if (left)
+			fail_msg("%s, allocation %lld fails: %s left behind (%s)", name, (long long)n, left,
+				 err.message);
+		if (f != IRS_EXPORT_COLLECTION) {
+			char buf[16] = {0};
+			FILE *fp = fopen(path, "r");
+			assert_non_null(fp);
+			assert_non_null(fgets(buf, sizeof buf, fp));
+			fclose(fp);
+			assert_string_equal(buf, "old\n");
+		} else {
+			struct stat st;
+			assert_int_not_equal(stat(path, &st), 0);
+		}
+	}
+	print_message("  %s: %d allocations failed one by one%s, each reported and cleaned up\n", name,
+		      failures, sticky ? " and every one after" : "");
+	assert_true(failures > 0);
+}
+
 /* Out of memory at every allocation of an export of each format (the text exports on
  * 3 helper threads, in chunks of 16 rows), from it on or at it alone: ENOMEM (or
  * success), a message naming the file and what ran out, no temporary left, the old
- * file intact. */
+ * file intact. Failing one allocation alone found statements built with a piece
+ * missing (the SQLite export). */
 static void test_export_oom(void **state)
 {
 	(void)state;
@@ -630,75 +719,9 @@ static void test_export_oom(void **state)
 	for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
 		char path[400];
 		snprintf(path, sizeof path, "%s/%s", out, kinds[k].name);
-		/* every allocation from the n-th on fails, then only the n-th: a text built by
-		 * many appends must not go on with a piece missing (SQL statements did) */
-		char *want = NULL; /* the clean export's print */
-		for (int sticky = 1; sticky >= 0; sticky--) {
-		put_old(kinds[k].f, path);
-		int failures = 0;
-		for (int64_t n = 0;; n++) {
-			fail_alloc fa;
-			irs_allocator a;
-			fa_init(&fa, &a, -1, sticky);
-			irs_restore_options ro;
-			irs_restore_options_init(&ro, IRS_RESTORE_OPTIONS_VERSION);
-			ro.shards = 2;
-			irs_restore *r = NULL;
-			irs_error err;
-			assert_int_equal(irs_restore_run(sc.c, &ro, &a, &r, &err), 0);
-			atomic_store(&fa.fail_at, atomic_load(&fa.calls) + n);
-			/* the text exports' helper threads and their chunks fail too */
-			irs__fault.read_helpers = 3;
-			irs__fault.export_chunk_rows = 16;
-			int rc = irs_restore_export(r, kinds[k].f, 0, path, &err);
-			irs__fault_reset();
-			atomic_store(&fa.fail_at, -1);
-			irs_restore_free(r);
-			if (atomic_load(&fa.bytes) != 0)
-				fail_msg("%s, allocation %lld fails: leaked %lld bytes (%s)", kinds[k].name, (long long)n,
-					 (long long)atomic_load(&fa.bytes), rc ? err.message : "");
-			if (rc == 0 && (sticky || !atomic_load(&fa.failed))) {
-				assert_int_equal(atomic_load(&fa.failed), 0);
-				if (sticky)
-					want = export_print(kinds[k].f, path);
-				break;
-			}
-			if (rc == 0) {
-				/* a failure the export got over (a sort done ahead that the cursor
-				 * does again): what it wrote must be the clean export */
-				char *got = export_print(kinds[k].f, path);
-				if (want && (!got || strcmp(want, got) != 0))
-					fail_msg("%s, allocation %lld fails alone: the export succeeded but differs",
-						 kinds[k].name, (long long)n);
-				free(got);
-				put_old(kinds[k].f, path);
-				continue;
-			}
-			failures++;
-			if (rc != IRS_ENOMEM || !strstr(err.message, path) ||
-			    (!strstr(err.message, "out of memory ") && !strstr(err.message, "no memory ")))
-				fail_msg("%s, allocation %lld fails: %s \"%s\"", kinds[k].name, (long long)n,
-					 irs_err_name(rc), err.message);
-			const char *left = leftover(out, kinds[k].name);
-			if (left)
-				fail_msg("%s, allocation %lld fails: %s left behind (%s)", kinds[k].name, (long long)n,
-					 left, err.message);
-			if (kinds[k].f != IRS_EXPORT_COLLECTION) {
-				char buf[16] = {0};
-				FILE *fp = fopen(path, "r");
-				assert_non_null(fp);
-				assert_non_null(fgets(buf, sizeof buf, fp));
-				fclose(fp);
-				assert_string_equal(buf, "old\n");
-			} else {
-				struct stat st;
-				assert_int_not_equal(stat(path, &st), 0);
-			}
-		}
-		print_message("  %s: %d allocations failed one by one%s, each reported and cleaned up\n",
-			      kinds[k].name, failures, sticky ? " and every one after" : "");
-		assert_true(failures > 0);
-		}
+		char *want = NULL;
+		export_oom_pass(sc.c, out, kinds[k].f, kinds[k].name, path, true, &want);
+		export_oom_pass(sc.c, out, kinds[k].f, kinds[k].name, path, false, &want);
 		free(want);
 	}
 	gen_rmrf(out);
@@ -706,22 +729,6 @@ static void test_export_oom(void **state)
 	wd_disarm();
 }
 
-/* A file's whole contents (the test's files are small). */
-static char *slurp(const char *path, size_t *len)
-{
-	FILE *fp = fopen(path, "rb");
-	assert_non_null(fp);
-	assert_int_equal(fseek(fp, 0, SEEK_END), 0);
-	long n = ftell(fp);
-	assert_true(n >= 0);
-	rewind(fp);
-	char *buf = malloc((size_t)n + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)n, fp), (size_t)n);
-	fclose(fp);
-	*len = (size_t)n;
-	return buf;
-}
 
 /* The text export's rows are formatted on helper threads and written in key order: the
  * file is byte for byte the rows of an ordered scan, each formatted by textout (and the

@@ -230,10 +230,9 @@ static void test_diff_versions(void **state)
 	assert_null(buf.o.tables);
 	size_t end = offsetof(irs_diff_options, check_expected) + sizeof(int);
 	assert_canary((unsigned char *)&buf + end, sizeof buf - end);
-	const char *first;
 	irs_backup_info bi;
 	assert_int_equal(irs_collection_backup(c, 0, &bi), 0);
-	first = bi.name;
+	const char *first = bi.name;
 	uint64_t n = 0;
 	assert_int_equal(irs_collection_diff(c, first, NULL, &buf.o, NULL, count_change, &n, NULL, &err), 0);
 	const uint32_t versions[] = {0, IRS_DIFF_OPTIONS_VERSION + 1, 99};
