@@ -60,36 +60,102 @@ static irs_import_format format_of(const char *path, irs_backup_kind kind)
 }
 
 /* Fills s->table/path from s->arg; prints a usage error and returns false on failure. */
+/* The table whose name is arg[0..n), or -1; false when out of memory. */
+static bool table_of_prefix(irs_collection *c, const char *arg, size_t n, int *table)
+{
+	char *name = strndup(arg, n);
+	if (!name) {
+		irs_cli_errorf(IRS_CLI_EXIT_IO, "out of memory");
+		return false;
+	}
+	*table = irs_collection_find_table(c, name);
+	free(name);
+	return true;
+}
+
+/*
+ * TABLE=FILE: a table name may hold '=' itself (create allows it), so every '=' is a
+ * candidate split, and the one whose prefix names a table wins. When several do
+ * ("x=y=f" with tables x and x=y), the one whose file exists wins; when that does not
+ * settle it either, the argument is refused as ambiguous ("x=./y=f" or "x=y=./f" say
+ * which was meant). Sets *split to the '=' taken, or NULL when no prefix is a table.
+ */
+/* Counts the splits of s->arg whose prefix names a table (and, with need_file, whose
+ * file exists); *first and *second are the first two found. -1 when out of memory. */
+static int count_splits(irs_collection *c, const spec *s, bool need_file, const char **first,
+			const char **second, int *first_table)
+{
+	int found = 0;
+	for (const char *e = strchr(s->arg, '='); e; e = strchr(e + 1, '=')) {
+		int t;
+		if (e == s->arg)
+			continue;
+		if (!table_of_prefix(c, s->arg, (size_t)(e - s->arg), &t))
+			return -1;
+		if (t < 0 || (need_file && strcmp(e + 1, "-") != 0 && access(e + 1, F_OK) != 0))
+			continue;
+		if (found++ == 0) {
+			*first = e;
+			*first_table = t;
+		} else if (found == 2) {
+			*second = e;
+		}
+	}
+	return found;
+}
+
+static bool find_split(const irs_cli_command *cmd, irs_collection *c, const spec *s,
+		       const char **split, int *table)
+{
+	const char *a = NULL, *b = NULL, *unused = NULL;
+	*split = NULL;
+	int n = count_splits(c, s, false, &a, &b, table);
+	if (n < 0)
+		return false;
+	if (n == 1)
+		*split = a;
+	if (n <= 1)
+		return true;
+	int with_file = count_splits(c, s, true, split, &unused, table);
+	if (with_file < 0)
+		return false;
+	if (with_file == 1)
+		return true;
+	irs_cli_usage_error(cmd,
+			    "'%s' is ambiguous: tables '%.*s' and '%.*s' both match; write the file "
+			    "as ./FILE to say where it starts",
+			    s->arg, (int)(a - s->arg), s->arg, (int)(b - s->arg), s->arg);
+	return false;
+}
+
 static bool resolve(const irs_cli_command *cmd, irs_collection *c, spec *s)
 {
 	uint32_t ntables = irs_collection_table_count(c);
 	const char *eq = strchr(s->arg, '=');
 	s->path = s->arg;
-	if (eq && eq != s->arg) {
-		size_t n = (size_t)(eq - s->arg);
-		char *name = strndup(s->arg, n);
+	const char *split;
+	int table = -1;
+	if (!find_split(cmd, c, s, &split, &table))
+		return false;
+	if (split) {
+		s->table = (uint32_t)table;
+		s->path = split + 1;
+		if (!*s->path) {
+			irs_cli_usage_error(cmd, "'%s': missing the file after '='", s->arg);
+			return false;
+		}
+		return true;
+	}
+	/* With one table, "a=b.jsonl" may be a file name; otherwise it names a table. */
+	if (eq && eq != s->arg && (ntables > 1 || access(s->arg, F_OK) != 0)) {
+		char *name = strndup(s->arg, (size_t)(eq - s->arg));
 		if (!name) {
 			irs_cli_errorf(IRS_CLI_EXIT_IO, "out of memory");
 			return false;
 		}
-		int t = irs_collection_find_table(c, name);
-		if (t >= 0) {
-			s->table = (uint32_t)t;
-			s->path = eq + 1;
-			free(name);
-			if (!*s->path) {
-				irs_cli_usage_error(cmd, "'%s': missing the file after '='", s->arg);
-				return false;
-			}
-			return true;
-		}
-		/* With one table, "a=b.jsonl" may be a file name; otherwise it names a table. */
-		if (ntables > 1 || access(s->arg, F_OK) != 0) {
-			irs_cli_find_table(cmd, c, name); /* prints the error */
-			free(name);
-			return false;
-		}
+		irs_cli_find_table(cmd, c, name); /* prints the error */
 		free(name);
+		return false;
 	}
 	if (ntables != 1) {
 		irs_cli_usage_error(cmd,
@@ -313,6 +379,8 @@ const irs_cli_command irs_cli_cmd_add = {
 	"Adds one backup at the end of the collection's chain, atomically: on any error\n"
 	"nothing is added. With one table, FILE may be given alone; otherwise name the\n"
 	"table of each file as TABLE=FILE. '-' reads JSONL from standard input.\n"
+	"TABLE may hold '=': the split whose prefix names a table is taken, and of\n"
+	"two such splits the one whose file exists (write ./FILE to settle it).\n"
 	"\n"
 	"--full: rows. A table without a file is empty in this backup.\n"
 	"  .csv    CSV with a header line of column names; an unquoted empty field is\n"

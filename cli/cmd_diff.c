@@ -51,6 +51,7 @@ typedef struct diff_out {
 	out_file *files;            /* per collection table; f NULL = not written */
 	irs_textbuf line;
 	int io_errno;               /* a failed write */
+	const char *io_path;        /* and the file it was for */
 	double write_s;             /* time spent formatting and writing lines */
 } diff_out;
 
@@ -111,6 +112,7 @@ static int on_change(void *ctx, uint32_t table, irs_diff_op op, const irs_value 
 		return rc;
 	if (fwrite(b->data, 1, b->len, of->f) != b->len) {
 		d->io_errno = errno ? errno : EIO;
+		d->io_path = of->tmp ? of->path : "standard output";
 		return IRS_EIO;
 	}
 	if (op == IRS_DIFF_UPSERT)
@@ -179,7 +181,7 @@ static int close_outputs(diff_out *d, bool ok)
 		out_file *of = &d->files[t];
 		if (of->f && of->f != stdout) {
 			if (fclose(of->f) != 0 && ok && !ec)
-				ec = irs_cli_errorf(IRS_CLI_EXIT_IO, "%s: write failed: %s", of->tmp, strerror(errno));
+				ec = irs_cli_errorf(IRS_CLI_EXIT_IO, "%s: write failed: %s", of->path, strerror(errno));
 			if (ok && !ec && rename(of->tmp, of->path) != 0)
 				ec = irs_cli_errorf(IRS_CLI_EXIT_IO, "%s: rename failed: %s", of->path, strerror(errno));
 		} else if (of->f == stdout && fflush(stdout) != 0 && ok && !ec) {
@@ -300,7 +302,7 @@ static int run_diff(const irs_cli_command *cmd, int argc, char **argv)
 	int rc = irs_collection_diff(c, a.from, a.to, &o, NULL, on_change, &d, &st, &err);
 	double secs = irs_cli_now_s() - t0;
 	if (rc == IRS_EIO && d.io_errno)
-		ec = irs_cli_errorf(IRS_CLI_EXIT_IO, "writing the diff: %s", strerror(d.io_errno));
+		ec = irs_cli_errorf(IRS_CLI_EXIT_IO, "%s: writing the diff: %s", d.io_path, strerror(d.io_errno));
 	else if (rc == IRS_ENOMEM && !err.code)
 		ec = irs_cli_errorf(IRS_CLI_EXIT_IO, "out of memory writing the diff");
 	else if (rc)

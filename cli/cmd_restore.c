@@ -155,6 +155,13 @@ static int export_table_files(const irs_cli_command *cmd, const irs_collection *
 			ec = irs_cli_fail(&err);
 		}
 	}
+	/* a rename that fails half way would leave some tables replaced: what can be seen
+	 * to fail is refused before the first */
+	for (uint32_t t = 0; t < done && !ec; t++) {
+		struct stat st;
+		if (paths[t].part[0] && stat(paths[t].final, &st) == 0 && S_ISDIR(st.st_mode))
+			ec = irs_cli_errorf(IRS_CLI_EXIT_IO, "%s: is a directory", paths[t].final);
+	}
 	for (uint32_t t = 0; t < done; t++) {
 		if (!paths[t].part[0])
 			continue;
@@ -175,17 +182,69 @@ static int export_table_files(const irs_cli_command *cmd, const irs_collection *
 	return ec;
 }
 
+typedef enum out_kind { OUT_SQLITE, OUT_TEXT, OUT_TABLE_DIR, OUT_COLLECTION } out_kind;
+
+/* What --out PATH asks for, by its name (docs/cli.md). */
+static out_kind out_kind_of(const char *out)
+{
+	size_t n = strlen(out);
+	if (irs_cli_ends_with(out, ".sqlite") || irs_cli_ends_with(out, ".db"))
+		return OUT_SQLITE;
+	if (n > 0 && out[n - 1] == '/')
+		return OUT_TABLE_DIR;
+	if (irs_cli_ends_with(out, ".jsonl") || irs_cli_ends_with(out, ".csv"))
+		return OUT_TEXT;
+	return OUT_COLLECTION;
+}
+
+/*
+ * Before the restore, what would make its export (or its statistics file: kind
+ * OUT_TEXT) fail for certain: a collection that already exists, a file where a
+ * directory is wanted or the other way round, a missing parent directory. A long
+ * restore is not run only to be refused at the end, and statistics that cannot be
+ * written do not fail the command after its export replaced a file. (The writers
+ * check again: this is a courtesy, not the guard.)
+ */
+static int check_out_target(const char *out, out_kind kind)
+{
+	size_t n = strlen(out);
+	char *path = strdup(out);
+	if (!path)
+		return irs_cli_errorf(IRS_CLI_EXIT_IO, "out of memory");
+	while (kind == OUT_TABLE_DIR && n > 1 && path[n - 1] == '/')
+		path[--n] = '\0';
+	struct stat st;
+	int ec = 0;
+	if (stat(path, &st) == 0) {
+		if (kind == OUT_COLLECTION)
+			ec = irs_cli_errorf(IRS_CLI_EXIT_IO, "%s already exists", out);
+		else if (kind == OUT_TABLE_DIR && !S_ISDIR(st.st_mode))
+			ec = irs_cli_errorf(IRS_CLI_EXIT_IO, "%s: not a directory", out);
+		else if (kind != OUT_TABLE_DIR && S_ISDIR(st.st_mode))
+			ec = irs_cli_errorf(IRS_CLI_EXIT_IO, "%s: is a directory", out);
+	} else {
+		char *slash = strrchr(path, '/');
+		const char *parent = slash == path ? "/" : slash ? path : ".";
+		if (slash && slash != path)
+			*slash = '\0';
+		if (stat(parent, &st) != 0 || !S_ISDIR(st.st_mode))
+			ec = irs_cli_errorf(IRS_CLI_EXIT_IO, "%s: cannot create: %s is not a directory", out,
+					    parent);
+	}
+	free(path);
+	return ec;
+}
+
 /* Writes the export(s) --out asks for. */
 static int do_export(const irs_cli_command *cmd, const irs_collection *c, irs_restore *r,
 		     const char *out, int table)
 {
 	irs_error err;
 	uint32_t nt = irs_collection_table_count(c);
-	size_t n = strlen(out);
-	if (irs_cli_ends_with(out, ".sqlite") || irs_cli_ends_with(out, ".db"))
+	switch (out_kind_of(out)) {
+	case OUT_SQLITE:
 		return irs_restore_export(r, IRS_EXPORT_SQLITE, 0, out, &err) ? irs_cli_fail(&err) : 0;
-	bool per_table_dir = n > 0 && out[n - 1] == '/';
-	if (!per_table_dir && (irs_cli_ends_with(out, ".jsonl") || irs_cli_ends_with(out, ".csv"))) {
+	case OUT_TEXT: {
 		irs_export_format f = irs_cli_ends_with(out, ".csv") ? IRS_EXPORT_CSV : IRS_EXPORT_JSONL;
 		if (table < 0 && nt > 1)
 			return irs_cli_usage_error(cmd,
@@ -195,9 +254,12 @@ static int do_export(const irs_cli_command *cmd, const irs_collection *c, irs_re
 		return irs_restore_export(r, f, table < 0 ? 0 : (uint32_t)table, out, &err) ? irs_cli_fail(&err)
 											   : 0;
 	}
-	if (per_table_dir)
+	case OUT_TABLE_DIR:
 		return export_table_files(cmd, c, r, out, table);
-	return irs_restore_export(r, IRS_EXPORT_COLLECTION, 0, out, &err) ? irs_cli_fail(&err) : 0;
+	case OUT_COLLECTION:
+	default:
+		return irs_restore_export(r, IRS_EXPORT_COLLECTION, 0, out, &err) ? irs_cli_fail(&err) : 0;
+	}
 }
 
 /* What check-partitions needs from a restore's statistics: the collection, the target
@@ -488,6 +550,11 @@ static int run_restore(const irs_cli_command *cmd, int argc, char **argv)
 	if (a.upto && irs_collection_find_backup(c, a.upto) < 0) {
 		irs_collection_close(c);
 		return irs_cli_usage_error(cmd, "--upto %s: no backup of that name in %s", a.upto, a.dir);
+	}
+	if ((a.out && (ec = check_out_target(a.out, out_kind_of(a.out))) != 0) ||
+	    (a.stats && strcmp(a.stats, "-") != 0 && (ec = check_out_target(a.stats, OUT_TEXT)) != 0)) {
+		irs_collection_close(c);
+		return ec;
 	}
 	if (a.ckpt_restart && (ec = checkpoint_restart(cmd, &a, c)) != 0) {
 		irs_collection_close(c);

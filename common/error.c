@@ -68,6 +68,25 @@ void irs__errprefix(irs_error *err, const char *fmt, ...)
 	one_line(err->message);
 }
 
+void irs__errrename(irs_error *err, const char *from, const char *to)
+{
+	size_t n = from ? strlen(from) : 0;
+	if (!err || !to || n == 0 || !strstr(err->message, from))
+		return;
+	char old[IRS_ERROR_MESSAGE_MAX], *o = err->message, *end = err->message + sizeof err->message - 1;
+	memcpy(old, err->message, sizeof old);
+	for (const char *p = old; *p && o < end;) {
+		if (strncmp(p, from, n) == 0) {
+			for (const char *t = to; *t && o < end;)
+				*o++ = *t++;
+			p += n;
+		} else {
+			*o++ = *p++;
+		}
+	}
+	*o = '\0';
+}
+
 void irs__errclear(irs_error *err)
 {
 	if (err) {

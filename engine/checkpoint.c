@@ -60,15 +60,21 @@
 #define STATE_HEADER 20u
 #define STATE_MAX (16u << 20)
 
-static int write_file_sync(int dirfd, const char *name, const void *buf, size_t len, irs_error *err)
+/* Writes and fsyncs DIR/name (dirfd is DIR); on a failure removes it and names it. */
+static int write_file_sync(int dirfd, const char *dir, const char *name, const void *buf, size_t len,
+			   irs_error *err)
 {
+	char path[4096];
+	snprintf(path, sizeof path, "%s/%s", dir, name);
 	int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
-		return irs__seterr(err, IRS_EIO, "checkpoint %s: cannot create: %s", name, strerror(errno));
-	int rc = irs__write_all(fd, buf, len, name, err);
+		return irs__seterr(err, IRS_EIO, "checkpoint %s: cannot create: %s", path, strerror(errno));
+	int rc = irs__write_all(fd, buf, len, path, err);
 	if (!rc && fsync(fd) != 0)
-		rc = irs__seterr(err, IRS_EIO, "checkpoint %s: fsync failed: %s", name, strerror(errno));
+		rc = irs__seterr(err, IRS_EIO, "checkpoint %s: fsync failed: %s", path, strerror(errno));
 	close(fd);
+	if (rc)
+		unlinkat(dirfd, name, 0);
 	return rc;
 }
 
@@ -146,12 +152,8 @@ static bool same_schema(const irs_collection *a, const irs_collection *b)
 	return true;
 }
 
-int irs__checkpoint_lock(const char *dir, int *dfd_out, irs_error *err)
+static int lock_dir(const char *dir, int *dfd_out, irs_error *err)
 {
-	*dfd_out = -1;
-	if (mkdir(dir, 0755) != 0 && errno != EEXIST)
-		return irs__seterr(err, IRS_EIO, "checkpoint %s: cannot create the directory: %s", dir,
-				   strerror(errno));
 	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
 		return irs__seterr(err, IRS_EIO, "checkpoint %s: cannot open the directory: %s", dir,
@@ -178,6 +180,21 @@ int irs__checkpoint_lock(const char *dir, int *dfd_out, irs_error *err)
 	unlinkat(dfd, probe, 0);
 	*dfd_out = dfd;
 	return 0;
+}
+
+int irs__checkpoint_lock(const char *dir, int *dfd_out, bool *made, irs_error *err)
+{
+	*dfd_out = -1;
+	bool mine = mkdir(dir, 0755) == 0;
+	if (made)
+		*made = mine;
+	if (!mine && errno != EEXIST)
+		return irs__seterr(err, IRS_EIO, "checkpoint %s: cannot create the directory: %s", dir,
+				   strerror(errno));
+	int rc = lock_dir(dir, dfd_out, err);
+	if (rc && mine)
+		rmdir(dir);
+	return rc;
 }
 
 /* The lines of DIR/CHECKPOINTS, NUL-terminated in a buffer of *cap bytes from mem
@@ -223,9 +240,32 @@ static int record_add(int dfd, const char *dir, const char *name, const char *id
 }
 
 /*
+ * Removes a listed subdirectory and what a write of it killed half way left: the
+ * collection export writes NAME.tmp-PID and renames it to NAME only when complete.
+ */
+static void remove_checkpoint(int dfd, const char *name)
+{
+	irs__remove_tree_at(dfd, name);
+	int fd = dup(dfd);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	rewinddir(d); /* the dup shares dfd's position, which an earlier walk may have moved */
+	size_t n = strlen(name);
+	for (struct dirent *e; (e = readdir(d)) != NULL;)
+		if (strncmp(e->d_name, name, n) == 0 && strncmp(e->d_name + n, ".tmp-", 5) == 0)
+			irs__remove_tree_at(dfd, e->d_name);
+	closedir(d);
+}
+
+/*
  * Removes the subdirectories CHECKPOINTS lists for collection `id` (all but `keep`;
- * keep NULL: all), and rewrites CHECKPOINTS without them. Lines of other collections
- * stay, and nothing CHECKPOINTS does not list is touched.
+ * keep NULL: all), with their crashed writes' temporaries, and rewrites CHECKPOINTS
+ * without them. Lines of other collections stay, and nothing CHECKPOINTS does not
+ * list is touched.
  */
 static void record_prune(irs_mem *mem, int dfd, const char *id, const char *keep)
 {
@@ -243,7 +283,7 @@ static void record_prune(irs_mem *mem, int dfd, const char *id, const char *keep
 		bool mine = sscanf(line, "%95s %95s", name, owner) == 2 && strcmp(owner, id) == 0 &&
 			    strncmp(name, "ckpt-", 5) == 0 && !strchr(name, '/') && irs__path_check(name) == 0;
 		if (mine && (!keep || strcmp(name, keep) != 0)) {
-			irs__remove_tree_at(dfd, name);
+			remove_checkpoint(dfd, name);
 			continue;
 		}
 		memcpy(out + olen, line, n);
@@ -294,9 +334,15 @@ static bool recorded_for_other(irs_mem *mem, int dfd, const char *name, const ch
 int irs__checkpoint_discard(const char *dir, const irs_collection *c, irs_error *err)
 {
 	int dfd;
-	int rc = irs__checkpoint_lock(dir, &dfd, err);
+	bool made;
+	int rc = irs__checkpoint_lock(dir, &dfd, &made, err);
 	if (rc)
 		return rc;
+	if (made) { /* nothing to discard, and nothing left behind */
+		close(dfd);
+		rmdir(dir);
+		return 0;
+	}
 	const char *id = irs_collection_id(c);
 	irs_mem *mem = (irs_mem *)&c->mem;
 	char cur[256];
@@ -336,7 +382,7 @@ int irs__checkpoint_load(irs_restore *r, uint32_t upto, irs_collection **state, 
 	const char *dir = r->o.checkpoint_dir;
 	*state = NULL;
 	*through = -1;
-	int rc = irs__checkpoint_lock(dir, &r->ckpt_dfd, err);
+	int rc = irs__checkpoint_lock(dir, &r->ckpt_dfd, &r->ckpt_made, err);
 	if (rc)
 		return rc;
 	int dfd = dup(r->ckpt_dfd);
@@ -496,7 +542,7 @@ int irs__checkpoint_write(irs_restore *r, uint32_t b, irs_error *err)
 		irs__store_le32(buf + 16, irs__crc32c(0, buf + STATE_HEADER, len));
 		char rel[128];
 		snprintf(rel, sizeof rel, "%s/RESTORE_STATE", sub);
-		rc = write_file_sync(dfd, rel, buf, STATE_HEADER + len, err);
+		rc = write_file_sync(dfd, dir, rel, buf, STATE_HEADER + len, err);
 		irs__free(&r->mem, buf, STATE_HEADER + len);
 	}
 	if (np != names)
@@ -507,9 +553,11 @@ int irs__checkpoint_write(irs_restore *r, uint32_t b, irs_error *err)
 	char line[80];
 	int ln = snprintf(line, sizeof line, "%s\n", sub);
 	if (!rc)
-		rc = write_file_sync(dfd, "CURRENT.tmp", line, (size_t)ln, err);
-	if (!rc && renameat(dfd, "CURRENT.tmp", dfd, "CURRENT") != 0)
+		rc = write_file_sync(dfd, dir, "CURRENT.tmp", line, (size_t)ln, err);
+	if (!rc && renameat(dfd, "CURRENT.tmp", dfd, "CURRENT") != 0) {
 		rc = irs__seterr(err, IRS_EIO, "checkpoint %s: rename of CURRENT failed: %s", dir, strerror(errno));
+		unlinkat(dfd, "CURRENT.tmp", 0);
+	}
 	if (!rc && fsync(dfd) != 0)
 		rc = irs__seterr(err, IRS_EIO, "checkpoint %s: fsync failed: %s", dir, strerror(errno));
 	if (!rc)

@@ -9,10 +9,11 @@
 #include "restore.h"
 
 /*
- * Makes DIR when missing, opens it, takes its lock (IRS_EIO "in use by another restore"
- * when held) and checks that it is writable. *dfd holds the lock until closed.
+ * Makes DIR when missing (*made says so; made may be NULL), opens it, takes its lock
+ * (IRS_EIO "in use by another restore" when held) and checks that it is writable.
+ * *dfd holds the lock until closed. A DIR it made is removed again when that fails.
  */
-int irs__checkpoint_lock(const char *dir, int *dfd, irs_error *err);
+int irs__checkpoint_lock(const char *dir, int *dfd, bool *made, irs_error *err);
 
 /*
  * Starts over: under DIR's lock, removes every checkpoint DIR/CHECKPOINTS lists for

@@ -592,6 +592,8 @@ int irs__restore_run_hooked(const irs_collection *c, const irs_restore_options *
 	rc = limit_error(r, rc, err);
 	if (rc)
 		say_where(r, err);
+	if (rc && r->ckpt_made)
+		rmdir(o.checkpoint_dir); /* only when it stayed empty: no checkpoint was written */
 	if (ckpt_damaged)
 		irs__checkpoint_hint(r, err);
 	*out = r;
@@ -599,6 +601,9 @@ int irs__restore_run_hooked(const irs_collection *c, const irs_restore_options *
 fail:
 	if (r)
 		rc = limit_error(r, rc, err);
-	irs_restore_free(r);
+	bool made = r && r->ckpt_made;
+	irs_restore_free(r); /* closes the checkpoint directory */
+	if (made)
+		rmdir(o.checkpoint_dir); /* made by this restore, and nothing was written to it */
 	return rc;
 }

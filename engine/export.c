@@ -370,8 +370,10 @@ static int export_collection(const irs_restore *r, const char *path, irs_error *
 		cancel_error(path, err);
 	else if (rc && err && err->code && !strstr(err->message, path))
 		irs__errprefix(err, "%s: writing the collection", path);
-	if (rc)
+	if (rc) {
+		irs__errrename(err, tmp, path); /* the collection the caller asked for */
 		irs__remove_tree_at(AT_FDCWD, tmp); /* the partial temporary collection */
+	}
 	return rc;
 }
 

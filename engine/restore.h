@@ -53,6 +53,7 @@ struct irs_restore {
 	irs_read_order order;       /* the tables' sorted order, for ordered reads */
 	const uint64_t *presize_rows; /* per table: rows to size partitions for (hooks), or NULL */
 	int ckpt_dfd;               /* the checkpoint directory, locked while the restore runs; -1 */
+	bool ckpt_made;             /* this restore made the checkpoint directory */
 };
 
 /*

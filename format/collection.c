@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -658,27 +659,72 @@ int irs_collection_table_backup(const irs_collection *c, uint32_t backup, uint32
 
 /* ---- create */
 
-/* Makes dir, or checks that the existing one is empty; *made says which. */
-static int create_dir(const char *dir, bool *made, irs_error *err)
+/*
+ * Makes dir, or checks that the existing one is empty; *made says that this call made
+ * it. On a failure a directory it made is removed when still empty (rmdir: what
+ * another create put there meanwhile stays), and *made is false. Two creates
+ * of one directory must not both succeed, nor one remove what the other made: each
+ * holds an flock on the directory from before its checks to after its MANIFEST is in
+ * place (*lockfd, closed by the caller), and a create that finds it held fails at
+ * once. Under that lock a MANIFEST.tmp without a MANIFEST is what a killed create
+ * left, so it does not make the directory "not empty".
+ */
+static int create_dir_locked(const char *dir, int *lockfd, bool *busy, irs_error *err);
+
+static int create_dir(const char *dir, bool *made, int *lockfd, irs_error *err)
 {
+	*lockfd = -1;
 	*made = mkdir(dir, 0755) == 0;
 	if (!*made && errno != EEXIST)
 		return irs__seterr(err, IRS_EIO, "%s: cannot create directory: %s", dir, strerror(errno));
-	char path[PATH_MAX];
-	snprintf(path, sizeof path, "%s/MANIFEST", dir);
-	if (access(path, F_OK) == 0)
-		return irs__seterr(err, IRS_EEXIST, "%s: a collection already exists there", dir);
-	DIR *dh = opendir(dir);
-	if (!dh)
+	bool busy = false;
+	int rc = create_dir_locked(dir, lockfd, &busy, err);
+	if (rc && *made) {
+		if (!busy) /* busy: the create holding the lock works in it, though still empty */
+			rmdir(dir);
+		*made = false;
+	}
+	return rc;
+}
+
+/* create_dir's checks, under the directory's lock (*lockfd when taken; *busy when
+ * another create holds it). */
+static int create_dir_locked(const char *dir, int *lockfd, bool *busy, irs_error *err)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
 		return irs__seterr(err, IRS_EIO, "%s: cannot open directory: %s", dir, strerror(errno));
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		int e = errno;
+		close(fd);
+		*busy = e == EWOULDBLOCK;
+		return e == EWOULDBLOCK
+			       ? irs__seterr(err, IRS_EEXIST, "%s: another process is creating a collection there", dir)
+			       : irs__seterr(err, IRS_EIO, "%s: cannot lock: %s", dir, strerror(e));
+	}
+	*lockfd = fd;
+	if (faccessat(fd, "MANIFEST", F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+		return irs__seterr(err, IRS_EEXIST, "%s: a collection already exists there", dir);
+	int dup_fd = dup(fd);
+	DIR *dh = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
+	if (!dh) {
+		if (dup_fd >= 0)
+			close(dup_fd);
+		return irs__seterr(err, IRS_EIO, "%s: cannot open directory: %s", dir, strerror(errno));
+	}
 	struct dirent *e;
-	bool empty = true;
-	while ((e = readdir(dh)))
-		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+	bool empty = true, stale_tmp = false;
+	while ((e = readdir(dh))) {
+		if (!strcmp(e->d_name, "MANIFEST.tmp"))
+			stale_tmp = true;
+		else if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
 			empty = false;
+	}
 	closedir(dh);
 	if (!empty)
 		return irs__seterr(err, IRS_EEXIST, "%s: the directory is not empty", dir);
+	if (stale_tmp)
+		unlinkat(fd, "MANIFEST.tmp", 0);
 	return 0;
 }
 
@@ -760,12 +806,14 @@ int irs_collection_create(const char *dir, const irs_table_def *tables, uint32_t
 		goto out;
 	irs__schema_free(mem, check, table_count);
 	bool made = false;
-	rc = create_dir(dir, &made, err);
-	if (!rc) {
+	int lockfd;
+	rc = create_dir(dir, &made, &lockfd, err);
+	if (!rc)
 		rc = irs__manifest_write(dir, &m, true, err);
-		if (rc && made)
-			irs__remove_tree_at(AT_FDCWD, dir); /* ours, and holds nothing of anyone's */
-	}
+	if (rc && made)
+		irs__remove_tree_at(AT_FDCWD, dir); /* ours, and holds nothing of anyone's */
+	if (lockfd >= 0)
+		close(lockfd);
 out:
 	irs__free(mem, ts, sizeof(*ts) * (table_count ? table_count : 1));
 	irs__free(mem, tsp, sizeof(*tsp) * (table_count ? table_count : 1));

@@ -335,7 +335,7 @@ int irs_backup_writer_begin(irs_collection *c, irs_backup_kind kind, const char 
 		return IRS_EINVAL;
 	/* Lock, then re-read the manifest: another handle (or process) may have added
 	 * backups since c was opened, and the new backup must follow the real chain. */
-	int lockfd = openat(c->dirfd, "LOCK", O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	int lockfd = openat(c->dirfd, "LOCK", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (lockfd < 0)
 		return irs__seterr(err, IRS_EIO, "%s/LOCK: %s", c->dir, strerror(errno));
 	if (flock(lockfd, LOCK_EX | LOCK_NB) != 0) {

@@ -730,6 +730,31 @@ static void test_export_oom(void **state)
 }
 
 
+/* An export into a directory that does not exist fails with IRS_EIO, and its message
+ * names the path asked for, not the temporary written first (PATH.tmp-PID). */
+static void test_export_names_the_path(void **state)
+{
+	(void)state;
+	small_chain sc;
+	small_chain_make(&sc, 4, 50, 1, 10);
+	irs_restore_options ro;
+	irs_restore_options_init(&ro, IRS_RESTORE_OPTIONS_VERSION);
+	irs_restore *r = NULL;
+	irs_error err;
+	assert_int_equal(irs_restore_run(sc.c, &ro, NULL, &r, &err), 0);
+	static const irs_export_format kinds[] = {IRS_EXPORT_JSONL, IRS_EXPORT_CSV, IRS_EXPORT_SQLITE,
+						  IRS_EXPORT_COLLECTION};
+	for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+		char path[400];
+		snprintf(path, sizeof path, "%s.none/sub/out%zu", sc.dir, k);
+		assert_int_equal(irs_restore_export(r, kinds[k], 0, path, &err), IRS_EIO);
+		if (!strstr(err.message, path) || strstr(err.message, ".tmp-"))
+			fail_msg("export kind %d: \"%s\"", (int)kinds[k], err.message);
+	}
+	irs_restore_free(r);
+	small_chain_free(&sc);
+}
+
 /* The text export's rows are formatted on helper threads and written in key order: the
  * file is byte for byte the rows of an ordered scan, each formatted by textout (and the
  * CSV header), with any number of helpers, helpers that fail to start, chunks of a few
@@ -813,6 +838,7 @@ int main(void)
 		cmocka_unit_test(test_thread_start_failure),
 		cmocka_unit_test(test_digest_helpers),
 		cmocka_unit_test(test_export_oom),
+		cmocka_unit_test(test_export_names_the_path),
 		cmocka_unit_test(test_text_export_helpers),
 		cmocka_unit_test(test_shard_failure_everywhere),
 		cmocka_unit_test(test_shard_failure_stress),

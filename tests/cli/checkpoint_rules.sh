@@ -131,5 +131,25 @@ fi
 run "$BIN" restore "$C" --quiet --checkpoint-restart
 expect "--checkpoint-restart without --checkpoint" 2 "--checkpoint-restart needs --checkpoint DIR"
 
+# ---- what a killed write leaves: a recorded checkpoint written as NAME.tmp-PID (the
+# write renames it to NAME when complete) goes with the next prune, the user's own
+# *.tmp-* entries stay; a failing restore removes the DIR it made, and only that
+P=$W/killed
+run "$BIN" restore "$C" --quiet --upto inc-002 --checkpoint "$P" --checkpoint-seconds 0
+echo "ckpt-000009-0000000000000 $ID" >> "$P/CHECKPOINTS"
+mkdir -p "$P/ckpt-000009-0000000000000.tmp-4242/data" "$P/ckpt-mine.tmp-1"
+run "$BIN" restore "$C" --quiet --upto inc-002 --checkpoint "$P" --checkpoint-restart --checkpoint-seconds 0
+if [ "$rc" = 0 ] && [ ! -e "$P/ckpt-000009-0000000000000.tmp-4242" ] && [ -d "$P/ckpt-mine.tmp-1" ] &&
+   ! grep -q "ckpt-000009" "$P/CHECKPOINTS"; then
+  ok "a killed write's temporary goes, the user's stays"
+else
+  bad "killed write: exit $rc $err: $(ls "$P"); $(cat "$P/CHECKPOINTS")"
+fi
+run "$BIN" restore "$C" --quiet --memory-limit 1000 --checkpoint "$W/newck"
+if [ "$rc" = 4 ] && [ ! -e "$W/newck" ]; then ok "a failed restore leaves no checkpoint directory it made"
+else bad "failed restore: exit $rc, $(ls -d "$W/newck" 2>&1)"; fi
+run "$BIN" restore "$C" --quiet --memory-limit 1000 --checkpoint "$P"
+[ "$rc" = 4 ] && [ -d "$P" ] && ok "... and keeps one it did not make" || bad "failed restore removed $P"
+
 if [ $fails -ne 0 ]; then echo "$fails failure(s)"; exit 1; fi
 echo "all ok"

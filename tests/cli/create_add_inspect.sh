@@ -274,6 +274,66 @@ expect 3 "$BIN" add "$M" --incremental order_lines="$T/no_line.jsonl"
 err_has "no_line.jsonl:1:" 'key column "line" is missing'
 unchanged "$M" mbefore
 
+# ---------------------------------------------------------------- table names holding '='
+cat >"$T/eq.json" <<'EOF'
+{"tables": [{"table": "x=y", "columns": [{"name": "id", "type": "int32"}], "primary_key": ["id"]},
+            {"table": "x", "columns": [{"name": "id", "type": "int32"}], "primary_key": ["id"]}]}
+EOF
+E="$T/eqnames"
+expect 0 "$BIN" create "$E" --schema "$T/eq.json"
+mkdir -p "$T/eqdir"
+printf '{"id": 1}\n' >"$T/eqdir/f.jsonl"
+printf '{"id": 2}\n' >"$T/eqdir/y=f.jsonl"
+snapshot "$E" eqbefore
+# x with "y=f.jsonl" and x=y with "f.jsonl" are both tables with files: refused
+(cd "$T/eqdir" && expect 2 "$BIN" add "$E" --full x=y=f.jsonl)
+err_has "'x=y=f.jsonl' is ambiguous: tables 'x' and 'x=y' both match"
+unchanged "$E" eqbefore
+(cd "$T/eqdir" && expect 0 "$BIN" add "$E" --full x=y=./f.jsonl x=./y=f.jsonl --name b1)
+expect 0 "$BIN" restore "$E" --out "$T/eqout/"
+[ "$(cat "$T/eqout/x=y.jsonl")" = '{"id": 1}' ] || fail "table x=y: $(cat "$T/eqout/x=y.jsonl")"
+[ "$(cat "$T/eqout/x.jsonl")" = '{"id": 2}' ] || fail "table x: $(cat "$T/eqout/x.jsonl")"
+# with only f.jsonl there, the split before it is the one taken
+rm "$T/eqdir/y=f.jsonl"
+printf '{"op": "erase", "key": {"id": 1}}\n' >"$T/eqdir/f.jsonl"
+(cd "$T/eqdir" && expect 0 "$BIN" add "$E" --incremental x=y=f.jsonl --name b2)
+rm -r "$T/eqout"
+expect 0 "$BIN" restore "$E" --out "$T/eqout/"
+[ ! -s "$T/eqout/x=y.jsonl" ] || fail "table x=y after the erase: $(cat "$T/eqout/x=y.jsonl")"
+[ "$(cat "$T/eqout/x.jsonl")" = '{"id": 2}' ] || fail "table x after b2: $(cat "$T/eqout/x.jsonl")"
+
+# ---------------------------------------------------------------- create: races and leftovers
+# two creates of one directory at once: exactly one succeeds, and the collection is its
+printf '{"table": "a", "columns": [{"name": "id", "type": "int32"}], "primary_key": ["id"]}\n' >"$T/ra.json"
+printf '{"table": "b", "columns": [{"name": "id", "type": "int64"}], "primary_key": ["id"]}\n' >"$T/rb.json"
+for round in $(seq 1 40); do
+	R="$T/race$round"
+	ra=0 rb=0
+	"$BIN" create "$R" --schema "$T/ra.json" >/dev/null 2>"$T/ra.err" & pa=$!
+	"$BIN" create "$R" --schema "$T/rb.json" >/dev/null 2>"$T/rb.err" & pb=$!
+	wait $pa || ra=$?
+	wait $pb || rb=$?
+	case "$ra$rb" in
+	04) want=a ;;
+	40) want=b ;;
+	*) fail "round $round: create exits $ra and $rb: $(cat "$T/ra.err" "$T/rb.err")" ;;
+	esac
+	"$BIN" inspect "$R" --json >"$T/race.json" || fail "round $round: no collection left"
+	jcheck "$T/race.json" "d['tables'][0]['name'] == '$want'"
+	rm -rf "$R"
+done
+# a create killed before its MANIFEST was in place leaves MANIFEST.tmp: not "not empty"
+mkdir "$T/killed" && echo partial >"$T/killed/MANIFEST.tmp"
+expect 0 "$BIN" create "$T/killed" --schema "$T/ra.json"
+[ ! -e "$T/killed/MANIFEST.tmp" ] || fail "the stale MANIFEST.tmp stayed"
+expect 0 "$BIN" inspect "$T/killed"
+# a LOCK that is a symbolic link is not followed
+ln -s "$T/victim" "$T/killed/LOCK"
+printf '{"id": 1}\n' >"$T/one.jsonl"
+expect 4 "$BIN" add "$T/killed" --full "$T/one.jsonl"
+err_has "killed/LOCK"
+[ ! -e "$T/victim" ] || fail "add followed the LOCK symlink"
+
 # ---------------------------------------------------------------- corruption is found
 cp -r "$C" "$T/corrupt"
 seg=$(find "$T/corrupt/data" -type f -size +100c | head -n 1)

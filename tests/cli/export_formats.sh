@@ -158,5 +158,24 @@ else
 	echo "skip fsync order (strace cannot trace here)"
 fi
 
+# ---- --out targets that cannot be written are refused before the restore runs: the
+# collection below is damaged, so a refusal that came after the restore would say so
+"$BIN" gen "$W/bad" --rows 300 --incrementals 1 --changes 20 >/dev/null 2>&1
+seg=$(find "$W/bad/data" -type f -size +100c | head -n 1)
+python3 -c 'import sys; p=sys.argv[1]; b=bytearray(open(p,"rb").read()); b[len(b)//2]^=0x55; open(p,"wb").write(b)' "$seg"
+run "$BIN" restore "$W/bad" --quiet --out "$W/x.jsonl"
+check "the damaged collection fails (exit 3)" 3 "$rc"
+mkdir "$W/taken" "$W/dir.jsonl"
+touch "$W/plain"
+for case in "taken|$W/taken already exists" "plain|$W/plain already exists" \
+	"dir.jsonl|$W/dir.jsonl: is a directory" "plain/|$W/plain/: not a directory" \
+	"none/sub|$W/none/sub: cannot create: $W/none is not a directory" \
+	"none/x.sqlite|$W/none/x.sqlite: cannot create: $W/none is not a directory" \
+	"none/t/|$W/none/t/: cannot create: $W/none is not a directory"; do
+	run "$BIN" restore "$W/bad" --quiet --out "$W/${case%%|*}"
+	check "--out ${case%%|*}: refused first, exit 4" "4|1|increstore: ${case#*|}" "$rc|$nlines|$err"
+done
+check "nothing was made" "" "$(ls "$W/taken"; ls -d "$W/none" 2>/dev/null || true)"
+
 [ $fails = 0 ] && echo "all export format checks passed"
 exit $((fails > 0))

@@ -107,9 +107,12 @@ check "--partition with --checkpoint" 2 "$(code "$BIN" restore "$C" -q --partiti
 has "... says why" "checkpoints cannot be combined" "$W/err"
 # an export that fails fails the command; its statistics say so, check-partitions
 # refuses them, and the message names the file asked for, not its temporary
+mkdir -p "$W/p1f/t1.jsonl"   # a directory where table t1's file should go
+echo old >"$W/p1f/t0.jsonl"
 check "partition whose export failed" 4 "$(code "$BIN" restore "$C" -q --partition 1/3 \
-  --stats-json "$W/p1x.json" --out "$W/nodir/p1/")"
-has "... names the directory" "nodir/p1/: cannot create directory" "$W/err"
+  --stats-json "$W/p1x.json" --out "$W/p1f/")"
+has "... names the file" "p1f/t1.jsonl: is a directory" "$W/err"
+check "... no table file replaced" old "$(cat "$W/p1f/t0.jsonl")"
 check "... its statistics say so" IRS_EIO \
   "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["status"])' "$W/p1x.json")"
 check "... check-partitions refuses it" 1 \
@@ -120,7 +123,7 @@ has "... names the file asked for" "nodir/t1.jsonl: cannot create" "$W/err"
 check "... not its temporary" "" "$(grep 'tmp-' "$W/err" || true)"
 check "statistics that cannot be written" 4 \
   "$(code "$BIN" restore "$C" -q --stats-json "$W/nodir/s.json" --out "$W/stats-fail.sqlite")"
-has "... named" "nodir/s.json: cannot write statistics" "$W/err"
+has "... named" "nodir/s.json: cannot create: $W/nodir is not a directory" "$W/err"
 
 # a collection made by add records no expected state: --reference
 cat > "$W/schema.json" <<'EOF'
