@@ -152,7 +152,7 @@ static bool same_schema(const irs_collection *a, const irs_collection *b)
 	return true;
 }
 
-static int lock_dir(const char *dir, int *dfd_out, irs_error *err)
+static int lock_dir(const char *dir, int *dfd_out, bool *busy, irs_error *err)
 {
 	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
@@ -161,6 +161,7 @@ static int lock_dir(const char *dir, int *dfd_out, irs_error *err)
 	if (flock(dfd, LOCK_EX | LOCK_NB) != 0) {
 		int e = errno;
 		close(dfd);
+		*busy = e == EWOULDBLOCK;
 		if (e == EWOULDBLOCK)
 			return irs__seterr(err, IRS_EIO,
 					   "checkpoint %s is in use by another restore (wait for it to "
@@ -191,9 +192,14 @@ int irs__checkpoint_lock(const char *dir, int *dfd_out, bool *made, irs_error *e
 	if (!mine && errno != EEXIST)
 		return irs__seterr(err, IRS_EIO, "checkpoint %s: cannot create the directory: %s", dir,
 				   strerror(errno));
-	int rc = lock_dir(dir, dfd_out, err);
-	if (rc && mine)
-		rmdir(dir);
+	bool busy = false;
+	int rc = lock_dir(dir, dfd_out, &busy, err);
+	if (rc && mine) {
+		if (!busy) /* busy: the restore holding it works in it, though it is still empty */
+			rmdir(dir);
+		if (made)
+			*made = false;
+	}
 	return rc;
 }
 

@@ -213,9 +213,11 @@ static void stats_collect(irs_restore *r, uint32_t b, uint64_t t0, uint64_t woke
 /*
  * The apply pass of an incremental read twice (shard.h): every shard decodes the
  * backup again and the owners apply as the runs stream in, into the memory pass 0
- * reserved. Decoding validated everything in pass 0, so this fails only when a segment
- * file changed since (increstore's writers never rewrite one) or its device fails;
- * the tables are then partly applied, and the restore says so.
+ * reserved. Decoding validated everything in pass 0, and each decoder allocated what
+ * its pass 1 needs at pass 0's END (shard/decode.c), so this fails only when a segment
+ * file changed since (increstore's writers never rewrite one), its device fails, or a
+ * change larger than a run finds no memory; the tables are then partly applied, and
+ * the restore says so.
  */
 static int apply_second_pass(irs_restore *r, uint32_t b, uint32_t done, uint32_t total,
 			     uint64_t changes_total, uint64_t bytes_total, irs_error *err)
@@ -281,6 +283,9 @@ static int run_backup(irs_restore *r, const irs_collection *src, uint32_t sb, ui
 	}
 	if (!rc && irs__pool_cancelled(&r->pool))
 		rc = irs__seterr(err, IRS_ECANCELED, "cancelled during %s", p->name);
+	/* the coordinator's own decoder gets ready for the second read as the shards' did */
+	if (!rc && p->reread && r->pool.ndecoders > r->pool.nshards)
+		rc = irs__decoder_prepare_reread(&r->pool.shards[r->pool.nshards], err);
 
 	if (!rc && p->reread) {
 		rc = apply_second_pass(r, b, done, total, changes_total, bytes_total, err);
@@ -315,6 +320,14 @@ static int run_backup(irs_restore *r, const irs_collection *src, uint32_t sb, ui
 		return irs__seterr(err, IRS_ECANCELED, "cancelled by the barrier callback after backup %s",
 				   c->backups[b].pb->name);
 	return 0;
+}
+
+/* A failed restore leaves no checkpoint directory it made and wrote nothing to. Removed
+ * while its lock is still held, so that no restore that has just taken it loses it. */
+static void drop_made_checkpoint_dir(irs_restore *r, int rc)
+{
+	if (rc && r->ckpt_made && r->ckpt_dfd >= 0)
+		rmdir(r->o.checkpoint_dir); /* fails, as it should, once a checkpoint is in it */
 }
 
 /* Stops the shard threads and releases what only a running restore needs. */
@@ -588,22 +601,20 @@ int irs__restore_run_hooked(const irs_collection *c, const irs_restore_options *
 	}
 	if (!rc)
 		rc = run_chain(r, base, first, changes_total, bytes_total, err);
+	drop_made_checkpoint_dir(r, rc);
 	restore_stop(r);
 	rc = limit_error(r, rc, err);
 	if (rc)
 		say_where(r, err);
-	if (rc && r->ckpt_made)
-		rmdir(o.checkpoint_dir); /* only when it stayed empty: no checkpoint was written */
 	if (ckpt_damaged)
 		irs__checkpoint_hint(r, err);
 	*out = r;
 	return rc;
 fail:
-	if (r)
+	if (r) {
+		drop_made_checkpoint_dir(r, rc);
 		rc = limit_error(r, rc, err);
-	bool made = r && r->ckpt_made;
-	irs_restore_free(r); /* closes the checkpoint directory */
-	if (made)
-		rmdir(o.checkpoint_dir); /* made by this restore, and nothing was written to it */
+	}
+	irs_restore_free(r);
 	return rc;
 }

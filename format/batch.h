@@ -85,6 +85,10 @@ typedef struct irs_batch_decoder {
 void irs__batch_decoder_init(irs_batch_decoder *d, irs_mem *mem);
 void irs__batch_decoder_free(irs_batch_decoder *d);
 
+/* Allocates now what decoding a batch of a table of up to ncols columns needs, so that
+ * such batches allocate nothing later. IRS_ENOMEM/IRS_ELIMIT. */
+int irs__batch_decoder_reserve(irs_batch_decoder *d, uint32_t ncols, irs_error *err);
+
 /*
  * Decodes and validates one ChangeBatch payload of table t, writing one record per
  * change, in row order, where `out` says. full: every change must be an UPSERT listing

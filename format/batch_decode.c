@@ -92,6 +92,11 @@ static int decoder_fit(irs_batch_decoder *d, uint32_t ncols, irs_error *err)
 	return 0;
 }
 
+int irs__batch_decoder_reserve(irs_batch_decoder *d, uint32_t ncols, irs_error *err)
+{
+	return decoder_fit(d, ncols, err);
+}
+
 /* True when no byte of s[0..n) has its high bit set: then it is valid UTF-8. */
 static bool all_ascii(const uint8_t *s, size_t n)
 {

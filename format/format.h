@@ -150,4 +150,8 @@ int irs__segment_index(irs_mem *mem, int dirfd, const char *rel, uint32_t table,
 /* Reads one indexed frame's payload into *buf (grown as needed) and checks its CRC. */
 int irs__frame_read(irs_mem *mem, int fd, const char *rel, const irs_frame_ref *f, uint8_t **buf,
 		    size_t *cap, irs_error *err);
+
+/* Grows a frame buffer (*buf, *cap bytes) to hold `need` bytes, as irs__frame_read
+ * would for a frame of that length. IRS_ENOMEM/IRS_ELIMIT, the buffer as it was. */
+int irs__frame_buf_reserve(irs_mem *mem, uint8_t **buf, size_t *cap, size_t need, irs_error *err);
 #endif

@@ -363,20 +363,29 @@ int irs__segment_index(irs_mem *mem, int dirfd, const char *rel, uint32_t table,
 	return 0;
 }
 
+int irs__frame_buf_reserve(irs_mem *mem, uint8_t **buf, size_t *cap, size_t need, irs_error *err)
+{
+	if (need <= *cap)
+		return 0;
+	size_t ncap = *cap ? *cap : 64 * 1024;
+	while (ncap < need)
+		ncap *= 2;
+	uint8_t *nb = irs__realloc(mem, *buf, *cap, ncap);
+	if (!nb)
+		return irs__seterr(err, mem->limit && irs__mem_over_limit(mem) ? IRS_ELIMIT : IRS_ENOMEM,
+				   "no memory for a %zu-byte frame", need);
+	*buf = nb;
+	*cap = ncap;
+	return 0;
+}
+
 int irs__frame_read(irs_mem *mem, int fd, const char *rel, const irs_frame_ref *f, uint8_t **buf,
 		    size_t *cap, irs_error *err)
 {
-	if (f->length > *cap) {
-		size_t ncap = *cap ? *cap : 64 * 1024;
-		while (ncap < f->length)
-			ncap *= 2;
-		uint8_t *nb = irs__realloc(mem, *buf, *cap, ncap);
-		if (!nb)
-			return irs__seterr(err, mem->limit && irs__mem_over_limit(mem) ? IRS_ELIMIT : IRS_ENOMEM,
-					   "segment %s: frame %u: no memory for a %u-byte frame", rel, f->index,
-					   f->length);
-		*buf = nb;
-		*cap = ncap;
+	int rc = irs__frame_buf_reserve(mem, buf, cap, f->length, err);
+	if (rc) {
+		irs__errprefix(err, "segment %s: frame %u", rel, f->index);
+		return rc;
 	}
 	size_t got;
 	if (read_at(fd, *buf, f->length, f->offset + IRS_FRAME_HEADER, &got) != 0 || got != f->length)

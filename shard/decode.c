@@ -21,6 +21,15 @@
  * back) until some come back. Every shard waiting this way still applies what others
  * sent it, so the runs it waits for always come back. An incremental staged in memory
  * keeps every run until APPLY, so there the count only measures.
+ *
+ * A BACKUP READ TWICE applies as pass 1 streams, past the point of no return, so pass
+ * 1 must not fail for memory: at the END of pass 0 each decoder allocates what its
+ * pass 1 needs (irs__decoder_prepare_reread: a frame buffer for the largest frame, the
+ * batch decoder's arrays, a run of its own), and in pass 1 a decoder that cannot get
+ * a new run waits for its own runs to come back instead (they always do: see above).
+ * What is left that can fail there is a run for one change larger than a standard run
+ * (and, in a partitioned restore, the buffer for a change another partition keeps);
+ * such an allocation is tried again once the decoder's runs are all back.
  */
 #include <stdio.h>
 #include <string.h>
@@ -127,17 +136,39 @@ void irs__run_slabs_free(irs_shard *sh)
 	sh->free_runs = NULL;
 }
 
+static void take_while_decoding(irs_shard *sh, struct cds_wfcq_node *n);
+static void flush_runs(irs_shard *sh);
+
+/* In pass 1 of a backup read twice, which must not fail (the top comment): pushes what
+ * this decoder filled and waits until its runs are back (all of them: all_back, else
+ * one), applying what arrives meanwhile. False when none is out: nothing to wait for. */
+static bool wait_for_own_runs(irs_shard *sh, bool all_back)
+{
+	const irs_plan *p = &sh->pool->plan;
+	if (!p->reread || p->pass != 1 || sh->outstanding == 0)
+		return false;
+	flush_runs(sh);
+	while (all_back ? sh->outstanding > 0 : !sh->free_runs)
+		take_while_decoding(sh, irs__inbox_pop_blocking(&sh->inbox, 0));
+	return true;
+}
+
 /* A run for `table` with room for sz bytes: a recycled one when standard-sized. */
 static int run_new(irs_shard *sh, uint32_t table, size_t sz, irs_run **out, irs_error *err)
 {
 	irs_pool *pool = sh->pool;
 	size_t cap = sz > pool->run_cap ? sz : pool->run_cap;
 	irs_run *run = NULL;
-	if (cap == pool->run_cap && sh->free_runs) {
+	bool standard = cap == pool->run_cap;
+	if (standard && !sh->free_runs && !(run = slab_take(sh)))
+		wait_for_own_runs(sh, false);
+	if (!standard && !(run = irs__malloc(pool->mem, sizeof *run + cap)) && wait_for_own_runs(sh, true))
+		run = irs__malloc(pool->mem, sizeof *run + cap);
+	if (standard && !run && sh->free_runs) {
 		run = sh->free_runs;
 		sh->free_runs = run->next;
-	} else if (!(run = cap == pool->run_cap ? slab_take(sh)
-						 : irs__malloc(pool->mem, sizeof *run + cap))) {
+	}
+	if (!run) {
 		char name[32];
 		return irs__seterr(err, irs__mem_over_limit(pool->mem) ? IRS_ELIMIT : IRS_ENOMEM,
 				   "%s: no memory for a %zu-byte run", decoder_name(sh, name), cap);
@@ -151,6 +182,38 @@ static int run_new(irs_shard *sh, uint32_t table, size_t sz, irs_run **out, irs_
 	run->cap = cap;
 	*out = run;
 	return 0;
+}
+
+int irs__decoder_prepare_reread(irs_shard *sh, irs_error *err)
+{
+	irs_pool *pool = sh->pool;
+	const irs_plan *p = &pool->plan;
+	size_t max_frame = 0;
+	for (size_t i = 0; i < p->nframes; i++)
+		if (p->frames[i].length > max_frame)
+			max_frame = p->frames[i].length;
+	uint32_t ncols = 0;
+	for (uint32_t t = 0; t < pool->ntables; t++)
+		if (pool->tables[t].ncols > ncols)
+			ncols = pool->tables[t].ncols;
+	int rc = irs__frame_buf_reserve(pool->mem, &sh->frame_buf, &sh->frame_cap, max_frame, err);
+	if (!rc)
+		rc = irs__batch_decoder_reserve(&sh->dec, ncols, err);
+	if (!rc && !sh->free_runs && sh->outstanding == 0) {
+		irs_run *run = slab_take(sh);
+		if (run) {
+			sh->outstanding++; /* as run_new counts it; returned at once */
+			irs__run_returned(sh, run);
+		} else {
+			rc = irs__seterr(err, irs__mem_over_limit(pool->mem) ? IRS_ELIMIT : IRS_ENOMEM,
+					 "no memory for a %zu-byte run", pool->run_cap);
+		}
+	}
+	if (rc) {
+		char name[32];
+		irs__errprefix(err, "%s: before reading %s a second time", decoder_name(sh, name), p->name);
+	}
+	return rc;
 }
 
 typedef struct route_ctx {
@@ -167,6 +230,8 @@ static uint8_t *drop_room(irs_shard *sh, size_t bound, irs_error *err)
 		irs_mem *mem = sh->pool->mem;
 		size_t cap = bound < 4096 ? 4096 : bound;
 		uint8_t *b = irs__malloc(mem, cap);
+		if (!b && wait_for_own_runs(sh, true))
+			b = irs__malloc(mem, cap);
 		if (!b) {
 			char name[32];
 			irs__seterr(err, irs__mem_over_limit(mem) ? IRS_ELIMIT : IRS_ENOMEM,

@@ -296,6 +296,12 @@ void irs__run_free(irs_pool *pool, irs_run *run);
  * are. Thread: at pool teardown, once no run is in use. */
 void irs__run_slabs_free(irs_shard *sh);
 
+/* shard/decode.c: at the END of pass 0 of a backup read twice, before the point of no
+ * return: allocates what this decoder's pass 1 needs, so that pass 1 does not fail for
+ * memory (decode.c's top comment). IRS_ENOMEM/IRS_ELIMIT naming the decoder. Thread:
+ * the decoder's (the shard's, or the coordinator's for its own). */
+int irs__decoder_prepare_reread(irs_shard *sh, irs_error *err);
+
 /* shard/decode.c: a RETURN message arrived: the run joins the free list. */
 void irs__run_returned(irs_shard *sh, irs_run *run);
 

@@ -351,4 +351,7 @@ void irs__stage_end(irs_shard *sh)
 			return;
 		}
 	}
+	/* and what its decoder's second read needs, still before the point of no return */
+	if (pool->plan.reread && (rc = irs__decoder_prepare_reread(sh, &sh->error)) != 0)
+		irs__shard_fail(sh, rc);
 }
