@@ -76,9 +76,11 @@ static bool table_of_prefix(irs_collection *c, const char *arg, size_t n, int *t
 /*
  * TABLE=FILE: a table name may hold '=' itself (create allows it), so every '=' is a
  * candidate split, and the one whose prefix names a table wins. When several do
- * ("x=y=f" with tables x and x=y), the one whose file exists wins; when that does not
- * settle it either, the argument is refused as ambiguous ("x=./y=f" or "x=y=./f" say
- * which was meant). Sets *split to the '=' taken, or NULL when no prefix is a table.
+ * ("x=y=f" with tables x and x=y), the one whose file exists wins; when both files
+ * exist the argument is refused as ambiguous ("x=./y=f" or "x=y=./f" say which was
+ * meant), and when neither does the first split is taken, so that opening its file
+ * names what is missing. Sets *split to the '=' taken, or NULL when no prefix is a
+ * table.
  */
 /* Counts the splits of s->arg whose prefix names a table (and, with need_file, whose
  * file exists); *first and *second are the first two found. -1 when out of memory. */
@@ -107,24 +109,33 @@ static int count_splits(irs_collection *c, const spec *s, bool need_file, const 
 static bool find_split(const irs_cli_command *cmd, irs_collection *c, const spec *s,
 		       const char **split, int *table)
 {
-	const char *a = NULL, *b = NULL, *unused = NULL;
+	const char *a = NULL, *b = NULL;
+	int first_table = -1;
 	*split = NULL;
-	int n = count_splits(c, s, false, &a, &b, table);
+	int n = count_splits(c, s, false, &a, &b, &first_table);
 	if (n < 0)
 		return false;
-	if (n == 1)
+	if (n >= 1) {
 		*split = a;
+		*table = first_table;
+	}
 	if (n <= 1)
 		return true;
-	int with_file = count_splits(c, s, true, split, &unused, table);
+	const char *fa = NULL, *fb = NULL;
+	int with_file = count_splits(c, s, true, &fa, &fb, table);
 	if (with_file < 0)
 		return false;
+	if (with_file == 0) {
+		*table = first_table;
+		return true;
+	}
+	*split = fa;
 	if (with_file == 1)
 		return true;
 	irs_cli_usage_error(cmd,
 			    "'%s' is ambiguous: tables '%.*s' and '%.*s' both match; write the file "
 			    "as ./FILE to say where it starts",
-			    s->arg, (int)(a - s->arg), s->arg, (int)(b - s->arg), s->arg);
+			    s->arg, (int)(fa - s->arg), s->arg, (int)(fb - s->arg), s->arg);
 	return false;
 }
 

@@ -152,6 +152,16 @@ static bool same_schema(const irs_collection *a, const irs_collection *b)
 	return true;
 }
 
+/* Whether fd (a directory opened as `path`) is still what `path` names: a directory
+ * removed and made again between the open and the lock is another one. */
+static bool still_there(int fd, const char *path)
+{
+	struct stat a, b;
+	return fstat(fd, &a) == 0 && stat(path, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+/* Opens and locks DIR and checks that it is writable. On a failure after the lock,
+ * *dfd_out holds it for the caller to release (after removing what it made). */
 static int lock_dir(const char *dir, int *dfd_out, bool *busy, irs_error *err)
 {
 	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -168,18 +178,22 @@ static int lock_dir(const char *dir, int *dfd_out, bool *busy, irs_error *err)
 					   "end, or give another directory)", dir);
 		return irs__seterr(err, IRS_EIO, "checkpoint %s: cannot lock: %s", dir, strerror(e));
 	}
+	if (!still_there(dfd, dir)) {
+		close(dfd);
+		*busy = true; /* whoever made the new one works in it */
+		return irs__seterr(err, IRS_EIO,
+				   "checkpoint %s is in use by another restore (wait for it to end, or give "
+				   "another directory)", dir);
+	}
+	*dfd_out = dfd;
 	/* writable? (as root a mode check says nothing: make and remove a file) */
 	char probe[64];
 	snprintf(probe, sizeof probe, ".probe-%ld", (long)getpid());
 	int fd = openat(dfd, probe, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		int e = errno;
-		close(dfd);
-		return irs__seterr(err, IRS_EIO, "checkpoint %s is not writable: %s", dir, strerror(e));
-	}
+	if (fd < 0)
+		return irs__seterr(err, IRS_EIO, "checkpoint %s is not writable: %s", dir, strerror(errno));
 	close(fd);
 	unlinkat(dfd, probe, 0);
-	*dfd_out = dfd;
 	return 0;
 }
 
@@ -194,12 +208,14 @@ int irs__checkpoint_lock(const char *dir, int *dfd_out, bool *made, irs_error *e
 				   strerror(errno));
 	bool busy = false;
 	int rc = lock_dir(dir, dfd_out, &busy, err);
-	if (rc && mine) {
-		if (!busy) /* busy: the restore holding it works in it, though it is still empty */
-			rmdir(dir);
-		if (made)
-			*made = false;
+	if (rc && mine && !busy) /* busy: the restore holding it works in it, though still empty */
+		rmdir(dir);          /* while the lock is held, when it was taken */
+	if (rc && *dfd_out >= 0) {
+		close(*dfd_out);
+		*dfd_out = -1;
 	}
+	if (rc && made)
+		*made = false;
 	return rc;
 }
 
@@ -344,9 +360,9 @@ int irs__checkpoint_discard(const char *dir, const irs_collection *c, irs_error 
 	int rc = irs__checkpoint_lock(dir, &dfd, &made, err);
 	if (rc)
 		return rc;
-	if (made) { /* nothing to discard, and nothing left behind */
-		close(dfd);
+	if (made) { /* nothing to discard, and nothing left behind: removed under the lock */
 		rmdir(dir);
+		close(dfd);
 		return 0;
 	}
 	const char *id = irs_collection_id(c);

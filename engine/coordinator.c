@@ -215,9 +215,8 @@ static void stats_collect(irs_restore *r, uint32_t b, uint64_t t0, uint64_t woke
  * backup again and the owners apply as the runs stream in, into the memory pass 0
  * reserved. Decoding validated everything in pass 0, and each decoder allocated what
  * its pass 1 needs at pass 0's END (shard/decode.c), so this fails only when a segment
- * file changed since (increstore's writers never rewrite one), its device fails, or a
- * change larger than a run finds no memory; the tables are then partly applied, and
- * the restore says so.
+ * file changed since (increstore's writers never rewrite one) or its device fails; the
+ * tables are then partly applied, and the restore says so.
  */
 static int apply_second_pass(irs_restore *r, uint32_t b, uint32_t done, uint32_t total,
 			     uint64_t changes_total, uint64_t bytes_total, irs_error *err)

@@ -161,5 +161,6 @@ int irs__plan_backup(irs_restore *r, const irs_collection *src, uint32_t sb, uin
 	p->reread = !p->full && staging_estimate(r, c, sb) > staging_budget(r);
 	atomic_store_explicit(&p->next_frame, 0, memory_order_relaxed);
 	atomic_store_explicit(&p->abort, 0, memory_order_relaxed);
+	atomic_store_explicit(&p->big_bound, 0, memory_order_relaxed);
 	return 0;
 }

@@ -703,6 +703,12 @@ static int create_dir_locked(const char *dir, int *lockfd, bool *busy, irs_error
 			       : irs__seterr(err, IRS_EIO, "%s: cannot lock: %s", dir, strerror(e));
 	}
 	*lockfd = fd;
+	struct stat locked, named;
+	if (fstat(fd, &locked) != 0 || stat(dir, &named) != 0 || locked.st_dev != named.st_dev ||
+	    locked.st_ino != named.st_ino) {
+		*busy = true; /* removed and made again since the open: whoever made it works in it */
+		return irs__seterr(err, IRS_EEXIST, "%s: another process is creating a collection there", dir);
+	}
 	if (faccessat(fd, "MANIFEST", F_OK, AT_SYMLINK_NOFOLLOW) == 0)
 		return irs__seterr(err, IRS_EEXIST, "%s: a collection already exists there", dir);
 	int dup_fd = dup(fd);

@@ -27,9 +27,12 @@
  * pass 1 needs (irs__decoder_prepare_reread: a frame buffer for the largest frame, the
  * batch decoder's arrays, a run of its own), and in pass 1 a decoder that cannot get
  * a new run waits for its own runs to come back instead (they always do: see above).
- * What is left that can fail there is a run for one change larger than a standard run
- * (and, in a partitioned restore, the buffer for a change another partition keeps);
- * such an allocation is tried again once the decoder's runs are all back.
+ * A change larger than a standard run gets a run of its own, allocated per change: in
+ * pass 1, when that allocation fails, the decoder's spare takes it (big_spare, as big
+ * as the largest change pass 0 saw, allocated by prepare); the spare's consumer sends it
+ * back like a standard run, and a decoder needing it again waits for it. In a
+ * partitioned restore, the buffer for changes another partition keeps is grown to that
+ * size by prepare too.
  */
 #include <stdio.h>
 #include <string.h>
@@ -41,7 +44,7 @@
 
 void irs__run_free(irs_pool *pool, irs_run *run)
 {
-	if (run->cap != pool->run_cap) {
+	if (run->cap != pool->run_cap && !run->spare) {
 		irs__free(pool->mem, run, sizeof *run + run->cap); /* odd-sized: one huge record */
 		return;
 	}
@@ -51,6 +54,10 @@ void irs__run_free(irs_pool *pool, irs_run *run)
 
 void irs__run_returned(irs_shard *sh, irs_run *run)
 {
+	if (run->spare) {
+		sh->big_spare_out = false;
+		return;
+	}
 	run->next = sh->free_runs;
 	sh->free_runs = run;
 	sh->outstanding--;
@@ -123,6 +130,7 @@ static irs_run *slab_take(irs_shard *sh)
 	irs_run *run = (irs_run *)s->next;
 	s->next += stride;
 	s->left--;
+	run->spare = false; /* irs__run_returned reads it before run_new sets the rest */
 	return run;
 }
 
@@ -139,16 +147,21 @@ void irs__run_slabs_free(irs_shard *sh)
 static void take_while_decoding(irs_shard *sh, struct cds_wfcq_node *n);
 static void flush_runs(irs_shard *sh);
 
-/* In pass 1 of a backup read twice, which must not fail (the top comment): pushes what
- * this decoder filled and waits until its runs are back (all of them: all_back, else
- * one), applying what arrives meanwhile. False when none is out: nothing to wait for. */
-static bool wait_for_own_runs(irs_shard *sh, bool all_back)
+/* Pass 1 of a backup read twice, which must not fail for memory (the top comment). */
+static bool second_read(const irs_shard *sh)
 {
-	const irs_plan *p = &sh->pool->plan;
-	if (!p->reread || p->pass != 1 || sh->outstanding == 0)
+	return sh->pool->plan.reread && sh->pool->plan.pass == 1;
+}
+
+/* In pass 1: pushes what this decoder filled and waits until one of its standard runs
+ * (big: its spare) is back, applying what arrives meanwhile. False when nothing is out
+ * that could come back. */
+static bool wait_for_own_run(irs_shard *sh, bool big)
+{
+	if (!second_read(sh) || (big ? !sh->big_spare || !sh->big_spare_out : sh->outstanding == 0))
 		return false;
 	flush_runs(sh);
-	while (all_back ? sh->outstanding > 0 : !sh->free_runs)
+	while (big ? sh->big_spare_out : !sh->free_runs)
 		take_while_decoding(sh, irs__inbox_pop_blocking(&sh->inbox, 0));
 	return true;
 }
@@ -161,12 +174,17 @@ static int run_new(irs_shard *sh, uint32_t table, size_t sz, irs_run **out, irs_
 	irs_run *run = NULL;
 	bool standard = cap == pool->run_cap;
 	if (standard && !sh->free_runs && !(run = slab_take(sh)))
-		wait_for_own_runs(sh, false);
-	if (!standard && !(run = irs__malloc(pool->mem, sizeof *run + cap)) && wait_for_own_runs(sh, true))
-		run = irs__malloc(pool->mem, sizeof *run + cap);
+		wait_for_own_run(sh, false);
 	if (standard && !run && sh->free_runs) {
 		run = sh->free_runs;
 		sh->free_runs = run->next;
+	}
+	if (!standard && !(run = irs__malloc(pool->mem, sizeof *run + cap)) && second_read(sh) &&
+	    sh->big_spare && sh->big_spare->cap >= cap) {
+		wait_for_own_run(sh, true);
+		run = sh->big_spare;
+		sh->big_spare_out = true;
+		cap = run->cap;
 	}
 	if (!run) {
 		char name[32];
@@ -180,9 +198,12 @@ static int run_new(irs_shard *sh, uint32_t table, size_t sz, irs_run **out, irs_
 	run->count = 0;
 	run->used = 0;
 	run->cap = cap;
+	run->spare = run == sh->big_spare;
 	*out = run;
 	return 0;
 }
+
+static uint8_t *drop_room(irs_shard *sh, size_t bound, irs_error *err);
 
 int irs__decoder_prepare_reread(irs_shard *sh, irs_error *err)
 {
@@ -199,6 +220,21 @@ int irs__decoder_prepare_reread(irs_shard *sh, irs_error *err)
 	int rc = irs__frame_buf_reserve(pool->mem, &sh->frame_buf, &sh->frame_cap, max_frame, err);
 	if (!rc)
 		rc = irs__batch_decoder_reserve(&sh->dec, ncols, err);
+	size_t big = atomic_load_explicit(&p->big_bound, memory_order_relaxed);
+	if (!rc && (pool->part_count || pool->filter) && !drop_room(sh, big, err))
+		rc = err ? err->code : IRS_ENOMEM;
+	if (!rc && big > pool->run_cap && (!sh->big_spare || sh->big_spare->cap < big)) {
+		irs__free(pool->mem, sh->big_spare, sh->big_spare ? sizeof(irs_run) + sh->big_spare->cap : 0);
+		sh->big_spare = irs__malloc(pool->mem, sizeof(irs_run) + big);
+		if (sh->big_spare) {
+			sh->big_spare->cap = big;
+			sh->big_spare->spare = true;
+			sh->big_spare->owner = sh->id;
+		} else {
+			rc = irs__seterr(err, irs__mem_over_limit(pool->mem) ? IRS_ELIMIT : IRS_ENOMEM,
+					 "no memory for a %zu-byte run", big);
+		}
+	}
 	if (!rc && !sh->free_runs && sh->outstanding == 0) {
 		irs_run *run = slab_take(sh);
 		if (run) {
@@ -230,8 +266,6 @@ static uint8_t *drop_room(irs_shard *sh, size_t bound, irs_error *err)
 		irs_mem *mem = sh->pool->mem;
 		size_t cap = bound < 4096 ? 4096 : bound;
 		uint8_t *b = irs__malloc(mem, cap);
-		if (!b && wait_for_own_runs(sh, true))
-			b = irs__malloc(mem, cap);
 		if (!b) {
 			char name[32];
 			irs__seterr(err, irs__mem_over_limit(mem) ? IRS_ELIMIT : IRS_ENOMEM,
@@ -253,11 +287,13 @@ static uint8_t *route_room(void *ctx, uint64_t hash, const uint8_t *key, size_t 
 	route_ctx *rc = ctx;
 	irs_shard *sh = rc->sh;
 	irs_pool *pool = sh->pool;
+	size_t sz = irs__rec_padded(bound);
+	if (sz > sh->big_bound) /* what a second read's spare must hold (prepare) */
+		sh->big_bound = sz;
 	rc->dropped = (pool->part_count || pool->filter) && !irs__pool_keeps(pool, rc->table, key, key_len, hash);
 	if (rc->dropped)
 		return drop_room(sh, bound, err);
 	uint32_t dest = irs__shard_of(hash, pool->nshards);
-	size_t sz = irs__rec_padded(bound);
 	irs_run *run = sh->out[dest];
 	if (run && (run->table != rc->table || run->cap - run->used < sz)) {
 		push_run(pool, dest, run);
@@ -377,6 +413,7 @@ void irs__shard_decode(irs_shard *sh)
 	irs_pool *pool = sh->pool;
 	irs_plan *p = &pool->plan;
 	sh->frames_decoded = 0;
+	sh->big_bound = 0;
 	for (;;) {
 		if (atomic_load_explicit(&p->abort, memory_order_relaxed))
 			break;
@@ -400,4 +437,10 @@ void irs__shard_decode(irs_shard *sh)
 			pool->tick(pool->tick_ctx); /* the coordinator's progress reports */
 	}
 	flush_runs(sh);
+	/* before this decoder counts `decoding` down: the END that follows reads it */
+	size_t big = atomic_load_explicit(&p->big_bound, memory_order_relaxed);
+	while (sh->big_bound > big &&
+	       !atomic_compare_exchange_weak_explicit(&p->big_bound, &big, sh->big_bound, memory_order_relaxed,
+						      memory_order_relaxed))
+		;
 }

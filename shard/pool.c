@@ -115,11 +115,15 @@ static void shard_buffers_free(irs_pool *pool, irs_shard *sh)
 	sh->drop_cap = 0;
 	if (sh->out) {
 		for (uint32_t d = 0; d < pool->nshards; d++)
-			if (sh->out[d] && sh->out[d]->cap != pool->run_cap) /* standard ones: slabs */
+			if (sh->out[d] && sh->out[d]->cap != pool->run_cap && sh->out[d] != sh->big_spare)
+				/* standard ones: slabs; the spare: below */
 				irs__free(mem, sh->out[d], sizeof(irs_run) + sh->out[d]->cap);
 		irs__free(mem, sh->out, sizeof(irs_run *) * pool->nshards);
 		sh->out = NULL;
 	}
+	if (sh->big_spare)
+		irs__free(mem, sh->big_spare, sizeof(irs_run) + sh->big_spare->cap);
+	sh->big_spare = NULL;
 	irs__free(mem, sh->recs, sizeof(*sh->recs) * sh->recs_cap);
 	sh->recs = NULL;
 	irs__free(mem, sh->hset, sizeof(uint64_t) * sh->hset_alloc);

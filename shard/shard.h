@@ -90,6 +90,7 @@ typedef struct irs_run {
 	uint32_t table;
 	uint32_t count;             /* records */
 	size_t used, cap;           /* bytes of data */
+	bool spare;                 /* its decoder's spare for one big change: goes back to it */
 	alignas(8) uint8_t data[];  /* records, each padded to 8 bytes */
 } irs_run;
 
@@ -132,6 +133,7 @@ typedef struct irs_plan {
 	uint32_t nsegs, segs_cap;
 	_Atomic size_t next_frame;  /* shards take frames from here */
 	_Atomic int abort;          /* set on the first error: others stop taking frames */
+	_Atomic size_t big_bound;   /* the largest padded record bound its pass 0 decoded */
 	irs_countdown decoding;
 	irs_countdown staged;
 	irs_countdown applied;
@@ -166,6 +168,9 @@ typedef struct irs_shard {
 	irs_run_slabs slabs;        /* where this decoder's standard-size runs live */
 	uint8_t *drop_buf;          /* where records this restore does not keep are decoded */
 	size_t drop_cap;
+	size_t big_bound;           /* the largest padded record bound it decoded this pass */
+	irs_run *big_spare;         /* for a change larger than a run in a second read, or NULL */
+	bool big_spare_out;         /* it is out: being filled, queued or applied */
 	uint32_t outstanding;       /* standard-size runs out: being filled, queued or applied */
 	uint32_t outstanding_max;   /* a full backup's decoder waits at this many (flow control) */
 	uint8_t *frame_buf;

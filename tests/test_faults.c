@@ -348,6 +348,9 @@ static void test_oom_read_twice(void **state)
 	irs__fault.run_bytes = 512; /* many runs: pass 1 must wait for its own to come back */
 	inc += oom_sweep(&sc, 3, true, 600);
 	inc += oom_sweep(&sc, 3, false, 600);
+	irs__fault.run_bytes = 48; /* most changes bigger than a run: pass 1 needs the spare */
+	inc += oom_sweep(&sc, 2, true, 600);
+	inc += oom_sweep(&sc, 3, false, 600);
 	irs__fault_reset();
 	assert_true(inc > 0);
 	/* memory limits around what the restore needs */

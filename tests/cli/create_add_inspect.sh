@@ -289,6 +289,8 @@ snapshot "$E" eqbefore
 (cd "$T/eqdir" && expect 2 "$BIN" add "$E" --full x=y=f.jsonl)
 err_has "'x=y=f.jsonl' is ambiguous: tables 'x' and 'x=y' both match"
 unchanged "$E" eqbefore
+(cd "$T/eqdir" && expect 4 "$BIN" add "$E" --full x=y=missing.jsonl)
+err_has "missing.jsonl"
 (cd "$T/eqdir" && expect 0 "$BIN" add "$E" --full x=y=./f.jsonl x=./y=f.jsonl --name b1)
 expect 0 "$BIN" restore "$E" --out "$T/eqout/"
 [ "$(cat "$T/eqout/x=y.jsonl")" = '{"id": 1}' ] || fail "table x=y: $(cat "$T/eqout/x=y.jsonl")"
