@@ -180,10 +180,10 @@ static int lock_dir(const char *dir, int *dfd_out, bool *busy, irs_error *err)
 	}
 	if (!still_there(dfd, dir)) {
 		close(dfd);
-		*busy = true; /* whoever made the new one works in it */
+		*busy = true; /* whoever made a new one works in it */
 		return irs__seterr(err, IRS_EIO,
-				   "checkpoint %s is in use by another restore (wait for it to end, or give "
-				   "another directory)", dir);
+				   "checkpoint %s was removed or replaced by another process while it was "
+				   "being opened (try again)", dir);
 	}
 	*dfd_out = dfd;
 	/* writable? (as root a mode check says nothing: make and remove a file) */

@@ -706,8 +706,10 @@ static int create_dir_locked(const char *dir, int *lockfd, bool *busy, irs_error
 	struct stat locked, named;
 	if (fstat(fd, &locked) != 0 || stat(dir, &named) != 0 || locked.st_dev != named.st_dev ||
 	    locked.st_ino != named.st_ino) {
-		*busy = true; /* removed and made again since the open: whoever made it works in it */
-		return irs__seterr(err, IRS_EEXIST, "%s: another process is creating a collection there", dir);
+		*busy = true; /* removed (and maybe made again) since the open: not ours to remove */
+		return irs__seterr(err, IRS_EEXIST,
+				   "%s: removed or replaced by another process while it was being created "
+				   "(try again)", dir);
 	}
 	if (faccessat(fd, "MANIFEST", F_OK, AT_SYMLINK_NOFOLLOW) == 0)
 		return irs__seterr(err, IRS_EEXIST, "%s: a collection already exists there", dir);

@@ -180,11 +180,10 @@ static int run_new(irs_shard *sh, uint32_t table, size_t sz, irs_run **out, irs_
 		sh->free_runs = run->next;
 	}
 	if (!standard && !(run = irs__malloc(pool->mem, sizeof *run + cap)) && second_read(sh) &&
-	    sh->big_spare && sh->big_spare->cap >= cap) {
+	    sh->big_spare && sh->big_spare_size >= cap) {
 		wait_for_own_run(sh, true);
-		run = sh->big_spare;
+		run = sh->big_spare; /* with cap as asked: it holds this change alone, as any odd run */
 		sh->big_spare_out = true;
-		cap = run->cap;
 	}
 	if (!run) {
 		char name[32];
@@ -223,11 +222,15 @@ int irs__decoder_prepare_reread(irs_shard *sh, irs_error *err)
 	size_t big = atomic_load_explicit(&p->big_bound, memory_order_relaxed);
 	if (!rc && (pool->part_count || pool->filter) && !drop_room(sh, big, err))
 		rc = err ? err->code : IRS_ENOMEM;
-	if (!rc && big > pool->run_cap && (!sh->big_spare || sh->big_spare->cap < big)) {
-		irs__free(pool->mem, sh->big_spare, sh->big_spare ? sizeof(irs_run) + sh->big_spare->cap : 0);
+	if (!rc && big > pool->run_cap && (!sh->big_spare || sh->big_spare_size < big)) {
+		/* the one from an earlier backup may still be on its way back (the coordinator's
+		 * decoder reads its inbox only while it decodes): its RETURN is queued by now */
+		while (sh->big_spare_out)
+			take_while_decoding(sh, irs__inbox_pop_blocking(&sh->inbox, 0));
+		irs__free(pool->mem, sh->big_spare, sh->big_spare ? sizeof(irs_run) + sh->big_spare_size : 0);
 		sh->big_spare = irs__malloc(pool->mem, sizeof(irs_run) + big);
+		sh->big_spare_size = sh->big_spare ? big : 0;
 		if (sh->big_spare) {
-			sh->big_spare->cap = big;
 			sh->big_spare->spare = true;
 			sh->big_spare->owner = sh->id;
 		} else {
@@ -247,7 +250,7 @@ int irs__decoder_prepare_reread(irs_shard *sh, irs_error *err)
 	}
 	if (rc) {
 		char name[32];
-		irs__errprefix(err, "%s: before reading %s a second time", decoder_name(sh, name), p->name);
+		irs__errprefix(err, "%s: before reading it a second time", decoder_name(sh, name));
 	}
 	return rc;
 }

@@ -122,8 +122,9 @@ static void shard_buffers_free(irs_pool *pool, irs_shard *sh)
 		sh->out = NULL;
 	}
 	if (sh->big_spare)
-		irs__free(mem, sh->big_spare, sizeof(irs_run) + sh->big_spare->cap);
+		irs__free(mem, sh->big_spare, sizeof(irs_run) + sh->big_spare_size);
 	sh->big_spare = NULL;
+	sh->big_spare_size = 0;
 	irs__free(mem, sh->recs, sizeof(*sh->recs) * sh->recs_cap);
 	sh->recs = NULL;
 	irs__free(mem, sh->hset, sizeof(uint64_t) * sh->hset_alloc);

@@ -170,6 +170,7 @@ typedef struct irs_shard {
 	size_t drop_cap;
 	size_t big_bound;           /* the largest padded record bound it decoded this pass */
 	irs_run *big_spare;         /* for a change larger than a run in a second read, or NULL */
+	size_t big_spare_size;      /* the bytes of data it has room for (its cap is per use) */
 	bool big_spare_out;         /* it is out: being filled, queued or applied */
 	uint32_t outstanding;       /* standard-size runs out: being filled, queued or applied */
 	uint32_t outstanding_max;   /* a full backup's decoder waits at this many (flow control) */

@@ -172,8 +172,9 @@ typedef struct small_chain {
 	oracle o;
 } small_chain;
 
-static void small_chain_make(small_chain *sc, uint64_t seed, uint32_t rows, uint32_t incrementals,
-			     uint32_t changes)
+/* A chain whose strings are up to max_str bytes long. */
+static void small_chain_make_str(small_chain *sc, uint64_t seed, uint32_t rows, uint32_t incrementals,
+				 uint32_t changes, uint32_t max_str)
 {
 	snprintf(sc->dir, sizeof sc->dir, "/tmp/irs_test_faults_XXXXXX");
 	assert_non_null(mkdtemp(sc->dir));
@@ -182,11 +183,17 @@ static void small_chain_make(small_chain *sc, uint64_t seed, uint32_t rows, uint
 	gen_schema g;
 	gen_schema_init(&g, kinds, 2);
 	gen_params gp = {.seed = seed, .rows = rows, .incrementals = incrementals, .changes = changes,
-			 .batch_rows = 37, .max_str = 40};
+			 .batch_rows = 37, .max_str = max_str};
 	gen_collection(sc->dir, &g, &gp);
 	irs_error err;
 	assert_int_equal(irs_collection_open(sc->dir, NULL, 0, &sc->c, &err), 0);
 	oracle_build(sc->c, &sc->o);
+}
+
+static void small_chain_make(small_chain *sc, uint64_t seed, uint32_t rows, uint32_t incrementals,
+			     uint32_t changes)
+{
+	small_chain_make_str(sc, seed, rows, incrementals, changes, 40);
 }
 
 static void small_chain_free(small_chain *sc)
@@ -352,6 +359,16 @@ static void test_oom_read_twice(void **state)
 	inc += oom_sweep(&sc, 2, true, 600);
 	inc += oom_sweep(&sc, 3, false, 600);
 	irs__fault_reset();
+	/* strings of up to 3000 bytes, runs of 512: the spare is as big as the largest change
+	 * and must still hold one change only (the applying shard's record array is sized
+	 * for a standard run; under ASan an overflow of it fails here) */
+	small_chain wide;
+	small_chain_make_str(&wide, 15, 200, 3, 100, 3000);
+	irs__fault.run_bytes = 512;
+	inc += oom_sweep(&wide, 2, true, 600);
+	inc += oom_sweep(&wide, 1, false, 600);
+	irs__fault_reset();
+	small_chain_free(&wide);
 	assert_true(inc > 0);
 	/* memory limits around what the restore needs */
 	static const uint32_t shard_counts[] = {1, 3, 7};
@@ -390,6 +407,109 @@ static void test_oom_read_twice(void **state)
 	assert_true(at_backup > 0);
 	oom_staging_budget = 0;
 	small_chain_free(&sc);
+	wd_disarm();
+}
+
+/*
+ * The spare run of a second read holds one change, whatever its size: an incremental
+ * read twice holds a 1 MB change, a 70 KB one and 29,996 empty ones. An allocator
+ * that refuses 66-900 KB once the spare (the second allocation of about 1 MB: the
+ * first is pass 0's run for the 1 MB change) exists sends the 70 KB change to the
+ * spare in pass 1. The spare used to keep its 1 MB capacity, so the empty changes
+ * after it went into it too, past the applying shard's record array.
+ */
+typedef struct mid_refuser {
+	int big_allocs;
+	bool refused;
+} mid_refuser;
+
+static void *mid_malloc(void *ctx, size_t n)
+{
+	mid_refuser *m = ctx;
+	if (n >= 1000000 && n < 1100000)
+		m->big_allocs++;
+	if (m->big_allocs >= 2 && n >= 66000 && n < 900000) {
+		m->refused = true;
+		return NULL;
+	}
+	return malloc(n);
+}
+
+static void *mid_realloc(void *ctx, void *p, size_t old, size_t n)
+{
+	(void)old;
+	mid_refuser *m = ctx;
+	if (m->big_allocs >= 2 && n >= 66000 && n < 900000) {
+		m->refused = true;
+		return NULL;
+	}
+	return realloc(p, n);
+}
+
+static void mid_free(void *ctx, void *p, size_t n)
+{
+	(void)ctx;
+	(void)n;
+	free(p);
+}
+
+static void test_read_twice_spare_holds_one_change(void **state)
+{
+	(void)state;
+	wd_arm("test_read_twice_spare_holds_one_change", 120);
+	char tmp[64], dir[96];
+	snprintf(tmp, sizeof tmp, "/tmp/irs_test_spare_XXXXXX");
+	assert_non_null(mkdtemp(tmp));
+	snprintf(dir, sizeof dir, "%s/c", tmp);
+	static const irs_column_def cols[] = {{"id", IRS_TYPE_UINT64}, {"v", IRS_TYPE_UTF8}};
+	static const uint32_t pk[] = {0};
+	irs_table_def t = {"t", cols, 2, pk, 1};
+	irs_error err;
+	irs_collection *c;
+	assert_int_equal(irs_collection_create(dir, &t, 1, &err), 0);
+	assert_int_equal(irs_collection_open(dir, NULL, 0, &c, &err), 0);
+	char *big = malloc(1000001);
+	memset(big, 'b', 1000000);
+	big[1000000] = '\0';
+	for (uint32_t b = 0; b < 2; b++) {
+		irs_writer_options wo;
+		irs_writer_options_init(&wo, IRS_WRITER_OPTIONS_VERSION);
+		wo.no_sync = 1;
+		irs_backup_writer *w;
+		assert_int_equal(irs_backup_writer_begin(c, b ? IRS_BACKUP_INCREMENTAL : IRS_BACKUP_FULL,
+							 b ? "b01" : "b00", &wo, &w, &err), 0);
+		uint64_t n = b ? 30000 : 4;
+		for (uint64_t i = 0; i < n; i++) {
+			const char *v = "x";
+			if (b && i == 1)
+				v = big;
+			else if (b && i == 2)
+				v = big + 1000000 - 70000;
+			else if (b)
+				v = "";
+			irs_value row[2] = {tu_u64(i), tu_str(v)};
+			assert_int_equal(irs_backup_writer_upsert(w, 0, row, i + 1, &err), 0);
+		}
+		assert_int_equal(irs_backup_writer_commit(w, &err), 0);
+	}
+	free(big);
+	mid_refuser m = {0, false};
+	irs_allocator a = {mid_malloc, mid_realloc, mid_free, &m};
+	irs_restore_options ro;
+	irs_restore_options_init(&ro, IRS_RESTORE_OPTIONS_VERSION);
+	ro.shards = 1;
+	ro.staging_budget = 1;
+	ro.coordinator_decodes = -1;
+	irs_restore *r = NULL;
+	int rc = irs_restore_run(c, &ro, &a, &r, &err);
+	if (rc)
+		fail_msg("restore: %s: %s", irs_err_name(rc), err.message);
+	assert_true(m.refused); /* the 70 KB change's own run was refused: it took the spare */
+	assert_int_equal(irs_restore_through(r), 1);
+	assert_int_equal(irs_restore_row_count(r, 0), 30000);
+	irs_restore_free(r);
+	irs_collection_close(c);
+	gen_rmrf(tmp);
 	wd_disarm();
 }
 
@@ -913,6 +1033,7 @@ int main(void)
 		cmocka_unit_test(test_thread_start_failure),
 		cmocka_unit_test(test_digest_helpers),
 		cmocka_unit_test(test_oom_read_twice),
+		cmocka_unit_test(test_read_twice_spare_holds_one_change),
 		cmocka_unit_test(test_export_oom),
 		cmocka_unit_test(test_export_names_the_path),
 		cmocka_unit_test(test_text_export_helpers),
