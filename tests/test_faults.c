@@ -461,13 +461,9 @@ static void test_read_twice_spare_holds_one_change(void **state)
 	snprintf(tmp, sizeof tmp, "/tmp/irs_test_spare_XXXXXX");
 	assert_non_null(mkdtemp(tmp));
 	snprintf(dir, sizeof dir, "%s/c", tmp);
-	static const irs_column_def cols[] = {{"id", IRS_TYPE_UINT64}, {"v", IRS_TYPE_UTF8}};
-	static const uint32_t pk[] = {0};
-	irs_table_def t = {"t", cols, 2, pk, 1};
 	irs_error err;
-	irs_collection *c;
-	assert_int_equal(irs_collection_create(dir, &t, 1, &err), 0);
-	assert_int_equal(irs_collection_open(dir, NULL, 0, &c, &err), 0);
+	irs_collection *c = tu_kv_collection(dir, &err);
+	assert_non_null(c);
 	char *big = malloc(1000001);
 	memset(big, 'b', 1000000);
 	big[1000000] = '\0';

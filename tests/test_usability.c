@@ -268,13 +268,11 @@ static void test_huge_value_message(void **state)
 	char tmp[64], dir[128];
 	tmpdir(tmp, sizeof tmp);
 	snprintf(dir, sizeof dir, "%s/c", tmp);
-	static const irs_column_def cols[] = {{"id", IRS_TYPE_UINT64}, {"v", IRS_TYPE_UTF8}};
-	static const uint32_t pk[] = {0};
-	irs_table_def t = {"t", cols, 2, pk, 1};
 	irs_error err;
-	irs_collection *c;
-	assert_int_equal(irs_collection_create(dir, &t, 1, &err), 0);
-	assert_int_equal(irs_collection_open(dir, NULL, 0, &c, &err), 0);
+	irs_collection *c = tu_kv_collection(dir, &err);
+	assert_non_null(c);
+	irs_table_def t;
+	irs_collection_table(c, 0, &t);
 	irs_writer_options wo;
 	irs_writer_options_init(&wo, IRS_WRITER_OPTIONS_VERSION);
 	wo.no_sync = 1;

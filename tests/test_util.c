@@ -150,3 +150,14 @@ irs_rec *tu_rec_new(const irs_schema_table *t, int op, bool full, const irs_valu
 	}
 	return buf;
 }
+
+irs_collection *tu_kv_collection(const char *dir, irs_error *err)
+{
+	static const irs_column_def cols[] = {{"id", IRS_TYPE_UINT64}, {"v", IRS_TYPE_UTF8}};
+	static const uint32_t pk[] = {0};
+	irs_table_def t = {"t", cols, 2, pk, 1};
+	irs_collection *c = NULL;
+	if (irs_collection_create(dir, &t, 1, err) || irs_collection_open(dir, NULL, 0, &c, err))
+		return NULL;
+	return c;
+}

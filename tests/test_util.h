@@ -31,6 +31,10 @@ irs_schema_table *tu_schema_new(const irs_type *types, uint32_t ncols, const uin
 				uint32_t npk);
 void tu_schema_free(irs_schema_table *t);
 
+/* Creates at dir a collection of one table t (id uint64 key, v utf8) and opens it.
+ * NULL (err set) on any failure. */
+irs_collection *tu_kv_collection(const char *dir, irs_error *err);
+
 /* ---- values */
 
 irs_value tu_absent(void);
