@@ -551,6 +551,11 @@ static int run_restore(const irs_cli_command *cmd, int argc, char **argv)
 		irs_collection_close(c);
 		return irs_cli_usage_error(cmd, "--upto %s: no backup of that name in %s", a.upto, a.dir);
 	}
+	if (a.out && strcmp(a.out, "-") == 0) {
+		irs_collection_close(c);
+		return irs_cli_usage_error(cmd, "--out -: no export goes to standard output; name a file "
+					   "(rows.jsonl, rows.csv, all.sqlite) or a directory");
+	}
 	if ((a.out && (ec = check_out_target(a.out, out_kind_of(a.out))) != 0) ||
 	    (a.stats && strcmp(a.stats, "-") != 0 && (ec = check_out_target(a.stats, OUT_TEXT)) != 0)) {
 		irs_collection_close(c);
@@ -659,7 +664,8 @@ const irs_cli_command irs_cli_cmd_restore = {
 	"                                         named DirA/TableA goes to\n"
 	"                                         DIR/DirA/TableA.jsonl\n"
 	"                        anything else    a new collection holding one full backup\n"
-	"                                         (the chain compacted into a new base)\n"
+	"                                         (the chain compacted into a new base);\n"
+	"                                         not '-': no export goes to standard output\n"
 	"  --stats-json FILE   per-backup wall time, changes by kind, per-shard counts, barrier\n"
 	"                      waits, skew, totals and peak RSS as JSON ('-' = stdout, which\n"
 	"                      then holds only the JSON: the summary goes to stderr); also\n"

@@ -176,6 +176,8 @@ for case in "taken|$W/taken already exists" "plain|$W/plain already exists" \
 	check "--out ${case%%|*}: refused first, exit 4" "4|1|increstore: ${case#*|}" "$rc|$nlines|$err"
 done
 check "nothing was made" "" "$(ls "$W/taken"; ls -d "$W/none" 2>/dev/null || true)"
+run env -C "$W" "$BIN" restore "$W/bad" --quiet --out -
+check "--out -: a usage error, no collection named '-'" "2|1|" "$rc|$nlines|$(ls -d "$W/-" 2>/dev/null || true)"
 
 [ $fails = 0 ] && echo "all export format checks passed"
 exit $((fails > 0))
