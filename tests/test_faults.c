@@ -350,14 +350,14 @@ static void test_oom_read_twice(void **state)
 		inc += oom_sweep(&sc, shards, true, 600);
 		inc += oom_sweep(&sc, shards, false, 600);
 	}
-	inc += oom_sweep(&sc, 7, false, 600);
+	inc += oom_sweep(&sc, 7, false, 150);
 	irs__fault_reset();
 	irs__fault.run_bytes = 512; /* many runs: pass 1 must wait for its own to come back */
-	inc += oom_sweep(&sc, 3, true, 600);
-	inc += oom_sweep(&sc, 3, false, 600);
+	inc += oom_sweep(&sc, 3, true, 200);
+	inc += oom_sweep(&sc, 3, false, 200);
 	irs__fault.run_bytes = 48; /* most changes bigger than a run: pass 1 needs the spare */
-	inc += oom_sweep(&sc, 2, true, 600);
-	inc += oom_sweep(&sc, 3, false, 600);
+	inc += oom_sweep(&sc, 2, true, 150);
+	inc += oom_sweep(&sc, 3, false, 150);
 	irs__fault_reset();
 	/* strings of up to 3000 bytes, runs of 512: the spare is as big as the largest change
 	 * and must still hold one change only (the applying shard's record array is sized
@@ -365,8 +365,8 @@ static void test_oom_read_twice(void **state)
 	small_chain wide;
 	small_chain_make_str(&wide, 15, 200, 3, 100, 3000);
 	irs__fault.run_bytes = 512;
-	inc += oom_sweep(&wide, 2, true, 600);
-	inc += oom_sweep(&wide, 1, false, 600);
+	inc += oom_sweep(&wide, 2, true, 150);
+	inc += oom_sweep(&wide, 1, false, 150);
 	irs__fault_reset();
 	small_chain_free(&wide);
 	assert_true(inc > 0);
