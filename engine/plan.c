@@ -23,6 +23,7 @@ static void plan_release(irs_plan *p)
 			close(p->seg_fd[s]);
 	p->nsegs = 0;
 	p->nframes = 0;
+	p->max_frame = 0;
 }
 
 static void plan_arrays_free(irs_plan *p, irs_mem *mem)
@@ -81,10 +82,14 @@ static int plan_segment(irs_restore *r, const irs_collection *c, uint32_t t,
 	p->records += seg->records;
 	atomic_init(&p->seg_decoded[si], 0);
 	p->seg_fd[si] = -1;
+	size_t first = p->nframes;
 	int rc = irs__segment_index(&r->mem, c->dirfd, seg->path, t, si, &p->frames, &p->nframes,
 				    &p->frames_cap, &p->seg_fd[si], err);
 	if (rc)
 		irs__errprefix(err, "%s", p->name);
+	for (size_t i = first; !rc && i < p->nframes; i++)
+		if (p->frames[i].length > p->max_frame)
+			p->max_frame = p->frames[i].length;
 	return rc;
 }
 

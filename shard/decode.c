@@ -153,6 +153,14 @@ static bool second_read(const irs_shard *sh)
 	return sh->pool->plan.reread && sh->pool->plan.pass == 1;
 }
 
+/* Applies what arrives until one of this decoder's standard runs (big: its spare) is
+ * back; the caller knows one is on its way. */
+static void await_own_run(irs_shard *sh, bool big)
+{
+	while (big ? sh->big_spare_out : !sh->free_runs)
+		take_while_decoding(sh, irs__inbox_pop_blocking(&sh->inbox, 0));
+}
+
 /* In pass 1: pushes what this decoder filled and waits until one of its standard runs
  * (big: its spare) is back, applying what arrives meanwhile. False when nothing is out
  * that could come back. */
@@ -161,8 +169,7 @@ static bool wait_for_own_run(irs_shard *sh, bool big)
 	if (!second_read(sh) || (big ? !sh->big_spare || !sh->big_spare_out : sh->outstanding == 0))
 		return false;
 	flush_runs(sh);
-	while (big ? sh->big_spare_out : !sh->free_runs)
-		take_while_decoding(sh, irs__inbox_pop_blocking(&sh->inbox, 0));
+	await_own_run(sh, big);
 	return true;
 }
 
@@ -208,15 +215,11 @@ int irs__decoder_prepare_reread(irs_shard *sh, irs_error *err)
 {
 	irs_pool *pool = sh->pool;
 	const irs_plan *p = &pool->plan;
-	size_t max_frame = 0;
-	for (size_t i = 0; i < p->nframes; i++)
-		if (p->frames[i].length > max_frame)
-			max_frame = p->frames[i].length;
 	uint32_t ncols = 0;
 	for (uint32_t t = 0; t < pool->ntables; t++)
 		if (pool->tables[t].ncols > ncols)
 			ncols = pool->tables[t].ncols;
-	int rc = irs__frame_buf_reserve(pool->mem, &sh->frame_buf, &sh->frame_cap, max_frame, err);
+	int rc = irs__frame_buf_reserve(pool->mem, &sh->frame_buf, &sh->frame_cap, p->max_frame, err);
 	if (!rc)
 		rc = irs__batch_decoder_reserve(&sh->dec, ncols, err);
 	size_t big = atomic_load_explicit(&p->big_bound, memory_order_relaxed);
@@ -225,8 +228,7 @@ int irs__decoder_prepare_reread(irs_shard *sh, irs_error *err)
 	if (!rc && big > pool->run_cap && (!sh->big_spare || sh->big_spare_size < big)) {
 		/* the one from an earlier backup may still be on its way back (the coordinator's
 		 * decoder reads its inbox only while it decodes): its RETURN is queued by now */
-		while (sh->big_spare_out)
-			take_while_decoding(sh, irs__inbox_pop_blocking(&sh->inbox, 0));
+		await_own_run(sh, true);
 		irs__free(pool->mem, sh->big_spare, sh->big_spare ? sizeof(irs_run) + sh->big_spare_size : 0);
 		sh->big_spare = irs__malloc(pool->mem, sizeof(irs_run) + big);
 		sh->big_spare_size = sh->big_spare ? big : 0;

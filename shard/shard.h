@@ -124,6 +124,7 @@ typedef struct irs_plan {
 	uint8_t pass;
 	irs_frame_ref *frames;      /* every frame of every enabled table's segments */
 	size_t nframes, frames_cap;
+	uint32_t max_frame;         /* the longest of them (bytes) */
 	uint32_t *frame_table;      /* per segment: table index */
 	const char **seg_path;      /* per segment */
 	int *seg_fd;                /* per segment, opened by the coordinator */
