@@ -279,6 +279,7 @@ static int write_backup(irs_collection *c, const add_args *a)
 	irs_writer_options wo;
 	irs_writer_options_init(&wo, IRS_WRITER_OPTIONS_VERSION);
 	wo.collapse_duplicates = a->kind == IRS_BACKUP_INCREMENTAL;
+	wo.cancel = &irs_cli_cancelled; /* a signal during the commit adds nothing */
 	if (irs_backup_writer_begin(c, (irs_backup_kind)a->kind, a->name, &wo, &w, &err) != 0)
 		return irs_cli_fail(&err);
 	irs_cli_cancel_install();

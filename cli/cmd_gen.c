@@ -437,6 +437,7 @@ static int gen_backup(gen_run *R, irs_backup_kind kind, bool initial, bool empty
 	wo.memory_budget = (size_t)g->o.writer_memory;
 	wo.batch_rows = (uint32_t)g->o.batch_rows;
 	wo.collapse_duplicates = 0; /* the generator never repeats a key: say so if it did */
+	wo.cancel = &irs_cli_cancelled;
 	double tb = irs_cli_now_s();
 	snprintf(R->backup, sizeof R->backup, "%s", name);
 	int rc = irs_backup_writer_begin(R->c, kind, name, &wo, &R->w, &R->err);
@@ -464,6 +465,8 @@ static int gen_backup(gen_run *R, irs_backup_kind kind, bool initial, bool empty
 	}
 	rc = irs_backup_writer_commit(R->w, &R->err);
 	R->w = NULL;
+	if (rc == IRS_ECANCELED) /* said as between backups */
+		return irs_cli_errorf(IRS_CLI_EXIT_CANCELED, "gen: cancelled");
 	if (rc)
 		return gen_fail(R);
 	irs_backup_info bi;

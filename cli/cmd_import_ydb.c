@@ -66,6 +66,7 @@ static int import_backup(irs_collection *c, const irs_ydb_plan *p, const irs_ydb
 	irs_writer_options wo;
 	irs_writer_options_init(&wo, IRS_WRITER_OPTIONS_VERSION);
 	wo.collapse_duplicates = 0; /* a YDB table has each key once: a repeat is damage */
+	wo.cancel = &irs_cli_cancelled;
 	irs_backup_writer *w;
 	int rc = irs_backup_writer_begin(c, b->dump->kind, b->dump->name, &wo, &w, err);
 	if (rc)

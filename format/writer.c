@@ -82,6 +82,7 @@ struct irs_backup_writer {
 /* Bytes of each version of irs_writer_options (common/options.h). */
 static const size_t writer_options_size[] = {
 	0, IRS_OPTIONS_END(irs_writer_options, no_sync), /* 1: 0.1.0 */
+	IRS_OPTIONS_END(irs_writer_options, cancel),     /* 2: the cancel flag */
 };
 #define WRITER_OPTIONS_VERSIONS (sizeof writer_options_size / sizeof writer_options_size[0] - 1)
 
@@ -692,6 +693,28 @@ typedef struct emitter {
 	char seg_rel[128];
 } emitter;
 
+#ifdef IRS_FAULT_INJECTION
+/* Test builds only: IRS_FAULT_SLOW_COMMIT_US in the environment makes a commit sleep
+ * that long after each frame it writes, so that a script can signal the CLI while it
+ * commits (tests/cli/signals.sh). */
+static void fault_slow_commit(void)
+{
+	static int from_env = -1;
+	int us = __atomic_load_n(&from_env, __ATOMIC_RELAXED);
+	if (us < 0) {
+		const char *v = getenv("IRS_FAULT_SLOW_COMMIT_US");
+		us = v ? atoi(v) : 0;
+		__atomic_store_n(&from_env, us, __ATOMIC_RELAXED);
+	}
+	if (us > 0)
+		usleep((useconds_t)us);
+}
+#else
+static inline void fault_slow_commit(void)
+{
+}
+#endif
+
 static int emit_flush_frame(emitter *e, irs_error *err)
 {
 	if (!e->enc.count)
@@ -714,6 +737,7 @@ static int emit_flush_frame(emitter *e, irs_error *err)
 	rc = irs__batch_encoder_finish(&e->enc, &payload, &len, err);
 	if (!rc)
 		rc = irs__segment_append(&e->seg, payload, len, n, err);
+	fault_slow_commit();
 	return rc;
 }
 
@@ -862,6 +886,16 @@ static int merge_next(irs_backup_writer *w, const irs_schema_table *ts, emitter 
 	return 0;
 }
 
+/* The caller's cancel flag, read with a relaxed atomic load (a signal handler or
+ * another thread writes it). */
+static int check_cancel(const irs_backup_writer *w, irs_error *err)
+{
+	if (w->o.cancel && __atomic_load_n(w->o.cancel, __ATOMIC_RELAXED))
+		return irs__seterr(err, IRS_ECANCELED, "%s: backup %s: cancelled before its commit; the "
+				   "collection was left as it was", w->c->dir, w->name);
+	return 0;
+}
+
 /* Merges table i's runs and buffer, collapsing or rejecting repeated keys, into segments. */
 static int write_table(irs_backup_writer *w, uint32_t i, irs_error *err)
 {
@@ -885,7 +919,9 @@ static int write_table(irs_backup_writer *w, uint32_t i, irs_error *err)
 	size_t nheap = 0;
 	for (uint32_t r = 0; r < nsrc && !rc; r++)
 		rc = source_open(w, t, &src[r], r, heap, &nheap, err);
-	while (!rc && nheap) {
+	for (uint32_t step = 1; !rc && nheap; step++) {
+		if (step % 4096 == 0 && (rc = check_cancel(w, err)) != 0)
+			break;
 		source *s = heap[0];
 		rc = merge_next(w, ts, &e, &pd, s->cur, err);
 		if (!rc)
@@ -920,10 +956,10 @@ int irs_backup_writer_commit(irs_backup_writer *w, irs_error *err)
 	if (!w)
 		return irs__seterr(err, IRS_EINVAL, "irs_backup_writer_commit: NULL writer");
 	irs_collection *c = w->c;
-	int rc = w->failed ? irs__seterr(err, IRS_EINVAL, "the writer failed earlier") : 0;
+	int rc = w->failed ? irs__seterr(err, IRS_EINVAL, "the writer failed earlier") : check_cancel(w, err);
 	for (uint32_t i = 0; !rc && i < c->ntables; i++) {
 		rc = write_table(w, i, err);
-		if (rc)
+		if (rc && rc != IRS_ECANCELED)
 			irs__errprefix(err, "%s", c->dir);
 	}
 	/* Everything is on disk; make the directory entries durable too. */
@@ -991,7 +1027,10 @@ int irs_backup_writer_commit(irs_backup_writer *w, irs_error *err)
 		Increstore__Manifest m = *c->m;
 		m.n_chain = c->nbackups + 1;
 		m.chain = chain;
-		rc = irs__manifest_write(c->dir, &m, !w->o.no_sync, err);
+		/* the last point where a cancel leaves nothing: the manifest commits */
+		rc = check_cancel(w, err);
+		if (!rc)
+			rc = irs__manifest_write(c->dir, &m, !w->o.no_sync, err);
 	}
 	irs__free(w->mem, tbs, sizeof(*tbs) * c->ntables);
 	irs__free(w->mem, tbp, sizeof(*tbp) * c->ntables);

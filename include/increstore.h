@@ -283,8 +283,14 @@ typedef struct irs_writer_options {
 				       * 0 = report a repeated key as IRS_EDUPKEY. Fulls always report. */
 	int no_sync;                  /* skip every fsync: for scratch collections and tests only;
 				       * a crash may then lose or tear the backup */
+	/* version 2 */
+	const volatile int *cancel;   /* set non-zero from any thread or a signal handler to
+				       * stop a commit (IRS_ECANCELED, the collection as it
+				       * was); read with relaxed atomic loads when the commit
+				       * starts, every 4096 changes it merges and before it
+				       * replaces the MANIFEST. NULL = none */
 } irs_writer_options;
-#define IRS_WRITER_OPTIONS_VERSION 1
+#define IRS_WRITER_OPTIONS_VERSION 2
 /* Fills *o with the defaults of layout `version` (pass IRS_WRITER_OPTIONS_VERSION):
  * see "Option structs" above. Thread: any. */
 IRS_API void irs_writer_options_init(irs_writer_options *o, uint32_t version);
@@ -311,7 +317,9 @@ IRS_API int irs_backup_writer_set_expected(irs_backup_writer *w, uint32_t table,
 					   uint64_t digest, irs_error *err);
 
 /* Writes the remaining data, fsyncs it, then replaces the MANIFEST atomically and
- * re-reads it into c. The writer is released in every case. */
+ * re-reads it into c. The writer is released in every case. A cancel flag
+ * (irs_writer_options.cancel) found set before the MANIFEST is replaced gives
+ * IRS_ECANCELED and leaves the collection as it was. */
 IRS_API int irs_backup_writer_commit(irs_backup_writer *w, irs_error *err);
 /* Discards the backup and releases the writer; NULL is a no-op. */
 IRS_API void irs_backup_writer_abort(irs_backup_writer *w);

@@ -3274,6 +3274,95 @@ static void test_writer_commit_faults(void **state)
 	free(morig);
 }
 
+/* An allocator that sets a cancel flag at its Nth call and never fails. */
+typedef struct cancelalloc {
+	int64_t countdown; /* < 0: never */
+	int flag;
+} cancelalloc;
+
+static void ca_tick(cancelalloc *a)
+{
+	if (a->countdown >= 0 && a->countdown-- == 0)
+		__atomic_store_n(&a->flag, 1, __ATOMIC_RELAXED);
+}
+
+static void *ca_malloc(void *ctx, size_t n)
+{
+	ca_tick(ctx);
+	return malloc(n);
+}
+
+static void *ca_realloc(void *ctx, void *p, size_t o, size_t n)
+{
+	(void)o;
+	ca_tick(ctx);
+	return realloc(p, n);
+}
+
+/* A cancel flag set at any point of a commit before the MANIFEST is replaced gives
+ * IRS_ECANCELED with the collection as it was, and nothing left behind; a flag never
+ * set (or set only after that point) commits the backup. */
+static void test_writer_cancel(void **state)
+{
+	fx *f = *state;
+	irs_error err;
+	char mpath[600];
+	snprintf(mpath, sizeof mpath, "%s/MANIFEST", f->coll);
+	size_t mlen;
+	uint8_t *morig = read_file(mpath, &mlen);
+	cancelalloc ca = {-1, 0};
+	irs_allocator alloc = {ca_malloc, ca_realloc, fa_free, &ca};
+	irs_writer_options o = small_opts();
+	o.no_sync = 1;
+	o.cancel = &ca.flag;
+	int cancelled = 0;
+	bool committed = false;
+	/* every point up to 32, then about 60 more spread over the commit's thousands of
+	 * allocations (a frame allocates) */
+	for (int64_t n = -1; n < 1000000 && !committed; n += n < 32 ? 1 : n / 8) {
+		write_file(mpath, morig, mlen);
+		irs_collection *c = NULL;
+		ASSERT_OK(irs_collection_open(f->coll, &alloc, 0, &c, &err), err);
+		irs_backup_writer *w;
+		ASSERT_OK(irs_backup_writer_begin(c, IRS_BACKUP_INCREMENTAL, "x", &o, &w, &err), err);
+		add_filler(w, 100000, 20000);
+		/* n = -1: the flag is set before the commit starts */
+		ca.flag = n < 0;
+		ca.countdown = n;
+		int rc = irs_backup_writer_commit(w, &err);
+		ca.countdown = -1;
+		irs_collection *d = open_ok(f->coll, IRS_OPEN_VERIFY_CRC);
+		uint32_t now = irs_collection_backup_count(d);
+		if (rc == IRS_ECANCELED) {
+			cancelled++;
+			if (now != 3)
+				fail_msg("cancel at allocation %lld: %u backups on disk, want 3", (long long)n, now);
+			if (!strstr(err.message, "backup x: cancelled before its commit"))
+				fail_msg("cancel at allocation %lld: \"%s\"", (long long)n, err.message);
+			assert_no_leftovers(f->coll);
+		} else {
+			if (rc != 0)
+				fail_msg("cancel at allocation %lld: %s \"%s\"", (long long)n, irs_err_name(rc),
+					 err.message);
+			if (n < 0)
+				fail_msg("a flag set before the commit did not stop it");
+			assert_int_equal(now, 4);
+			committed = true;
+		}
+		ASSERT_OK(irs_collection_verify_data(d, UINT32_MAX, NULL, NULL, &err), err);
+		irs_collection_close(d);
+		/* the same handle still adds a backup once the flag is down */
+		ca.flag = 0;
+		ASSERT_OK(irs_backup_writer_begin(c, IRS_BACKUP_INCREMENTAL, "y", &o, &w, &err), err);
+		add_filler(w, 1, 3);
+		ASSERT_OK(irs_backup_writer_commit(w, &err), err);
+		irs_collection_close(c);
+	}
+	assert_true(committed);
+	assert_true(cancelled > 5); /* the commit allocated after its first check: a sweep */
+	free(morig);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -3323,6 +3412,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_writer_lock, fx_setup_small, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_writer_stale_handle, fx_setup_small, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_writer_commit_faults, fx_setup_small, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_writer_cancel, fx_setup_small, fx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

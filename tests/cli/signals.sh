@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SIGINT/SIGTERM in the phases after the restore itself (tests/cli/cancel_limit.sh
 # covers the restore): while exporting each kind of --out, while writing a checkpoint,
-# and `add -` waiting on an idle standard input.
+# `add -` waiting on an idle standard input, and `add` while it commits.
 #   bash signals.sh <increstore-binary> <source-dir>
 #
 # Every round must cancel: exit 5, exactly one line ("cancelled while writing OUT; it
@@ -131,6 +131,36 @@ for sig in INT TERM; do
   fi
 done
 exec 8>&-
+
+# `add` signalled while it commits (after reading its input): the commit stops, the
+# collection stays as it was (the MANIFEST byte for byte, no new data, no tmp-*).
+# The test build's commit sleeps after each frame (IRS_FAULT_SLOW_COMMIT_US).
+python3 -c 'import json
+for i in range(40000): print(json.dumps({"op": "upsert", "row": {"id": i, "c1_int64": -i}}))' >"$W/changes.jsonl"
+cp "$C/MANIFEST" "$W/MANIFEST.before"
+ls "$C/data" >"$W/data.before"
+for sig in INT TERM; do
+  rounds=$((rounds + 1))
+  IRS_FAULT_SLOW_COMMIT_US=50000 "$BIN" add "$C" --incremental t1="$W/changes.jsonl" --name late \
+    2>"$W/err" >/dev/null &
+  pid=$!
+  started=0
+  for _ in $(seq 3000); do   # until the commit made the new backup's data directory
+    if ls "$C/data" | grep -vxF -f "$W/data.before" | grep -q .; then started=1; break; fi
+    kill -0 $pid 2>/dev/null || break
+    sleep 0.01
+  done
+  kill -s $sig $pid 2>/dev/null || true
+  set +e; wait $pid; rc=$?; set -e
+  left=$(ls "$C" | grep '^tmp-' || true; ls "$C/data" | grep -vxF -f "$W/data.before" || true)
+  if [ $started = 1 ] && [ $rc = 5 ] && [ "$(grep -c . "$W/err")" = 1 ] &&
+     grep -q "^increstore: $C: backup late: cancelled before its commit; the collection was left as it was$" "$W/err" &&
+     cmp -s "$C/MANIFEST" "$W/MANIFEST.before" && [ -z "$left" ]; then
+    ok "add while committing (SIG$sig): exit 5, nothing added: $(cat "$W/err")"
+  else
+    bad "add while committing (SIG$sig): commit started $started, exit $rc: $(cat "$W/err"); left: $left"
+  fi
+done
 
 echo "($rounds rounds, $SECONDS s)"
 if [ $fails -ne 0 ]; then echo "$fails failure(s)"; exit 1; fi
