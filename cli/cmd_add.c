@@ -260,10 +260,19 @@ static int open_inputs(const irs_cli_command *cmd, irs_collection *c, const char
 			s->fd = STDIN_FILENO;
 			s->shown = "<stdin>";
 		} else {
-			s->fd = open(s->path, O_RDONLY | O_CLOEXEC);
-			if (s->fd < 0)
+			/* O_NONBLOCK: opening a FIFO no writer has opened yet returns at once
+			 * (it would block where no signal can cancel it); the importer then
+			 * waits for its input, checking the cancel flag. Reads block again. */
+			s->fd = open(s->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+			int fl = s->fd >= 0 ? fcntl(s->fd, F_GETFL) : -1;
+			if (fl < 0 || fcntl(s->fd, F_SETFL, fl & ~O_NONBLOCK) != 0) {
+				int e = errno;
+				if (s->fd >= 0)
+					close(s->fd);
+				s->fd = -1;
 				return irs_cli_errorf(IRS_CLI_EXIT_IO, "%s: cannot open: %s", s->path,
-						      strerror(errno));
+						      strerror(e));
+			}
 			s->shown = s->path;
 		}
 	}

@@ -532,7 +532,8 @@ static int write_backups(gen_run *R);
 /*
  * A failed gen leaves nothing behind: the collection it was writing (DIR itself when
  * gen made it, else what it put in the empty DIR it was given) and the parents it
- * made. A cancelled one keeps the backups already committed, as documented.
+ * made. A cancelled one keeps the backups already committed, as documented (when it
+ * committed none, it leaves nothing either).
  */
 static void gen_discard(gen_run *R, const char *dir, bool existed, char *made)
 {
@@ -575,7 +576,8 @@ static int write_chain(gen_run *R, const char *dir)
 		rc = irs_cli_fail(&R->err);
 	if (!rc)
 		rc = write_backups(R);
-	if (rc && rc != IRS_CLI_EXIT_CANCELED)
+	/* a cancelled gen keeps what it committed; with nothing committed it is a failure */
+	if (rc && (rc != IRS_CLI_EXIT_CANCELED || !R->c || irs_collection_backup_count(R->c) == 0))
 		gen_discard(R, dir, existed, made);
 	else
 		free(made);
@@ -705,7 +707,7 @@ const irs_cli_command irs_cli_cmd_gen = {
 	"                         which existing rows the changes hit (default uniform):\n"
 	"                         sequential = contiguous runs of keys; zipf = skewed, with\n"
 	"                         the hot keys scattered over the key space\n"
-	"  --zipf-theta T         skew of zipf, 0 < T < 1 (default 0.99)\n"
+	"  --zipf-theta T         skew of zipf, 0.01 <= T <= 0.9999 (default 0.99)\n"
 	"\n"
 	"schema (default: key `id` uint64 and 6 value columns int64, double, utf8, uint32,\n"
 	"bool, timestamp, named c1_int64, c2_double, ...; rows of about 70 bytes):\n"
@@ -728,7 +730,11 @@ const irs_cli_command irs_cli_cmd_gen = {
 	"Memory: about 4.25 bytes per key ever created plus the writer buffer, so 50 M rows\n"
 	"fit in about 300 MB. Prints a summary: backups, rows, bytes, MB/s, rows/s.\n"
 	"SIGINT/SIGTERM stop after the current change (exit 5); the backups already\n"
-	"committed stay, the one being written is discarded.\n",
+	"committed stay, the one being written is discarded (with none committed, DIR is\n"
+	"left as it was before).\n"
+	"\n"
+	"exit codes: 0 written, 2 usage, 3 invalid --schema, 4 I/O error, out of memory or\n"
+	"DIR not empty, 5 cancelled\n",
 	run_gen,
 };
 

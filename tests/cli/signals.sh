@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SIGINT/SIGTERM in the phases after the restore itself (tests/cli/cancel_limit.sh
 # covers the restore): while exporting each kind of --out, while writing a checkpoint,
-# `add -` waiting on an idle standard input, and `add` while it commits.
+# `add -` waiting on an idle standard input or a FIFO without a writer, and `add` and
+# `gen` while they commit.
 #   bash signals.sh <increstore-binary> <source-dir>
 #
 # Every round must cancel: exit 5, exactly one line ("cancelled while writing OUT; it
@@ -132,6 +133,29 @@ for sig in INT TERM; do
 done
 exec 8>&-
 
+# `add FIFO` that no writer ever opens: the open does not block, the wait for input
+# is cancellable (it was ended by the signal, exit 130/143 and no message)
+mkfifo "$W/nowriter"
+for sig in INT TERM; do
+  rounds=$((rounds + 1))
+  "$BIN" add "$C" --incremental "t1=$W/nowriter" --name nowriter 2>"$W/err" &
+  pid=$!
+  sleep 0.3
+  kill -s $sig $pid || true
+  for _ in $(seq 500); do kill -0 $pid 2>/dev/null || break; sleep 0.01; done
+  if kill -0 $pid 2>/dev/null; then
+    kill -9 $pid; wait $pid 2>/dev/null || true
+    bad "add FIFO without a writer (SIG$sig): still waiting 5 s after the signal"
+    continue
+  fi
+  set +e; wait $pid; rc=$?; set -e
+  if [ $rc = 5 ] && [ "$(cat "$W/err")" = "increstore: no backup was added: $W/nowriter: cancelled while waiting for input" ]; then
+    ok "add FIFO without a writer (SIG$sig): exit 5: $(cat "$W/err")"
+  else
+    bad "add FIFO without a writer (SIG$sig): exit $rc: $(cat "$W/err")"
+  fi
+done
+
 # `add` signalled while it commits (after reading its input): the commit stops, the
 # collection stays as it was (the MANIFEST byte for byte, no new data, no tmp-*).
 # The test build's commit sleeps after each frame (IRS_FAULT_SLOW_COMMIT_US).
@@ -159,6 +183,37 @@ for sig in INT TERM; do
     ok "add while committing (SIG$sig): exit 5, nothing added: $(cat "$W/err")"
   else
     bad "add while committing (SIG$sig): commit started $started, exit $rc: $(cat "$W/err"); left: $left"
+  fi
+done
+
+# `gen` signalled while it commits its first backup leaves no collection (the next gen
+# to DIR must work); signalled in its second, it keeps the first
+for at in 1 2; do
+  rounds=$((rounds + 1))
+  G=$W/g$at
+  IRS_FAULT_SLOW_COMMIT_US=50000 "$BIN" gen "$G" --rows 20000 --incrementals 1 --changes 20000 \
+    --batch-rows 1000 -q 2>"$W/err" >/dev/null &
+  pid=$!
+  started=0
+  for _ in $(seq 3000); do
+    if ls -d "$G/data/b00000$at-"* >/dev/null 2>&1; then started=1; break; fi
+    kill -0 $pid 2>/dev/null || break
+    sleep 0.01
+  done
+  kill -s INT $pid 2>/dev/null || true
+  set +e; wait $pid; rc=$?; set -e
+  if [ $at = 1 ]; then
+    state=$(ls -A "$G" 2>/dev/null || echo gone)
+    want=gone
+  else
+    state=$("$BIN" inspect "$G" | awk '$2 == "full" || $2 == "incremental" {print $3}' | tr '\n' ' ')
+    want="full-000 "
+  fi
+  if [ $started = 1 ] && [ $rc = 5 ] && [ "$(cat "$W/err")" = "increstore: gen: cancelled" ] &&
+     [ "$state" = "$want" ]; then
+    ok "gen signalled in the commit of backup $at: exit 5, left: $state"
+  else
+    bad "gen signalled in the commit of backup $at: commit started $started, exit $rc: $(cat "$W/err"); left: $state (want $want)"
   fi
 done
 
