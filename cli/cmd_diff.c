@@ -323,6 +323,7 @@ const irs_cli_command irs_cli_cmd_diff = {
 	"the net changes between two backups, as JSONL that add --incremental reads",
 	"usage: increstore diff DIR --from A [--to B] [--table T] --out F.jsonl|DIR/|-\n"
 	"                           [--shards N] [--memory-limit BYTES] [--quiet]\n"
+	"                           [--no-check-expected]\n"
 	"\n"
 	"Writes the net changes that take the state at backup A to the state at backup B\n"
 	"(default: the last), in the changes JSONL that `add --incremental` reads:\n"

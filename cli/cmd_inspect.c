@@ -278,7 +278,7 @@ const irs_cli_command irs_cli_cmd_inspect = {
 	"                  record counts, keys unique within each backup; prints\n"
 	"                  'verify-data: OK' or the first problem\n"
 	"\n"
-	"exit codes: 0 ok, 2 usage, 3 invalid or corrupt collection, 4 I/O error or no\n"
-	"collection at DIR\n",
+	"exit codes: 0 ok, 2 usage, 3 invalid or corrupt collection, or DIR is not a\n"
+	"collection (no MANIFEST), 4 I/O error or no directory DIR\n",
 	run_inspect,
 };

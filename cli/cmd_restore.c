@@ -74,8 +74,9 @@ static void on_progress(void *ctx, const irs_progress *p)
 			(unsigned long long)p->changes_done, mbs, eta);
 		ps->drew = 1;
 	} else if (p->backups_done != ps->last_done) {
-		fprintf(stderr, "restored backup %u/%u %s: %llu changes, %.1f MB/s\n", progress_position(ps, p),
-			p->backups_total, p->backup_name, (unsigned long long)p->changes_done, mbs);
+		fprintf(stderr, "restored backup %u/%u %s: %llu changes so far, %.1f MB/s\n",
+			progress_position(ps, p), p->backups_total, p->backup_name,
+			(unsigned long long)p->changes_done, mbs);
 	}
 	ps->last_done = p->backups_done;
 }
@@ -117,14 +118,11 @@ static int check_table_paths(const irs_cli_command *cmd, const irs_collection *c
  * the parts are removed, the files already in DIR stay as they were, and DIR (and the
  * subdirectories) go when this made them and they are empty.
  */
-static int export_table_files(const irs_cli_command *cmd, const irs_collection *c, irs_restore *r,
-			      const char *out, int table)
+static int export_table_files(const irs_collection *c, irs_restore *r, const char *out, int table)
 {
 	irs_export_format f = irs_cli_ends_with(out, ".csv/") ? IRS_EXPORT_CSV : IRS_EXPORT_JSONL;
 	uint32_t nt = irs_collection_table_count(c);
-	int ec = check_table_paths(cmd, c, table, f == IRS_EXPORT_CSV ? ".csv" : ".jsonl");
-	if (ec)
-		return ec;
+	int ec = 0;
 	bool made = mkdir(out, 0755) == 0;
 	if (!made && errno != EEXIST)
 		return irs_cli_errorf(IRS_CLI_EXIT_IO, "%s: cannot create directory: %s", out, strerror(errno));
@@ -235,27 +233,40 @@ static int check_out_target(const char *out, out_kind kind)
 	return ec;
 }
 
-/* Writes the export(s) --out asks for. */
-static int do_export(const irs_cli_command *cmd, const irs_collection *c, irs_restore *r,
-		     const char *out, int table)
+/* What the schema alone refuses of --out, before anything is restored: one file for
+ * several tables, a DIR/ whose table files would clash. */
+static int check_out_usage(const irs_cli_command *cmd, const irs_collection *c, const char *out, int table)
 {
-	irs_error err;
 	uint32_t nt = irs_collection_table_count(c);
 	switch (out_kind_of(out)) {
-	case OUT_SQLITE:
-		return irs_restore_export(r, IRS_EXPORT_SQLITE, 0, out, &err) ? irs_cli_fail(&err) : 0;
-	case OUT_TEXT: {
-		irs_export_format f = irs_cli_ends_with(out, ".csv") ? IRS_EXPORT_CSV : IRS_EXPORT_JSONL;
+	case OUT_TEXT:
 		if (table < 0 && nt > 1)
 			return irs_cli_usage_error(cmd,
 						   "--out %s: the collection has %u tables; name one with --table, "
 						   "or give a directory ending in '/' for one file per table",
 						   out, nt);
+		return 0;
+	case OUT_TABLE_DIR:
+		return check_table_paths(cmd, c, table, irs_cli_ends_with(out, ".csv/") ? ".csv" : ".jsonl");
+	default:
+		return 0;
+	}
+}
+
+/* Writes the export(s) --out asks for (check_out_usage passed). */
+static int do_export(const irs_collection *c, irs_restore *r, const char *out, int table)
+{
+	irs_error err;
+	switch (out_kind_of(out)) {
+	case OUT_SQLITE:
+		return irs_restore_export(r, IRS_EXPORT_SQLITE, 0, out, &err) ? irs_cli_fail(&err) : 0;
+	case OUT_TEXT: {
+		irs_export_format f = irs_cli_ends_with(out, ".csv") ? IRS_EXPORT_CSV : IRS_EXPORT_JSONL;
 		return irs_restore_export(r, f, table < 0 ? 0 : (uint32_t)table, out, &err) ? irs_cli_fail(&err)
 											   : 0;
 	}
 	case OUT_TABLE_DIR:
-		return export_table_files(cmd, c, r, out, table);
+		return export_table_files(c, r, out, table);
 	case OUT_COLLECTION:
 	default:
 		return irs_restore_export(r, IRS_EXPORT_COLLECTION, 0, out, &err) ? irs_cli_fail(&err) : 0;
@@ -418,6 +429,7 @@ static int write_stats(const char *path, const irs_collection *c, const irs_rest
 
 typedef struct restore_args {
 	const char *dir, *upto, *table_name, *out, *stats, *ckpt;
+	const char *ckpt_sub;  /* the last --checkpoint-* option given, which needs --checkpoint */
 	uint64_t shards, limit, ckpt_every, ckpt_seconds;
 	bool quiet, check, ckpt_restart;
 	uint32_t part_index, part_count;  /* --partition I/K; count 0 = not given */
@@ -466,6 +478,8 @@ static int on_opt(void *ctx, const irs_cli_parser *p, int id)
 	case OPT_PARTITION: ok = parse_partition(p, a); break;
 	case OPT_CKPT_RESTART: a->ckpt_restart = true; break;
 	}
+	if (id == OPT_CKPT_EVERY || id == OPT_CKPT_SECONDS || id == OPT_CKPT_RESTART)
+		a->ckpt_sub = p->opt;
 	return ok ? 0 : IRS_CLI_EXIT_USAGE;
 }
 
@@ -513,10 +527,8 @@ static bool stats_to_stdout(const restore_args *a)
 }
 
 /* --checkpoint-restart: this collection's checkpoints in DIR are discarded first. */
-static int checkpoint_restart(const irs_cli_command *cmd, const restore_args *a, const irs_collection *c)
+static int checkpoint_restart(const restore_args *a, const irs_collection *c)
 {
-	if (!a->ckpt)
-		return irs_cli_usage_error(cmd, "--checkpoint-restart needs --checkpoint DIR");
 	irs_error err;
 	return irs__checkpoint_discard(a->ckpt, c, &err) ? irs_cli_fail(&err) : 0;
 }
@@ -538,6 +550,8 @@ static int run_restore(const irs_cli_command *cmd, int argc, char **argv)
 	if (ec != IRS_CLI_ARGS_OK)
 		return ec;
 	a.dir = args.dir;
+	if (a.ckpt_sub && !a.ckpt)
+		return irs_cli_usage_error(cmd, "%s needs --checkpoint DIR", a.ckpt_sub);
 	irs_cli_cancel_install(); /* before any slow step: a signal then means "cancel", exit 5 */
 	irs_collection *c;
 	if ((ec = irs_cli_open(a.dir, 0, &c)) != 0)
@@ -556,12 +570,13 @@ static int run_restore(const irs_cli_command *cmd, int argc, char **argv)
 		return irs_cli_usage_error(cmd, "--out -: no export goes to standard output; name a file "
 					   "(rows.jsonl, rows.csv, all.sqlite) or a directory");
 	}
-	if ((a.out && (ec = check_out_target(a.out, out_kind_of(a.out))) != 0) ||
+	if ((a.out && ((ec = check_out_usage(cmd, c, a.out, table)) != 0 ||
+		       (ec = check_out_target(a.out, out_kind_of(a.out))) != 0)) ||
 	    (a.stats && strcmp(a.stats, "-") != 0 && (ec = check_out_target(a.stats, OUT_TEXT)) != 0)) {
 		irs_collection_close(c);
 		return ec;
 	}
-	if (a.ckpt_restart && (ec = checkpoint_restart(cmd, &a, c)) != 0) {
+	if (a.ckpt_restart && (ec = checkpoint_restart(&a, c)) != 0) {
 		irs_collection_close(c);
 		return ec;
 	}
@@ -617,7 +632,7 @@ static int run_restore(const irs_cli_command *cmd, int argc, char **argv)
 		ec = ec ? ec : oom;
 	}
 	/* the export first: statistics that say "ok" promise the --out files too */
-	int export_ec = !rc && !ec && a.out ? do_export(cmd, c, r, a.out, table) : 0;
+	int export_ec = !rc && !ec && a.out ? do_export(c, r, a.out, table) : 0;
 	if (!ec)
 		ec = export_ec;
 	if (digests && a.stats) {
@@ -642,7 +657,7 @@ const irs_cli_command irs_cli_cmd_restore = {
 	"restore a collection into memory; print, export or check the tables",
 	"usage: increstore restore DIR [--shards N] [--upto NAME] [--table T] [--out PATH]\n"
 	"                              [--stats-json FILE] [--memory-limit BYTES] [--quiet]\n"
-	"                              [--partition I/K]\n"
+	"                              [--partition I/K] [--no-check-expected]\n"
 	"                              [--checkpoint DIR [--checkpoint-every N]\n"
 	"                               [--checkpoint-seconds T] [--checkpoint-restart]]\n"
 	"\n"
@@ -697,8 +712,13 @@ const irs_cli_command irs_cli_cmd_restore = {
 	"                      collection records (faster for timing runs)\n"
 	"  -q, --quiet         no progress and no summary\n"
 	"\n"
-	"Progress goes to stderr: a bar on a terminal, a line per backup otherwise.\n"
+	"Progress goes to stderr: a bar on a terminal, a line per backup otherwise (the\n"
+	"changes and MB/s of the whole restore so far).\n"
 	"SIGINT/SIGTERM stop at the next safe point (exit 5) with the tables at the last\n"
-	"completed backup.\n",
+	"completed backup.\n"
+	"\n"
+	"exit codes: 0 restored (and exported), 2 usage, 3 invalid or corrupt collection or\n"
+	"checkpoint, or an expected state that does not match, 4 I/O error, out of memory or\n"
+	"--memory-limit, 5 cancelled\n",
 	run_restore,
 };

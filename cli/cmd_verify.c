@@ -452,6 +452,7 @@ const irs_cli_command irs_cli_cmd_verify = {
 	"verify",
 	"restore with the engine and with SQLite, and compare them row by row",
 	"usage: increstore verify DIR [--upto NAME] [--each] [--shards N] [--quiet]\n"
+	"                             [--tamper update|delete|insert]\n"
 	"\n"
 	"Restores the chain of DIR up to backup NAME (default: the last) twice: with the\n"
 	"engine, and independently into an in-memory SQLite database through plain SQL (one\n"
@@ -481,6 +482,9 @@ const irs_cli_command irs_cli_cmd_verify = {
 	"Cost: SQLite applies changes about 100x slower than the engine, and memory holds\n"
 	"both copies of the tables (SQLite's is 2-3x the engine's logical size): W1 (5 M\n"
 	"rows + 10 x 500 K changes) takes about 3 minutes and 1.2 GB on 2 cores. Meant for\n"
-	"testing, not for production restores.\n",
+	"testing, not for production restores.\n"
+	"\n"
+	"exit codes: 0 identical, 1 a difference, 2 usage, 3 invalid or corrupt collection,\n"
+	"4 I/O error or out of memory, 5 cancelled\n",
 	run_verify,
 };

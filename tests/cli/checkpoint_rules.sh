@@ -130,6 +130,10 @@ else
 fi
 run "$BIN" restore "$C" --quiet --checkpoint-restart
 expect "--checkpoint-restart without --checkpoint" 2 "--checkpoint-restart needs --checkpoint DIR"
+for o in "--checkpoint-every 2" "--checkpoint-seconds 5"; do
+  run "$BIN" restore "$C" --quiet $o
+  expect "$o without --checkpoint (was ignored)" 2 "${o% *} needs --checkpoint DIR"
+done
 
 # ---- what a killed write leaves: a recorded checkpoint written as NAME.tmp-PID (the
 # write renames it to NAME when complete) goes with the next prune, the user's own

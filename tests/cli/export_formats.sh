@@ -176,6 +176,30 @@ for case in "taken|$W/taken already exists" "plain|$W/plain already exists" \
 	check "--out ${case%%|*}: refused first, exit 4" "4|1|increstore: ${case#*|}" "$rc|$nlines|$err"
 done
 check "nothing was made" "" "$(ls "$W/taken"; ls -d "$W/none" 2>/dev/null || true)"
+# what the schema alone refuses is a usage error before the restore too: one file for
+# several tables, a DIR/ where one table's file would be another's directory
+"$BIN" gen "$W/bad2" --rows 300 --incrementals 1 --changes 20 --tables 2 >/dev/null 2>&1
+seg=$(find "$W/bad2/data" -type f -size +100c | head -n 1)
+python3 -c 'import sys; p=sys.argv[1]; b=bytearray(open(p,"rb").read()); b[len(b)//2]^=0x55; open(p,"wb").write(b)' "$seg"
+run "$BIN" restore "$W/bad2" --quiet --out "$W/two.jsonl"
+check "--out FILE with 2 tables: a usage error before the restore" \
+	"2|1|increstore: restore: --out $W/two.jsonl: the collection has 2 tables; name one with --table, or give a directory ending in '/' for one file per table (see 'increstore restore --help')" \
+	"$rc|$nlines|$err"
+cat >"$W/clash.json" <<'JSON'
+{"tables": [
+  {"table": "A", "columns": [{"name": "id", "type": "uint64"}], "primary_key": ["id"]},
+  {"table": "A.jsonl/B", "columns": [{"name": "id", "type": "uint64"}], "primary_key": ["id"]}
+]}
+JSON
+"$BIN" create "$W/clash" --schema "$W/clash.json" >/dev/null
+echo '{"id": 1}' >"$W/one.jsonl"
+"$BIN" add "$W/clash" --full "A=$W/one.jsonl" "A.jsonl/B=$W/one.jsonl" >/dev/null
+seg=$(find "$W/clash/data" -type f -name '*.seg' | head -n 1)
+python3 -c 'import sys; p=sys.argv[1]; b=bytearray(open(p,"rb").read()); b[-3]^=0x55; open(p,"wb").write(b)' "$seg"
+run "$BIN" restore "$W/clash" --quiet --out "$W/cdir/"
+check "--out DIR/ with clashing table files: a usage error before the restore, DIR not made" \
+	"2|1|increstore: restore: --out DIR/: the file of table 'A' would be the directory of table 'A.jsonl/B'; export them one at a time with --table (see 'increstore restore --help')|" \
+	"$rc|$nlines|$err|$(ls -d "$W/cdir" 2>/dev/null || true)"
 run env -C "$W" "$BIN" restore "$W/bad" --quiet --out -
 check "--out -: a usage error, no collection named '-'" "2|1|" "$rc|$nlines|$(ls -d "$W/-" 2>/dev/null || true)"
 
