@@ -66,6 +66,25 @@ static const char *name_problem(json_object *o)
 	return NULL;
 }
 
+/* The first member of object o not named in allowed[] (NULL-terminated), or NULL. A
+ * misspelt member ("colums") must not pass as an ignored extra. */
+static const char *unknown_member(json_object *o, const char *const *allowed)
+{
+	json_object_object_foreach(o, key, val)
+	{
+		(void)val;
+		const char *const *a = allowed;
+		while (*a && strcmp(*a, key) != 0)
+			a++;
+		if (!*a)
+			return key;
+	}
+	return NULL;
+}
+
+static const char *const table_members[] = {"table", "columns", "primary_key", NULL};
+static const char *const column_members[] = {"name", "type", NULL};
+
 static int parse_table(json_object *o, uint32_t ti, const char *file, irs_table_def *t,
 		       irs_error *err)
 {
@@ -82,6 +101,12 @@ static int parse_table(json_object *o, uint32_t ti, const char *file, irs_table_
 	if (!t->name)
 		return irs__seterr(err, IRS_ENOMEM, "%s: out of memory", file);
 	const char *tn = t->name;
+	const char *extra = unknown_member(o, table_members);
+	if (extra)
+		return irs__seterr(err, IRS_ESCHEMA,
+				   "%s: table \"%s\": unknown member \"%s\" (a table has \"table\", "
+				   "\"columns\" and \"primary_key\")",
+				   file, tn, extra);
 
 	if (!json_object_object_get_ex(o, "columns", &jcols))
 		return irs__seterr(err, IRS_ESCHEMA, "%s: table \"%s\": missing \"columns\"", file, tn);
@@ -113,6 +138,11 @@ static int parse_table(json_object *o, uint32_t ti, const char *file, irs_table_
 			return irs__seterr(err, IRS_ESCHEMA, "%s: table \"%s\": column %zu: the name %s",
 					   file, tn, c + 1, why);
 		const char *cn = json_object_get_string(jcn);
+		if ((extra = unknown_member(jc, column_members)) != NULL)
+			return irs__seterr(err, IRS_ESCHEMA,
+					   "%s: table \"%s\": column \"%s\": unknown member \"%s\" (a column "
+					   "has \"name\" and \"type\")",
+					   file, tn, cn, extra);
 		for (size_t p = 0; p < c; p++)
 			if (strcmp(cols[p].name, cn) == 0)
 				return irs__seterr(err, IRS_ESCHEMA,
@@ -151,11 +181,8 @@ static int parse_table(json_object *o, uint32_t ti, const char *file, irs_table_
 				   file, tn);
 	if (nkey == 0)
 		return irs__seterr(err, IRS_ESCHEMA, "%s: table \"%s\": \"primary_key\" is empty", file, tn);
-	if (nkey > ncols)
-		return irs__seterr(err, IRS_ESCHEMA,
-				   "%s: table \"%s\": \"primary_key\" lists more columns than the table has",
-				   file, tn);
-	uint32_t *pk = calloc(nkey, sizeof *pk);
+	/* ncols entries are enough: past them an entry is unknown or listed twice */
+	uint32_t *pk = calloc(ncols, sizeof *pk);
 	if (!pk)
 		return irs__seterr(err, IRS_ENOMEM, "%s: out of memory", file);
 	t->primary_key = pk;
@@ -198,12 +225,84 @@ static void line_col(const char *text, size_t len, size_t off, size_t *line, siz
 	*col = off - start + 1;
 }
 
+/* Two members of one object with the same name (after unescaping), which json-c
+ * would let the last win: "%s:LINE:COL: member NAME is listed twice". The text is
+ * valid JSON (json-c read it). Objects are small (a table has 3 members, a column 2),
+ * so each member is compared with the ones before it in its object. */
+static int repeated_member(const char *text, size_t len, const char *name, irs_error *err)
+{
+	typedef struct member {
+		const char *p;
+		size_t n;
+		bool escaped;
+	} member;
+	member *m = NULL;
+	size_t nm = 0, cap = 0, first[IRS_JSON_MAX_DEPTH + 1];
+	irs_json_scanner sc;
+	irs_json_init(&sc, text, len);
+	int rc = 0;
+	for (int tok; !rc && (tok = irs_json_next(&sc)) > IRS_JSON_END;) {
+		if (tok == IRS_JSON_OBJECT_BEGIN) {
+			first[sc.depth] = nm;
+		} else if (tok == IRS_JSON_OBJECT_END) {
+			nm = first[sc.depth + 1];
+		} else if (tok == IRS_JSON_KEY) {
+			member k = {sc.tok_ptr, sc.tok_len, sc.tok_escaped};
+			char *kb = NULL, *ob = NULL;
+			if (k.escaped && !(kb = malloc(k.n ? k.n : 1)))
+				rc = irs__seterr(err, IRS_ENOMEM, "%s: out of memory", name);
+			size_t kl = kb ? irs_json_unescape(k.p, k.n, kb) : k.n;
+			const char *kp = kb ? kb : k.p;
+			for (size_t i = first[sc.depth]; !rc && i < nm; i++) {
+				const char *op = m[i].p;
+				size_t ol = m[i].n;
+				if (m[i].escaped) {
+					if (!(ob = malloc(ol ? ol : 1))) {
+						rc = irs__seterr(err, IRS_ENOMEM, "%s: out of memory", name);
+						break;
+					}
+					ol = irs_json_unescape(m[i].p, m[i].n, ob);
+					op = ob;
+				}
+				if (ol == kl && memcmp(op, kp, kl) == 0) {
+					size_t line, col, n = kl > 200 ? 200 : kl;
+					char shown[201];
+					for (size_t j = 0; j < n; j++) /* one line, whatever the name holds */
+						shown[j] = (unsigned char)kp[j] < 0x20 || kp[j] == 0x7F ? '?' : kp[j];
+					shown[n] = '\0';
+					line_col(text, len, (size_t)(k.p - 1 - text), &line, &col);
+					rc = irs__seterr(err, IRS_ESCHEMA, "%s:%zu:%zu: member \"%s\" is listed twice",
+							 name, line, col, shown);
+				}
+				free(ob);
+				ob = NULL;
+			}
+			free(kb);
+			if (!rc && nm == cap) {
+				member *g = realloc(m, (cap = cap ? 2 * cap : 16) * sizeof *m);
+				if (!g)
+					rc = irs__seterr(err, IRS_ENOMEM, "%s: out of memory", name);
+				else
+					m = g;
+			}
+			if (!rc)
+				m[nm++] = k;
+		}
+	}
+	free(m);
+	return rc;
+}
+
 int irs_schema_json_parse(const char *text, size_t len, const char *name, irs_cli_schema *out,
 			  irs_error *err)
 {
 	memset(out, 0, sizeof *out);
 	if (!name)
 		name = "<schema>";
+	if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) { /* a UTF-8 BOM, as data files may have */
+		text += 3;
+		len -= 3;
+	}
 	if (len > INT32_MAX)
 		return irs__seterr(err, IRS_ESCHEMA, "%s: too large", name);
 	json_tokener *tok = json_tokener_new();
@@ -241,7 +340,11 @@ int irs_schema_json_parse(const char *text, size_t len, const char *name, irs_cl
 	}
 	json_tokener_free(tok);
 
-	int rc = 0;
+	int rc = repeated_member(text, len, name, err);
+	if (rc) {
+		json_object_put(root);
+		return rc;
+	}
 	json_object *jtables = NULL, *jtable = NULL;
 	if (!json_object_is_type(root, json_type_object)) {
 		rc = irs__seterr(err, IRS_ESCHEMA,
@@ -262,6 +365,13 @@ int irs_schema_json_parse(const char *text, size_t len, const char *name, irs_cl
 	}
 	size_t n = 1;
 	if (many) {
+		static const char *const root_members[] = {"tables", NULL};
+		const char *extra = unknown_member(root, root_members);
+		if (extra) {
+			rc = irs__seterr(err, IRS_ESCHEMA, "%s: unknown member \"%s\" beside \"tables\"", name,
+					 extra);
+			goto out;
+		}
 		if (!json_object_is_type(jtables, json_type_array)) {
 			rc = irs__seterr(err, IRS_ESCHEMA, "%s: \"tables\" must be an array", name);
 			goto out;

@@ -658,7 +658,7 @@ static void test_schema_json(void **state)
 	irs_cli_schema s;
 	const char *one = "{\"table\": \"orders\", \"columns\": [{\"name\": \"id\", \"type\": \"Uint64\"},"
 			  " {\"name\": \"note\", \"type\": \"Utf8\"}, {\"name\": \"raw\", \"type\": \"String\"},"
-			  " {\"name\": \"ok\", \"type\": \"BOOL\"}], \"primary_key\": [\"id\"], \"comment\": 1}";
+			  " {\"name\": \"ok\", \"type\": \"BOOL\"}], \"primary_key\": [\"id\"]}";
 	assert_int_equal(irs_schema_json_parse(one, strlen(one), "s.json", &s, &err), 0);
 	assert_int_equal(s.count, 1);
 	assert_string_equal(s.tables[0].name, "orders");
@@ -705,7 +705,21 @@ static void test_schema_json(void **state)
 		{"{\"table\": \"\", \"columns\": [{\"name\": \"id\", \"type\": \"int32\"}], \"primary_key\": [\"id\"]}",
 		 "table 1: the name must not be empty"},
 		{"{\"table\": \"t\", \"columns\": [{\"name\": \"id\", \"type\": \"int32\"}], \"primary_key\": [\"id\", \"id\"]}",
-		 "more columns than the table has"},
+		 "s.json: table \"t\": key column \"id\" is listed twice"},
+		{"{\"table\": \"t\", \"columns\": [{\"name\": \"id\", \"type\": \"int32\"}], \"primary_key\": [\"id\", \"x\"]}",
+		 "s.json: table \"t\": key column \"x\" not found"},
+		/* a misspelt or unsupported member is not ignored, nor a repeated one */
+		{"{\"table\": \"t\", \"colums\": [1], \"columns\": [{\"name\": \"id\", \"type\": \"int32\"}], \"primary_key\": [\"id\"]}",
+		 "s.json: table \"t\": unknown member \"colums\" (a table has \"table\", \"columns\" and \"primary_key\")"},
+		{"{\"table\": \"t\", \"columns\": [{\"name\": \"id\", \"type\": \"int32\", \"nullable\": true}], \"primary_key\": [\"id\"]}",
+		 "s.json: table \"t\": column \"id\": unknown member \"nullable\" (a column has \"name\" and \"type\")"},
+		{"{\"tables\": [], \"version\": 2}", "s.json: unknown member \"version\" beside \"tables\""},
+		{"{\"table\": \"t\", \"columns\": [{\"name\": \"id\", \"type\": \"int32\"}],\n \"primary_key\": [\"id\"], \"table\": \"u\"}",
+		 "s.json:2:25: member \"table\" is listed twice"},
+		{"{\"table\": \"t\", \"columns\": [{\"name\": \"id\", \"type\": \"int32\", \"t\\u0079pe\": \"utf8\"}], \"primary_key\": [\"id\"]}",
+		 "s.json:1:60: member \"type\" is listed twice"},
+		{"{\"table\": \"t\", \"columns\": [{\"name\": \"id\", \"type\": \"int32\"}], \"primary_key\": [\"id\"], \"a\\nb\": 1, \"a\\u000ab\": 2}",
+		 "member \"a?b\" is listed twice"},
 		{"{\"columns\": []}", "s.json: missing \"table\" (one table) or \"tables\""},
 		{"{\"tables\": []}", "s.json: \"tables\" is empty"},
 		{"{\"tables\": [{\"table\": \"a\", \"columns\": [{\"name\": \"x\", \"type\": \"int32\"}], \"primary_key\": [\"x\"]},"
@@ -716,6 +730,15 @@ static void test_schema_json(void **state)
 		{"{\"table\": \"t\"} x", "s.json:1:16: malformed JSON"},
 		{"", "s.json: malformed JSON: unexpected end of file"},
 	};
+	/* a UTF-8 BOM is skipped, as in data files; members in other objects may share names */
+	static const char bom[] = "\xEF\xBB\xBF{\"tables\": [{\"table\": \"t\", \"columns\": [{\"name\": \"table\", "
+				  "\"type\": \"int32\"}], \"primary_key\": [\"table\"]}, {\"table\": \"u\", "
+				  "\"columns\": [{\"name\": \"id\", \"type\": \"int32\"}], \"primary_key\": \"id\"}]}";
+	if (irs_schema_json_parse(bom, strlen(bom), "s.json", &s, &err) != 0)
+		fail_msg("BOM: %s", err.message);
+	assert_int_equal(s.count, 2);
+	assert_string_equal(s.tables[0].columns[0].name, "table");
+	irs_schema_json_free(&s);
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		memset(&err, 0, sizeof err);
 		int rc = irs_schema_json_parse(bad[i].text, strlen(bad[i].text), "s.json", &s, &err);
