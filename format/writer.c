@@ -9,8 +9,9 @@
  *   order; equal keys meet and are collapsed in arrival order (incremental backups:
  *   docs/design.md section 1) or reported as duplicates (full backups, or when collapsing is
  *   off). The merged stream is cut into ChangeBatch frames and segment files.
- *   Sorting by hash first makes most comparisons one integer compare; the order of
- *   changes within a backup carries no meaning, since keys are distinct.
+ *   The sort works on the hashes alone (sort_table) and compares records only where
+ *   hashes share their top 32 bits; the order of changes within a backup carries no
+ *   meaning, since keys are distinct.
  *
  * CRASH SAFETY
  *   Segments go to a fresh directory data/b<seq>-<random>/ and are fsynced, then the
@@ -443,16 +444,85 @@ static int index_cmp(const void *x, const void *y, void *base)
 	return oa < ob ? -1 : oa > ob; /* arrival order: offsets grow with arrival */
 }
 
-static void sort_table(wtable *t)
+static int u64_cmp(const void *x, const void *y)
 {
-	qsort_r(t->index, t->nindex, sizeof(uint32_t), index_cmp, t->recs.p);
+	uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+	return a < b ? -1 : a > b;
+}
+
+
+/*
+ * Orders t->index by (hash, key, arrival). A comparison sort of the offsets reads two
+ * records for every comparison (a cache miss each, ~20 per record), which made it a
+ * fifth of an import's time. Instead each record becomes one word, the top 32 bits
+ * of its hash above its offset, placed by a counting pass into the bucket of its top
+ * 16 bits (for 2^19 records or more); each bucket (about n / 65536 words) is sorted as plain integers, which
+ * orders by those hash bits and then by offset, i.e. arrival. Only words that share
+ * all 32 hash bits (a repeated key, or a rare collision) are then ordered by the full
+ * comparator. (Fewer records take fewer buckets, about 8 records each.) Takes 8 bytes
+ * a record while sorting; without them, qsort_r alone.
+ */
+static void sort_table(irs_backup_writer *w, wtable *t)
+{
+	size_t n = t->nindex;
+	if (n < 2)
+		return;
+	unsigned bits = 63u - (unsigned)__builtin_clzll(n); /* floor(log2 n) */
+	bits = bits > 19 ? 16 : bits > 4 ? bits - 3 : 1;
+	const size_t nb = (size_t)1 << bits;
+	uint64_t *words = irs__malloc(w->mem, n * sizeof *words);
+	uint32_t *start = words ? irs__calloc(w->mem, (nb + 1) * sizeof *start) : NULL;
+	if (!start) {
+		irs__free(w->mem, words, n * sizeof *words);
+		qsort_r(t->index, n, sizeof(uint32_t), index_cmp, t->recs.p);
+		return;
+	}
+	const uint8_t *base = t->recs.p;
+	for (size_t i = 0; i < n; i++)
+		start[((const irs_rec *)(base + t->index[i]))->hash >> (64 - bits)]++;
+	uint32_t at = 0;
+	for (size_t b = 0; b < nb; b++) { /* counts become each bucket's next free place */
+		uint32_t c = start[b];
+		start[b] = at;
+		at += c;
+	}
+	for (size_t i = 0; i < n; i++) {
+		uint64_t h = ((const irs_rec *)(base + t->index[i]))->hash;
+		words[start[h >> (64 - bits)]++] = (h & 0xFFFFFFFF00000000u) | t->index[i];
+	}
+	/* start[b] is now where bucket b ends, which is where bucket b + 1 begins */
+	for (size_t b = 0, from = 0; b < nb; from = start[b++]) {
+		size_t m = start[b] - from;
+		uint64_t *v = words + from;
+		if (m > 32) {
+			qsort(v, m, sizeof *v, u64_cmp);
+		} else {
+			for (size_t i = 1; i < m; i++) {
+				uint64_t x = v[i];
+				size_t j = i;
+				for (; j > 0 && v[j - 1] > x; j--)
+					v[j] = v[j - 1];
+				v[j] = x;
+			}
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		t->index[i] = (uint32_t)words[i];
+	for (size_t i = 0, j; i < n; i = j) {
+		for (j = i + 1; j < n && words[j] >> 32 == words[i] >> 32; j++)
+			;
+		if (j - i > 1)
+			qsort_r(t->index + i, j - i, sizeof(uint32_t), index_cmp, t->recs.p);
+	}
+	irs__free(w->mem, start, (nb + 1) * sizeof *start);
+	irs__free(w->mem, words, n * sizeof *words);
 }
 
 static int spill(irs_backup_writer *w, wtable *t, irs_error *err)
 {
 	if (!t->nindex)
 		return 0;
-	sort_table(t);
+	sort_table(w, t);
 	int rc = irs__mkdirs_at(w->c->dirfd, w->tmpdir, err);
 	if (rc)
 		return rc;
@@ -903,7 +973,7 @@ static int write_table(irs_backup_writer *w, uint32_t i, irs_error *err)
 	const irs_schema_table *ts = &w->c->tables[i];
 	if (!t->changes)
 		return 0;
-	sort_table(t);
+	sort_table(w, t);
 	uint32_t nsrc = t->nruns + 1;
 	source *src = irs__calloc(w->mem, sizeof(source) * nsrc);
 	source **heap = irs__calloc(w->mem, sizeof(source *) * nsrc);

@@ -3274,6 +3274,99 @@ static void test_writer_commit_faults(void **state)
 	free(morig);
 }
 
+/* The hash of uint64 key id, as the writer computes it. */
+static uint64_t id_hash(uint64_t id)
+{
+	uint8_t le[8], key[16];
+	for (int i = 0; i < 8; i++)
+		le[i] = (uint8_t)(id >> (8 * i));
+	size_t n = irs__key_encode_part(IRS_TYPE_UINT64, le, 8, key, sizeof key);
+	return irs__key_hash(key, n);
+}
+
+static int hi32_cmp(const void *x, const void *y)
+{
+	uint64_t a = ((const uint64_t *)x)[0] >> 32, b = ((const uint64_t *)y)[0] >> 32;
+	return a < b ? -1 : a > b;
+}
+
+/* The writer orders records by the top 32 bits of their hashes before it compares
+ * keys: two keys that share those bits (found by a birthday search) and arrive
+ * interleaved, a b a, must still meet as a pair, to be collapsed in an incremental and
+ * refused in a full backup. */
+static void test_writer_hash_prefix_ties(void **state)
+{
+	fx *f = *state;
+	enum { N = 400000 };
+	uint64_t(*h)[2] = malloc(sizeof *h * N);
+	assert_non_null(h);
+	for (uint64_t id = 0; id < N; id++) {
+		h[id][0] = id_hash(10000 + id);
+		h[id][1] = 10000 + id;
+	}
+	qsort(h, N, sizeof *h, hi32_cmp);
+	uint64_t a = 0, b = 0;
+	for (size_t i = 1; i < N && !a; i++)
+		if (h[i][0] >> 32 == h[i - 1][0] >> 32 && h[i][0] != h[i - 1][0]) {
+			a = h[i - 1][1];
+			b = h[i][1];
+		}
+	free(h);
+	if (!a)
+		fail_msg("no two of %d keys share their hashes' top 32 bits", N);
+	irs_error err;
+	irs_collection *c = open_ok(f->coll, 0);
+	irs_writer_options o = small_opts();
+	o.no_sync = 1;
+	irs_value row[3];
+	char buf[64];
+	/* an incremental: a {v}, b {v}, a {n}, b erased, then b {v} again */
+	irs_backup_writer *w;
+	ASSERT_OK(irs_backup_writer_begin(c, IRS_BACKUP_INCREMENTAL, "ties", &o, &w, &err), err);
+	small_row(row, a, "a1", INT64_MIN, buf);
+	ASSERT_OK(irs_backup_writer_upsert(w, 0, row, 1, &err), err);
+	small_row(row, b, "b1", INT64_MIN, buf);
+	ASSERT_OK(irs_backup_writer_upsert(w, 0, row, 2, &err), err);
+	small_row(row, a, NULL, 5, buf);
+	ASSERT_OK(irs_backup_writer_upsert(w, 0, row, 3, &err), err);
+	small_row(row, b, NULL, INT64_MIN, buf);
+	ASSERT_OK(irs_backup_writer_erase(w, 0, row, 4, &err), err);
+	small_row(row, b, "b2", INT64_MIN, buf);
+	ASSERT_OK(irs_backup_writer_upsert(w, 0, row, 5, &err), err);
+	ASSERT_OK(irs_backup_writer_commit(w, &err), err);
+	irs_backup_info bi;
+	assert_int_equal(irs_collection_backup(c, irs_collection_backup_count(c) - 1, &bi), 0);
+	assert_int_equal(bi.records, 2); /* one change for a, one for b */
+	irs_restore *r;
+	irs_restore_options ro;
+	irs_restore_options_init(&ro, IRS_RESTORE_OPTIONS_VERSION);
+	ro.shards = 2;
+	ASSERT_OK(irs_restore_run(c, &ro, NULL, &r, &err), err);
+	irs_value got[3], key[3];
+	small_row(key, a, NULL, INT64_MIN, buf);
+	ASSERT_OK(irs_restore_get(r, 0, key, got, &err), err);
+	assert_int_equal(got[1].state, IRS_VALUE_SET);
+	assert_memory_equal(got[1].v.s.ptr, "a1", 2);
+	assert_int_equal(got[2].state, IRS_VALUE_SET);
+	assert_int_equal(got[2].v.i64, 5);
+	small_row(key, b, NULL, INT64_MIN, buf);
+	ASSERT_OK(irs_restore_get(r, 0, key, got, &err), err);
+	assert_memory_equal(got[1].v.s.ptr, "b2", 2);
+	assert_int_equal(got[2].state, IRS_VALUE_NULL); /* the erase cleared it */
+	irs_restore_free(r);
+	/* a full backup: a, b, a is a repeated key */
+	ASSERT_OK(irs_backup_writer_begin(c, IRS_BACKUP_FULL, "dup", &o, &w, &err), err);
+	uint64_t ids[3] = {a, b, a};
+	for (int i = 0; i < 3; i++) {
+		small_row(row, ids[i], "x", i, buf);
+		ASSERT_OK(irs_backup_writer_upsert(w, 0, row, 7 + (uint64_t)i, &err), err);
+	}
+	assert_int_equal(irs_backup_writer_commit(w, &err), IRS_EDUPKEY);
+	if (!strstr(err.message, S("key id=%llu appears twice in one backup (line 7 and line 9)", (unsigned long long)a)))
+		fail_msg("%s", err.message);
+	irs_collection_close(c);
+}
+
 /* An allocator that sets a cancel flag at its Nth call and never fails. */
 typedef struct cancelalloc {
 	int64_t countdown; /* < 0: never */
@@ -3413,6 +3506,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_writer_stale_handle, fx_setup_small, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_writer_commit_faults, fx_setup_small, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_writer_cancel, fx_setup_small, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_writer_hash_prefix_ties, fx_setup_small, fx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
