@@ -3189,6 +3189,14 @@ static void test_writer_stale_handle(void **state)
 	irs_collection_close(c);
 }
 
+/* The collection's MANIFEST as it is now (its path in mpath), to put back between
+ * the rounds of a test that commits the same backup again and again. */
+static uint8_t *manifest_copy(const fx *f, char *mpath, size_t cap, size_t *len)
+{
+	snprintf(mpath, cap, "%s/MANIFEST", f->coll);
+	return read_file(mpath, len);
+}
+
 /*
  * An allocation failure at every point of a commit (through the collection's
  * allocator, so the re-read of the manifest after the rename is covered too): the
@@ -3201,9 +3209,8 @@ static void test_writer_commit_faults(void **state)
 	fx *f = *state;
 	irs_error err;
 	char mpath[600];
-	snprintf(mpath, sizeof mpath, "%s/MANIFEST", f->coll);
 	size_t mlen;
-	uint8_t *morig = read_file(mpath, &mlen);
+	uint8_t *morig = manifest_copy(f, mpath, sizeof mpath, &mlen);
 	failalloc fa = {-1};
 	irs_allocator alloc = {fa_malloc, fa_realloc, fa_free, &fa};
 	irs_writer_options o = small_opts();
@@ -3400,9 +3407,8 @@ static void test_writer_cancel(void **state)
 	fx *f = *state;
 	irs_error err;
 	char mpath[600];
-	snprintf(mpath, sizeof mpath, "%s/MANIFEST", f->coll);
 	size_t mlen;
-	uint8_t *morig = read_file(mpath, &mlen);
+	uint8_t *morig = manifest_copy(f, mpath, sizeof mpath, &mlen);
 	cancelalloc ca = {-1, 0};
 	irs_allocator alloc = {ca_malloc, ca_realloc, fa_free, &ca};
 	irs_writer_options o = small_opts();

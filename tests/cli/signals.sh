@@ -108,53 +108,44 @@ else
   bad "checkpoint write: exit $rc, $(cat "$W/err"), left: $left, $nck ckpt entries, $(ls "$CK")"
 fi
 
-# `add -` on an idle standard input (a FIFO nobody writes to): SIGINT and SIGTERM
+# `add` waiting for input that does not come, signalled (SIGINT, then SIGTERM): exit 5 at
+# once, one line holding `want`, no backup NAME
+idle_add() { # label stdin want NAME add-args...
+  local label=$1 in=$2 want=$3 name=$4; shift 4
+  for sig in INT TERM; do
+    rounds=$((rounds + 1))
+    "$BIN" add "$C" "$@" --name "$name" 2>"$W/err" <"$in" &
+    pid=$!
+    sleep 0.3
+    kill -s $sig $pid || true
+    for _ in $(seq 500); do kill -0 $pid 2>/dev/null || break; sleep 0.01; done
+    if kill -0 $pid 2>/dev/null; then
+      kill -9 $pid; wait $pid 2>/dev/null || true
+      bad "$label (SIG$sig): still waiting for input 5 s after the signal"
+      continue
+    fi
+    set +e; wait $pid; rc=$?; set -e
+    if [ $rc = 5 ] && [ "$(grep -c . "$W/err")" = 1 ] && grep -qF "$want" "$W/err" &&
+       ! "$BIN" inspect "$C" | grep -q " $name "; then
+      ok "$label (SIG$sig): exit 5 at once: $(cat "$W/err")"
+    else
+      bad "$label (SIG$sig): exit $rc: $(cat "$W/err")"
+    fi
+  done
+}
+
+# `add -` on an idle standard input (a FIFO held open that nobody writes to)
 mkfifo "$W/fifo"
 exec 8<>"$W/fifo"   # held open for writing: the input never ends by itself
-for sig in INT TERM; do
-  rounds=$((rounds + 1))
-  "$BIN" add "$C" --incremental t1=- --name idle 2>"$W/err" <"$W/fifo" &
-  pid=$!
-  sleep 0.3
-  kill -s $sig $pid || true
-  for _ in $(seq 500); do kill -0 $pid 2>/dev/null || break; sleep 0.01; done
-  if kill -0 $pid 2>/dev/null; then
-    kill -9 $pid; wait $pid 2>/dev/null || true
-    bad "add - (SIG$sig): still waiting for input 5 s after the signal"
-    continue
-  fi
-  set +e; wait $pid; rc=$?; set -e
-  if [ $rc = 5 ] && [ "$(grep -c . "$W/err")" = 1 ] && grep -q "no backup was added" "$W/err" &&
-     ! "$BIN" inspect "$C" | grep -q ' idle '; then
-    ok "add - (SIG$sig): exit 5 at once: $(cat "$W/err")"
-  else
-    bad "add - (SIG$sig): exit $rc: $(cat "$W/err")"
-  fi
-done
+idle_add "add -" "$W/fifo" "no backup was added: <stdin>: cancelled while waiting for input" idle \
+  --incremental t1=-
 exec 8>&-
-
-# `add FIFO` that no writer ever opens: the open does not block, the wait for input
-# is cancellable (it was ended by the signal, exit 130/143 and no message)
+# `add FIFO` that no writer ever opens: its open must not block (a signal there ended
+# the process, exit 130/143 without a message)
 mkfifo "$W/nowriter"
-for sig in INT TERM; do
-  rounds=$((rounds + 1))
-  "$BIN" add "$C" --incremental "t1=$W/nowriter" --name nowriter 2>"$W/err" &
-  pid=$!
-  sleep 0.3
-  kill -s $sig $pid || true
-  for _ in $(seq 500); do kill -0 $pid 2>/dev/null || break; sleep 0.01; done
-  if kill -0 $pid 2>/dev/null; then
-    kill -9 $pid; wait $pid 2>/dev/null || true
-    bad "add FIFO without a writer (SIG$sig): still waiting 5 s after the signal"
-    continue
-  fi
-  set +e; wait $pid; rc=$?; set -e
-  if [ $rc = 5 ] && [ "$(cat "$W/err")" = "increstore: no backup was added: $W/nowriter: cancelled while waiting for input" ]; then
-    ok "add FIFO without a writer (SIG$sig): exit 5: $(cat "$W/err")"
-  else
-    bad "add FIFO without a writer (SIG$sig): exit $rc: $(cat "$W/err")"
-  fi
-done
+idle_add "add FIFO without a writer" /dev/null \
+  "no backup was added: $W/nowriter: cancelled while waiting for input" nowriter \
+  --incremental "t1=$W/nowriter"
 
 # `add` signalled while it commits (after reading its input): the commit stops, the
 # collection stays as it was (the MANIFEST byte for byte, no new data, no tmp-*).
