@@ -225,71 +225,84 @@ static void line_col(const char *text, size_t len, size_t off, size_t *line, siz
 	*col = off - start + 1;
 }
 
-/* Two members of one object with the same name (after unescaping), which json-c
- * would let the last win: "%s:LINE:COL: member NAME is listed twice". The text is
- * valid JSON (json-c read it). Objects are small (a table has 3 members, a column 2),
- * so each member is compared with the ones before it in its object. */
+/* A member name as written or unescaped into buf (which must hold n bytes). */
+static const char *member_name(const char *p, size_t n, bool escaped, char *buf, size_t *len)
+{
+	*len = escaped ? irs_json_unescape(p, n, buf) : n;
+	return escaped ? buf : p;
+}
+
+/*
+ * What json-c lets through and a schema must not have: two members of one object with
+ * the same name (json-c keeps the last), a member name holding U+0000 (json-c cuts it
+ * there, so "table\u0000x" would be a second "table"), and what the project's stricter
+ * scanner refuses (a lone surrogate escape). "%s:LINE:COL: ...".
+ *
+ * A schema's objects have at most 3 members, so each name is compared with the ones
+ * before it in its object only while there are fewer than MEMBERS_CHECKED: an object
+ * with more has at least 5 names no schema object takes, and is refused for them.
+ */
+#define MEMBERS_CHECKED 8
 static int repeated_member(const char *text, size_t len, const char *name, irs_error *err)
 {
-	typedef struct member {
+	struct {
 		const char *p;
 		size_t n;
 		bool escaped;
-	} member;
-	member *m = NULL;
-	size_t nm = 0, cap = 0, first[IRS_JSON_MAX_DEPTH + 1];
+	} m[IRS_JSON_MAX_DEPTH + 1][MEMBERS_CHECKED];
+	uint8_t nm[IRS_JSON_MAX_DEPTH + 1] = {0};
+	char *a = malloc(len + 1), *b = malloc(len + 1); /* unescaped names (never longer) */
+	if (!a || !b) {
+		free(a);
+		free(b);
+		return irs__seterr(err, IRS_ENOMEM, "%s: out of memory", name);
+	}
 	irs_json_scanner sc;
 	irs_json_init(&sc, text, len);
 	int rc = 0;
-	for (int tok; !rc && (tok = irs_json_next(&sc)) > IRS_JSON_END;) {
-		if (tok == IRS_JSON_OBJECT_BEGIN) {
-			first[sc.depth] = nm;
-		} else if (tok == IRS_JSON_OBJECT_END) {
-			nm = first[sc.depth + 1];
+	size_t line, col;
+	for (int tok; !rc && (tok = irs_json_next(&sc)) != IRS_JSON_END;) {
+		if (tok == IRS_JSON_ERROR) {
+			line_col(text, len, sc.err_col - 1, &line, &col);
+			rc = irs__seterr(err, IRS_ESCHEMA, "%s:%zu:%zu: malformed JSON: %s", name, line, col,
+					 sc.err_msg);
+		} else if (tok == IRS_JSON_OBJECT_BEGIN) {
+			nm[sc.depth] = 0;
 		} else if (tok == IRS_JSON_KEY) {
-			member k = {sc.tok_ptr, sc.tok_len, sc.tok_escaped};
-			char *kb = NULL, *ob = NULL;
-			if (k.escaped && !(kb = malloc(k.n ? k.n : 1)))
-				rc = irs__seterr(err, IRS_ENOMEM, "%s: out of memory", name);
-			size_t kl = kb ? irs_json_unescape(k.p, k.n, kb) : k.n;
-			const char *kp = kb ? kb : k.p;
-			for (size_t i = first[sc.depth]; !rc && i < nm; i++) {
-				const char *op = m[i].p;
-				size_t ol = m[i].n;
-				if (m[i].escaped) {
-					if (!(ob = malloc(ol ? ol : 1))) {
-						rc = irs__seterr(err, IRS_ENOMEM, "%s: out of memory", name);
-						break;
-					}
-					ol = irs_json_unescape(m[i].p, m[i].n, ob);
-					op = ob;
-				}
-				if (ol == kl && memcmp(op, kp, kl) == 0) {
-					size_t line, col, n = kl > 200 ? 200 : kl;
-					char shown[201];
-					for (size_t j = 0; j < n; j++) /* one line, whatever the name holds */
-						shown[j] = (unsigned char)kp[j] < 0x20 || kp[j] == 0x7F ? '?' : kp[j];
-					shown[n] = '\0';
-					line_col(text, len, (size_t)(k.p - 1 - text), &line, &col);
-					rc = irs__seterr(err, IRS_ESCHEMA, "%s:%zu:%zu: member \"%s\" is listed twice",
-							 name, line, col, shown);
-				}
-				free(ob);
-				ob = NULL;
+			size_t kl, ol;
+			const char *kp = member_name(sc.tok_ptr, sc.tok_len, sc.tok_escaped, a, &kl);
+			size_t at = (size_t)(sc.tok_ptr - 1 - text); /* its opening quote */
+			if (memchr(kp, 0, kl)) {
+				line_col(text, len, at, &line, &col);
+				rc = irs__seterr(err, IRS_ESCHEMA, "%s:%zu:%zu: a member name holds \\u0000", name,
+						 line, col);
+				break;
 			}
-			free(kb);
-			if (!rc && nm == cap) {
-				member *g = realloc(m, (cap = cap ? 2 * cap : 16) * sizeof *m);
-				if (!g)
-					rc = irs__seterr(err, IRS_ENOMEM, "%s: out of memory", name);
-				else
-					m = g;
+			uint8_t *k = &nm[sc.depth];
+			for (uint8_t i = 0; !rc && i < *k; i++) {
+				const char *op = member_name(m[sc.depth][i].p, m[sc.depth][i].n,
+							     m[sc.depth][i].escaped, b, &ol);
+				if (ol != kl || memcmp(op, kp, kl) != 0)
+					continue;
+				size_t n = kl > 200 ? 200 : kl;
+				char shown[201];
+				for (size_t c = 0; c < n; c++) /* one line, whatever the name holds */
+					shown[c] = (unsigned char)kp[c] < 0x20 || kp[c] == 0x7F ? '?' : kp[c];
+				shown[n] = '\0';
+				line_col(text, len, at, &line, &col);
+				rc = irs__seterr(err, IRS_ESCHEMA, "%s:%zu:%zu: member \"%s\" is listed twice", name,
+						 line, col, shown);
 			}
-			if (!rc)
-				m[nm++] = k;
+			if (*k < MEMBERS_CHECKED) {
+				m[sc.depth][*k].p = sc.tok_ptr;
+				m[sc.depth][*k].n = sc.tok_len;
+				m[sc.depth][*k].escaped = sc.tok_escaped;
+				(*k)++;
+			}
 		}
 	}
-	free(m);
+	free(a);
+	free(b);
 	return rc;
 }
 

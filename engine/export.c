@@ -343,8 +343,11 @@ static int export_collection(const irs_restore *r, const char *path, irs_error *
 	if (!rc)
 		rc = irs_collection_open(tmp, &r->mem.a, 0, &nc, err); /* the embedder's allocator */
 	const char *base_name = r->through >= 0 ? c->backups[r->through].pb->name : "empty";
+	irs_writer_options wo;
+	irs_writer_options_init(&wo, IRS_WRITER_OPTIONS_VERSION);
+	wo.cancel = r->pool.cancel; /* the commit is the longest step: a signal stops it too */
 	if (!rc)
-		rc = irs_backup_writer_begin(nc, IRS_BACKUP_FULL, base_name, NULL, &w, err);
+		rc = irs_backup_writer_begin(nc, IRS_BACKUP_FULL, base_name, &wo, &w, err);
 	for (uint32_t t = 0; !rc && t < c->ntables; t++) {
 		coll_ctx x = {.w = w, .table = t, .r = r, .err = err};
 		rc = irs_restore_scan(r, t, coll_row, &x, err);
@@ -354,7 +357,7 @@ static int export_collection(const irs_restore *r, const char *path, irs_error *
 	}
 	uint64_t last = 0;
 	if (!rc && irs__export_cancelled(r, &last))
-		rc = IRS_ECANCELED; /* before the commit, the longest step */
+		rc = IRS_ECANCELED; /* before the commit */
 	if (w) {
 		if (rc)
 			irs_backup_writer_abort(w);
@@ -366,7 +369,7 @@ static int export_collection(const irs_restore *r, const char *path, irs_error *
 		rc = irs__seterr(err, IRS_EIO, "%s: rename failed: %s", path, strerror(errno));
 	if (!rc)
 		rc = irs__fsync_parent(path, err);
-	if (rc == IRS_ECANCELED && (!err || !err->code || !strstr(err->message, "cancelled")))
+	if (rc == IRS_ECANCELED) /* the writer's message would speak of the temporary */
 		cancel_error(path, err);
 	else if (rc && err && err->code && !strstr(err->message, path))
 		irs__errprefix(err, "%s: writing the collection", path);

@@ -3374,16 +3374,30 @@ static void test_writer_hash_prefix_ties(void **state)
 	irs_collection_close(c);
 }
 
-/* An allocator that sets a cancel flag at its Nth call and never fails. */
+/* An allocator that sets a cancel flag at its Nth call and never fails. It notes
+ * whether the MANIFEST was still the old one then, and counts the calls after. */
 typedef struct cancelalloc {
 	int64_t countdown; /* < 0: never */
 	int flag;
+	const char *mpath; /* the MANIFEST and its bytes before the commit */
+	const uint8_t *morig;
+	size_t mlen;
+	bool set_before_manifest; /* the flag went up while the MANIFEST was the old one */
+	int64_t calls, calls_after; /* all calls; calls after the flag went up */
 } cancelalloc;
 
 static void ca_tick(cancelalloc *a)
 {
-	if (a->countdown >= 0 && a->countdown-- == 0)
+	a->calls++;
+	if (a->flag)
+		a->calls_after++;
+	if (a->countdown >= 0 && a->countdown-- == 0) {
+		size_t n;
+		uint8_t *now = read_file(a->mpath, &n);
+		a->set_before_manifest = n == a->mlen && memcmp(now, a->morig, n) == 0;
+		free(now);
 		__atomic_store_n(&a->flag, 1, __ATOMIC_RELAXED);
+	}
 }
 
 static void *ca_malloc(void *ctx, size_t n)
@@ -3399,67 +3413,92 @@ static void *ca_realloc(void *ctx, void *p, size_t o, size_t n)
 	return realloc(p, n);
 }
 
+/* One commit of 20,000 changes in frames of 7 with the flag set at the commit's
+ * allocation n (-1: before the commit, -2: never); returns what the commit returned,
+ * after checking the collection holds the old chain (cancelled) or the new backup. */
+static int commit_cancelled_at(fx *f, cancelalloc *ca, irs_allocator *alloc, int64_t n)
+{
+	irs_error err;
+	irs_writer_options o = small_opts();
+	o.no_sync = 1;
+	o.cancel = &ca->flag;
+	write_file(ca->mpath, ca->morig, ca->mlen);
+	irs_collection *c = NULL;
+	ASSERT_OK(irs_collection_open(f->coll, alloc, 0, &c, &err), err);
+	irs_backup_writer *w;
+	ASSERT_OK(irs_backup_writer_begin(c, IRS_BACKUP_INCREMENTAL, "x", &o, &w, &err), err);
+	add_filler(w, 100000, 20000);
+	ca->flag = n == -1;
+	ca->set_before_manifest = n == -1;
+	ca->countdown = n < 0 ? -1 : n;
+	ca->calls = ca->calls_after = 0;
+	int rc = irs_backup_writer_commit(w, &err);
+	ca->countdown = -1;
+	irs_collection *d = open_ok(f->coll, IRS_OPEN_VERIFY_CRC);
+	uint32_t now = irs_collection_backup_count(d);
+	if (rc == IRS_ECANCELED) {
+		if (now != 3)
+			fail_msg("cancel at allocation %lld: %u backups on disk, want 3", (long long)n, now);
+		if (!strstr(err.message, "backup x: cancelled before its commit"))
+			fail_msg("cancel at allocation %lld: \"%s\"", (long long)n, err.message);
+		assert_no_leftovers(f->coll);
+	} else {
+		if (rc != 0)
+			fail_msg("cancel at allocation %lld: %s \"%s\"", (long long)n, irs_err_name(rc), err.message);
+		if (ca->flag && ca->set_before_manifest)
+			fail_msg("cancel at allocation %lld, before the MANIFEST was replaced: committed", (long long)n);
+		assert_int_equal(now, 4);
+	}
+	ASSERT_OK(irs_collection_verify_data(d, UINT32_MAX, NULL, NULL, &err), err);
+	irs_collection_close(d);
+	/* the same handle still adds a backup once the flag is down */
+	ca->flag = 0;
+	ASSERT_OK(irs_backup_writer_begin(c, IRS_BACKUP_INCREMENTAL, "y", &o, &w, &err), err);
+	add_filler(w, 1, 3);
+	ASSERT_OK(irs_backup_writer_commit(w, &err), err);
+	irs_collection_close(c);
+	return rc;
+}
+
+/* The allocation after n to set the flag at: every one of the first 32 and of the last
+ * 64 (the manifest is built there), about 60 spread between. */
+static int64_t next_point(int64_t n, int64_t total)
+{
+	if (n < 32 || n >= total - 64)
+		return n + 1;
+	return n + n / 8 < total - 64 ? n + n / 8 : total - 64;
+}
+
 /* A cancel flag set at any point of a commit before the MANIFEST is replaced gives
- * IRS_ECANCELED with the collection as it was, and nothing left behind; a flag never
- * set (or set only after that point) commits the backup. */
+ * IRS_ECANCELED with the collection as it was, and nothing left behind; a flag set
+ * after it commits. The flag is seen within 4096 merged changes: the commit goes on
+ * for at most that many (about 600 of its frames), not to its end. */
 static void test_writer_cancel(void **state)
 {
 	fx *f = *state;
-	irs_error err;
 	char mpath[600];
-	size_t mlen;
-	uint8_t *morig = manifest_copy(f, mpath, sizeof mpath, &mlen);
-	cancelalloc ca = {-1, 0};
+	cancelalloc ca = {.countdown = -1, .mpath = mpath};
+	ca.morig = manifest_copy(f, mpath, sizeof mpath, &ca.mlen);
 	irs_allocator alloc = {ca_malloc, ca_realloc, fa_free, &ca};
-	irs_writer_options o = small_opts();
-	o.no_sync = 1;
-	o.cancel = &ca.flag;
-	int cancelled = 0;
-	bool committed = false;
-	/* every point up to 32, then about 60 more spread over the commit's thousands of
-	 * allocations (a frame allocates) */
-	for (int64_t n = -1; n < 1000000 && !committed; n += n < 32 ? 1 : n / 8) {
-		write_file(mpath, morig, mlen);
-		irs_collection *c = NULL;
-		ASSERT_OK(irs_collection_open(f->coll, &alloc, 0, &c, &err), err);
-		irs_backup_writer *w;
-		ASSERT_OK(irs_backup_writer_begin(c, IRS_BACKUP_INCREMENTAL, "x", &o, &w, &err), err);
-		add_filler(w, 100000, 20000);
-		/* n = -1: the flag is set before the commit starts */
-		ca.flag = n < 0;
-		ca.countdown = n;
-		int rc = irs_backup_writer_commit(w, &err);
-		ca.countdown = -1;
-		irs_collection *d = open_ok(f->coll, IRS_OPEN_VERIFY_CRC);
-		uint32_t now = irs_collection_backup_count(d);
+	assert_int_equal(commit_cancelled_at(f, &ca, &alloc, -2), 0);
+	int64_t total = ca.calls; /* the commit's allocations */
+	assert_true(total > 2000); /* about one a frame of 7 */
+	assert_int_equal(commit_cancelled_at(f, &ca, &alloc, -1), IRS_ECANCELED);
+	int cancelled = 0, committed = 0;
+	for (int64_t n = 0; n < total; n = next_point(n, total)) {
+		int rc = commit_cancelled_at(f, &ca, &alloc, n);
 		if (rc == IRS_ECANCELED) {
 			cancelled++;
-			if (now != 3)
-				fail_msg("cancel at allocation %lld: %u backups on disk, want 3", (long long)n, now);
-			if (!strstr(err.message, "backup x: cancelled before its commit"))
-				fail_msg("cancel at allocation %lld: \"%s\"", (long long)n, err.message);
-			assert_no_leftovers(f->coll);
+			if (ca.calls_after > 1000)
+				fail_msg("cancel at allocation %lld of %lld: %lld more allocations before the commit "
+					 "stopped", (long long)n, (long long)total, (long long)ca.calls_after);
 		} else {
-			if (rc != 0)
-				fail_msg("cancel at allocation %lld: %s \"%s\"", (long long)n, irs_err_name(rc),
-					 err.message);
-			if (n < 0)
-				fail_msg("a flag set before the commit did not stop it");
-			assert_int_equal(now, 4);
-			committed = true;
+			committed++;
 		}
-		ASSERT_OK(irs_collection_verify_data(d, UINT32_MAX, NULL, NULL, &err), err);
-		irs_collection_close(d);
-		/* the same handle still adds a backup once the flag is down */
-		ca.flag = 0;
-		ASSERT_OK(irs_backup_writer_begin(c, IRS_BACKUP_INCREMENTAL, "y", &o, &w, &err), err);
-		add_filler(w, 1, 3);
-		ASSERT_OK(irs_backup_writer_commit(w, &err), err);
-		irs_collection_close(c);
 	}
-	assert_true(committed);
-	assert_true(cancelled > 5); /* the commit allocated after its first check: a sweep */
-	free(morig);
+	assert_true(cancelled > 60);
+	assert_true(committed > 0); /* the points after the MANIFEST was replaced */
+	free((void *)ca.morig);
 }
 
 int main(void)

@@ -721,6 +721,12 @@ static void test_schema_json(void **state)
 		 "s.json:1:60: member \"type\" is listed twice"},
 		{"{\"table\": \"t\", \"columns\": [{\"name\": \"id\", \"type\": \"int32\"}], \"primary_key\": [\"id\"], \"a\\nb\": 1, \"a\\u000ab\": 2}",
 		 "member \"a?b\" is listed twice"},
+		/* json-c takes a lone surrogate and cuts a name at U+0000 ("table\0x" would be
+		 * a second "table"); neither hides a repeated member */
+		{"{\"table\": \"t\", \"columns\": [{\"name\": \"v\\ud800\", \"type\": \"utf8\"}], \"primary_key\": [\"v\"]}",
+		 "s.json:1:39: malformed JSON: unpaired high surrogate in \\u escape"},
+		{"{\"table\": \"t\", \"table\\u0000x\": \"u\", \"columns\": [{\"name\": \"id\", \"type\": \"int32\"}], \"primary_key\": [\"id\"]}",
+		 "s.json:1:16: a member name holds \\u0000"},
 		{"{\"columns\": []}", "s.json: missing \"table\" (one table) or \"tables\""},
 		{"{\"tables\": []}", "s.json: \"tables\" is empty"},
 		{"{\"tables\": [{\"table\": \"a\", \"columns\": [{\"name\": \"x\", \"type\": \"int32\"}], \"primary_key\": [\"x\"]},"
@@ -740,6 +746,21 @@ static void test_schema_json(void **state)
 	assert_int_equal(s.count, 2);
 	assert_string_equal(s.tables[0].columns[0].name, "table");
 	irs_schema_json_free(&s);
+	/* 40,000 members of one object: refused for the first unknown one, the repeated-
+	 * member check staying linear (it compares with at most 8 earlier names) */
+	{
+		enum { NM = 40000 };
+		char *big = malloc((size_t)NM * 24 + 200);
+		assert_non_null(big);
+		size_t n = (size_t)sprintf(big, "{\"table\": \"t\"");
+		for (int i = 0; i < NM; i++)
+			n += (size_t)sprintf(big + n, ", \"m%d\": %d", i, i);
+		sprintf(big + n, ", \"table\": \"u\"}");
+		assert_int_equal(irs_schema_json_parse(big, strlen(big), "s.json", &s, &err), IRS_ESCHEMA);
+		assert_non_null(strstr(err.message, "s.json:1:"));
+		assert_non_null(strstr(err.message, "member \"table\" is listed twice"));
+		free(big);
+	}
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		memset(&err, 0, sizeof err);
 		int rc = irs_schema_json_parse(bad[i].text, strlen(bad[i].text), "s.json", &s, &err);

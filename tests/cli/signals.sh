@@ -87,6 +87,29 @@ for sigs in TERM "INT INT"; do
   export_round "jsonl" "$W/out.jsonl" $sigs
 done
 
+# a compacted collection signalled in the writer's commit (its longest step), not in
+# the scan before it: the commit sleeps after each frame, the scan does not
+rounds=$((rounds + 1))
+rm -rf "$W/compacted"
+IRS_FAULT_SLOW_EXPORT_US=0 IRS_FAULT_SLOW_COMMIT_US=50000 "$BIN" restore "$C" --quiet --shards 2 \
+  --out "$W/compacted" 2>"$W/err" &
+pid=$!
+started=0
+for _ in $(seq 3000); do
+  if ls -d "$W/compacted.tmp-"*/data/b* >/dev/null 2>&1; then started=1; break; fi
+  kill -0 $pid 2>/dev/null || break
+  sleep 0.01
+done
+kill -INT $pid 2>/dev/null || true
+set +e; wait $pid; rc=$?; set -e
+if [ $started = 1 ] && [ $rc = 5 ] &&
+   [ "$(cat "$W/err")" = "increstore: cancelled while writing $W/compacted; it was left as it was" ] &&
+   [ ! -e "$W/compacted" ] && [ -z "$(leftovers)" ]; then
+  ok "compacted collection signalled in its commit: exit 5, nothing made"
+else
+  bad "compacted collection signalled in its commit: commit started $started, exit $rc: $(cat "$W/err"); left: $(leftovers) $(ls -d "$W/compacted" 2>/dev/null || true)"
+fi
+
 # a signal while a checkpoint is written: the partial checkpoint goes, CURRENT stays
 CK=$W/ck
 "$BIN" restore "$C" --quiet --upto inc-001 --checkpoint "$CK" --checkpoint-seconds 0
