@@ -148,6 +148,14 @@ bool irs_json_utf8_valid(const void *buf, size_t len)
 	return true;
 }
 
+/* Strings are checked 8 bytes a word where a word loads little-endian (its first
+ * byte lowest, which the first-flag arithmetic below relies on). */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define IRS_JSON_SWAR 1
+#else
+#define IRS_JSON_SWAR 0
+#endif
+
 /* Scans the string whose opening quote is at s->pos; sets the token span. */
 static int scan_string(irs_json_scanner *s)
 {
@@ -157,7 +165,21 @@ static int scan_string(irs_json_scanner *s)
 	size_t p = open + 1;
 	bool esc = false;
 	for (;;) {
-		/* Fast path over plain ASCII. */
+		/* Fast path over plain ASCII: 8 bytes at a time up to the first control
+		 * character, quote, backslash or byte of a multi-byte sequence, then the rest
+		 * byte by byte. (v - ones) & ~v & high flags the bytes of v that are zero; its
+		 * lowest flag is always exact, so it gives the first such byte. */
+		const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
+		for (uint64_t w; IRS_JSON_SWAR && p + 8 <= n; p += 8) {
+			memcpy(&w, b + p, 8);
+			uint64_t quote = w ^ (ones * '"'), bslash = w ^ (ones * '\\');
+			uint64_t stop = (((w - ones * 0x20) & ~w) | ((quote - ones) & ~quote) |
+					 ((bslash - ones) & ~bslash) | w) & high;
+			if (stop) {
+				p += (size_t)__builtin_ctzll(stop) >> 3;
+				break;
+			}
+		}
 		while (p < n && b[p] >= 0x20 && b[p] < 0x80 && b[p] != '"' && b[p] != '\\')
 			p++;
 		if (p >= n)

@@ -237,6 +237,53 @@ static void test_unescape(void **state)
 	assert_int_equal(s.tok_len, 8);
 }
 
+/* Strings are checked 8 bytes at a time: every byte that ends the plain run (the
+ * closing quote, an escape, a control character, a UTF-8 sequence; DEL is plain) is
+ * found at every offset of strings 0 to 40 bytes long, and the rest of the string is
+ * still checked after it. */
+static void test_string_words(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *ins; /* put at offset k of a run of 'a's, inside quotes */
+		int ok;          /* 1: a valid string; 0: an error at the inserted byte */
+	} cases[] = {
+		{"\\n", 1}, {"\\u00e9", 1}, {"\xC3\xA9", 1}, {"\x7F", 1}, {"\x01", 0}, {"\x1F", 0},
+		{"\\q", 0}, {"\xC3", 0}, {"\xFF", 0},
+	};
+	char text[80], out[256];
+	for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++)
+		for (size_t len = 0; len <= 40; len++)
+			for (size_t k = 0; k <= len; k++) {
+				size_t il = strlen(cases[ci].ins), n = 0;
+				text[n++] = '"';
+				memset(text + n, 'a', k);
+				n += k;
+				memcpy(text + n, cases[ci].ins, il);
+				n += il;
+				memset(text + n, 'b', len - k);
+				n += len - k;
+				text[n++] = '"';
+				irs_json_scanner sc;
+				const char *got = tokens(text, n, &sc, out);
+				if (cases[ci].ok) {
+					if (strcmp(got, "s.") != 0)
+						fail_msg("case %zu, len %zu, at %zu: %s", ci, len, k, got);
+				} else if (strcmp(got, "!") != 0 || sc.err_col != k + 2) {
+					fail_msg("case %zu, len %zu, at %zu: %s, column %zu", ci, len, k, got, sc.err_col);
+				}
+			}
+	/* plain runs of every length end at their quote, and a missing quote is found */
+	for (size_t len = 0; len <= 40; len++) {
+		text[0] = '"';
+		memset(text + 1, 'x', len);
+		irs_json_scanner sc;
+		text[len + 1] = '"';
+		assert_string_equal(tokens(text, len + 2, &sc, out), "s.");
+		assert_string_equal(tokens(text, len + 1, &sc, out), "!");
+	}
+}
+
 static void test_utf8_valid(void **state)
 {
 	(void)state;
@@ -257,7 +304,7 @@ int main(void)
 		cmocka_unit_test(test_valid_documents), cmocka_unit_test(test_number_spans),
 		cmocka_unit_test(test_rejections),      cmocka_unit_test(test_depth_limit),
 		cmocka_unit_test(test_skip),            cmocka_unit_test(test_unescape),
-		cmocka_unit_test(test_utf8_valid),
+		cmocka_unit_test(test_utf8_valid),      cmocka_unit_test(test_string_words),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
