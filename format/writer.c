@@ -450,17 +450,16 @@ static int u64_cmp(const void *x, const void *y)
 	return a < b ? -1 : a > b;
 }
 
-
 /*
  * Orders t->index by (hash, key, arrival). A comparison sort of the offsets reads two
  * records for every comparison (a cache miss each, ~20 per record), which made it a
  * fifth of an import's time. Instead each record becomes one word, the top 32 bits
- * of its hash above its offset, placed by a counting pass into the bucket of its top
- * 16 bits (for 2^19 records or more); each bucket (about n / 65536 words) is sorted as plain integers, which
- * orders by those hash bits and then by offset, i.e. arrival. Only words that share
- * all 32 hash bits (a repeated key, or a rare collision) are then ordered by the full
- * comparator. (Fewer records take fewer buckets, about 8 records each.) Takes 8 bytes
- * a record while sorting; without them, qsort_r alone.
+ * of its hash above its offset, and a counting pass places the words in buckets by
+ * their top bits (2^16 buckets from 2^19 records on, fewer below: about 8 words
+ * each). Each bucket is sorted as plain integers, which orders by those hash bits and
+ * then by offset, i.e. arrival. Only words that share all 32 hash bits (a repeated
+ * key, or a rare collision) are then ordered by the full comparator. Takes 8 bytes a
+ * record while sorting; without them, qsort_r alone.
  */
 static void sort_table(irs_backup_writer *w, wtable *t)
 {
