@@ -233,10 +233,13 @@ static int check_out_target(const char *out, out_kind kind)
 	return ec;
 }
 
-/* What the schema alone refuses of --out, before anything is restored: one file for
- * several tables, a DIR/ whose table files would clash. */
+/* What --out and the schema alone refuse, before anything is restored: '-', one file
+ * for several tables, a DIR/ whose table files would clash. */
 static int check_out_usage(const irs_cli_command *cmd, const irs_collection *c, const char *out, int table)
 {
+	if (strcmp(out, "-") == 0)
+		return irs_cli_usage_error(cmd, "--out -: no export goes to standard output; name a file "
+					   "(rows.jsonl, rows.csv, all.sqlite) or a directory");
 	uint32_t nt = irs_collection_table_count(c);
 	switch (out_kind_of(out)) {
 	case OUT_TEXT:
@@ -564,11 +567,6 @@ static int run_restore(const irs_cli_command *cmd, int argc, char **argv)
 	if (a.upto && irs_collection_find_backup(c, a.upto) < 0) {
 		irs_collection_close(c);
 		return irs_cli_usage_error(cmd, "--upto %s: no backup of that name in %s", a.upto, a.dir);
-	}
-	if (a.out && strcmp(a.out, "-") == 0) {
-		irs_collection_close(c);
-		return irs_cli_usage_error(cmd, "--out -: no export goes to standard output; name a file "
-					   "(rows.jsonl, rows.csv, all.sqlite) or a directory");
 	}
 	if ((a.out && ((ec = check_out_usage(cmd, c, a.out, table)) != 0 ||
 		       (ec = check_out_target(a.out, out_kind_of(a.out))) != 0)) ||

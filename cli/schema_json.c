@@ -225,13 +225,6 @@ static void line_col(const char *text, size_t len, size_t off, size_t *line, siz
 	*col = off - start + 1;
 }
 
-/* A member name as written or unescaped into buf (which must hold n bytes). */
-static const char *member_name(const char *p, size_t n, bool escaped, char *buf, size_t *len)
-{
-	*len = escaped ? irs_json_unescape(p, n, buf) : n;
-	return escaped ? buf : p;
-}
-
 /*
  * What json-c lets through and a schema must not have: two members of one object with
  * the same name (json-c keeps the last), a member name holding U+0000 (json-c cuts it
@@ -246,17 +239,14 @@ static const char *member_name(const char *p, size_t n, bool escaped, char *buf,
 static int repeated_member(const char *text, size_t len, const char *name, irs_error *err)
 {
 	struct {
-		const char *p;
+		const char *p; /* the name, unescaped */
 		size_t n;
-		bool escaped;
 	} m[IRS_JSON_MAX_DEPTH + 1][MEMBERS_CHECKED];
 	uint8_t nm[IRS_JSON_MAX_DEPTH + 1] = {0};
-	char *a = malloc(len + 1), *b = malloc(len + 1); /* unescaped names (never longer) */
-	if (!a || !b) {
-		free(a);
-		free(b);
+	/* every name unescaped once, back to back (never longer than as written) */
+	char *names = malloc(len + 1), *end = names;
+	if (!names)
 		return irs__seterr(err, IRS_ENOMEM, "%s: out of memory", name);
-	}
 	irs_json_scanner sc;
 	irs_json_init(&sc, text, len);
 	int rc = 0;
@@ -269,8 +259,9 @@ static int repeated_member(const char *text, size_t len, const char *name, irs_e
 		} else if (tok == IRS_JSON_OBJECT_BEGIN) {
 			nm[sc.depth] = 0;
 		} else if (tok == IRS_JSON_KEY) {
-			size_t kl, ol;
-			const char *kp = member_name(sc.tok_ptr, sc.tok_len, sc.tok_escaped, a, &kl);
+			const char *kp = end;
+			size_t kl = irs_json_unescape(sc.tok_ptr, sc.tok_len, end);
+			end += kl;
 			size_t at = (size_t)(sc.tok_ptr - 1 - text); /* its opening quote */
 			if (memchr(kp, 0, kl)) {
 				line_col(text, len, at, &line, &col);
@@ -280,9 +271,7 @@ static int repeated_member(const char *text, size_t len, const char *name, irs_e
 			}
 			uint8_t *k = &nm[sc.depth];
 			for (uint8_t i = 0; !rc && i < *k; i++) {
-				const char *op = member_name(m[sc.depth][i].p, m[sc.depth][i].n,
-							     m[sc.depth][i].escaped, b, &ol);
-				if (ol != kl || memcmp(op, kp, kl) != 0)
+				if (m[sc.depth][i].n != kl || memcmp(m[sc.depth][i].p, kp, kl) != 0)
 					continue;
 				size_t n = kl > 200 ? 200 : kl;
 				char shown[201];
@@ -294,15 +283,13 @@ static int repeated_member(const char *text, size_t len, const char *name, irs_e
 						 line, col, shown);
 			}
 			if (*k < MEMBERS_CHECKED) {
-				m[sc.depth][*k].p = sc.tok_ptr;
-				m[sc.depth][*k].n = sc.tok_len;
-				m[sc.depth][*k].escaped = sc.tok_escaped;
+				m[sc.depth][*k].p = kp;
+				m[sc.depth][*k].n = kl;
 				(*k)++;
 			}
 		}
 	}
-	free(a);
-	free(b);
+	free(names);
 	return rc;
 }
 

@@ -2525,15 +2525,21 @@ static void test_dup_key_restore(void **state)
 		       "restored through backup b3");
 }
 
+/* The hash of uint64 key id, as the writer and the restore compute it. */
+static uint64_t id_hash(uint64_t id)
+{
+	uint8_t le[8], key[8];
+	irs__store_le64(le, id);
+	assert_int_equal(irs__key_encode_part(IRS_TYPE_UINT64, le, 8, key, sizeof key), 8);
+	return irs__key_hash(key, 8);
+}
+
 #ifdef IRS_FAULT_INJECTION
 /* The duplicate-key check's value of key `id` with 2 bits of each hash kept (the
  * staging set maps 0 to 1): 1, 2 or 3. */
 static uint64_t narrow2_of(uint64_t id)
 {
-	uint8_t le[8], key[8];
-	irs__store_le64(le, id);
-	assert_int_equal(irs__key_encode_part(IRS_TYPE_UINT64, le, 8, key, sizeof key), 8);
-	uint64_t h = irs__key_hash(key, 8) & 3;
+	uint64_t h = id_hash(id) & 3;
 	return h ? h : 1;
 }
 
@@ -3279,16 +3285,6 @@ static void test_writer_commit_faults(void **state)
 	irs_collection_close(c);
 	assert_no_leftovers(f->coll);
 	free(morig);
-}
-
-/* The hash of uint64 key id, as the writer computes it. */
-static uint64_t id_hash(uint64_t id)
-{
-	uint8_t le[8], key[16];
-	for (int i = 0; i < 8; i++)
-		le[i] = (uint8_t)(id >> (8 * i));
-	size_t n = irs__key_encode_part(IRS_TYPE_UINT64, le, 8, key, sizeof key);
-	return irs__key_hash(key, n);
 }
 
 static int hi32_cmp(const void *x, const void *y)

@@ -159,10 +159,13 @@ else
 fi
 
 # ---- --out targets that cannot be written are refused before the restore runs: the
-# collection below is damaged, so a refusal that came after the restore would say so
+# collections below are damaged, so a refusal that came after the restore would say so
+damage() { # flips a byte in the middle of the first segment of collection $1
+	local seg; seg=$(find "$1/data" -type f -name '*.seg' | head -n 1)
+	python3 -c 'import sys; p=sys.argv[1]; b=bytearray(open(p,"rb").read()); b[len(b)//2]^=0x55; open(p,"wb").write(b)' "$seg"
+}
 "$BIN" gen "$W/bad" --rows 300 --incrementals 1 --changes 20 >/dev/null 2>&1
-seg=$(find "$W/bad/data" -type f -size +100c | head -n 1)
-python3 -c 'import sys; p=sys.argv[1]; b=bytearray(open(p,"rb").read()); b[len(b)//2]^=0x55; open(p,"wb").write(b)' "$seg"
+damage "$W/bad"
 run "$BIN" restore "$W/bad" --quiet --out "$W/x.jsonl"
 check "the damaged collection fails (exit 3)" 3 "$rc"
 mkdir "$W/taken" "$W/dir.jsonl"
@@ -179,8 +182,7 @@ check "nothing was made" "" "$(ls "$W/taken"; ls -d "$W/none" 2>/dev/null || tru
 # what the schema alone refuses is a usage error before the restore too: one file for
 # several tables, a DIR/ where one table's file would be another's directory
 "$BIN" gen "$W/bad2" --rows 300 --incrementals 1 --changes 20 --tables 2 >/dev/null 2>&1
-seg=$(find "$W/bad2/data" -type f -size +100c | head -n 1)
-python3 -c 'import sys; p=sys.argv[1]; b=bytearray(open(p,"rb").read()); b[len(b)//2]^=0x55; open(p,"wb").write(b)' "$seg"
+damage "$W/bad2"
 run "$BIN" restore "$W/bad2" --quiet --out "$W/two.jsonl"
 check "--out FILE with 2 tables: a usage error before the restore" \
 	"2|1|increstore: restore: --out $W/two.jsonl: the collection has 2 tables; name one with --table, or give a directory ending in '/' for one file per table (see 'increstore restore --help')" \
@@ -194,8 +196,7 @@ JSON
 "$BIN" create "$W/clash" --schema "$W/clash.json" >/dev/null
 echo '{"id": 1}' >"$W/one.jsonl"
 "$BIN" add "$W/clash" --full "A=$W/one.jsonl" "A.jsonl/B=$W/one.jsonl" >/dev/null
-seg=$(find "$W/clash/data" -type f -name '*.seg' | head -n 1)
-python3 -c 'import sys; p=sys.argv[1]; b=bytearray(open(p,"rb").read()); b[-3]^=0x55; open(p,"wb").write(b)' "$seg"
+damage "$W/clash"
 run "$BIN" restore "$W/clash" --quiet --out "$W/cdir/"
 check "--out DIR/ with clashing table files: a usage error before the restore, DIR not made" \
 	"2|1|increstore: restore: --out DIR/: the file of table 'A' would be the directory of table 'A.jsonl/B'; export them one at a time with --table (see 'increstore restore --help')|" \

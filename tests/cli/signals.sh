@@ -24,16 +24,21 @@ C=$W/c
 "$BIN" gen "$C" --rows 60000 --incrementals 2 --changes 500 --tables 2 --seed 3 -q >/dev/null
 export IRS_FAULT_SLOW_EXPORT_US=20000   # 30 pauses of 20 ms per table: the export lasts 0.6 s
 
-# waits (up to 60 s) until a file matching the pattern exists under dir; 0 when it does
-wait_for() { # dir pattern pid
-  local i
+# waits (up to 60 s) until the command succeeds; 1 when process pid ended first
+wait_until() { # pid command...
+  local pid=$1 i; shift
   for i in $(seq 6000); do
-    if find "$1" -maxdepth 2 -name "$2" 2>/dev/null | grep -q .; then return 0; fi
-    kill -0 "$3" 2>/dev/null || return 1
+    if "$@"; then return 0; fi
+    kill -0 "$pid" 2>/dev/null || return 1
     sleep 0.01
   done
   return 1
 }
+# a file matching the pattern exists under dir (two levels at most)
+has_file() { find "$1" -maxdepth 2 -name "$2" 2>/dev/null | grep -q .; }
+wait_for() { wait_until "$3" has_file "$1" "$2"; } # dir pattern pid
+# the paths of the glob pattern exist
+exist() { compgen -G "$1" >/dev/null; }
 
 # leftovers of an export: temporaries of the library (.tmp-PID) and of DIR/ (.part-PID)
 leftovers() { find "$W" -name '*.tmp-*' -o -name '*.part-*' | grep -v '^$' || true; }
@@ -95,11 +100,7 @@ IRS_FAULT_SLOW_EXPORT_US=0 IRS_FAULT_SLOW_COMMIT_US=50000 "$BIN" restore "$C" --
   --out "$W/compacted" 2>"$W/err" &
 pid=$!
 started=0
-for _ in $(seq 3000); do
-  if ls -d "$W/compacted.tmp-"*/data/b* >/dev/null 2>&1; then started=1; break; fi
-  kill -0 $pid 2>/dev/null || break
-  sleep 0.01
-done
+wait_until $pid exist "$W/compacted.tmp-*/data/b*" && started=1
 kill -INT $pid 2>/dev/null || true
 set +e; wait $pid; rc=$?; set -e
 if [ $started = 1 ] && [ $rc = 5 ] &&
@@ -177,17 +178,14 @@ python3 -c 'import json
 for i in range(40000): print(json.dumps({"op": "upsert", "row": {"id": i, "c1_int64": -i}}))' >"$W/changes.jsonl"
 cp "$C/MANIFEST" "$W/MANIFEST.before"
 ls "$C/data" >"$W/data.before"
+new_data() { ls "$C/data" | grep -vxF -f "$W/data.before" | grep -q .; }
 for sig in INT TERM; do
   rounds=$((rounds + 1))
   IRS_FAULT_SLOW_COMMIT_US=50000 "$BIN" add "$C" --incremental t1="$W/changes.jsonl" --name late \
     2>"$W/err" >/dev/null &
   pid=$!
-  started=0
-  for _ in $(seq 3000); do   # until the commit made the new backup's data directory
-    if ls "$C/data" | grep -vxF -f "$W/data.before" | grep -q .; then started=1; break; fi
-    kill -0 $pid 2>/dev/null || break
-    sleep 0.01
-  done
+  started=0   # once the commit made the new backup's data directory
+  wait_until $pid new_data && started=1
   kill -s $sig $pid 2>/dev/null || true
   set +e; wait $pid; rc=$?; set -e
   left=$(ls "$C" | grep '^tmp-' || true; ls "$C/data" | grep -vxF -f "$W/data.before" || true)
@@ -209,11 +207,7 @@ for at in 1 2; do
     --batch-rows 1000 -q 2>"$W/err" >/dev/null &
   pid=$!
   started=0
-  for _ in $(seq 3000); do
-    if ls -d "$G/data/b00000$at-"* >/dev/null 2>&1; then started=1; break; fi
-    kill -0 $pid 2>/dev/null || break
-    sleep 0.01
-  done
+  wait_until $pid exist "$G/data/b00000$at-*" && started=1
   kill -s INT $pid 2>/dev/null || true
   set +e; wait $pid; rc=$?; set -e
   if [ $at = 1 ]; then
