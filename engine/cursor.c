@@ -205,6 +205,12 @@ void irs_cursor_close(irs_cursor *c)
 int irs_restore_cursor_open(const irs_restore *r, uint32_t table, const irs_value *lo,
 			    const irs_value *hi, irs_cursor **out, irs_error *err)
 {
+	return irs__cursor_open(r, table, lo, hi, NULL, out, err);
+}
+
+int irs__cursor_open(const irs_restore *r, uint32_t table, const irs_value *lo, const irs_value *hi,
+		     const volatile int *cancel, irs_cursor **out, irs_error *err)
+{
 	irs__errclear(err);
 	if (!out)
 		return irs__seterr(err, IRS_EINVAL, "irs_restore_cursor_open: NULL cursor");
@@ -238,10 +244,12 @@ int irs_restore_cursor_open(const irs_restore *r, uint32_t table, const irs_valu
 		uint32_t s = (first + k) % S;
 		merge_src *m = &c->src[s];
 		m->part = r->pool.shards[s].parts[table];
-		rc = irs__read_order_part(r, table, s, &m->rows, &m->end);
+		rc = irs__read_order_part(r, table, s, cancel, &m->rows, &m->end);
 		if (rc) {
 			irs_cursor_close(c);
-			return irs__seterr(err, rc, "out of memory sorting table %s", t->name);
+			return irs__seterr(err, rc, rc == IRS_ECANCELED ? "cancelled sorting table %s"
+									: "out of memory sorting table %s",
+					   t->name);
 		}
 		if (lo && m->end)
 			m->i = lower_bound(m->rows, m->end, lob, lol);
@@ -326,6 +334,12 @@ int irs__cursor_next_blob(irs_cursor *c, const irs_table_part **part, const uint
 
 int irs_restore_scan(const irs_restore *r, uint32_t table, irs_row_fn fn, void *ctx, irs_error *err)
 {
+	return irs__scan(r, table, fn, ctx, NULL, err);
+}
+
+int irs__scan(const irs_restore *r, uint32_t table, irs_row_fn fn, void *ctx, const volatile int *cancel,
+	      irs_error *err)
+{
 	if (!table_readable(r, table) || !fn)
 		return irs__seterr(err, IRS_EINVAL, "irs_restore_scan: bad argument");
 	const irs_schema_table *t = &r->c->tables[table];
@@ -334,7 +348,7 @@ int irs_restore_scan(const irs_restore *r, uint32_t table, irs_row_fn fn, void *
 	if (!row)
 		return irs__seterr(err, IRS_ENOMEM, "out of memory scanning table %s", t->name);
 	irs_cursor *c;
-	int rc = irs_restore_cursor_open(r, table, NULL, NULL, &c, err);
+	int rc = irs__cursor_open(r, table, NULL, NULL, cancel, &c, err);
 	while (!rc && (rc = irs_cursor_next(c, row, err)) == 1)
 		rc = fn(ctx, row);
 	irs_cursor_close(c);

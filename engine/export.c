@@ -105,7 +105,7 @@ static int export_text(const irs_restore *r, uint32_t table, const char *path, i
 		rc = irs__fsync_parent(path, err);
 	if (rc) {
 		unlink(tmp);
-		if (rc == IRS_ECANCELED && (!err || !err->code))
+		if (rc == IRS_ECANCELED) /* also over "cancelled sorting table T" */
 			cancel_error(path, err);
 		else if (rc == IRS_EIO && (!err || !err->code))
 			irs__seterr(err, IRS_EIO, "%s: write failed: %s", path,
@@ -278,8 +278,8 @@ static int export_sqlite(const irs_restore *r, const char *path, irs_error *err)
 			rc = irs__seterr(err, IRS_EIO, "%s: table %s: %s", path, ts->name, sqlite_why(db, why, sizeof why));
 			break;
 		}
-		rc = irs_restore_scan(r, t, sql_row, &x, err);
-		if (rc == IRS_ECANCELED && err && !err->code)
+		rc = irs__scan(r, t, sql_row, &x, r->pool.cancel, err);
+		if (rc == IRS_ECANCELED)
 			cancel_error(path, err);
 		else if (rc && err && !err->code)
 			irs__seterr(err, rc, "%s: table %s: %s", path, ts->name, sqlite_why(db, why, sizeof why));
@@ -350,7 +350,7 @@ static int export_collection(const irs_restore *r, const char *path, irs_error *
 		rc = irs_backup_writer_begin(nc, IRS_BACKUP_FULL, base_name, &wo, &w, err);
 	for (uint32_t t = 0; !rc && t < c->ntables; t++) {
 		coll_ctx x = {.w = w, .table = t, .r = r, .err = err};
-		rc = irs_restore_scan(r, t, coll_row, &x, err);
+		rc = irs__scan(r, t, coll_row, &x, r->pool.cancel, err);
 		if (!rc)
 			rc = irs_backup_writer_set_expected(w, t, irs_restore_row_count(r, t),
 							    irs_restore_digest(r, t), err);

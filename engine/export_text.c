@@ -105,7 +105,7 @@ static void sort_share(text_export *x)
 	while ((s = atomic_fetch_add_explicit(&x->sort_next, 1, memory_order_relaxed)) < n) {
 		const uint8_t *const *rows;
 		size_t nrows;
-		(void)irs__read_order_part(x->r, x->table, s, &rows, &nrows);
+		(void)irs__read_order_part(x->r, x->table, s, x->r->pool.cancel, &rows, &nrows);
 	}
 }
 
@@ -308,7 +308,7 @@ int irs__export_text_rows(const irs_restore *r, uint32_t table, int csv, FILE *f
 			started++;
 		sort_share(&x);
 		irs_cursor *c = NULL;
-		rc = irs_restore_cursor_open(r, table, NULL, NULL, &c, err);
+		rc = irs__cursor_open(r, table, NULL, NULL, r->pool.cancel, &c, err);
 		pthread_mutex_lock(&x.lock);
 		if (rc)
 			fail_locked(&x, rc, NULL); /* err says why */

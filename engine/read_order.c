@@ -16,7 +16,8 @@
  * reader sorts it; others wait on `done`) or READY. Readers start at different
  * partitions (`turn`), so several readers opening ordered reads of one big table sort
  * its partitions in parallel instead of queueing behind one. A failed sort (out of
- * memory) puts the partition back to UNSORTED and wakes the waiters, who try again.
+ * memory, or an export's cancel flag) puts the partition back to UNSORTED and wakes
+ * the waiters, who try again.
  * init, drop and free run on the coordinator with no reader active.
  *
  * OWNERSHIP: the restore owns every array here; the rows they point to are the
@@ -79,8 +80,8 @@ void irs__read_order_free(irs_restore *r)
 	o->ready = 0;
 }
 
-int irs__read_order_part(const irs_restore *cr, uint32_t table, uint32_t s, const uint8_t *const **rows,
-			 size_t *n)
+int irs__read_order_part(const irs_restore *cr, uint32_t table, uint32_t s, const volatile int *cancel,
+			 const uint8_t *const **rows, size_t *n)
 {
 	/* The cache is the restore's mutable part; readers of a const restore share it
 	 * under the lock. */
@@ -105,7 +106,7 @@ int irs__read_order_part(const irs_restore *cr, uint32_t table, uint32_t s, cons
 		pthread_mutex_unlock(&o->lock);
 		const uint8_t **sorted = NULL;
 		size_t cnt = 0;
-		rc = irs__part_sorted(part, &sorted, &cnt);
+		rc = irs__part_sorted(part, cancel, &sorted, &cnt);
 		pthread_mutex_lock(&o->lock);
 		st->state[s] = rc ? UNSORTED : READY;
 		o->sorts += !rc;

@@ -86,10 +86,12 @@ void irs__read_order_free(irs_restore *r);
  * The rows of partition `s` of `table` sorted by encoded key (*rows, *n), sorting them
  * on the first call since the last drop. Concurrent callers sort different partitions
  * and wait for the ones another caller is sorting. The array stays valid until the
- * next drop. Errors: IRS_ENOMEM, IRS_ELIMIT (the memory limit). Thread: any reader.
+ * next drop. An export passes its cancel flag (a sort of many rows takes seconds): a
+ * sort it stops is left to the next caller; public reads pass NULL. Errors: IRS_ENOMEM,
+ * IRS_ELIMIT (the memory limit), IRS_ECANCELED. Thread: any reader.
  */
-int irs__read_order_part(const irs_restore *r, uint32_t table, uint32_t s, const uint8_t *const **rows,
-			 size_t *n);
+int irs__read_order_part(const irs_restore *r, uint32_t table, uint32_t s, const volatile int *cancel,
+			 const uint8_t *const **rows, size_t *n);
 
 /* engine/plan.c: the coordinator's plan of one backup (shard.h's irs_plan). */
 
@@ -104,7 +106,14 @@ int irs__plan_backup(irs_restore *r, const irs_collection *src, uint32_t sb, uin
 /* Closes the plan's segment files and frees its arrays, leaving it zeroed. */
 void irs__plan_free(irs_restore *r);
 
-/* engine/cursor.c: what the parallel text export (export_text.c) reads through */
+/* engine/cursor.c: what the exports read through */
+
+/* irs_restore_cursor_open and irs_restore_scan (whole tables here) with the cancel
+ * flag of an export, which stops the sort of a partition as well: IRS_ECANCELED. */
+int irs__cursor_open(const irs_restore *r, uint32_t table, const irs_value *lo, const irs_value *hi,
+		     const volatile int *cancel, irs_cursor **out, irs_error *err);
+int irs__scan(const irs_restore *r, uint32_t table, irs_row_fn fn, void *ctx, const volatile int *cancel,
+	      irs_error *err);
 
 /* Bytes of scratch that decoding any row of `table` needs (irs__part_row_values). */
 size_t irs__table_key_scratch(const irs_restore *r, uint32_t table);

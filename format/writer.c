@@ -517,12 +517,28 @@ static void sort_table(irs_backup_writer *w, wtable *t)
 	irs__free(w->mem, words, n * sizeof *words);
 }
 
+/* The caller's cancel flag, read with a relaxed atomic load (a signal handler or
+ * another thread writes it). */
+static int check_cancel(const irs_backup_writer *w, irs_error *err)
+{
+	if (w->o.cancel && __atomic_load_n(w->o.cancel, __ATOMIC_RELAXED))
+		return irs__seterr(err, IRS_ECANCELED, "%s: backup %s: cancelled before its commit; the "
+				   "collection was left as it was", w->c->dir, w->name);
+	return 0;
+}
+
+/* Sorts table t's buffer and writes it to a new run file. The cancel flag is read
+ * after the sort and between the 1 MiB writes: a spill of the whole budget (64 MiB
+ * by default) takes about a second, and a signal must not wait for it. A cancelled
+ * spill leaves a partial run, which the writer (poisoned) removes when aborted. */
 static int spill(irs_backup_writer *w, wtable *t, irs_error *err)
 {
 	if (!t->nindex)
 		return 0;
 	sort_table(w, t);
-	int rc = irs__mkdirs_at(w->c->dirfd, w->tmpdir, err);
+	int rc = check_cancel(w, err);
+	if (!rc)
+		rc = irs__mkdirs_at(w->c->dirfd, w->tmpdir, err);
 	if (rc)
 		return rc;
 	char rel[128];
@@ -553,13 +569,15 @@ static int spill(irs_backup_writer *w, wtable *t, irs_error *err)
 			rc = irs__write_all(fd, out.p, out.len, rel, err);
 			run->bytes += out.len;
 			out.len = 0;
+			if (!rc)
+				rc = check_cancel(w, err);
 		}
 		if (!rc && !irs__buf_append(&out, r, sz))
 			rc = irs__seterr(err, IRS_ENOMEM, "out of memory spilling buffered changes");
 	}
 	if (!rc)
 		rc = irs__write_all(fd, out.p, out.len, rel, err);
-	if (rc)
+	if (rc && rc != IRS_ECANCELED) /* check_cancel's message names the directory */
 		irs__errprefix(err, "%s", w->c->dir);
 	run->bytes += out.len;
 	irs__buf_free(&out);
@@ -952,16 +970,6 @@ static int merge_next(irs_backup_writer *w, const irs_schema_table *ts, emitter 
 	if (!irs__buf_append(&pd->rec, r, r->size))
 		return irs__seterr(err, IRS_ENOMEM, "out of memory merging spilled changes");
 	pd->have = true;
-	return 0;
-}
-
-/* The caller's cancel flag, read with a relaxed atomic load (a signal handler or
- * another thread writes it). */
-static int check_cancel(const irs_backup_writer *w, irs_error *err)
-{
-	if (w->o.cancel && __atomic_load_n(w->o.cancel, __ATOMIC_RELAXED))
-		return irs__seterr(err, IRS_ECANCELED, "%s: backup %s: cancelled before its commit; the "
-				   "collection was left as it was", w->c->dir, w->name);
 	return 0;
 }
 

@@ -288,7 +288,10 @@ typedef struct irs_writer_options {
 				       * stop a commit (IRS_ECANCELED, the collection as it
 				       * was); read with relaxed atomic loads when the commit
 				       * starts, every 4096 changes it merges and before it
-				       * replaces the MANIFEST. NULL = none */
+				       * replaces the MANIFEST, and by an add that spills
+				       * buffered changes to disk (after sorting them, every
+				       * 1 MiB written), which then fails with IRS_ECANCELED:
+				       * abort the writer. NULL = none */
 } irs_writer_options;
 #define IRS_WRITER_OPTIONS_VERSION 2
 /* Fills *o with the defaults of layout `version` (pass IRS_WRITER_OPTIONS_VERSION):

@@ -204,10 +204,12 @@ const uint8_t *irs__part_next(const irs_table_part *p, size_t *pos);
 /*
  * Every row blob, sorted by encoded key (irs__key_cmp order), into a new array
  * *rows_out of *n pointers; free it with irs__part_sorted_free(). An empty partition
- * gives NULL and 0. Takes 16 bytes per row while sorting, 8 after.
- * Errors: IRS_ENOMEM, IRS_ELIMIT.
+ * gives NULL and 0. Takes 16 bytes per row while sorting, 8 after. A non-NULL cancel
+ * flag found set (relaxed atomic loads, table_sort.c says when) stops the sort.
+ * Errors: IRS_ENOMEM, IRS_ELIMIT, IRS_ECANCELED.
  */
-int irs__part_sorted(const irs_table_part *p, const uint8_t ***rows_out, size_t *n);
+int irs__part_sorted(const irs_table_part *p, const volatile int *cancel, const uint8_t ***rows_out,
+		     size_t *n);
 void irs__part_sorted_free(const irs_table_part *p, const uint8_t **rows, size_t n);
 
 /*

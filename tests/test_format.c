@@ -2945,6 +2945,65 @@ static void add_filler(irs_backup_writer *w, uint64_t from, uint64_t n)
 	}
 }
 
+/* An allocator that raises a cancel flag when a spill takes its 1 MiB write buffer
+ * (a fresh allocation of exactly 1 MiB: the record buffers grow from smaller ones). */
+static void *spill_flag_realloc(void *ctx, void *p, size_t o, size_t n)
+{
+	if (!o && n == (size_t)1 << 20)
+		__atomic_store_n((int *)ctx, 1, __ATOMIC_RELAXED);
+	return realloc(p, n);
+}
+
+static void *spill_flag_malloc(void *ctx, size_t n)
+{
+	return spill_flag_realloc(ctx, NULL, 0, n);
+}
+
+/* The cancel flag stops an add that spills buffered changes, whether it was set
+ * before (seen once they are sorted) or while the spill writes (seen after its first
+ * MiB): that add fails with IRS_ECANCELED, the writer refuses more, and its abort
+ * leaves the collection as it was, with no run file behind. */
+static void test_writer_spill_cancel(void **state)
+{
+	fx *f = *state;
+	for (int during = 0; during < 2; during++) {
+		int flag = !during;
+		irs_allocator alloc = {spill_flag_malloc, spill_flag_realloc, fa_free, &flag};
+		irs_error err;
+		irs_collection *c;
+		ASSERT_OK(irs_collection_open(f->coll, during ? &alloc : NULL, 0, &c, &err), err);
+		uint32_t before = irs_collection_backup_count(c);
+		irs_writer_options o = small_opts();
+		o.memory_budget = during ? 4u << 20 : 64u << 10;
+		o.cancel = &flag;
+		irs_backup_writer *w;
+		ASSERT_OK(irs_backup_writer_begin(c, IRS_BACKUP_INCREMENTAL, "x", &o, &w, &err), err);
+		irs_value row[3];
+		char buf[64];
+		int rc = 0;
+		uint64_t id = 0;
+		while (!rc && id < 200000) {
+			small_row(row, id, "filler-filler-filler-filler", (int64_t)id, buf);
+			rc = irs_backup_writer_upsert(w, 0, row, id, &err);
+			id++;
+			/* the spill that raised the flag must stop: not finish and leave it to the next */
+			if (during && !rc && flag)
+				fail_msg("add %llu: the spill during which the flag went up finished",
+					 (unsigned long long)id);
+		}
+		if (rc != IRS_ECANCELED || !strstr(err.message, "backup x: cancelled before its commit"))
+			fail_msg("%s spill: add %llu: %s \"%s\"", during ? "during the" : "before the",
+				 (unsigned long long)id, irs_err_name(rc), err.message);
+		assert_int_equal(flag, 1);
+		small_row(row, id, "late", 0, buf);
+		assert_int_equal(irs_backup_writer_upsert(w, 0, row, id, &err), IRS_EINVAL);
+		irs_backup_writer_abort(w);
+		assert_int_equal(irs_collection_backup_count(c), before);
+		irs_collection_close(c);
+		assert_no_leftovers(f->coll);
+	}
+}
+
 /* begin, add (spilling), abort: nothing changes and nothing is left behind. */
 static void test_writer_abort(void **state)
 {
@@ -3547,6 +3606,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_writer_stale_handle, fx_setup_small, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_writer_commit_faults, fx_setup_small, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_writer_cancel, fx_setup_small, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_writer_spill_cancel, fx_setup_small, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_writer_hash_prefix_ties, fx_setup_small, fx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

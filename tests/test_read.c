@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -578,18 +579,23 @@ static const char *run_workers(const irs_restore *r, const tables *T, worker *w)
 	return NULL;
 }
 
-static uint64_t nonempty_parts(const irs_restore *r)
+static uint64_t nonempty_parts_of(const irs_restore *r, uint32_t t)
 {
 	uint64_t n = 0;
 	for (uint32_t s = 0; s < r->pool.nshards; s++)
-		for (uint32_t t = 0; t < 2; t++)
-			n += r->pool.shards[s].parts[t] && irs__part_count(r->pool.shards[s].parts[t]) > 0;
+		n += r->pool.shards[s].parts[t] && irs__part_count(r->pool.shards[s].parts[t]) > 0;
 	return n;
+}
+
+static uint64_t nonempty_parts(const irs_restore *r)
+{
+	return nonempty_parts_of(r, 0) + nonempty_parts_of(r, 1);
 }
 
 /* ------------------------------------------------------------------ tests */
 
-static irs_restore *restore_all(irs_collection **c, irs_barrier_fn fn, void *ctx)
+static irs_restore *restore_cancellable(irs_collection **c, irs_barrier_fn fn, void *ctx,
+					volatile int *cancel)
 {
 	irs_error err;
 	assert_int_equal(irs_collection_open(dir, NULL, 0, c, &err), 0);
@@ -598,10 +604,16 @@ static irs_restore *restore_all(irs_collection **c, irs_barrier_fn fn, void *ctx
 	o.shards = SHARDS;
 	o.barrier = fn;
 	o.barrier_ctx = ctx;
+	o.cancel = cancel;
 	irs_restore *r = NULL;
 	if (irs_restore_run(*c, &o, NULL, &r, &err) != 0)
 		fail_msg("%s", err.message);
 	return r;
+}
+
+static irs_restore *restore_all(irs_collection **c, irs_barrier_fn fn, void *ctx)
+{
+	return restore_cancellable(c, fn, ctx, NULL);
 }
 
 /* One thread: every read against the scan, and the order computed once. */
@@ -653,6 +665,37 @@ static void test_reads_many_threads(void **state)
 	tables_free(&T);
 	irs_restore_free(r2);
 	irs_collection_close(c2);
+	irs_restore_free(r);
+	irs_collection_close(c);
+}
+
+/* The restore's cancel flag, set once it is done, stops every export before it sorts
+ * (a sort of many rows takes seconds), with the export's message and no file; reads
+ * through the public API do not read the flag and sort as before. */
+static void test_export_cancelled_before_sorting(void **state)
+{
+	(void)state;
+	volatile int cancel = 0;
+	irs_collection *c;
+	irs_restore *r = restore_cancellable(&c, NULL, NULL, &cancel);
+	__atomic_store_n(&cancel, 1, __ATOMIC_RELAXED);
+	static const irs_export_format formats[] = {IRS_EXPORT_JSONL, IRS_EXPORT_CSV, IRS_EXPORT_SQLITE,
+						    IRS_EXPORT_COLLECTION};
+	for (size_t i = 0; i < sizeof formats / sizeof *formats; i++) {
+		char path[300], want[400];
+		snprintf(path, sizeof path, "%s.cancelled-%zu", dir, i);
+		snprintf(want, sizeof want, "cancelled while writing %s; it was left as it was", path);
+		irs_error err;
+		assert_int_equal(irs_restore_export(r, formats[i], 1, path, &err), IRS_ECANCELED);
+		assert_string_equal(err.message, want);
+		assert_int_equal(access(path, F_OK), -1);
+		assert_int_equal(r->order.sorts, 0);
+	}
+	irs_cursor *cur;
+	irs_error err;
+	assert_int_equal(irs_restore_cursor_open(r, 1, NULL, NULL, &cur, &err), 0);
+	irs_cursor_close(cur);
+	assert_int_equal(r->order.sorts, nonempty_parts_of(r, 1));
 	irs_restore_free(r);
 	irs_collection_close(c);
 }
@@ -750,6 +793,7 @@ int main(void)
 		cmocka_unit_test(test_reads_one_thread),
 		cmocka_unit_test(test_reads_many_threads),
 		cmocka_unit_test(test_reads_at_barriers),
+		cmocka_unit_test(test_export_cancelled_before_sorting),
 		cmocka_unit_test(test_bad_arguments),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -607,7 +607,7 @@ static void check_sorted(env *e)
 {
 	const uint8_t **rows;
 	size_t n;
-	assert_int_equal(irs__part_sorted(e->part, &rows, &n), 0);
+	assert_int_equal(irs__part_sorted(e->part, NULL, &rows, &n), 0);
 	assert_int_equal(n, irs__part_count(e->part));
 	for (size_t i = 1; i < n; i++)
 		assert_true(cmp_keys(&rows[i - 1], &rows[i]) < 0);
@@ -658,6 +658,69 @@ static void test_sorted(void **state)
 	/* Empty partition. */
 	env e;
 	env_init(&e, S_MAIN, 1, 0, 0, 1);
+	check_sorted(&e);
+	env_free(&e);
+}
+
+/* An allocator that raises the sort's cancel flag when asked for `when` bytes (the
+ * sorting entries: the flag then goes up between the scan and the radix sort). */
+typedef struct cancel_alloc {
+	volatile int flag;
+	size_t when;
+} cancel_alloc;
+
+static void *cancel_malloc(void *ctx, size_t size)
+{
+	cancel_alloc *x = ctx;
+	if (size == x->when)
+		__atomic_store_n(&x->flag, 1, __ATOMIC_RELAXED);
+	return malloc(size);
+}
+
+static void cancel_free(void *ctx, void *p, size_t size)
+{
+	(void)ctx;
+	(void)size;
+	free(p);
+}
+
+/* A set cancel flag stops a sort, before it starts or once the rows are scanned; it
+ * frees what it took, and the next sort without the flag is whole. */
+static void test_sort_cancelled(void **state)
+{
+	(void)state;
+	env e;
+	env_init(&e, S_FIXED, 20000, 0, 0, 73);
+	irs_rec **recs = calloc(e.nkeys, sizeof *recs);
+	for (uint32_t i = 0; i < e.nkeys; i++)
+		recs[i] = rand_change(&e, i, 0);
+	apply_staged(&e, recs, e.nkeys, true);
+	free(recs);
+	uint64_t used = atomic_load(&e.mem.used);
+	const uint8_t **rows = (const uint8_t **)&rows;
+	size_t n = 1;
+	/* set before the call */
+	volatile int flag = 1;
+	assert_int_equal(irs__part_sorted(e.part, &flag, &rows, &n), IRS_ECANCELED);
+	assert_null(rows);
+	assert_int_equal(n, 0);
+	assert_int_equal(atomic_load(&e.mem.used), used);
+	/* set while the sort runs: when its entries are allocated */
+	cancel_alloc ca = {.flag = 0, .when = (size_t)irs__part_count(e.part) * 16};
+	irs_allocator saved = e.mem.a;
+	e.mem.a.malloc = cancel_malloc;
+	e.mem.a.free = cancel_free;
+	e.mem.a.ctx = &ca;
+	assert_int_equal(irs__part_sorted(e.part, &ca.flag, &rows, &n), IRS_ECANCELED);
+	assert_int_equal(ca.flag, 1);
+	assert_null(rows);
+	assert_int_equal(atomic_load(&e.mem.used), used);
+	e.mem.a = saved;
+	/* a flag that stays down changes nothing */
+	flag = 0;
+	assert_int_equal(irs__part_sorted(e.part, &flag, &rows, &n), 0);
+	assert_int_equal(n, irs__part_count(e.part));
+	irs__part_sorted_free(e.part, rows, n);
 	check_sorted(&e);
 	env_free(&e);
 }
@@ -1203,6 +1266,7 @@ int main(void)
 		cmocka_unit_test(test_keyonly),
 		cmocka_unit_test(test_clear),
 		cmocka_unit_test(test_sorted),
+		cmocka_unit_test(test_sort_cancelled),
 		cmocka_unit_test(test_digest_definition),
 		cmocka_unit_test(test_digest_order),
 		cmocka_unit_test(test_reserve_failure),
