@@ -5,8 +5,9 @@
  * Every export writes to a temporary name beside the target and renames it into place
  * at the end, so a failed or interrupted export never leaves a partial file under the
  * target name, and an existing file there stays as it was. The restore's cancel flag
- * (what SIGINT/SIGTERM set in the CLI) is read every 1024 rows: a cancelled export
- * removes its temporary and reports IRS_ECANCELED.
+ * (what SIGINT/SIGTERM set in the CLI) is read while the tables are sorted for the
+ * export (irs__cursor_open, irs__scan) and every 1024 rows: a cancelled export removes
+ * its temporary and reports IRS_ECANCELED.
  *
  * SQLITE TYPES: tables are created STRICT so SQLite stores exactly what is bound:
  * bool, int32, int64, uint32, timestamp -> INTEGER (timestamp in microseconds); double

@@ -560,7 +560,8 @@ typedef enum irs_export_format {
  * and the SQLite representation are in docs/cli.md ("Output values"). The file is
  * written to a temporary name, fsync'd and renamed into place: on failure nothing is
  * left and a file already at `path` stays as it was. The restore's cancel flag
- * (irs_restore_options.cancel) is read every 1024 rows: IRS_ECANCELED when set.
+ * (irs_restore_options.cancel) is read while a table is sorted for the export and
+ * every 1024 rows written: IRS_ECANCELED when set.
  * JSONL and CSV rows are formatted on helper threads, one per online CPU beyond the
  * caller's, joined before the call returns; the file is the same whatever their number.
  * Errors name `path`. Thread: any reader, one export per path at a time. */
