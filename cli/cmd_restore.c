@@ -315,27 +315,52 @@ static uint64_t peak_rss_bytes(void)
  * file (and an existing one as it was). Other files (a FIFO, /dev/stdout) are
  * written in place.
  */
-static int write_text_file(const char *path, const char *text)
+/* The failure to write statistics to path. */
+static int stats_error(const char *path, int e)
+{
+	return irs_cli_errorf(IRS_CLI_EXIT_IO, "%s: cannot write statistics: %s", path, strerror(e));
+}
+
+/* Whether statistics for path go through a temporary renamed into place: a regular
+ * file, or a new one (not "-", a FIFO or a device such as /dev/full). */
+static bool stats_staged(const char *path)
+{
+	struct stat st;
+	return strcmp(path, "-") != 0 && (stat(path, &st) != 0 || S_ISREG(st.st_mode));
+}
+
+/* Writes text to path ("-": stdout). A file stats_staged() accepts is written to
+ * path.tmp-PID: then, with keep_tmp, its name is left in tmp for commit_staged(),
+ * else it is renamed into place. Other paths are written directly. */
+static int write_text_file(const char *path, const char *text, bool keep_tmp, char *tmp, size_t cap)
 {
 	if (strcmp(path, "-") == 0)
 		return printf("%s\n", text) < 0 ? irs_cli_errorf(IRS_CLI_EXIT_IO, "cannot write to standard output")
 						: 0;
-	struct stat st;
-	bool special = stat(path, &st) == 0 && !S_ISREG(st.st_mode);
-	char tmp[4200];
-	snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid());
-	const char *to = special ? path : tmp;
+	bool staged = stats_staged(path);
+	snprintf(tmp, cap, "%s.tmp-%ld", path, (long)getpid());
+	const char *to = staged ? tmp : path;
 	FILE *f = fopen(to, "we");
 	int e = 0;
 	if (!f || fprintf(f, "%s\n", text) < 0 || fflush(f) != 0)
 		e = errno ? errno : EIO;
 	if (f && fclose(f) != 0 && !e)
 		e = errno;
-	if (!e && !special && rename(tmp, path) != 0)
+	if (!e && staged && !keep_tmp && rename(tmp, path) != 0)
 		e = errno;
-	if (e && !special && f)
+	if (e && staged && f)
 		unlink(tmp);
-	return e ? irs_cli_errorf(IRS_CLI_EXIT_IO, "%s: cannot write statistics: %s", path, strerror(e)) : 0;
+	return e ? stats_error(path, e) : 0;
+}
+
+/* Renames statistics written with keep_tmp into place. */
+static int commit_staged(const char *tmp, const char *path)
+{
+	if (rename(tmp, path) == 0)
+		return 0;
+	int e = errno;
+	unlink(tmp);
+	return stats_error(path, e);
 }
 
 /* The statistics' status after a restore that succeeded and an export that ended with
@@ -352,7 +377,7 @@ static const char *export_status(int ec)
 
 static int write_stats(const char *path, const irs_collection *c, const irs_restore *r, const uint64_t *digests,
 		       double secs, const char *status, const char *upto, const char *table,
-		       uint32_t part_index, uint32_t part_count)
+		       uint32_t part_index, uint32_t part_count, bool keep_tmp, char *tmp, size_t cap)
 {
 	json_object *o = json_object_new_object();
 	uint32_t ns;
@@ -425,7 +450,7 @@ static int write_stats(const char *path, const irs_collection *c, const irs_rest
 	json_object_object_add(o, "peak_rss_bytes", json_object_new_uint64(peak_rss_bytes()));
 	json_object_object_add(o, "peak_allocated_bytes", json_object_new_uint64(irs_restore_peak_bytes(r)));
 	const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
-	int ec = write_text_file(path, text);
+	int ec = write_text_file(path, text, keep_tmp, tmp, cap);
 	json_object_put(o);
 	return ec;
 }
@@ -629,14 +654,28 @@ static int run_restore(const irs_cli_command *cmd, int argc, char **argv)
 		int oom = irs_cli_errorf(IRS_CLI_EXIT_IO, "out of memory");
 		ec = ec ? ec : oom;
 	}
-	/* the export first: statistics that say "ok" promise the --out files too */
+	/* Statistics that say "ok" promise the --out files too. Written after the export,
+	 * they could fail (a disk that fills) with the export in place; so a statistics
+	 * file that can be is written first under a temporary name, "ok" and the peak RSS
+	 * of the restore in it, and renamed once the export is in place. Should it fail,
+	 * nothing is exported. A failed export rewrites it with the export's status. */
+	char tmp[4200];
+	bool staged = !rc && !ec && a.out && digests && a.stats && stats_staged(a.stats);
+	int stage_ec = 0;
+	if (staged)
+		ec = stage_ec = write_stats(a.stats, c, r, digests, secs, "ok", a.upto, a.table_name,
+					    a.part_index, a.part_count, true, tmp, sizeof tmp);
 	int export_ec = !rc && !ec && a.out ? do_export(c, r, a.out, table) : 0;
 	if (!ec)
 		ec = export_ec;
-	if (digests && a.stats) {
+	if (staged && !stage_ec && !export_ec) {
+		ec = commit_staged(tmp, a.stats);
+	} else if (digests && a.stats && !stage_ec) {
+		if (staged)
+			unlink(tmp); /* the export failed: its status replaces "ok" */
 		const char *status = rc ? irs_err_name(rc) : export_status(export_ec);
 		int sec = write_stats(a.stats, c, r, digests, secs, status, a.upto, a.table_name, a.part_index,
-				      a.part_count);
+				      a.part_count, false, tmp, sizeof tmp);
 		if (!ec)
 			ec = sec;
 	}
@@ -683,7 +722,9 @@ const irs_cli_command irs_cli_cmd_restore = {
 	"                      waits, skew, totals and peak RSS as JSON ('-' = stdout, which\n"
 	"                      then holds only the JSON: the summary goes to stderr); also\n"
 	"                      the collection id, target backup, partition and each table's\n"
-	"                      rows and digest, which check-partitions reads\n"
+	"                      rows and digest, which check-partitions reads. With --out\n"
+	"                      they are written before the export is put in place (the peak\n"
+	"                      RSS is the restore's), so that neither stays without the other\n"
 	"  --partition I/K     keep only the rows whose primary key is in hash partition I of\n"
 	"                      K (0 <= I < K <= 4096): the whole chain is read and checked,\n"
 	"                      1/K of the rows is kept. Partitions are disjoint, their union\n"

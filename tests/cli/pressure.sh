@@ -70,6 +70,22 @@ if one_line "--stats-json over the limit" "$W/stats.json: cannot write statistic
   ok "--stats-json that cannot be written: exit 4, no empty file: $err"
 elif [ "$rc" = 4 ]; then bad "--stats-json: $(ls -la "$W" | grep stats || true)"; fi
 
+# --out and --stats-json, the export small enough to be written and the statistics not:
+# the statistics are written first, so the export is not left in place either
+T=$W/tiny
+"$BIN" gen "$T" --rows 3 --incrementals 1 --changes 1 --seed 2 -q >/dev/null
+limited 1 "$BIN" restore "$T" --quiet --out "$W/tiny.jsonl" --stats-json "$W/tiny-stats.json"
+if one_line "--out with --stats-json over the limit" "$W/tiny-stats.json: cannot write statistics" &&
+   [ ! -e "$W/tiny.jsonl" ] && [ ! -e "$W/tiny-stats.json" ] && [ -z "$(temporaries)" ]; then
+  ok "--out with statistics that cannot be written: exit 4, no export, nothing left: $err"
+elif [ "$rc" = 4 ]; then bad "--out with --stats-json: left: $(ls "$W" | grep tiny || true)"; fi
+limited unlimited "$BIN" restore "$T" --quiet --out "$W/tiny.jsonl" --stats-json "$W/tiny-stats.json"
+if [ "$rc" = 0 ] && [ "$(wc -l <"$W/tiny.jsonl")" = 3 ] &&
+   python3 -c "import json,sys; sys.exit(json.load(open('$W/tiny-stats.json'))['status'] != 'ok')" &&
+   [ -z "$(temporaries)" ]; then
+  ok "--out with --stats-json: the export and statistics saying ok, no temporary"
+else bad "--out with --stats-json: exit $rc: $err"; fi
+
 # ---- add: the segment named, the chain as it was, no leftovers
 before=$("$BIN" inspect "$C" | grep -c 'incremental' || true)
 python3 - "$W/rows.jsonl" <<'EOF'
