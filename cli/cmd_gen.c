@@ -320,16 +320,26 @@ static uint64_t default_value_bytes(const gen_run *R)
 
 /* ------------------------------------------------------------------ writing */
 
+/* A failed writer call: cancelled (the signal flag seen in a spill of buffered
+ * changes or in the commit; said as between backups, as the writer's message would
+ * name the backup twice), or another error. */
+static int writer_failed(gen_run *R, int rc)
+{
+	if (rc == IRS_ECANCELED)
+		return irs_cli_errorf(IRS_CLI_EXIT_CANCELED, "gen: cancelled");
+	return gen_fail(R);
+}
+
 static int emit_upsert(gen_run *R, uint32_t ti, const irs_value *vals)
 {
 	int rc = irs_backup_writer_upsert(R->w, ti, vals, ++R->tag, &R->err);
-	return rc ? gen_fail(R) : 0;
+	return rc ? writer_failed(R, rc) : 0;
 }
 
 static int emit_erase(gen_run *R, uint32_t ti, const irs_value *key)
 {
 	int rc = irs_backup_writer_erase(R->w, ti, key, ++R->tag, &R->err);
-	return rc ? gen_fail(R) : 0;
+	return rc ? writer_failed(R, rc) : 0;
 }
 
 static int check_cancel(void)
@@ -465,10 +475,8 @@ static int gen_backup(gen_run *R, irs_backup_kind kind, bool initial, bool empty
 	}
 	rc = irs_backup_writer_commit(R->w, &R->err);
 	R->w = NULL;
-	if (rc == IRS_ECANCELED) /* said as between backups */
-		return irs_cli_errorf(IRS_CLI_EXIT_CANCELED, "gen: cancelled");
 	if (rc)
-		return gen_fail(R);
+		return writer_failed(R, rc);
 	irs_backup_info bi;
 	irs_collection_backup(R->c, R->backup_index, &bi);
 	R->total_bytes += bi.bytes;

@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <json-c/json.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -256,6 +257,45 @@ static int check_out_usage(const irs_cli_command *cmd, const irs_collection *c, 
 	}
 }
 
+/* Whether paths a and b name the same file: the same last component in the same
+ * directory (compared by realpath when both directories exist, else as written). */
+static bool same_file(const char *a, const char *b)
+{
+	const char *sa = strrchr(a, '/'), *sb = strrchr(b, '/');
+	const char *na = sa ? sa + 1 : a, *nb = sb ? sb + 1 : b;
+	if (strcmp(na, nb) != 0)
+		return false;
+	char da[4096], db[4096], ra[PATH_MAX], rb[PATH_MAX];
+	snprintf(da, sizeof da, "%.*s", sa ? (int)(sa - a) + 1 : 1, sa ? a : ".");
+	snprintf(db, sizeof db, "%.*s", sb ? (int)(sb - b) + 1 : 1, sb ? b : ".");
+	if (realpath(da, ra) && realpath(db, rb))
+		return strcmp(ra, rb) == 0;
+	return strcmp(da, db) == 0;
+}
+
+/* --stats-json FILE that an export to --out would write too (the target itself, or a
+ * table's file in a DIR/): the two would overwrite each other. */
+static int check_stats_target(const irs_cli_command *cmd, const irs_collection *c, const char *out,
+			      int table, const char *stats)
+{
+	bool clash = false;
+	if (out_kind_of(out) != OUT_TABLE_DIR) {
+		clash = same_file(stats, out);
+	} else {
+		const char *ext = irs_cli_ends_with(out, ".csv/") ? "csv" : "jsonl";
+		for (uint32_t t = 0; !clash && t < irs_collection_table_count(c); t++) {
+			irs_table_def d;
+			irs_collection_table(c, t, &d);
+			char path[4200];
+			snprintf(path, sizeof path, "%s%s.%s", out, d.name, ext);
+			clash = (table < 0 || (uint32_t)table == t) && same_file(stats, path);
+		}
+	}
+	return clash ? irs_cli_usage_error(cmd, "--stats-json %s: the export to %s writes that file; name "
+					   "another", stats, out)
+		     : 0;
+}
+
 /* Writes the export(s) --out asks for (check_out_usage passed). */
 static int do_export(const irs_collection *c, irs_restore *r, const char *out, int table)
 {
@@ -322,22 +362,23 @@ static int stats_error(const char *path, int e)
 }
 
 /* Whether statistics for path go through a temporary renamed into place: a regular
- * file, or a new one (not "-", a FIFO or a device such as /dev/full). */
+ * file, or a new one (not "-", a FIFO or a device such as /dev/full, which are
+ * written directly). */
 static bool stats_staged(const char *path)
 {
 	struct stat st;
 	return strcmp(path, "-") != 0 && (stat(path, &st) != 0 || S_ISREG(st.st_mode));
 }
 
-/* Writes text to path ("-": stdout). A file stats_staged() accepts is written to
- * path.tmp-PID: then, with keep_tmp, its name is left in tmp for commit_staged(),
- * else it is renamed into place. Other paths are written directly. */
-static int write_text_file(const char *path, const char *text, bool keep_tmp, char *tmp, size_t cap)
+/* Writes text to path ("-": stdout). With `staged` (stats_staged(path), asked once by
+ * the caller) it goes to path.tmp-PID, whose name is left in tmp, and is renamed into
+ * place unless keep_tmp (then commit_staged() does it). On a failure nothing is left. */
+static int write_text_file(const char *path, const char *text, bool staged, bool keep_tmp, char *tmp,
+			   size_t cap)
 {
 	if (strcmp(path, "-") == 0)
 		return printf("%s\n", text) < 0 ? irs_cli_errorf(IRS_CLI_EXIT_IO, "cannot write to standard output")
 						: 0;
-	bool staged = stats_staged(path);
 	snprintf(tmp, cap, "%s.tmp-%ld", path, (long)getpid());
 	const char *to = staged ? tmp : path;
 	FILE *f = fopen(to, "we");
@@ -375,9 +416,19 @@ static const char *export_status(int ec)
 	}
 }
 
-static int write_stats(const char *path, const irs_collection *c, const irs_restore *r, const uint64_t *digests,
-		       double secs, const char *status, const char *upto, const char *table,
-		       uint32_t part_index, uint32_t part_count, bool keep_tmp, char *tmp, size_t cap)
+typedef struct restore_args {
+	const char *dir, *upto, *table_name, *out, *stats, *ckpt;
+	const char *ckpt_sub;  /* the last --checkpoint-* option given, which needs --checkpoint */
+	uint64_t shards, limit, ckpt_every, ckpt_seconds;
+	bool quiet, check, ckpt_restart;
+	uint32_t part_index, part_count;  /* --partition I/K; count 0 = not given */
+} restore_args;
+
+/* Writes the statistics of the restore to a->stats (write_text_file: staged, keep_tmp,
+ * tmp). */
+static int write_stats(const restore_args *a, const irs_collection *c, const irs_restore *r,
+		       const uint64_t *digests, double secs, const char *status, bool staged, bool keep_tmp,
+		       char *tmp, size_t cap)
 {
 	json_object *o = json_object_new_object();
 	uint32_t ns;
@@ -445,23 +496,16 @@ static int write_stats(const char *path, const irs_collection *c, const irs_rest
 		json_object_array_add(tables, jt);
 	}
 	json_object_object_add(o, "tables", tables);
-	stats_add_partition(o, c, upto, table, part_index, part_count);
+	stats_add_partition(o, c, a->upto, a->table_name, a->part_index, a->part_count);
 	json_object_object_add(o, "backups", backups);
 	json_object_object_add(o, "peak_rss_bytes", json_object_new_uint64(peak_rss_bytes()));
 	json_object_object_add(o, "peak_allocated_bytes", json_object_new_uint64(irs_restore_peak_bytes(r)));
 	const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
-	int ec = write_text_file(path, text, keep_tmp, tmp, cap);
+	int ec = write_text_file(a->stats, text, staged, keep_tmp, tmp, cap);
 	json_object_put(o);
 	return ec;
 }
 
-typedef struct restore_args {
-	const char *dir, *upto, *table_name, *out, *stats, *ckpt;
-	const char *ckpt_sub;  /* the last --checkpoint-* option given, which needs --checkpoint */
-	uint64_t shards, limit, ckpt_every, ckpt_seconds;
-	bool quiet, check, ckpt_restart;
-	uint32_t part_index, part_count;  /* --partition I/K; count 0 = not given */
-} restore_args;
 
 /* --partition I/K: two decimal numbers, 0 <= I < K <= 4096. */
 static bool parse_partition(const irs_cli_parser *p, restore_args *a)
@@ -595,7 +639,9 @@ static int run_restore(const irs_cli_command *cmd, int argc, char **argv)
 	}
 	if ((a.out && ((ec = check_out_usage(cmd, c, a.out, table)) != 0 ||
 		       (ec = check_out_target(a.out, out_kind_of(a.out))) != 0)) ||
-	    (a.stats && strcmp(a.stats, "-") != 0 && (ec = check_out_target(a.stats, OUT_TEXT)) != 0)) {
+	    (a.stats && strcmp(a.stats, "-") != 0 &&
+	     ((a.out && (ec = check_stats_target(cmd, c, a.out, table, a.stats)) != 0) ||
+	      (ec = check_out_target(a.stats, OUT_TEXT)) != 0))) {
 		irs_collection_close(c);
 		return ec;
 	}
@@ -660,22 +706,21 @@ static int run_restore(const irs_cli_command *cmd, int argc, char **argv)
 	 * of the restore in it, and renamed once the export is in place. Should it fail,
 	 * nothing is exported. A failed export rewrites it with the export's status. */
 	char tmp[4200];
-	bool staged = !rc && !ec && a.out && digests && a.stats && stats_staged(a.stats);
+	bool staged = a.stats && stats_staged(a.stats);
+	bool stage_first = !rc && !ec && a.out && digests && staged;
 	int stage_ec = 0;
-	if (staged)
-		ec = stage_ec = write_stats(a.stats, c, r, digests, secs, "ok", a.upto, a.table_name,
-					    a.part_index, a.part_count, true, tmp, sizeof tmp);
+	if (stage_first)
+		ec = stage_ec = write_stats(&a, c, r, digests, secs, "ok", true, true, tmp, sizeof tmp);
 	int export_ec = !rc && !ec && a.out ? do_export(c, r, a.out, table) : 0;
 	if (!ec)
 		ec = export_ec;
-	if (staged && !stage_ec && !export_ec) {
+	if (stage_first && !stage_ec && !export_ec) {
 		ec = commit_staged(tmp, a.stats);
 	} else if (digests && a.stats && !stage_ec) {
-		if (staged)
+		if (stage_first)
 			unlink(tmp); /* the export failed: its status replaces "ok" */
 		const char *status = rc ? irs_err_name(rc) : export_status(export_ec);
-		int sec = write_stats(a.stats, c, r, digests, secs, status, a.upto, a.table_name, a.part_index,
-				      a.part_count, false, tmp, sizeof tmp);
+		int sec = write_stats(&a, c, r, digests, secs, status, staged, false, tmp, sizeof tmp);
 		if (!ec)
 			ec = sec;
 	}
@@ -722,9 +767,10 @@ const irs_cli_command irs_cli_cmd_restore = {
 	"                      waits, skew, totals and peak RSS as JSON ('-' = stdout, which\n"
 	"                      then holds only the JSON: the summary goes to stderr); also\n"
 	"                      the collection id, target backup, partition and each table's\n"
-	"                      rows and digest, which check-partitions reads. With --out\n"
-	"                      they are written before the export is put in place (the peak\n"
-	"                      RSS is the restore's), so that neither stays without the other\n"
+	"                      rows and digest, which check-partitions reads. With --out and\n"
+	"                      a regular FILE they are written (as FILE.tmp-PID) before the\n"
+	"                      export and renamed after it, so statistics that cannot be\n"
+	"                      written leave no export; the peaks are then the restore's\n"
 	"  --partition I/K     keep only the rows whose primary key is in hash partition I of\n"
 	"                      K (0 <= I < K <= 4096): the whole chain is read and checked,\n"
 	"                      1/K of the rows is kept. Partitions are disjoint, their union\n"

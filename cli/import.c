@@ -179,6 +179,8 @@ int irs_import_sink_call(irs_importer *im, bool erase)
 	irs_error *e = im->err ? im->err : &local;
 	int rc = erase ? im->sink->erase(im->sink->ctx, im->o->table, im->vals, im->lineno, e)
 		       : im->sink->upsert(im->sink->ctx, im->o->table, im->vals, im->lineno, e);
+	if (rc == IRS_ECANCELED) /* the sink saw the flag (a writer's spill): said as ours */
+		return irs_import_cancel_error(im);
 	if (rc) {
 		if (!e->code)
 			irs__seterr(e, rc, "%s", irs_strerror(rc));

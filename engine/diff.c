@@ -43,6 +43,7 @@
 #include <string.h>
 
 #include "common/buf.h"
+#include "common/cancel.h"
 #include "common/clock.h"
 #include "common/error.h"
 #include "common/keycodec.h"
@@ -115,7 +116,7 @@ static int oom(diff_run *d, irs_error *err, const char *what)
 
 static bool cancelled(const diff_run *d)
 {
-	return d->cancel && __atomic_load_n(d->cancel, __ATOMIC_RELAXED) != 0;
+	return irs__cancel_requested(d->cancel);
 }
 
 /* ------------------------------------------------------------------ the key set */

@@ -25,6 +25,7 @@
  */
 #include <string.h>
 
+#include "common/cancel.h"
 #include "common/error.h"
 #include "restore.h"
 
@@ -99,6 +100,11 @@ int irs__read_order_part(const irs_restore *cr, uint32_t table, uint32_t s, cons
 		rc = irs__mem_over_limit(&r->mem) ? IRS_ELIMIT : IRS_ENOMEM;
 	while (!rc && st->state[s] != READY) {
 		if (st->state[s] == SORTING) {
+			/* an export that was cancelled does not wait for another reader's sort */
+			if (irs__cancel_requested(cancel)) {
+				rc = IRS_ECANCELED;
+				break;
+			}
 			pthread_cond_wait(&o->done, &o->lock);
 			continue;
 		}

@@ -4,6 +4,7 @@
  * not use it (it decodes straight into the shards' runs, shard/decode.c).
  */
 #include "batch.h"
+#include "common/cancel.h"
 #include "common/error.h"
 #include "format.h"
 
@@ -28,7 +29,7 @@ int irs__segment_scan(irs_segment_scan *s, irs_batch_decoder *d, irs_rec_sink si
 				irs__errprefix(err, "backup %s", s->backup);
 			break;
 		}
-		if (s->cancel && __atomic_load_n(s->cancel, __ATOMIC_RELAXED) != 0) {
+		if (irs__cancel_requested(s->cancel)) {
 			rc = irs__seterr(err, IRS_ECANCELED, "cancelled reading backup %s", s->backup);
 			break;
 		}

@@ -38,6 +38,7 @@
 
 #include "batch.h"
 #include "collection.h"
+#include "common/cancel.h"
 #include "common/error.h"
 #include "common/options.h"
 
@@ -426,6 +427,28 @@ void irs_backup_writer_abort(irs_backup_writer *w)
 
 /* ---- sorting and spilling */
 
+#ifdef IRS_FAULT_INJECTION
+/* Test builds only: IRS_FAULT_SLOW_COMMIT_US in the environment makes a commit sleep
+ * that long after each frame it writes, and a spill after it sorts, so that a script
+ * can signal the CLI while it commits or spills (tests/cli/signals.sh). */
+static void fault_slow_commit(void)
+{
+	static int from_env = -1;
+	int us = __atomic_load_n(&from_env, __ATOMIC_RELAXED);
+	if (us < 0) {
+		const char *v = getenv("IRS_FAULT_SLOW_COMMIT_US");
+		us = v ? atoi(v) : 0;
+		__atomic_store_n(&from_env, us, __ATOMIC_RELAXED);
+	}
+	if (us > 0)
+		usleep((useconds_t)us);
+}
+#else
+static inline void fault_slow_commit(void)
+{
+}
+#endif
+
 
 static int rec_order(const irs_rec *a, const irs_rec *b)
 {
@@ -521,7 +544,7 @@ static void sort_table(irs_backup_writer *w, wtable *t)
  * another thread writes it). */
 static int check_cancel(const irs_backup_writer *w, irs_error *err)
 {
-	if (w->o.cancel && __atomic_load_n(w->o.cancel, __ATOMIC_RELAXED))
+	if (irs__cancel_requested(w->o.cancel))
 		return irs__seterr(err, IRS_ECANCELED, "%s: backup %s: cancelled before its commit; the "
 				   "collection was left as it was", w->c->dir, w->name);
 	return 0;
@@ -536,6 +559,7 @@ static int spill(irs_backup_writer *w, wtable *t, irs_error *err)
 	if (!t->nindex)
 		return 0;
 	sort_table(w, t);
+	fault_slow_commit();
 	int rc = check_cancel(w, err);
 	if (!rc)
 		rc = irs__mkdirs_at(w->c->dirfd, w->tmpdir, err);
@@ -780,27 +804,6 @@ typedef struct emitter {
 	char seg_rel[128];
 } emitter;
 
-#ifdef IRS_FAULT_INJECTION
-/* Test builds only: IRS_FAULT_SLOW_COMMIT_US in the environment makes a commit sleep
- * that long after each frame it writes, so that a script can signal the CLI while it
- * commits (tests/cli/signals.sh). */
-static void fault_slow_commit(void)
-{
-	static int from_env = -1;
-	int us = __atomic_load_n(&from_env, __ATOMIC_RELAXED);
-	if (us < 0) {
-		const char *v = getenv("IRS_FAULT_SLOW_COMMIT_US");
-		us = v ? atoi(v) : 0;
-		__atomic_store_n(&from_env, us, __ATOMIC_RELAXED);
-	}
-	if (us > 0)
-		usleep((useconds_t)us);
-}
-#else
-static inline void fault_slow_commit(void)
-{
-}
-#endif
 
 static int emit_flush_frame(emitter *e, irs_error *err)
 {

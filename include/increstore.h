@@ -308,7 +308,8 @@ IRS_API int irs_backup_writer_begin(irs_collection *c, irs_backup_kind kind, con
  * changed columns (ABSENT = unchanged). Key columns must be SET. `tag` is echoed in
  * errors about this change (the importer passes the input line number).
  * Errors: IRS_EINPUT (a type or value problem, a NULL key), IRS_EDUPKEY, IRS_EIO,
- * IRS_ENOMEM. After an error the writer can only be aborted.
+ * IRS_ENOMEM, IRS_ECANCELED (the cancel flag, seen when buffered changes spill to
+ * disk). After an error the writer can only be aborted.
  */
 IRS_API int irs_backup_writer_upsert(irs_backup_writer *w, uint32_t table,
 				     const irs_value *values, uint64_t tag, irs_error *err);

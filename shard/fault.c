@@ -13,7 +13,7 @@
 
 #define FAULT_OFF                                                                          \
 	{.fail_backup = -1, .fail_frame = -1, .eio_backup = -1, .eio_pass = -1, .slow_shard = -1,  \
-	 .fail_thread = -1, .fail_read_helper = -1}
+	 .fail_thread = -1, .fail_read_helper = -1, .sort_cancel_read = -1}
 
 irs_fault_hooks irs__fault = FAULT_OFF;
 

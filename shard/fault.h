@@ -40,6 +40,10 @@ typedef struct irs_fault_hooks {
 	uint32_t slow_export_us; /* an export sleeps this long per 1024 rows; 0 = off. Also
 				  * from the environment, IRS_FAULT_SLOW_EXPORT_US (so scripts
 				  * can signal the CLI while it exports) */
+	size_t sort_cancel_step; /* a partition sort reads its cancel flag for steps of this
+				  * many entries instead of 65536; 0 = off */
+	int64_t sort_cancel_read; /* from this read of a sort's cancel flag on (0 = its
+				   * first), the flag reads as set; -1 = off */
 } irs_fault_hooks;
 
 extern irs_fault_hooks irs__fault;
@@ -102,6 +106,18 @@ static inline uint64_t irs__fault_export_writeback(uint64_t bytes)
 static inline uint64_t irs__fault_stage_hash(uint64_t h)
 {
 	return irs__fault.stage_hash_bits ? h & irs__fault.stage_hash_bits : h;
+}
+
+/* The step of a partition sort's flag reads: `step`, or sort_cancel_step when set. */
+static inline size_t irs__fault_sort_cancel_step(size_t step)
+{
+	return irs__fault.sort_cancel_step ? irs__fault.sort_cancel_step : step;
+}
+
+/* Whether a sort's cancel flag reads as set at its read number `read`. */
+static inline bool irs__fault_sort_cancelled(bool set, uint64_t read)
+{
+	return set || (irs__fault.sort_cancel_read >= 0 && read >= (uint64_t)irs__fault.sort_cancel_read);
 }
 
 #else
@@ -167,6 +183,15 @@ static inline uint64_t irs__fault_export_writeback(uint64_t bytes)
 static inline uint64_t irs__fault_stage_hash(uint64_t h)
 {
 	return h;
+}
+static inline size_t irs__fault_sort_cancel_step(size_t step)
+{
+	return step;
+}
+static inline bool irs__fault_sort_cancelled(bool set, uint64_t read)
+{
+	(void)read;
+	return set;
 }
 #endif
 

@@ -57,8 +57,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "format/batch.h"
+#include "common/cancel.h"
 #include "common/keycodec.h"
+#include "format/batch.h"
 #include "format/collection.h"
 #include "proto/messages.pb-c.h"
 #include "shard/countdown.h"
@@ -243,7 +244,7 @@ static inline bool irs__pool_keeps(const irs_pool *pool, uint32_t table, const u
  * thread or a signal handler while shards read it. Thread: any. */
 static inline bool irs__pool_cancelled(const irs_pool *pool)
 {
-	return pool->cancel && __atomic_load_n(pool->cancel, __ATOMIC_RELAXED) != 0;
+	return irs__cancel_requested(pool->cancel);
 }
 
 /*

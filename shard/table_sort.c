@@ -20,6 +20,9 @@
  */
 #include "shard/table_impl.h"
 
+#include "common/cancel.h"
+#include "shard/fault.h"
+
 /* ------------------------------------------------------------------ sorting */
 
 /*
@@ -45,15 +48,18 @@ static inline uint64_t key_prefix(const uint8_t *row)
 /* The cancel flag of one sort, and whether it was seen set. */
 typedef struct sort_ctx {
 	const volatile int *cancel;
+	size_t step;    /* CANCEL_STEP (a test build's hook may lower it) */
+	uint64_t reads; /* of the flag so far (a test build's hook may fake it set) */
 	bool stop;
 } sort_ctx;
 
 #define CANCEL_STEP ((size_t)1 << 16) /* entries of work between two reads of the flag */
 
-/* True once the flag was seen set; reads it for steps of at least CANCEL_STEP entries. */
+/* True once the flag was seen set; reads it for steps of at least x->step entries. */
 static bool sort_stop(sort_ctx *x, size_t n)
 {
-	if (!x->stop && n >= CANCEL_STEP && x->cancel && __atomic_load_n(x->cancel, __ATOMIC_RELAXED))
+	if (!x->stop && n >= x->step && x->cancel &&
+	    irs__fault_sort_cancelled(irs__cancel_requested(x->cancel), x->reads++))
 		x->stop = true;
 	return x->stop;
 }
@@ -234,10 +240,10 @@ int irs__part_sorted(const irs_table_part *p, const volatile int *cancel, const 
 	*rows_out = NULL;
 	*n = 0;
 	size_t cnt = (size_t)p->count;
-	sort_ctx x = {.cancel = cancel, .stop = false};
+	sort_ctx x = {.cancel = cancel, .step = irs__fault_sort_cancel_step(CANCEL_STEP)};
 	if (!cnt)
 		return 0;
-	if (sort_stop(&x, CANCEL_STEP)) /* read whatever the size, here and after the scan */
+	if (sort_stop(&x, x.step)) /* read whatever the size, here and after the scan */
 		return IRS_ECANCELED;
 	sort_ent *e = irs__malloc(p->mem, cnt * sizeof *e);
 	if (!e)
@@ -252,7 +258,7 @@ int irs__part_sorted(const irs_table_part *p, const volatile int *cancel, const 
 		e[k].row = row;
 		k++;
 	}
-	if (!sort_stop(&x, CANCEL_STEP))
+	if (!sort_stop(&x, x.step))
 		radix_sort(&x, e, k);
 	if (x.stop) {
 		irs__free(p->mem, e, cnt * sizeof *e);

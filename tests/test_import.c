@@ -56,6 +56,7 @@ typedef struct capture {
 	rec r[MAXREC];
 	int n;
 	int fail_at;     /* 1-based record index to fail with "boom", 0 = never */
+	int fail_code;   /* its code; 0 = IRS_EDUPKEY */
 } capture;
 
 static int cap_add(void *ctx, uint32_t tbl, const irs_value *v, uint64_t tag, irs_error *err,
@@ -63,11 +64,12 @@ static int cap_add(void *ctx, uint32_t tbl, const irs_value *v, uint64_t tag, ir
 {
 	capture *c = ctx;
 	if (c->fail_at && c->n + 1 == c->fail_at) {
+		int code = c->fail_code ? c->fail_code : IRS_EDUPKEY;
 		if (err) {
-			err->code = IRS_EDUPKEY;
+			err->code = code;
 			snprintf(err->message, sizeof err->message, "boom");
 		}
-		return IRS_EDUPKEY;
+		return code;
 	}
 	assert_true(c->n < MAXREC);
 	rec *r = &c->r[c->n++];
@@ -428,6 +430,14 @@ static void test_sink_error_prefix_and_cancel(void **state)
 	assert_string_equal(err.message, "x.jsonl:3: boom");
 	assert_int_equal(st.upserts, 1);
 	assert_int_equal(st.lines, 3);
+
+	/* a sink that saw the flag itself (a writer's spill): the importer's message */
+	cap_clear(&cap);
+	cap.fail_at = 2;
+	cap.fail_code = IRS_ECANCELED;
+	assert_int_equal(irs_import_buffer(&table, text, strlen(text), &o, &sink, NULL, &err),
+			 IRS_ECANCELED);
+	assert_string_equal(err.message, "x.jsonl:3: cancelled");
 
 	volatile sig_atomic_t stop = 1;
 	o.cancel = &stop;

@@ -22,6 +22,7 @@
 #include "common/alloc.h"
 #include "common/digest.h"
 #include "common/keycodec.h"
+#include "shard/fault.h"
 #include "shard/table.h"
 #include "test_util.h"
 
@@ -85,6 +86,7 @@ typedef struct env {
 	uint8_t keybuf[64];    /* key strings of key_row */
 	bool long_prefixes;    /* key strings start with one of three prefixes (by id % 3),
 				* two of them longer than the sort's 8-byte key prefix */
+	bool one_prefix;       /* with long_prefixes: all start with the same long one */
 	bool mixed_keys;       /* uint64 keys are splitmix64(id) (random-looking, as distinct)
 				* instead of id x 2^64/phi (evenly spread) */
 	uint64_t rs;
@@ -120,7 +122,7 @@ static void key_row(env *e, uint32_t id, irs_value *row)
 			uint8_t *b = e->keybuf + 32 * k;
 			static const char *const prefixes[3] = {"", "aaaaaaaaaa", "\xff\xff\xff\xff\xff\xff\xff\xff\xff"};
 			if (e->long_prefixes)
-				for (const char *pre = prefixes[id % 3]; *pre; pre++)
+				for (const char *pre = prefixes[e->one_prefix ? 1 : id % 3]; *pre; pre++)
 					b[n++] = (uint8_t)*pre;
 			do {
 				b[n++] = (uint8_t)(v % 3 == 0 ? 0x00 : v % 3 == 1 ? 'a' : 0xFF);
@@ -725,6 +727,53 @@ static void test_sort_cancelled(void **state)
 	env_free(&e);
 }
 
+#ifdef IRS_FAULT_INJECTION
+/* Every read of the flag can be the one that stops a sort: with the step lowered to 64
+ * entries (so that the radix levels, their buckets and the introsort partitions read
+ * it) and the flag reading as set from read K on, each K gives IRS_ECANCELED and frees
+ * what the sort took, until K passes the sort's last read and it completes. */
+static void sort_cancel_sweep(int schema, uint32_t nk, uint64_t seed, bool one_prefix, int min_reads)
+{
+	env e;
+	env_init(&e, schema, nk, 0, 0, seed);
+	e.long_prefixes = e.one_prefix = one_prefix;
+	irs_rec **recs = calloc(nk, sizeof *recs);
+	for (uint32_t i = 0; i < nk; i++)
+		recs[i] = rand_change(&e, i, 0);
+	apply_staged(&e, recs, nk, true);
+	free(recs);
+	uint64_t used = atomic_load(&e.mem.used);
+	volatile int flag = 0;
+	irs__fault.sort_cancel_step = 64;
+	const uint8_t **rows;
+	size_t n;
+	int cancelled = 0;
+	for (int64_t k = 0;; k = k < 300 ? k + 1 : k + k / 8) {
+		irs__fault.sort_cancel_read = k;
+		int rc = irs__part_sorted(e.part, &flag, &rows, &n);
+		if (rc == 0)
+			break;
+		if (rc != IRS_ECANCELED || rows || n || atomic_load(&e.mem.used) != used)
+			fail_msg("flag set from read %lld: %s, %zu rows, %llu bytes held", (long long)k,
+				 irs_err_name(rc), n, (unsigned long long)(atomic_load(&e.mem.used) - used));
+		cancelled++;
+	}
+	irs__fault_reset();
+	assert_true(cancelled > min_reads); /* reads well past the three before sorting */
+	assert_int_equal(n, irs__part_count(e.part));
+	irs__part_sorted_free(e.part, rows, n);
+	check_sorted(&e);
+	env_free(&e);
+}
+
+static void test_sort_cancelled_anywhere(void **state)
+{
+	(void)state;
+	sort_cancel_sweep(S_FIXED, 20000, 75, false, 300); /* radix levels */
+	sort_cancel_sweep(S_KEYONLY, 9000, 93, true, 100); /* every 8-byte prefix alike: introsort */
+}
+#endif
+
 /* The digest as docs define it, computed independently of digest.c. */
 static uint64_t spec_digest(const irs_schema_table *t, const irs_value *row)
 {
@@ -1267,6 +1316,9 @@ int main(void)
 		cmocka_unit_test(test_clear),
 		cmocka_unit_test(test_sorted),
 		cmocka_unit_test(test_sort_cancelled),
+#ifdef IRS_FAULT_INJECTION
+		cmocka_unit_test(test_sort_cancelled_anywhere),
+#endif
 		cmocka_unit_test(test_digest_definition),
 		cmocka_unit_test(test_digest_order),
 		cmocka_unit_test(test_reserve_failure),

@@ -204,5 +204,15 @@ check "--out DIR/ with clashing table files: a usage error before the restore, D
 run env -C "$W" "$BIN" restore "$W/bad" --quiet --out -
 check "--out -: a usage error, no collection named '-'" "2|1|" "$rc|$nlines|$(ls -d "$W/-" 2>/dev/null || true)"
 
+# --stats-json naming a file the export writes: they would overwrite each other
+for case in "s.jsonl|s.jsonl|--table t1" "s.jsonl|./s.jsonl|--table t1" "d2/|d2/t2.jsonl|"; do
+	IFS='|' read -r out stats extra <<<"$case"
+	# shellcheck disable=SC2086 # extra: words, or none
+	run env -C "$W" "$BIN" restore "$W/bad2" --quiet $extra --out "$out" --stats-json "$stats"
+	check "--out $out --stats-json $stats: a usage error before the restore" \
+		"2|1|increstore: restore: --stats-json $stats: the export to $out writes that file; name another (see 'increstore restore --help')|" \
+		"$rc|$nlines|$err|$(ls -d "$W/s.jsonl" "$W/d2" 2>/dev/null || true)"
+done
+
 [ $fails = 0 ] && echo "all export format checks passed"
 exit $((fails > 0))
