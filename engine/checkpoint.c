@@ -523,7 +523,7 @@ int irs__checkpoint_write(irs_restore *r, uint32_t b, irs_error *err)
 		close(dfd);
 		return rc;
 	}
-	rc = irs_restore_export(r, IRS_EXPORT_COLLECTION, 0, path, err);
+	rc = irs__export_checkpoint(r, path, err);
 	if (rc) {
 		irs__errprefix(err, "writing checkpoint %s", path);
 		close(dfd);

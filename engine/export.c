@@ -240,7 +240,7 @@ static const char *sqlite_why(sqlite3 *db, char *buf, size_t cap)
 	return buf;
 }
 
-static int export_sqlite(const irs_restore *r, const char *path, irs_error *err)
+static int export_sqlite(const irs_restore *r, const char *path, bool all_tables, irs_error *err)
 {
 	char why[300];
 	char tmp[4096];
@@ -266,6 +266,8 @@ static int export_sqlite(const irs_restore *r, const char *path, irs_error *err)
 	irs__textbuf_init(&create, (irs_mem *)&r->mem);
 	irs__textbuf_init(&insert, (irs_mem *)&r->mem);
 	for (uint32_t t = 0; t < r->c->ntables && !rc; t++) {
+		if (!all_tables && !irs__table_restored(r, t))
+			continue;
 		const irs_schema_table *ts = &r->c->tables[t];
 		bool without_rowid = irs__sqlite_without_rowid(irs_restore_row_count(r, t),
 							      irs_restore_logical_bytes(r, t));
@@ -323,7 +325,7 @@ static int coll_row(void *ctx, const irs_value *row)
 	return irs_backup_writer_upsert(x->w, x->table, row, ++x->n, x->err);
 }
 
-static int export_collection(const irs_restore *r, const char *path, irs_error *err)
+static int export_collection(const irs_restore *r, const char *path, bool all_tables, irs_error *err)
 {
 	const irs_collection *c = r->c;
 	struct stat st;
@@ -335,11 +337,13 @@ static int export_collection(const irs_restore *r, const char *path, irs_error *
 	irs_table_def *defs = irs__calloc((irs_mem *)&r->mem, sizeof(irs_table_def) * c->ntables);
 	if (!defs)
 		return irs__seterr(err, IRS_ENOMEM, "%s: out of memory writing the collection", path);
+	uint32_t nt = 0; /* the tables written: all, or those the restore holds */
 	for (uint32_t t = 0; t < c->ntables; t++)
-		irs_collection_table(c, t, &defs[t]);
+		if (all_tables || irs__table_restored(r, t))
+			irs_collection_table(c, t, &defs[nt++]);
 	irs_collection *nc = NULL;
 	irs_backup_writer *w = NULL;
-	int rc = irs_collection_create(tmp, defs, c->ntables, err);
+	int rc = irs_collection_create(tmp, defs, nt, err);
 	irs__free((irs_mem *)&r->mem, defs, sizeof(irs_table_def) * c->ntables);
 	if (!rc)
 		rc = irs_collection_open(tmp, &r->mem.a, 0, &nc, err); /* the embedder's allocator */
@@ -349,12 +353,15 @@ static int export_collection(const irs_restore *r, const char *path, irs_error *
 	wo.cancel = r->pool.cancel; /* the commit is the longest step: a signal stops it too */
 	if (!rc)
 		rc = irs_backup_writer_begin(nc, IRS_BACKUP_FULL, base_name, &wo, &w, err);
-	for (uint32_t t = 0; !rc && t < c->ntables; t++) {
-		coll_ctx x = {.w = w, .table = t, .r = r, .err = err};
+	for (uint32_t t = 0, to = 0; !rc && t < c->ntables; t++) {
+		if (!all_tables && !irs__table_restored(r, t))
+			continue;
+		coll_ctx x = {.w = w, .table = to, .r = r, .err = err};
 		rc = irs__scan(r, t, coll_row, &x, r->pool.cancel, err);
 		if (!rc)
-			rc = irs_backup_writer_set_expected(w, t, irs_restore_row_count(r, t),
+			rc = irs_backup_writer_set_expected(w, to, irs_restore_row_count(r, t),
 							    irs_restore_digest(r, t), err);
+		to++;
 	}
 	uint64_t last = 0;
 	if (!rc && irs__export_cancelled(r, &last))
@@ -381,8 +388,10 @@ static int export_collection(const irs_restore *r, const char *path, irs_error *
 	return rc;
 }
 
-int irs_restore_export(const irs_restore *r, irs_export_format format, uint32_t table,
-		       const char *path, irs_error *err)
+/* irs_restore_export; all_tables also writes the tables a filtered restore left
+ * empty (a checkpoint: its schema must be the collection's). */
+static int export_to(const irs_restore *r, irs_export_format format, uint32_t table, const char *path,
+		     bool all_tables, irs_error *err)
 {
 	irs__errclear(err);
 	if (!r || !path || !r->pool.shards)
@@ -396,10 +405,10 @@ int irs_restore_export(const irs_restore *r, irs_export_format format, uint32_t 
 		rc = export_text(r, table, path, format == IRS_EXPORT_CSV, err);
 		break;
 	case IRS_EXPORT_SQLITE:
-		rc = export_sqlite(r, path, err);
+		rc = export_sqlite(r, path, all_tables, err);
 		break;
 	case IRS_EXPORT_COLLECTION:
-		rc = export_collection(r, path, err);
+		rc = export_collection(r, path, all_tables, err);
 		break;
 	default:
 		return irs__seterr(err, IRS_EINVAL, "unknown export format %d", (int)format);
@@ -409,4 +418,15 @@ int irs_restore_export(const irs_restore *r, irs_export_format format, uint32_t 
 	if (rc && err && !strstr(err->message, path))
 		irs__errprefix(err, "%s", path);
 	return rc;
+}
+
+int irs_restore_export(const irs_restore *r, irs_export_format format, uint32_t table,
+		       const char *path, irs_error *err)
+{
+	return export_to(r, format, table, path, false, err);
+}
+
+int irs__export_checkpoint(const irs_restore *r, const char *path, irs_error *err)
+{
+	return export_to(r, IRS_EXPORT_COLLECTION, 0, path, true, err);
 }

@@ -553,11 +553,14 @@ IRS_API int irs_restore_scan(const irs_restore *r, uint32_t table, irs_row_fn fn
 typedef enum irs_export_format {
 	IRS_EXPORT_JSONL = 1,   /* one object per row, key order, NULL as null */
 	IRS_EXPORT_CSV = 2,     /* header, key order, NULL as an unquoted empty field */
-	IRS_EXPORT_SQLITE = 3,  /* every table, typed columns, primary key; `table` ignored */
-	IRS_EXPORT_COLLECTION = 4 /* a new collection with one full backup; `table` ignored */
+	IRS_EXPORT_SQLITE = 3,  /* every restored table, typed columns, primary key; `table`
+				 * ignored */
+	IRS_EXPORT_COLLECTION = 4 /* a new collection of the restored tables with one full
+				   * backup; `table` ignored */
 } irs_export_format;
 
-/* Writes table `table` (or all, for SQLITE and COLLECTION) to `path`: the text forms
+/* Writes table `table` (or, for SQLITE and COLLECTION, every table the restore holds:
+ * those opts->tables filtered out are left out, not written empty) to `path`: the text forms
  * and the SQLite representation are in docs/cli.md ("Output values"). The file is
  * written to a temporary name, fsync'd and renamed into place: on failure nothing is
  * left and a file already at `path` stays as it was. The restore's cancel flag

@@ -214,5 +214,17 @@ for case in "s.jsonl|s.jsonl|--table t1" "s.jsonl|./s.jsonl|--table t1" "d2/|d2/
 		"$rc|$nlines|$err|$(ls -d "$W/s.jsonl" "$W/d2" 2>/dev/null || true)"
 done
 
+# --table T exports only T, in every format that holds several tables: a .sqlite or a
+# new collection with the other tables in them, empty, would say they are empty
+"$BIN" gen "$W/two" --rows 400 --incrementals 1 --changes 50 --tables 2 --seed 5 -q >/dev/null
+"$BIN" restore "$W/two" --quiet --table t2 --out "$W/two-t2.sqlite"
+check "--table t2 --out .sqlite: only t2" "t2" "$(sqlite3 "$W/two-t2.sqlite" '.tables' | tr -s ' \n' ' ' | sed 's/ $//')"
+"$BIN" restore "$W/two" --quiet --table t2 --out "$W/two-t2"
+want=$("$BIN" restore "$W/two" --table t2 --stats-json - --quiet |
+	python3 -c 'import json,sys; print(*[t["digest"] for t in json.load(sys.stdin)["tables"] if t["name"] == "t2"])')
+got=$("$BIN" restore "$W/two-t2" --stats-json - --quiet |
+	python3 -c 'import json,sys; print(*[t["name"] + " " + t["digest"] for t in json.load(sys.stdin)["tables"]])')
+check "--table t2 --out COLLECTION: a collection of t2 alone, its digest" "t2 $want" "$got"
+
 [ $fails = 0 ] && echo "all export format checks passed"
 exit $((fails > 0))
