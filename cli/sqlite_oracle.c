@@ -29,7 +29,6 @@
 #include <string.h>
 #include <xxhash.h>
 
-#include "common/cancel.h"
 #include "engine/cli_support.h"
 
 #define STMT_CACHE_MAX 4096u  /* distinct column sets kept before starting over */
@@ -536,7 +535,7 @@ int irs_oracle_apply(irs_oracle *o, uint32_t ti, const irs_rec *rec, irs_error *
 	if (rc != SQLITE_DONE)
 		return sql_fail(o, err, "applying a change");
 	o->changes++;
-	if ((o->changes & 4095) == 0 && irs__cancel_requested(o->cancel))
+	if ((o->changes & 4095) == 0 && o->cancel && __atomic_load_n(o->cancel, __ATOMIC_RELAXED))
 		return irs__seterr(err, IRS_ECANCELED, "cancelled");
 	return 0;
 }

@@ -26,7 +26,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/cancel.h"
 #include "engine/cli_support.h"
 #include "import.h"
 #include "ydb_value.h"
@@ -358,7 +357,7 @@ static int run_pass(loader *ld, int pass, irs_ydb_tagset *set, irs_error *err)
 		size_t len = 0;
 		int got;
 		while ((got = reader_next(&r, &line, &len, err)) == 1) {
-			if ((r.line & 4095) == 0 && irs__cancel_requested(l->cancel)) {
+			if ((r.line & 4095) == 0 && l->cancel && __atomic_load_n(l->cancel, __ATOMIC_RELAXED)) {
 				rc = irs__seterr(err, IRS_ECANCELED, "cancelled");
 				break;
 			}
