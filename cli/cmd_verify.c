@@ -318,15 +318,16 @@ static void print_ok_line(vctx *v, bool final, uint32_t b)
 		       nt == 1 ? "" : "s", v->rows);
 }
 
-/* --tamper (testing verify itself): changes the SQLite copy of the first table before
- * the final comparison, so that verify must find a difference. */
+/* --tamper (testing verify itself): changes the SQLite copy of the first table with a
+ * row before the final comparison, so that verify must find a difference. */
 static int tamper(vctx *v)
 {
 	int changed = 0;
-	int rc = irs_oracle_tamper(v->o, &v->tamper, &changed, &v->err);
+	uint32_t t = 0;
+	int rc = irs_oracle_tamper(v->o, &v->tamper, &t, &changed, &v->err);
 	if (!rc && !v->quiet)
 		fprintf(stderr, "verify: --tamper %s: changed %d SQLite row(s) of table %s\n", v->tamper,
-			changed, v->c->tables[0].name);
+			changed, v->c->tables[t].name);
 	return rc;
 }
 
@@ -470,9 +471,10 @@ const irs_cli_command irs_cli_cmd_verify = {
 	"  -q, --quiet   no progress lines on stderr\n"
 	"  --tamper update|delete|insert\n"
 	"                testing verify itself: before the final comparison, change the\n"
-	"                middle row of the first table in the SQLite copy (flip a value\n"
-	"                between NULL and 0/\"\", delete it, or add a copy under a new key);\n"
-	"                verify must then report the difference and exit 1\n"
+	"                middle row of the first table that has rows in the SQLite copy\n"
+	"                (flip a value between NULL and 0/\"\", delete it, or add a copy\n"
+	"                under a new key); verify must then report the difference and\n"
+	"                exit 1. With every table empty there is nothing to change: exit 2\n"
 	"\n"
 	"Output: with --each one line per backup, then\n"
 	"    verify: OK: N tables, R rows identical through backup NAME\n"

@@ -667,9 +667,23 @@ int irs_oracle_scan(irs_oracle *o, uint32_t t, int (*fn)(void *ctx, const irs_va
 
 /* ------------------------------------------------------------------ testing */
 
-int irs_oracle_tamper(irs_oracle *o, const char **kind_io, int *changed, irs_error *err)
+int irs_oracle_tamper(irs_oracle *o, const char **kind_io, uint32_t *table, int *changed, irs_error *err)
 {
-	const irs_schema_table *t = &o->c->tables[0];
+	/* the first table with a row: in an empty one nothing would change, and verify's
+	 * self-test would pass without testing anything */
+	uint32_t ti = 0;
+	uint64_t rows = 0;
+	for (; ti < o->c->ntables; ti++) {
+		int rc = irs_oracle_count(o, ti, &rows, err);
+		if (rc)
+			return rc;
+		if (rows)
+			break;
+	}
+	if (ti == o->c->ntables)
+		return irs__seterr(err, IRS_EINVAL, "--tamper: every table is empty, so there is no row to change");
+	*table = ti;
+	const irs_schema_table *t = &o->c->tables[ti];
 	const char *kind = *kind_io;
 	irs__textbuf_reset(&o->sql);
 	char keys[256];
@@ -682,11 +696,11 @@ int irs_oracle_tamper(irs_oracle *o, const char **kind_io, int *changed, irs_err
 	if (strcmp(kind, "update") == 0) {
 		uint32_t c = t->value_cols[0];
 		irs_type ty = t->cols[c].type;
-		sqlf(o, "UPDATE t0 SET c%" PRIu32 " = CASE WHEN c%" PRIu32 " IS NULL THEN ", c, c);
+		sqlf(o, "UPDATE t%" PRIu32 " SET c%" PRIu32 " = CASE WHEN c%" PRIu32 " IS NULL THEN ", ti, c, c);
 		sqlf(o, "%s", ty == IRS_TYPE_UTF8 ? "''" : ty == IRS_TYPE_BYTES ? "x''" : "0");
 		sqlf(o, " ELSE NULL END WHERE (");
 	} else if (strcmp(kind, "delete") == 0) {
-		sqlf(o, "DELETE FROM t0 WHERE (");
+		sqlf(o, "DELETE FROM t%" PRIu32 " WHERE (", ti);
 	} else {
 		uint32_t k0 = UINT32_MAX; /* the first key column that is not bool */
 		for (uint32_t k = 0; k < t->nkey && k0 == UINT32_MAX; k++)
@@ -694,28 +708,28 @@ int irs_oracle_tamper(irs_oracle *o, const char **kind_io, int *changed, irs_err
 				k0 = t->key_cols[k];
 		if (k0 == UINT32_MAX) {
 			*kind_io = "delete";
-			return irs_oracle_tamper(o, kind_io, changed, err);
+			return irs_oracle_tamper(o, kind_io, table, changed, err);
 		}
 		irs_type ty = t->cols[k0].type;
-		sqlf(o, "INSERT INTO t0 SELECT ");
+		sqlf(o, "INSERT INTO t%" PRIu32 " SELECT ", ti);
 		for (uint32_t c = 0; c < t->ncols; c++) {
 			if (c != k0)
 				sqlf(o, "%sc%" PRIu32, c ? ", " : "", c);
 			else if (ty == IRS_TYPE_UTF8)
-				sqlf(o, "%s(SELECT max(c%" PRIu32 ") || 'z' FROM t0)", c ? ", " : "", c);
+				sqlf(o, "%s(SELECT max(c%" PRIu32 ") || 'z' FROM t%" PRIu32 ")", c ? ", " : "", c, ti);
 			else if (ty == IRS_TYPE_BYTES)
-				sqlf(o, "%s(SELECT max(c%" PRIu32 ") || x'ff' FROM t0)", c ? ", " : "", c);
+				sqlf(o, "%s(SELECT max(c%" PRIu32 ") || x'ff' FROM t%" PRIu32 ")", c ? ", " : "", c, ti);
 			else
-				sqlf(o, "%s(SELECT max(c%" PRIu32 ") + 1 FROM t0)", c ? ", " : "", c);
+				sqlf(o, "%s(SELECT max(c%" PRIu32 ") + 1 FROM t%" PRIu32 ")", c ? ", " : "", c, ti);
 		}
-		sqlf(o, " FROM t0 WHERE (");
+		sqlf(o, " FROM t%" PRIu32 " WHERE (", ti);
 	}
 	irs__textbuf_put(&o->sql, keys, kl);
 	sqlf(o, ") IN (SELECT ");
 	irs__textbuf_put(&o->sql, keys, kl);
-	sqlf(o, " FROM t0 ORDER BY ");
+	sqlf(o, " FROM t%" PRIu32 " ORDER BY ", ti);
 	irs__textbuf_put(&o->sql, keys, kl);
-	sqlf(o, " LIMIT 1 OFFSET (SELECT count(*) / 2 FROM t0))");
+	sqlf(o, " LIMIT 1 OFFSET (SELECT count(*) / 2 FROM t%" PRIu32 "))", ti);
 	if (irs__textbuf_cstr(&o->sql))
 		return oom(o, err);
 	if (sqlite3_exec(o->db, o->sql.data, NULL, NULL, NULL) != SQLITE_OK)

@@ -101,8 +101,9 @@ int irs_oracle_scan(irs_oracle *o, uint32_t t, int (*fn)(void *ctx, const irs_va
 /* ------------------------------------------------------------------ testing */
 
 /*
- * Changes the copy of table 0 behind the engine's back, so that a comparison must
- * find a difference (`verify --tamper`). On the middle row in key order: "update"
+ * Changes the copy of the first table holding a row (its index in *table) behind the
+ * engine's back, so that a comparison must find a difference (`verify --tamper`);
+ * IRS_EINVAL when every table is empty. On the middle row in key order: "update"
  * flips the first value column between NULL and a value (0, '' or a zero-length
  * blob); "delete" removes the row; "insert" adds a copy of it under a key just past
  * the largest one (in the first non-bool key column: + 1, or a byte appended).
@@ -110,6 +111,6 @@ int irs_oracle_scan(irs_oracle *o, uint32_t t, int (*fn)(void *ctx, const irs_va
  * table whose key columns are all bool, and it sets *kind to "delete". *changed
  * receives the number of rows changed.
  */
-int irs_oracle_tamper(irs_oracle *o, const char **kind, int *changed, irs_error *err);
+int irs_oracle_tamper(irs_oracle *o, const char **kind, uint32_t *table, int *changed, irs_error *err);
 
 #endif

@@ -162,6 +162,24 @@ for kind in update delete insert; do
 done
 expect 1 "$BIN" verify "$T/c3-s1" -q --each --tamper insert
 out_has "verify: DIFFERENCE"
+# ... in the first table that has a row (an empty first table changed nothing, and the
+# self-test passed); with every table empty there is nothing to plant: exit 2
+cat >"$T/ef.json" <<'JSON'
+{"tables": [{"table": "e", "columns": [{"name": "id", "type": "int32"}], "primary_key": ["id"]},
+            {"table": "f", "columns": [{"name": "id", "type": "int32"}, {"name": "v", "type": "utf8"}],
+             "primary_key": ["id"]}]}
+JSON
+printf '{"id": 1, "v": "a"}\n{"id": 2, "v": "b"}\n{"id": 3, "v": "c"}\n' >"$T/f.jsonl"
+printf '{"op": "erase", "key": {"id": %d}}\n' 1 2 3 >"$T/f-gone.jsonl"
+expect 0 "$BIN" create "$T/ef" --schema "$T/ef.json"
+expect 0 "$BIN" add "$T/ef" --full "f=$T/f.jsonl" --name full
+expect 0 "$BIN" add "$T/ef" --incremental "f=$T/f-gone.jsonl" --name gone
+for kind in update delete insert; do
+	expect 1 "$BIN" verify "$T/ef" -q --upto full --tamper "$kind"
+	out_has "verify: DIFFERENCE after backup full in table f at key {\"id\": "
+done
+expect 2 "$BIN" verify "$T/ef" -q --tamper delete
+grep -q "every table is empty, so there is no row to change" "$T/err" || fail "verify --tamper, all empty: $(cat "$T/err")"
 
 # Corruption: one flipped byte in a segment (inside a frame: CRC mismatch) -> exit 3.
 flip_byte() {
