@@ -116,6 +116,10 @@ int irs_cli_getopt(irs_cli_parser *p, const irs_cli_opt *opts)
 		const char *a = p->argv[p->idx++];
 		p->arg = a;
 		p->opt = NULL;
+		if (a[0] == '\0') { /* no command takes an empty path or name */
+			irs_cli_usage_error(p->cmd, "an empty argument where a path or name goes");
+			return IRS_CLI_OPT_ERROR;
+		}
 		if (p->only_positional || a[0] != '-' || a[1] == '\0')
 			return IRS_CLI_OPT_POSITIONAL;
 		if (strcmp(a, "--") == 0) {
@@ -146,13 +150,16 @@ int irs_cli_getopt(irs_cli_parser *p, const irs_cli_opt *opts)
 		}
 		if (eq) {
 			p->arg = eq + 1;
-			return o->id;
-		}
-		if (p->idx >= p->argc || strncmp(p->argv[p->idx], "--", 2) == 0) {
+		} else if (p->idx >= p->argc || strncmp(p->argv[p->idx], "--", 2) == 0) {
 			irs_cli_usage_error(p->cmd, "option '%s' needs a value", o->name);
 			return IRS_CLI_OPT_ERROR;
+		} else {
+			p->arg = p->argv[p->idx++];
 		}
-		p->arg = p->argv[p->idx++];
+		if (p->arg[0] == '\0') { /* every value is a path, a name or a number */
+			irs_cli_usage_error(p->cmd, "option '%s': an empty value", o->name);
+			return IRS_CLI_OPT_ERROR;
+		}
 		return o->id;
 	}
 }

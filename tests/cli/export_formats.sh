@@ -203,6 +203,12 @@ check "--out DIR/ with clashing table files: a usage error before the restore, D
 	"$rc|$nlines|$err|$(ls -d "$W/cdir" 2>/dev/null || true)"
 run env -C "$W" "$BIN" restore "$W/bad" --quiet --out -
 check "--out -: a usage error, no collection named '-'" "2|1|" "$rc|$nlines|$(ls -d "$W/-" 2>/dev/null || true)"
+# an empty path (it restored everything, then failed to rename to ''): a usage error first
+run env -C "$W" "$BIN" restore "$W/bad" --quiet --out ''
+check "--out '': a usage error before the restore" \
+	"2|1|increstore: restore: option '--out': an empty value (see 'increstore restore --help')" "$rc|$nlines|$err"
+run env -C "$W" "$BIN" restore '' --quiet
+check "restore '': a usage error" "2|1" "$rc|$nlines"
 
 # --stats-json naming a file the export writes: they would overwrite each other
 for case in "s.jsonl|s.jsonl|--table t1" "s.jsonl|./s.jsonl|--table t1" "d2/|d2/t2.jsonl|"; do
