@@ -431,6 +431,28 @@ int irs_cli_read_file(const char *path, size_t max, int too_large_code, char **b
 	return 0;
 }
 
+int irs_cli_check_table_paths(const irs_cli_command *cmd, const irs_collection *c, int only,
+			      const char *ext)
+{
+	uint32_t nt = irs_collection_table_count(c);
+	for (uint32_t t = 0; only < 0 && t < nt; t++) {
+		irs_table_def d;
+		irs_collection_table(c, t, &d);
+		size_t n = strlen(d.name), x = strlen(ext);
+		for (uint32_t u = 0; u < nt; u++) {
+			irs_table_def o;
+			irs_collection_table(c, u, &o);
+			if (u != t && strncmp(o.name, d.name, n) == 0 && strncmp(o.name + n, ext, x) == 0 &&
+			    o.name[n + x] == '/')
+				return irs_cli_usage_error(cmd,
+							   "--out DIR/: the file of table '%s' would be the "
+							   "directory of table '%s'; export them one at a time with --table",
+							   d.name, o.name);
+		}
+	}
+	return 0;
+}
+
 int irs_cli_make_parents(const char *dir, char **made)
 {
 	if (made)

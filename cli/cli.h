@@ -199,6 +199,16 @@ int irs_cli_find_table(const irs_cli_command *cmd, const irs_collection *c, cons
 int irs_cli_read_file(const char *path, size_t max, int too_large_code, char **buf, size_t *len,
 		      irs_error *err);
 
+/*
+ * Table names become file names under --out DIR/ as DIR/<name><ext>, with '/' in a name
+ * making subdirectories (the collection refuses names with an empty, "." or ".."
+ * component when it is opened). Refused (a usage error, exit 2, before anything is
+ * written): a table whose file would be another table's directory (tables "A.jsonl/B"
+ * and "A").
+ */
+int irs_cli_check_table_paths(const irs_cli_command *cmd, const irs_collection *c, int only,
+			      const char *ext);
+
 /* Creates the parent directories of dir, like mkdir -p (the library creates dir
  * itself). On failure prints the error and returns its exit code; 0 on success.
  * *made (may be NULL) receives the shallowest directory it created (malloc'd), or

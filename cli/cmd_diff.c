@@ -157,12 +157,15 @@ static int open_outputs(const irs_cli_command *cmd, const diff_args *a, diff_out
 						   a->out, nt);
 		return open_out(&d->files[table < 0 ? 0 : table], a->out);
 	}
+	int ec = irs_cli_check_table_paths(cmd, d->c, table, ".jsonl");
+	if (ec)
+		return ec;
 	for (uint32_t t = 0; t < nt; t++) {
 		if (table >= 0 && (uint32_t)table != t)
 			continue;
 		char path[8192];
 		snprintf(path, sizeof path, "%s%s.jsonl", a->out, d->c->tables[t].name);
-		int ec = irs_cli_make_parents(path, &d->files[t].made);
+		ec = irs_cli_make_parents(path, &d->files[t].made);
 		if (!ec)
 			ec = open_out(&d->files[t], path);
 		if (ec)

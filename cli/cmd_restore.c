@@ -83,35 +83,6 @@ static void on_progress(void *ctx, const irs_progress *p)
 }
 
 /*
- * Table names become file names under --out DIR/ as DIR/<name><ext>, with '/' in a name
- * making subdirectories (the collection refuses names with an empty, "." or ".."
- * component when it is opened). Refused here, as a usage error before anything is
- * written: a table whose file would be another table's directory (tables "A.jsonl/B"
- * and "A").
- */
-static int check_table_paths(const irs_cli_command *cmd, const irs_collection *c, int only,
-			     const char *ext)
-{
-	uint32_t nt = irs_collection_table_count(c);
-	for (uint32_t t = 0; only < 0 && t < nt; t++) {
-		irs_table_def d;
-		irs_collection_table(c, t, &d);
-		size_t n = strlen(d.name), x = strlen(ext);
-		for (uint32_t u = 0; u < nt; u++) {
-			irs_table_def o;
-			irs_collection_table(c, u, &o);
-			if (u != t && strncmp(o.name, d.name, n) == 0 && strncmp(o.name + n, ext, x) == 0 &&
-			    o.name[n + x] == '/')
-				return irs_cli_usage_error(cmd,
-							   "--out DIR/: the file of table '%s' would be the "
-							   "directory of table '%s'; export them one at a time with --table",
-							   d.name, o.name);
-		}
-	}
-	return 0;
-}
-
-/*
  * --out DIR/: DIR/<table>.jsonl (or .csv when DIR's name ends in .csv/) for each table,
  * a table named by a path (DirA/TableA, as YDB names them) going to
  * DIR/DirA/TableA.jsonl; all or nothing: every table goes to DIR/<file>.part-PID first,
@@ -251,7 +222,7 @@ static int check_out_usage(const irs_cli_command *cmd, const irs_collection *c, 
 						   out, nt);
 		return 0;
 	case OUT_TABLE_DIR:
-		return check_table_paths(cmd, c, table, irs_cli_ends_with(out, ".csv/") ? ".csv" : ".jsonl");
+		return irs_cli_check_table_paths(cmd, c, table, irs_cli_ends_with(out, ".csv/") ? ".csv" : ".jsonl");
 	default:
 		return 0;
 	}

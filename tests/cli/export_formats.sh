@@ -201,6 +201,11 @@ run "$BIN" restore "$W/clash" --quiet --out "$W/cdir/"
 check "--out DIR/ with clashing table files: a usage error before the restore, DIR not made" \
 	"2|1|increstore: restore: --out DIR/: the file of table 'A' would be the directory of table 'A.jsonl/B'; export them one at a time with --table (see 'increstore restore --help')|" \
 	"$rc|$nlines|$err|$(ls -d "$W/cdir" 2>/dev/null || true)"
+first=$("$BIN" inspect "$W/clash" | awk '$2 == "full" {print $3}')
+run "$BIN" diff "$W/clash" --from "$first" --quiet --out "$W/ddir/"
+check "diff --out DIR/ with clashing table files: a usage error, DIR not made" \
+	"2|1|increstore: diff: --out DIR/: the file of table 'A' would be the directory of table 'A.jsonl/B'; export them one at a time with --table (see 'increstore diff --help')|" \
+	"$rc|$nlines|$err|$(ls -d "$W/ddir" 2>/dev/null || true)"
 run env -C "$W" "$BIN" restore "$W/bad" --quiet --out -
 check "--out -: a usage error, no collection named '-'" "2|1|" "$rc|$nlines|$(ls -d "$W/-" 2>/dev/null || true)"
 # an empty path (it restored everything, then failed to rename to ''): a usage error first
