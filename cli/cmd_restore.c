@@ -326,6 +326,16 @@ static uint64_t peak_rss_bytes(void)
  * file (and an existing one as it was). Other files (a FIFO, /dev/stdout) are
  * written in place.
  */
+/* Whether statistics entry i is the load of the checkpoint the restore resumed from:
+ * irs_restore_stats lists it first, with the checkpoint's rows as inserts. It is no
+ * backup of the chain: the statistics call it a "checkpoint" and count none of its
+ * rows as changes, and the summary does the same. */
+static bool is_checkpoint_load(const irs_restore *r, const irs_backup_stats *st, uint32_t i)
+{
+	int64_t from = irs_restore_resumed_from(r);
+	return i == 0 && from >= 0 && st[0].backup_index == (uint64_t)from;
+}
+
 /* The failure to write statistics to path. */
 static int stats_error(const char *path, int e)
 {
@@ -414,7 +424,8 @@ static int write_stats(const restore_args *a, const irs_collection *c, const irs
 		json_object *b = json_object_new_object();
 		json_object_object_add(b, "index", json_object_new_int64(s->backup_index));
 		json_object_object_add(b, "name", json_object_new_string(bi.name));
-		json_object_object_add(b, "kind", json_object_new_string(irs_cli_kind_name(bi.kind)));
+		bool load = is_checkpoint_load(r, st, i);
+		json_object_object_add(b, "kind", json_object_new_string(load ? "checkpoint" : irs_cli_kind_name(bi.kind)));
 		json_object_object_add(b, "wall_s", json_object_new_double((double)s->wall_ns / 1e9));
 		json_object_object_add(b, "inserted", json_object_new_uint64(s->inserted));
 		json_object_object_add(b, "updated", json_object_new_uint64(s->updated));
@@ -430,6 +441,8 @@ static int write_stats(const restore_args *a, const irs_collection *c, const irs
 		json_object_object_add(b, "max_shard_barrier_wait_s", json_object_new_double((double)s->max_shard_wait_ns / 1e9));
 		json_object_object_add(b, "barrier_turnaround_us", json_object_new_double((double)s->barrier_turnaround_ns / 1e3));
 		json_object_array_add(backups, b);
+		if (load)
+			continue;
 		tot[0] += s->inserted;
 		tot[1] += s->updated;
 		tot[2] += s->erased;
@@ -441,6 +454,11 @@ static int write_stats(const restore_args *a, const irs_collection *c, const irs
 	irs_backup_info bi;
 	json_object_object_add(o, "through",
 			       th >= 0 && irs_collection_backup(c, (uint32_t)th, &bi) == 0
+				       ? json_object_new_string(bi.name)
+				       : NULL);
+	int64_t from = irs_restore_resumed_from(r);
+	json_object_object_add(o, "resumed_from",
+			       from >= 0 && irs_collection_backup(c, (uint32_t)from, &bi) == 0
 				       ? json_object_new_string(bi.name)
 				       : NULL);
 	json_object_object_add(o, "shards", json_object_new_int64(shards));
@@ -537,15 +555,24 @@ static void print_summary(FILE *out, const restore_args *a, const irs_collection
 	uint32_t ns;
 	const irs_backup_stats *st = irs_restore_stats(r, &ns);
 	uint64_t changes = 0, bytes = 0;
-	for (uint32_t i = 0; i < ns; i++) {
+	bool resumed = ns && is_checkpoint_load(r, st, 0);
+	for (uint32_t i = resumed; i < ns; i++) {
 		changes += st[i].inserted + st[i].updated + st[i].erased + st[i].noop_erases;
 		bytes += st[i].bytes;
 	}
-	fprintf(out, "restored %s through %s: %u backup%s (full %s + %u incremental%s), %llu changes, "
-	       "%u shards, %.3f s, %.1f M changes/s, %.1f MB/s\n",
-	       a->dir, last.name, ns, ns == 1 ? "" : "s", base.name, ns - 1, ns == 2 ? "" : "s",
-	       (unsigned long long)changes, irs_restore_shard_count(r), secs,
-	       secs > 0 ? (double)changes / secs / 1e6 : 0, secs > 0 ? (double)bytes / secs / 1e6 : 0);
+	char what[400];
+	if (resumed) {
+		irs_backup_info from;
+		irs_collection_backup(c, st[0].backup_index, &from);
+		snprintf(what, sizeof what, "the checkpoint through %s + %u incremental%s", from.name, ns - 1,
+			 ns == 2 ? "" : "s");
+	} else {
+		snprintf(what, sizeof what, "%u backup%s (full %s + %u incremental%s)", ns, ns == 1 ? "" : "s",
+			 base.name, ns - 1, ns == 2 ? "" : "s");
+	}
+	fprintf(out, "restored %s through %s: %s, %llu changes, %u shards, %.3f s, %.1f M changes/s, %.1f MB/s\n",
+		a->dir, last.name, what, (unsigned long long)changes, irs_restore_shard_count(r), secs,
+		secs > 0 ? (double)changes / secs / 1e6 : 0, secs > 0 ? (double)bytes / secs / 1e6 : 0);
 	if (a->part_count)
 		fprintf(out, "  partition %u/%u: only the keys of hash partition %u of %u\n", a->part_index,
 		       a->part_count, a->part_index, a->part_count);

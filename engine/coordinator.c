@@ -61,14 +61,17 @@ static void report_progress(irs_restore *r, uint32_t backup, uint32_t done, uint
 {
 	if (!r->o.progress)
 		return;
+	/* a checkpoint's load counts as the changes of the backups it holds (as if
+	 * restored here) and no bytes: bytes_total is what this run reads of the chain */
+	bool ck = r->loading_checkpoint;
 	irs_progress p = {
 		.backup_index = backup,
 		.backups_done = done,
 		.backups_total = total,
 		.backup_name = r->c->backups[backup].pb->name,
-		.changes_done = atomic_load_explicit(&r->pool.changes_done, memory_order_relaxed),
+		.changes_done = ck ? r->ckpt_changes : atomic_load_explicit(&r->pool.changes_done, memory_order_relaxed),
 		.changes_total = changes_total,
-		.bytes_done = atomic_load_explicit(&r->pool.bytes_done, memory_order_relaxed),
+		.bytes_done = ck ? 0 : atomic_load_explicit(&r->pool.bytes_done, memory_order_relaxed),
 		.bytes_total = bytes_total,
 	};
 	r->o.progress(r->o.progress_ctx, &p);
@@ -475,6 +478,20 @@ static int memory_precheck(irs_restore *r, uint32_t base, irs_error *err)
 			   (unsigned long long)need);
 }
 
+/* The records and segment bytes of backups from..to of the restored tables. */
+static void chain_sums(const irs_restore *r, uint32_t from, uint32_t to, uint64_t *changes, uint64_t *bytes)
+{
+	*changes = *bytes = 0;
+	for (uint32_t b = from; b <= to; b++)
+		for (uint32_t t = 0; t < r->c->ntables; t++) {
+			irs_table_backup_info tbi;
+			if (r->enabled[t] && irs_collection_table_backup(r->c, b, t, &tbi) == 0) {
+				*changes += tbi.records;
+				*bytes += tbi.bytes;
+			}
+		}
+}
+
 /* Restores backups first..upto (after a checkpoint, or from the base full), writing
  * checkpoints after barriers as the options ask. */
 static int run_chain(irs_restore *r, uint32_t base, uint32_t first, uint64_t changes_total,
@@ -577,21 +594,24 @@ int irs__restore_run_hooked(const irs_collection *c, const irs_restore_options *
 		say_where(r, err); /* the partitions or threads: nothing was restored */
 		goto fail;
 	}
-	uint64_t changes_total = 0, bytes_total = 0;
-	for (uint32_t b = base; b <= upto; b++)
-		for (uint32_t t = 0; t < c->ntables; t++) {
-			irs_table_backup_info tbi;
-			if (r->enabled[t] && irs_collection_table_backup(c, b, t, &tbi) == 0) {
-				changes_total += tbi.records;
-				bytes_total += tbi.bytes;
-			}
-		}
+	uint64_t changes_total, bytes_total;
+	chain_sums(r, base, upto, &changes_total, &bytes_total);
 	uint32_t first = base;
 	bool ckpt_damaged = false;
 	if (ckpt) {
-		/* Load the checkpoint's tables as the state after backup ckpt_through. */
-		rc = run_backup(r, ckpt, 0, (uint32_t)ckpt_through, 0, upto - (uint32_t)ckpt_through + 1,
+		/* Load the checkpoint's tables as the state after backup ckpt_through. Progress
+		 * counts it at that backup's place in the chain with the chain's changes
+		 * through it, as run_chain goes on to count the rest; its bytes (and a
+		 * speed) are those this run reads after it. */
+		uint64_t held_bytes;
+		chain_sums(r, base, (uint32_t)ckpt_through, &r->ckpt_changes, &held_bytes);
+		bytes_total -= held_bytes;
+		r->loading_checkpoint = true;
+		rc = run_backup(r, ckpt, 0, (uint32_t)ckpt_through, (uint32_t)ckpt_through - base, upto - base + 1,
 				changes_total, bytes_total, err);
+		r->loading_checkpoint = false;
+		atomic_store_explicit(&r->pool.changes_done, r->ckpt_changes, memory_order_relaxed);
+		atomic_store_explicit(&r->pool.bytes_done, 0, memory_order_relaxed);
 		ckpt_damaged = rc == IRS_ECORRUPT;
 		irs_collection_close(ckpt);
 		if (!rc)

@@ -45,6 +45,8 @@ struct irs_restore {
 	int64_t through;            /* last backup fully applied, -1 for none */
 	bool partly_applied;        /* an apply pass failed half way (shard.h, read twice) */
 	int64_t resumed_from;       /* chain index of the checkpoint resumed from, -1 for none */
+	bool loading_checkpoint;    /* progress reports say ckpt_changes and no bytes */
+	uint64_t ckpt_changes;      /* the changes of the backups a checkpoint holds */
 	uint32_t upto;              /* the restore's target chain index */
 	irs_backup_stats *stats;
 	uint32_t nstats, stats_cap; /* stats_cap: the backups this restore applies at most */

@@ -440,7 +440,9 @@ IRS_API int64_t irs_restore_through(const irs_restore *r);
 /* Chain index of the backup the restore resumed from (its checkpoint), or -1. */
 IRS_API int64_t irs_restore_resumed_from(const irs_restore *r);
 IRS_API uint32_t irs_restore_shard_count(const irs_restore *r);
-/* Statistics of the backups applied, in order; valid while r lives. */
+/* Statistics of the backups applied, in order; valid while r lives. A restore that
+ * resumed lists the load of its checkpoint first, at the backup_index
+ * irs_restore_resumed_from() names, its rows counted as inserted. */
 IRS_API const irs_backup_stats *irs_restore_stats(const irs_restore *r, uint32_t *count);
 /* Peak bytes allocated through the restore's allocator accounting. */
 IRS_API uint64_t irs_restore_peak_bytes(const irs_restore *r);

@@ -16,6 +16,10 @@
 #               exit 3, one line naming the checkpoint ("checkpoint of backup NAME" for
 #               its data) and how to start over; --checkpoint-restart then restores from
 #               the beginning to the right result, the user's files untouched.
+#   resumed     a restore that failed at inc-004 (a damaged segment, then repaired)
+#               resumes from its checkpoint of inc-003: progress counts on from 4/9
+#               with the chain's changes, and the summary and --stats-json count the
+#               checkpoint as one, not as 3000-odd changes of inc-003.
 set -euo pipefail
 BIN=$1
 . "$(dirname "$0")/lib.sh"
@@ -154,6 +158,35 @@ if [ "$rc" = 4 ] && [ ! -e "$W/newck" ]; then ok "a failed restore leaves no che
 else bad "failed restore: exit $rc, $(ls -d "$W/newck" 2>&1)"; fi
 run "$BIN" restore "$C" --quiet --memory-limit 1000 --checkpoint "$P"
 [ "$rc" = 4 ] && [ -d "$P" ] && ok "... and keeps one it did not make" || bad "failed restore removed $P"
+
+# ---- resumed: what progress, the summary and the statistics say
+R=$W/resume
+seg=$(ls "$C"/data/b000005-*/*.seg)
+cp "$seg" "$W/seg.orig"
+python3 -c 'import sys; p = sys.argv[1]; b = bytearray(open(p, "rb").read()); b[len(b) // 2] ^= 0xFF; open(p, "wb").write(b)' "$seg"
+run "$BIN" restore "$C" --quiet --shards 2 --checkpoint "$R" --checkpoint-seconds 0
+expect "a restore failing at inc-004 with checkpoints" 3 "backup inc-004" "through backup inc-003"
+cp "$W/seg.orig" "$seg"
+set +e
+"$BIN" restore "$C" --shards 2 --checkpoint "$R" --stats-json "$W/resume.json" >"$W/resume.out" 2>"$W/resume.err"
+rc=$?
+set -e
+progress=$(grep '^restored backup' "$W/resume.err" | sed 's/, [0-9.]* MB\/s$//' | paste -sd'|')
+# as an uninterrupted restore counts them, from inc-003 on
+want=$("$BIN" restore "$C" --shards 2 2>&1 >/dev/null | grep '^restored backup' | sed 's/, [0-9.]* MB\/s$//' |
+	sed -n '/inc-003/,$p' | paste -sd'|')
+case $want in "restored backup 4/9 inc-003: 3900 changes so far|"*"|restored backup 9/9 inc-008: 5400 changes so far") ;;
+  *) bad "an uninterrupted restore's progress: $want" ;; esac
+[ "$rc" = 0 ] && [ "$progress" = "$want" ] && ok "resumed: progress counts on from 4/9 with the chain's changes" ||
+  bad "resumed: exit $rc, progress: $progress"
+grep -q "^restored $C through inc-008: the checkpoint through inc-003 + 5 incrementals, 1500 changes, " "$W/resume.out" &&
+  [ "$(grep '^  table' "$W/resume.out")" = "$ref" ] && ok "resumed: the summary counts the checkpoint as one" ||
+  bad "resumed: summary $(cat "$W/resume.out")"
+stats=$(python3 -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+print(d["resumed_from"], d["totals"]["changes"], *[b["name"] + ":" + b["kind"] for b in d["backups"]])' "$W/resume.json")
+want="inc-003 1500 inc-003:checkpoint inc-004:incremental inc-005:incremental inc-006:incremental inc-007:incremental inc-008:incremental"
+[ "$stats" = "$want" ] && ok "resumed: --stats-json says resumed_from and a checkpoint entry" || bad "resumed: stats $stats"
 
 if [ $fails -ne 0 ]; then echo "$fails failure(s)"; exit 1; fi
 echo "all ok"
