@@ -214,7 +214,26 @@ typedef struct sql_ctx {
 	const irs_schema_table *t;
 	const irs_restore *r;
 	uint64_t rows;
+	irs_textbuf *key;   /* the key of a row SQLite's constraints refused, as JSON */
+	bool refused;       /* ... and there is one */
 } sql_ctx;
+
+/* The key columns of row as a JSON object, into b ({"x": -0.0}). */
+static int key_json(irs_textbuf *b, const irs_schema_table *t, const irs_value *row)
+{
+	irs__textbuf_reset(b);
+	int rc = irs__textbuf_put(b, "{", 1);
+	for (uint32_t k = 0; !rc && k < t->nkey; k++) {
+		const irs_schema_column *col = &t->cols[t->key_cols[k]];
+		if (k)
+			rc = irs__textbuf_put(b, ", ", 2);
+		rc = rc ? rc : irs__text_json_string(b, col->name, strlen(col->name));
+		rc = rc ? rc : irs__textbuf_put(b, ": ", 2);
+		rc = rc ? rc : irs__text_json_value(b, col->type, &row[t->key_cols[k]]);
+	}
+	rc = rc ? rc : irs__textbuf_put(b, "}", 1);
+	return rc ? rc : irs__textbuf_cstr(b);
+}
 
 static int sql_row(void *ctx, const irs_value *row)
 {
@@ -226,6 +245,10 @@ static int sql_row(void *ctx, const irs_value *row)
 			return IRS_EIO;
 	int rc = sqlite3_step(x->ins);
 	sqlite3_reset(x->ins);
+	/* a double key SQLite cannot hold: it stores -0.0 as 0.0 (then a repeat of the
+	 * 0.0 key) and NaN as NULL (refused in a key) */
+	if (rc == SQLITE_CONSTRAINT)
+		x->refused = key_json(x->key, x->t, row) == 0;
 	return rc == SQLITE_DONE ? 0 : IRS_EIO;
 }
 
@@ -262,9 +285,10 @@ static int export_sqlite(const irs_restore *r, const char *path, bool all_tables
 		rc = irs__seterr(err, IRS_EIO, "%s: %s", path, sqlite_why(db, why, sizeof why));
 		goto out;
 	}
-	irs_textbuf create, insert;
+	irs_textbuf create, insert, key;
 	irs__textbuf_init(&create, (irs_mem *)&r->mem);
 	irs__textbuf_init(&insert, (irs_mem *)&r->mem);
+	irs__textbuf_init(&key, (irs_mem *)&r->mem);
 	for (uint32_t t = 0; t < r->c->ntables && !rc; t++) {
 		if (!all_tables && !irs__table_restored(r, t))
 			continue;
@@ -275,7 +299,7 @@ static int export_sqlite(const irs_restore *r, const char *path, bool all_tables
 			rc = irs__seterr(err, IRS_ENOMEM, "%s: out of memory writing table %s", path, ts->name);
 			break;
 		}
-		sql_ctx x = {.db = db, .t = ts, .r = r};
+		sql_ctx x = {.db = db, .t = ts, .r = r, .key = &key};
 		if (sqlite3_exec(db, create.data, NULL, NULL, NULL) != SQLITE_OK ||
 		    sqlite3_prepare_v2(db, insert.data, -1, &x.ins, NULL) != SQLITE_OK) {
 			rc = irs__seterr(err, IRS_EIO, "%s: table %s: %s", path, ts->name, sqlite_why(db, why, sizeof why));
@@ -284,12 +308,17 @@ static int export_sqlite(const irs_restore *r, const char *path, bool all_tables
 		rc = irs__scan(r, t, sql_row, &x, r->pool.cancel, err);
 		if (rc == IRS_ECANCELED)
 			cancel_error(path, err);
+		else if (x.refused && err && !err->code)
+			irs__seterr(err, rc, "%s: table %s: SQLite cannot hold the key %s (%s; it stores -0.0 "
+				    "as 0.0 and NaN as NULL): export this table as JSONL or CSV", path, ts->name,
+				    key.data, sqlite_why(db, why, sizeof why));
 		else if (rc && err && !err->code)
 			irs__seterr(err, rc, "%s: table %s: %s", path, ts->name, sqlite_why(db, why, sizeof why));
 		sqlite3_finalize(x.ins);
 	}
 	irs__textbuf_free(&create);
 	irs__textbuf_free(&insert);
+	irs__textbuf_free(&key);
 	if (!rc && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
 		rc = irs__seterr(err, IRS_EIO, "%s: %s", path, sqlite_why(db, why, sizeof why));
 out:

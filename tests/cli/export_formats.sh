@@ -237,5 +237,21 @@ got=$("$BIN" restore "$W/two-t2" --stats-json - --quiet |
 	python3 -c 'import json,sys; print(*[t["name"] + " " + t["digest"] for t in json.load(sys.stdin)["tables"]])')
 check "--table t2 --out COLLECTION: a collection of t2 alone, its digest" "t2 $want" "$got"
 
+# a double key SQLite cannot hold (-0.0 beside 0.0, NaN): the key named, no file
+echo '{"tables": [{"table": "dk", "columns": [{"name": "x", "type": "double"}, {"name": "y", "type": "uint64"}], "primary_key": ["x"]}]}' >"$W/dk.json"
+"$BIN" create "$W/dk" --schema "$W/dk.json" >/dev/null
+printf '{"x": -0.0, "y": 1}\n{"x": 0.0, "y": 2}\n{"x": 1.5, "y": 3}\n' >"$W/dk1.jsonl"
+"$BIN" add "$W/dk" --full "dk=$W/dk1.jsonl" --name signed >/dev/null
+printf '{"op": "erase", "key": {"x": -0.0}}\n{"op": "upsert", "row": {"x": "NaN", "y": 4}}\n' >"$W/dk2.jsonl"
+"$BIN" add "$W/dk" --incremental "dk=$W/dk2.jsonl" --name nan >/dev/null
+run "$BIN" restore "$W/dk" --quiet --upto signed --out "$W/dk1.sqlite"
+check "a .sqlite of keys -0.0 and 0.0: the key named" \
+	"4|1|increstore: $W/dk1.sqlite: table dk: SQLite cannot hold the key {\"x\": 0} (UNIQUE constraint failed: dk.x; it stores -0.0 as 0.0 and NaN as NULL): export this table as JSONL or CSV|" \
+	"$rc|$nlines|$err|$(ls "$W"/dk1.sqlite* 2>/dev/null || true)"
+run "$BIN" restore "$W/dk" --quiet --out "$W/dk2.sqlite"
+check "a .sqlite of a NaN key: the key named" \
+	"4|1|increstore: $W/dk2.sqlite: table dk: SQLite cannot hold the key {\"x\": \"NaN\"} (NOT NULL constraint failed: dk.x; it stores -0.0 as 0.0 and NaN as NULL): export this table as JSONL or CSV|" \
+	"$rc|$nlines|$err|$(ls "$W"/dk2.sqlite* 2>/dev/null || true)"
+
 [ $fails = 0 ] && echo "all export format checks passed"
 exit $((fails > 0))
