@@ -320,12 +320,6 @@ static uint64_t peak_rss_bytes(void)
 	return (uint64_t)ru.ru_maxrss * 1024u;
 }
 
-/*
- * Writes text and a newline to path ('-': stdout) whole or not at all: a regular file
- * goes through path.tmp-PID and a rename, so a full disk leaves no empty or partial
- * file (and an existing one as it was). Other files (a FIFO, /dev/stdout) are
- * written in place.
- */
 /* Whether statistics entry i is the load of the checkpoint the restore resumed from:
  * irs_restore_stats lists it first, with the checkpoint's rows as inserts. It is no
  * backup of the chain: the statistics call it a "checkpoint" and count none of its
@@ -351,9 +345,11 @@ static bool stats_staged(const char *path)
 	return strcmp(path, "-") != 0 && (stat(path, &st) != 0 || S_ISREG(st.st_mode));
 }
 
-/* Writes text to path ("-": stdout). With `staged` (stats_staged(path), asked once by
- * the caller) it goes to path.tmp-PID, whose name is left in tmp, and is renamed into
- * place unless keep_tmp (then commit_staged() does it). On a failure nothing is left. */
+/* Writes text and a newline to path ("-": stdout) whole or not at all. With `staged`
+ * (stats_staged(path), asked once by the caller) it goes to path.tmp-PID, whose name
+ * is left in tmp, and is renamed into place unless keep_tmp (then commit_staged() does
+ * it), so a full disk leaves no empty or partial file and an existing one as it was.
+ * Other files (a FIFO, /dev/stdout) are written in place. */
 static int write_text_file(const char *path, const char *text, bool staged, bool keep_tmp, char *tmp,
 			   size_t cap)
 {
