@@ -82,6 +82,13 @@ static void on_progress(void *ctx, const irs_progress *p)
 	ps->last_done = p->backups_done;
 }
 
+/* The extension of the table files of --out DIR/: ".csv" when DIR's name ends in
+ * .csv/, else ".jsonl". */
+static const char *table_file_ext(const char *out)
+{
+	return irs_cli_ends_with(out, ".csv/") ? ".csv" : ".jsonl";
+}
+
 /*
  * --out DIR/: DIR/<table>.jsonl (or .csv when DIR's name ends in .csv/) for each table,
  * a table named by a path (DirA/TableA, as YDB names them) going to
@@ -92,7 +99,8 @@ static void on_progress(void *ctx, const irs_progress *p)
  */
 static int export_table_files(const irs_collection *c, irs_restore *r, const char *out, int table)
 {
-	irs_export_format f = irs_cli_ends_with(out, ".csv/") ? IRS_EXPORT_CSV : IRS_EXPORT_JSONL;
+	const char *ext = table_file_ext(out);
+	irs_export_format f = strcmp(ext, ".csv") == 0 ? IRS_EXPORT_CSV : IRS_EXPORT_JSONL;
 	uint32_t nt = irs_collection_table_count(c);
 	int ec = 0;
 	bool made = mkdir(out, 0755) == 0;
@@ -110,8 +118,7 @@ static int export_table_files(const irs_collection *c, irs_restore *r, const cha
 			continue;
 		irs_table_def d;
 		irs_collection_table(c, t, &d);
-		snprintf(paths[t].final, sizeof paths[t].final, "%s%s.%s", out, d.name,
-			 f == IRS_EXPORT_CSV ? "csv" : "jsonl");
+		snprintf(paths[t].final, sizeof paths[t].final, "%s%s%s", out, d.name, ext);
 		snprintf(paths[t].part, sizeof paths[t].part, "%s.part-%ld", paths[t].final, (long)getpid());
 		if ((ec = irs_cli_make_parents(paths[t].final, &paths[t].made)) != 0)
 			break;
@@ -222,7 +229,7 @@ static int check_out_usage(const irs_cli_command *cmd, const irs_collection *c, 
 						   out, nt);
 		return 0;
 	case OUT_TABLE_DIR:
-		return irs_cli_check_table_paths(cmd, c, table, irs_cli_ends_with(out, ".csv/") ? ".csv" : ".jsonl");
+		return irs_cli_check_table_paths(cmd, c, table, table_file_ext(out));
 	default:
 		return 0;
 	}
@@ -253,12 +260,12 @@ static int check_stats_target(const irs_cli_command *cmd, const irs_collection *
 	if (out_kind_of(out) != OUT_TABLE_DIR) {
 		clash = same_file(stats, out);
 	} else {
-		const char *ext = irs_cli_ends_with(out, ".csv/") ? "csv" : "jsonl";
+		const char *ext = table_file_ext(out);
 		for (uint32_t t = 0; !clash && t < irs_collection_table_count(c); t++) {
 			irs_table_def d;
 			irs_collection_table(c, t, &d);
 			char path[4200];
-			snprintf(path, sizeof path, "%s%s.%s", out, d.name, ext);
+			snprintf(path, sizeof path, "%s%s%s", out, d.name, ext);
 			clash = (table < 0 || (uint32_t)table == t) && same_file(stats, path);
 		}
 	}
@@ -320,14 +327,14 @@ static uint64_t peak_rss_bytes(void)
 	return (uint64_t)ru.ru_maxrss * 1024u;
 }
 
-/* Whether statistics entry i is the load of the checkpoint the restore resumed from:
- * irs_restore_stats lists it first, with the checkpoint's rows as inserts. It is no
- * backup of the chain: the statistics call it a "checkpoint" and count none of its
- * rows as changes, and the summary does the same. */
-static bool is_checkpoint_load(const irs_restore *r, const irs_backup_stats *st, uint32_t i)
+/* Whether the statistics st[0..ns) start with the load of the checkpoint the restore
+ * resumed from: irs_restore_stats lists it first, with the checkpoint's rows as
+ * inserts. It is no backup of the chain: the statistics call it a "checkpoint" and
+ * count none of its rows as changes, and the summary does the same. */
+static bool starts_with_checkpoint(const irs_restore *r, const irs_backup_stats *st, uint32_t ns)
 {
 	int64_t from = irs_restore_resumed_from(r);
-	return i == 0 && from >= 0 && st[0].backup_index == (uint64_t)from;
+	return ns && from >= 0 && st[0].backup_index == (uint64_t)from;
 }
 
 /* The failure to write statistics to path. */
@@ -410,6 +417,7 @@ static int write_stats(const restore_args *a, const irs_collection *c, const irs
 	json_object *o = json_object_new_object();
 	uint32_t ns;
 	const irs_backup_stats *st = irs_restore_stats(r, &ns);
+	bool resumed = starts_with_checkpoint(r, st, ns);
 	uint32_t shards = irs_restore_shard_count(r);
 	json_object *backups = json_object_new_array();
 	uint64_t tot[5] = {0};
@@ -420,7 +428,7 @@ static int write_stats(const restore_args *a, const irs_collection *c, const irs
 		json_object *b = json_object_new_object();
 		json_object_object_add(b, "index", json_object_new_int64(s->backup_index));
 		json_object_object_add(b, "name", json_object_new_string(bi.name));
-		bool load = is_checkpoint_load(r, st, i);
+		bool load = i == 0 && resumed;
 		json_object_object_add(b, "kind", json_object_new_string(load ? "checkpoint" : irs_cli_kind_name(bi.kind)));
 		json_object_object_add(b, "wall_s", json_object_new_double((double)s->wall_ns / 1e9));
 		json_object_object_add(b, "inserted", json_object_new_uint64(s->inserted));
@@ -491,7 +499,6 @@ static int write_stats(const restore_args *a, const irs_collection *c, const irs
 	return ec;
 }
 
-
 /* --partition I/K: two decimal numbers, 0 <= I < K <= 4096. */
 static bool parse_partition(const irs_cli_parser *p, restore_args *a)
 {
@@ -551,7 +558,7 @@ static void print_summary(FILE *out, const restore_args *a, const irs_collection
 	uint32_t ns;
 	const irs_backup_stats *st = irs_restore_stats(r, &ns);
 	uint64_t changes = 0, bytes = 0;
-	bool resumed = ns && is_checkpoint_load(r, st, 0);
+	bool resumed = starts_with_checkpoint(r, st, ns);
 	for (uint32_t i = resumed; i < ns; i++) {
 		changes += st[i].inserted + st[i].updated + st[i].erased + st[i].noop_erases;
 		bytes += st[i].bytes;

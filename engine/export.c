@@ -290,7 +290,7 @@ static int export_sqlite(const irs_restore *r, const char *path, bool all_tables
 	irs__textbuf_init(&insert, (irs_mem *)&r->mem);
 	irs__textbuf_init(&key, (irs_mem *)&r->mem);
 	for (uint32_t t = 0; t < r->c->ntables && !rc; t++) {
-		if (!all_tables && !irs__table_restored(r, t))
+		if (!all_tables && !r->enabled[t])
 			continue;
 		const irs_schema_table *ts = &r->c->tables[t];
 		bool without_rowid = irs__sqlite_without_rowid(irs_restore_row_count(r, t),
@@ -368,7 +368,7 @@ static int export_collection(const irs_restore *r, const char *path, bool all_ta
 		return irs__seterr(err, IRS_ENOMEM, "%s: out of memory writing the collection", path);
 	uint32_t nt = 0; /* the tables written: all, or those the restore holds */
 	for (uint32_t t = 0; t < c->ntables; t++)
-		if (all_tables || irs__table_restored(r, t))
+		if (all_tables || r->enabled[t])
 			irs_collection_table(c, t, &defs[nt++]);
 	irs_collection *nc = NULL;
 	irs_backup_writer *w = NULL;
@@ -383,7 +383,7 @@ static int export_collection(const irs_restore *r, const char *path, bool all_ta
 	if (!rc)
 		rc = irs_backup_writer_begin(nc, IRS_BACKUP_FULL, base_name, &wo, &w, err);
 	for (uint32_t t = 0, to = 0; !rc && t < c->ntables; t++) {
-		if (!all_tables && !irs__table_restored(r, t))
+		if (!all_tables && !r->enabled[t])
 			continue;
 		coll_ctx x = {.w = w, .table = to, .r = r, .err = err};
 		rc = irs__scan(r, t, coll_row, &x, r->pool.cancel, err);

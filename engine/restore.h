@@ -127,12 +127,6 @@ int irs__cursor_next_blob(irs_cursor *c, const irs_table_part **part, const uint
  * filtered restore left empty too (a checkpoint's schema must be the collection's). */
 int irs__export_checkpoint(const irs_restore *r, const char *path, irs_error *err);
 
-/* Whether the restore holds table t (opts->tables did not filter it out). */
-static inline bool irs__table_restored(const irs_restore *r, uint32_t t)
-{
-	return r->pool.shards && r->pool.shards[0].parts[t] != NULL;
-}
-
 /* engine/export.c: IRS_ECANCELED when the restore's cancel flag is set, read every
  * 1024 calls (*rows counts them, the first included); 0 otherwise. */
 int irs__export_cancelled(const irs_restore *r, uint64_t *rows);

@@ -540,8 +540,7 @@ static void sort_table(irs_backup_writer *w, wtable *t)
 	irs__free(w->mem, words, n * sizeof *words);
 }
 
-/* The caller's cancel flag, read with a relaxed atomic load (a signal handler or
- * another thread writes it). */
+/* The caller's cancel flag (common/cancel.h). */
 static int check_cancel(const irs_backup_writer *w, irs_error *err)
 {
 	if (irs__cancel_requested(w->o.cancel))

@@ -37,6 +37,7 @@
 #include "format/collection.h"
 #include "format/format.h"
 #include "increstore.h"
+#include "test_util.h"
 
 enum {
 	ITERATIONS = 60,
@@ -134,13 +135,6 @@ static void *ka_realloc(void *ctx, void *p, size_t o, size_t n)
 	return realloc(p, n);
 }
 
-static void ka_free(void *ctx, void *p, size_t n)
-{
-	(void)ctx;
-	(void)n;
-	free(p);
-}
-
 static irs_writer_options child_opts(void)
 {
 	irs_writer_options o;
@@ -157,7 +151,7 @@ static int child_add(const char *coll, int i, int64_t kill_at, int report_fd)
 	kill_countdown = kill_at;
 	alloc_calls = 0;
 	uint64_t t0 = now_ns();
-	irs_allocator a = {ka_malloc, ka_realloc, ka_free, NULL};
+	irs_allocator a = {ka_malloc, ka_realloc, tu_alloc_free, NULL};
 	irs_collection *c;
 	irs_error err;
 	if (irs_collection_open(coll, &a, 0, &c, &err) != 0)

@@ -476,13 +476,6 @@ static void *mid_realloc(void *ctx, void *p, size_t old, size_t n)
 	return realloc(p, n);
 }
 
-static void mid_free(void *ctx, void *p, size_t n)
-{
-	(void)ctx;
-	(void)n;
-	free(p);
-}
-
 static void test_read_twice_spare_holds_one_change(void **state)
 {
 	(void)state;
@@ -520,7 +513,7 @@ static void test_read_twice_spare_holds_one_change(void **state)
 	}
 	free(big);
 	mid_refuser m = {0, false};
-	irs_allocator a = {mid_malloc, mid_realloc, mid_free, &m};
+	irs_allocator a = {mid_malloc, mid_realloc, tu_alloc_free, &m};
 	irs_restore_options ro;
 	irs_restore_options_init(&ro, IRS_RESTORE_OPTIONS_VERSION);
 	ro.shards = 1;

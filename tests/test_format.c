@@ -45,6 +45,7 @@
 #include "increstore.h"
 #include "common/keycodec.h"
 #include "shard/fault.h"
+#include "test_util.h"
 
 /* ------------------------------------------------------------------ small helpers */
 
@@ -208,13 +209,6 @@ static void *fa_realloc(void *ctx, void *p, size_t o, size_t n)
 {
 	(void)o;
 	return fa_fail(ctx) ? NULL : realloc(p, n);
-}
-
-static void fa_free(void *ctx, void *p, size_t n)
-{
-	(void)ctx;
-	(void)n;
-	free(p);
 }
 
 /* Names in DIR (one level) starting with prefix; returns how many. */
@@ -2893,7 +2887,7 @@ static void test_batch_validation(void **state)
 	/* Out of memory while unpacking is IRS_ENOMEM, not corruption. */
 	{
 		failalloc fa = {0};
-		irs_allocator al = {fa_malloc, fa_realloc, fa_free, &fa};
+		irs_allocator al = {fa_malloc, fa_realloc, tu_alloc_free, &fa};
 		irs_mem fm;
 		irs__mem_init(&fm, &al, 0);
 		hb_init(&h);
@@ -2968,7 +2962,7 @@ static void test_writer_spill_cancel(void **state)
 	fx *f = *state;
 	for (int during = 0; during < 2; during++) {
 		int flag = !during;
-		irs_allocator alloc = {spill_flag_malloc, spill_flag_realloc, fa_free, &flag};
+		irs_allocator alloc = {spill_flag_malloc, spill_flag_realloc, tu_alloc_free, &flag};
 		irs_error err;
 		irs_collection *c;
 		ASSERT_OK(irs_collection_open(f->coll, during ? &alloc : NULL, 0, &c, &err), err);
@@ -3277,7 +3271,7 @@ static void test_writer_commit_faults(void **state)
 	size_t mlen;
 	uint8_t *morig = manifest_copy(f, mpath, sizeof mpath, &mlen);
 	failalloc fa = {-1};
-	irs_allocator alloc = {fa_malloc, fa_realloc, fa_free, &fa};
+	irs_allocator alloc = {fa_malloc, fa_realloc, tu_alloc_free, &fa};
 	irs_writer_options o = small_opts();
 	o.no_sync = 1; /* durability is not what this test is about; speed is */
 	bool succeeded = false;
@@ -3534,7 +3528,7 @@ static void test_writer_cancel(void **state)
 	char mpath[600];
 	cancelalloc ca = {.countdown = -1, .mpath = mpath};
 	ca.morig = manifest_copy(f, mpath, sizeof mpath, &ca.mlen);
-	irs_allocator alloc = {ca_malloc, ca_realloc, fa_free, &ca};
+	irs_allocator alloc = {ca_malloc, ca_realloc, tu_alloc_free, &ca};
 	assert_int_equal(commit_cancelled_at(f, &ca, &alloc, -2), 0);
 	int64_t total = ca.calls; /* the commit's allocations */
 	assert_true(total > 2000); /* about one a frame of 7 */

@@ -679,13 +679,6 @@ static void *cancel_malloc(void *ctx, size_t size)
 	return malloc(size);
 }
 
-static void cancel_free(void *ctx, void *p, size_t size)
-{
-	(void)ctx;
-	(void)size;
-	free(p);
-}
-
 /* A set cancel flag stops a sort, before it starts or once the rows are scanned; it
  * frees what it took, and the next sort without the flag is whole. */
 static void test_sort_cancelled(void **state)
@@ -711,7 +704,7 @@ static void test_sort_cancelled(void **state)
 	cancel_alloc ca = {.flag = 0, .when = (size_t)irs__part_count(e.part) * 16};
 	irs_allocator saved = e.mem.a;
 	e.mem.a.malloc = cancel_malloc;
-	e.mem.a.free = cancel_free;
+	e.mem.a.free = tu_alloc_free;
 	e.mem.a.ctx = &ca;
 	assert_int_equal(irs__part_sorted(e.part, &ca.flag, &rows, &n), IRS_ECANCELED);
 	assert_int_equal(ca.flag, 1);

@@ -161,3 +161,10 @@ irs_collection *tu_kv_collection(const char *dir, irs_error *err)
 		return NULL;
 	return c;
 }
+
+void tu_alloc_free(void *ctx, void *p, size_t size)
+{
+	(void)ctx;
+	(void)size;
+	free(p);
+}

@@ -35,6 +35,10 @@ void tu_schema_free(irs_schema_table *t);
  * NULL (err set) on any failure. */
 irs_collection *tu_kv_collection(const char *dir, irs_error *err);
 
+/* An irs_allocator's free for allocators whose malloc/realloc are libc's in the end:
+ * ignores ctx and size and frees p. */
+void tu_alloc_free(void *ctx, void *p, size_t size);
+
 /* ---- values */
 
 irs_value tu_absent(void);
