@@ -54,6 +54,8 @@ struct irs_cli_command {
 	const char *summary;    /* one line for `increstore --help` */
 	const char *usage;      /* the full text of `increstore NAME --help` (ends with '\n') */
 	int (*run)(const irs_cli_command *cmd, int argc, char **argv);
+	bool cancellable;       /* main() installs the signal handlers before run (see
+				 * irs_cli_cancel_install): run checks irs_cli_cancelled */
 };
 
 /* The commands (one cmd_<name>.c each). */
@@ -165,7 +167,10 @@ void irs_cli_print_usage(const irs_cli_command *cmd);
 /*
  * Cancellation: after irs_cli_cancel_install(), SIGINT and SIGTERM set
  * irs_cli_cancelled to 1, each time (a second signal does not end the process: every
- * phase stops at its next check and removes what it was writing). Pass
+ * phase stops at its next check and removes what it was writing). main() installs
+ * the handlers first thing for a command marked cancellable, so that a signal while
+ * the command parses its arguments or opens its files cancels it too (exit 5) instead
+ * of ending the process. Pass
  * &irs_cli_cancelled to importers, or as irs_restore_options.cancel (sig_atomic_t
  * is int on every platform we build on; cli.c checks it at compile time).
  */

@@ -291,7 +291,6 @@ static int write_backup(irs_collection *c, const add_args *a)
 	wo.cancel = &irs_cli_cancelled; /* a signal during the commit adds nothing */
 	if (irs_backup_writer_begin(c, (irs_backup_kind)a->kind, a->name, &wo, &w, &err) != 0)
 		return irs_cli_fail(&err);
-	irs_cli_cancel_install();
 	irs_import_sink sink = irs_import_writer_sink(w);
 	for (int i = 0; i < a->nspecs; i++) {
 		spec *s = &a->specs[i];
@@ -431,4 +430,5 @@ const irs_cli_command irs_cli_cmd_add = {
 	"exit codes: 0 added, 2 usage, 3 invalid input (the message names file:line),\n"
 	"4 I/O error or missing file, 5 cancelled\n",
 	run_add,
+	true, /* cancellable */
 };

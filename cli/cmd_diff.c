@@ -269,7 +269,6 @@ static int run_diff(const irs_cli_command *cmd, int argc, char **argv)
 	if (ec != IRS_CLI_ARGS_OK)
 		return ec;
 	a.dir = args.dir;
-	irs_cli_cancel_install();
 	irs_collection *c;
 	if ((ec = irs_cli_open(a.dir, 0, &c)) != 0)
 		return ec;
@@ -369,4 +368,5 @@ const irs_cli_command irs_cli_cmd_diff = {
 	"exit codes: 0 written, 2 usage, 3 invalid or corrupt collection, 4 I/O error or\n"
 	"memory limit, 5 cancelled\n",
 	run_diff,
+	true, /* cancellable */
 };

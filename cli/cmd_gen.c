@@ -598,7 +598,6 @@ static int write_backups(gen_run *R)
 {
 	const irs_gen_opts *o = &R->g.o;
 	int rc;
-	irs_cli_cancel_install();
 	R->t0 = irs_cli_now_s();
 	R->backups_total = (uint32_t)(o->incs + o->fulls);
 	R->name_width = 3;
@@ -744,5 +743,6 @@ const irs_cli_command irs_cli_cmd_gen = {
 	"exit codes: 0 written, 2 usage, 3 invalid --schema, 4 I/O error, out of memory or\n"
 	"DIR not empty, 5 cancelled\n",
 	run_gen,
+	true, /* cancellable */
 };
 

@@ -193,7 +193,6 @@ static int run_import_ydb(const irs_cli_command *cmd, int argc, char **argv)
 		return irs_cli_usage_error(cmd, "missing the dump directory");
 	if (!dir)
 		return irs_cli_usage_error(cmd, "missing the collection directory");
-	irs_cli_cancel_install();
 	double t0 = irs_cli_now_s();
 
 	irs_error err = {0};
@@ -289,4 +288,5 @@ const irs_cli_command irs_cli_cmd_import_ydb = {
 	"unsupported dump (the message names the backup, table, file, line or column), 4\n"
 	"I/O error, missing DUMP, DIR already exists, 5 cancelled\n",
 	run_import_ydb,
+	true, /* cancellable */
 };

@@ -625,7 +625,6 @@ static int run_restore(const irs_cli_command *cmd, int argc, char **argv)
 	a.dir = args.dir;
 	if (a.ckpt_sub && !a.ckpt)
 		return irs_cli_usage_error(cmd, "%s needs --checkpoint DIR", a.ckpt_sub);
-	irs_cli_cancel_install(); /* before any slow step: a signal then means "cancel", exit 5 */
 	irs_collection *c;
 	if ((ec = irs_cli_open(a.dir, 0, &c)) != 0)
 		return ec;
@@ -807,4 +806,5 @@ const irs_cli_command irs_cli_cmd_restore = {
 	"checkpoint, or an expected state that does not match, 4 I/O error, out of memory or\n"
 	"--memory-limit, 5 cancelled\n",
 	run_restore,
+	true, /* cancellable */
 };

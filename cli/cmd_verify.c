@@ -366,7 +366,6 @@ static int verify_run(vctx *v, uint64_t shards)
 	ro.barrier_ctx = v;
 	ro.cancel = (const volatile int *)&irs_cli_cancelled;
 	ro.check_expected = 0; /* compared here, against SQLite's rows */
-	irs_cli_cancel_install();
 	irs_restore *r = NULL;
 	irs_error err = {0};
 	double t0 = irs_cli_now_s();
@@ -489,4 +488,5 @@ const irs_cli_command irs_cli_cmd_verify = {
 	"exit codes: 0 identical, 1 a difference, 2 usage, 3 invalid or corrupt collection,\n"
 	"4 I/O error or out of memory, 5 cancelled\n",
 	run_verify,
+	true, /* cancellable */
 };

@@ -3,7 +3,9 @@
  * to the command table. Each command lives in cli/cmd_<name>.c (see cli.h, "ADDING A
  * COMMAND"); adding one is one entry in `commands` below.
  */
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #ifdef IRS_WITH_JEMALLOC
@@ -101,6 +103,15 @@ int main(int argc, char **argv)
 		if (a[0] == '-')
 			return irs_cli_usage_error(NULL, "unknown option '%s'", a);
 		return irs_cli_usage_error(NULL, "unknown command '%s'", a);
+	}
+	if (cmd->cancellable) {
+		irs_cli_cancel_install();
+#ifdef IRS_FAULT_INJECTION
+		/* test builds: a signal before the command has done anything (scripts cannot
+		 * time one that early from outside) */
+		if (getenv("IRS_FAULT_SIGNAL_AT_START"))
+			raise(SIGINT);
+#endif
 	}
 	int rc = cmd->run(cmd, argc - 1, argv + 1);
 	if (fflush(stdout) != 0 && rc == 0)

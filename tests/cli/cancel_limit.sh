@@ -7,10 +7,9 @@
 # backup of the last progress line. --memory-limit 1000 exits 4 with one line naming
 # the memory limit; a huge limit changes nothing.
 #
-# The signal is sent after a random one of the first 30 progress lines (of 61): the CLI
-# installs its handlers after opening the collection, and a signal before that kills it
-# (exit 130/143; a known race, see docs/reliability.md). At least 6 of the 8 rounds must
-# really cancel. IRS_STRICT_LIMIT_ERRORS=0 turns a --memory-limit line
+# The signal is sent after a random one of the first 30 progress lines (of 61), so that
+# it lands in the restore (signals.sh sends one at start-up). At least 6 of the 8 rounds
+# must really cancel. IRS_STRICT_LIMIT_ERRORS=0 turns a --memory-limit line
 # that does not name the limit into a warning instead of a failure.
 set -euo pipefail
 BIN=$1
@@ -30,8 +29,7 @@ signal_round() { # signal round
   local err="$W/stderr.$sig.$round"
   "$BIN" restore "$C" --shards $((1 + round % 4)) >/dev/null 2>"$err" &
   local pid=$!
-  # wait for progress line k (1..30 of 61: handlers are installed by then, and at least
-  # 30 backups are left to cancel), max ~10 s
+  # wait for progress line k (1..30 of 61: at least 30 backups are left to cancel), max ~10 s
   local k=$((1 + RANDOM % 30)) i=0 n=0
   while [ "$n" -lt $k ] && [ $i -lt 2000 ] && kill -0 $pid 2>/dev/null; do
     sleep 0.005; i=$((i+1))

@@ -2,7 +2,7 @@
 # SIGINT/SIGTERM in the phases after the restore itself (tests/cli/cancel_limit.sh
 # covers the restore): while exporting each kind of --out, while writing a checkpoint,
 # `add -` waiting on an idle standard input or a FIFO without a writer, and `add` and
-# `gen` while they commit.
+# `gen` while they commit; and every long command signalled at start-up.
 #   bash signals.sh <increstore-binary> <source-dir>
 #
 # Every round must cancel: exit 5, exactly one line ("cancelled while writing OUT; it
@@ -246,6 +246,34 @@ for i in 1 2; do
     bad "gen signalled while spilling: spill started $started, exit $rc: $(cat "$W/err"); left: $state"
   fi
 done
+
+# a signal before the command has done anything (IRS_FAULT_SIGNAL_AT_START: main()
+# raises SIGINT right after installing the handlers): every command that can run long
+# cancels (exit 5, one line) and leaves what it would have written as it was
+startup_round() { # label expected-line command...
+  local label=$1 want=$2; shift 2
+  rounds=$((rounds + 1))
+  local before; before=$(cd "$W" && find . -path ./err -prune -o -print | sort; cat "$C/MANIFEST" | cksum)
+  set +e; IRS_FAULT_SIGNAL_AT_START=1 "$BIN" "$@" >/dev/null 2>"$W/err" </dev/null; local rc=$?; set -e
+  local after; after=$(cd "$W" && find . -path ./err -prune -o -print | sort; cat "$C/MANIFEST" | cksum)
+  if [ $rc != 5 ] || [ "$(grep -c . "$W/err")" != 1 ] || ! grep -q -- "$want" "$W/err"; then
+    bad "$label signalled at start-up: exit $rc, expected 5 and '$want': $(cat "$W/err")"
+  elif [ "$before" != "$after" ]; then
+    bad "$label signalled at start-up: files changed: $(diff <(echo "$before") <(echo "$after") || true)"
+  else
+    ok "$label signalled at start-up: exit 5, nothing written"
+  fi
+}
+rm -rf "$W/before" "$W"/out.* "$W/outdir" "$W/newdir" "$W/compacted" "$W"/gs*
+printf '{"op": "erase", "key": {"id": 1}}\n' > "$W/changes.jsonl"
+startup_round restore "cancelled before backup full-000; the tables are empty$" \
+  restore "$C" --table t1 --out "$W/out.jsonl"
+startup_round verify "cancelled before backup full-000; the tables are empty$" verify "$C"
+startup_round diff "cancelled" diff "$C" --from full-000 --table t1 --out "$W/diff.jsonl"
+startup_round gen "^increstore: gen: cancelled$" gen "$W/g" --rows 10 --incrementals 1 --changes 5
+startup_round "add FILE" "no backup was added: .*changes.jsonl:1: cancelled$" \
+  add "$C" --incremental "t1=$W/changes.jsonl"
+startup_round import-ydb "cancelled: no collection was created$" import-ydb "$W" "$W/y"
 
 echo "($rounds rounds, $SECONDS s)"
 if [ $fails -ne 0 ]; then echo "$fails failure(s)"; exit 1; fi
