@@ -98,6 +98,10 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(a, "--version") == 0 || strcmp(a, "-V") == 0 || strcmp(a, "version") == 0)
 		return print_version();
+	/* A file size limit (ulimit -f) then fails the write with EFBIG, which every
+	 * command reports (exit 4) and cleans up after, instead of killing the process
+	 * with its temporary files left behind. */
+	signal(SIGXFSZ, SIG_IGN);
 	const irs_cli_command *cmd = find_command(a);
 	if (!cmd) {
 		if (a[0] == '-')

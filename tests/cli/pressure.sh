@@ -4,9 +4,9 @@
 # directory the command made, and what was there before stays as it was.
 #   bash pressure.sh <increstore-binary> <source-dir>
 #
-# The file size limit (ulimit -f, with SIGXFSZ ignored so write() fails with EFBIG)
-# stands in for a full disk: the same write paths, on any file system. /dev/full gives
-# a real ENOSPC.
+# The file size limit (ulimit -f; the command ignores SIGXFSZ, which would otherwise
+# kill it, so write() fails with EFBIG) stands in for a full disk: the same write paths,
+# on any file system. /dev/full gives a real ENOSPC.
 set -euo pipefail
 BIN=$1
 . "$(dirname "$0")/lib.sh"
@@ -15,7 +15,7 @@ limited() {
   local kb=$1; shift
   set +e
   # stderr through a pipe: the limit applies to every file the command writes
-  ( ulimit -f "$kb"; trap '' XFSZ; exec "$@" ) 2>&1 >/dev/null | cat >"$W/stderr"
+  ( ulimit -f "$kb"; exec "$@" ) 2>&1 >/dev/null | cat >"$W/stderr"
   rc=${PIPESTATUS[0]}
   set -e
   err=$(cat "$W/stderr")
