@@ -147,7 +147,10 @@ int irs__segment_index(irs_mem *mem, int dirfd, const char *rel, uint32_t table,
 		       irs_frame_ref **frames, size_t *nframes, size_t *cap, int *fd_out,
 		       irs_error *err);
 
-/* Reads one indexed frame's payload into *buf (grown as needed) and checks its CRC. */
+/* Reads one indexed frame's payload into *buf (grown as needed) and checks its CRC. f
+ * points into the array irs__segment_index filled: on a CRC mismatch the frames before
+ * it in its segment (f - f->index .. f - 1) are checked in order and the first that
+ * fails is the one named. */
 int irs__frame_read(irs_mem *mem, int fd, const char *rel, const irs_frame_ref *f, uint8_t **buf,
 		    size_t *cap, irs_error *err);
 

@@ -379,8 +379,8 @@ int irs__frame_buf_reserve(irs_mem *mem, uint8_t **buf, size_t *cap, size_t need
 	return 0;
 }
 
-int irs__frame_read(irs_mem *mem, int fd, const char *rel, const irs_frame_ref *f, uint8_t **buf,
-		    size_t *cap, irs_error *err)
+static int frame_read_one(irs_mem *mem, int fd, const char *rel, const irs_frame_ref *f, uint8_t **buf,
+			  size_t *cap, irs_error *err)
 {
 	int rc = irs__frame_buf_reserve(mem, buf, cap, f->length, err);
 	if (rc) {
@@ -397,4 +397,37 @@ int irs__frame_read(irs_mem *mem, int fd, const char *rel, const irs_frame_ref *
 				   "segment %s: frame %u at byte %llu: CRC32C mismatch (stored %08x, computed %08x)",
 				   rel, f->index, (unsigned long long)f->offset, f->crc, crc);
 	return 0;
+}
+
+/*
+ * A damaged frame length moves every later frame header into other bytes, and the walk
+ * of irs__segment_index may still end exactly at the end of the file: frames that do not
+ * exist then fail their CRCs too, and the shards read frames in no fixed order. The
+ * damage is in the first frame that fails, so after a CRC mismatch the frames before f
+ * in its segment are checked in file order and the first that fails is named, as a
+ * sequential reader would. Only on this error path; if a check cannot run (no memory,
+ * a read error), f stays the one named.
+ */
+static void name_first_bad(irs_mem *mem, int fd, const char *rel, const irs_frame_ref *f, irs_error *err)
+{
+	uint8_t *buf = NULL;
+	size_t cap = 0;
+	for (const irs_frame_ref *g = f - f->index; g < f; g++) {
+		irs_error e = {0};
+		int rc = frame_read_one(mem, fd, rel, g, &buf, &cap, &e);
+		if (rc == IRS_ECORRUPT && err)
+			*err = e;
+		if (rc)
+			break;
+	}
+	irs__free(mem, buf, cap);
+}
+
+int irs__frame_read(irs_mem *mem, int fd, const char *rel, const irs_frame_ref *f, uint8_t **buf,
+		    size_t *cap, irs_error *err)
+{
+	int rc = frame_read_one(mem, fd, rel, f, buf, cap, err);
+	if (rc == IRS_ECORRUPT && f->index > 0)
+		name_first_bad(mem, fd, rel, f, err);
+	return rc;
 }

@@ -1674,6 +1674,19 @@ static void test_bitflip_payload(void **state)
 		   IRS_ECORRUPT,
 		   S("segment %s: frame 2 at byte %llu: CRC32C mismatch", f->seg[0],
 		     (unsigned long long)fr.off[2]));
+	/* Frame 4 damaged too, and read first (as a shard may): frame 2, the first that
+	 * fails in file order, is the one named; frame 3 still reads. */
+	at = fr.off[4] + 8 + fr.len[4] / 2;
+	fd = open(path, O_RDWR);
+	assert_int_equal(pread(fd, &b, 1, (off_t)at), 1);
+	b ^= 0x01;
+	assert_int_equal(pwrite(fd, &b, 1, (off_t)at), 1);
+	close(fd);
+	ASSERT_ERR(irs__frame_read(&f->mem, sfd, f->seg[0], &refs[4], &fb, &fcap, &err), err,
+		   IRS_ECORRUPT,
+		   S("segment %s: frame 2 at byte %llu: CRC32C mismatch (stored %08x", f->seg[0],
+		     (unsigned long long)fr.off[2], fr.crc[2]));
+	ASSERT_OK(irs__frame_read(&f->mem, sfd, f->seg[0], &refs[3], &fb, &fcap, &err), err);
 	irs__free(&f->mem, fb, fcap);
 	irs__free(&f->mem, refs, cap * sizeof *refs);
 	close(sfd);

@@ -114,5 +114,25 @@ check "corrupt: exit 3" 3 "$(code "$BIN" restore "$C" --quiet --upto i3)"
 check "corrupt: one line naming the frame" 1 "$(grep -c 'frame 0 at byte 16' "$W/err")"
 check "corrupt: says where the tables are" 1 "$(grep -c 'restored through backup f1' "$W/err")"
 
+# a damaged frame length whose walk still ends at the end of the file (frames 1-3 then
+# read from the middle of frame 0, and frame 3 fails its CRC too): frame 0 is named,
+# whatever shard reads which frame first
+D=$W/len
+printf '{"table":"d","columns":[{"name":"k","type":"int64"},{"name":"x","type":"double"}],"primary_key":["k"]}' >"$W/len.json"
+"$BIN" create "$D" --schema "$W/len.json" -q
+printf '{"k":1,"x":1}\n' >"$W/len-full.jsonl"
+"$BIN" add "$D" --full "$W/len-full.jsonl" --name A -q
+printf '%s\n' '{"op":"upsert","row":{"k":1,"x":10}}' '{"op":"erase","key":{"k":2}}' \
+  '{"op":"upsert","row":{"k":5,"x":5}}' '{"op":"upsert","row":{"k":4,"x":-0.0}}' \
+  '{"op":"upsert","row":{"k":6}}' >"$W/len-inc.jsonl"
+"$BIN" add "$D" --incremental "$W/len-inc.jsonl" --name B -q
+seg=$(ls "$D"/data/b000002-*/*.seg)
+check "damaged length: the segment as expected" "113 89" "$(stat -c %s "$seg") $(od -An -tu4 -j16 -N4 "$seg" | tr -d ' ')"
+printf '\x26' | dd of="$seg" bs=1 seek=16 conv=notrunc status=none
+for shards in 1 2 3 4; do
+  check "damaged length, $shards shards: exit 3" 3 "$(code "$BIN" restore "$D" --quiet --shards $shards)"
+  check "damaged length, $shards shards: frame 0 named" 1 "$(grep -c 'frame 0 at byte 16: CRC32C mismatch' "$W/err")"
+done
+
 echo "$fails failed"
 [ "$fails" = 0 ]
