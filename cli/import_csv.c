@@ -283,11 +283,8 @@ int irs_import_run_csv(irs_importer *im)
 		else
 			rc = cs.rc;
 	}
-	/* an empty or blank file is not a CSV of no rows: that header names the key at
-	 * least, and a file cut to nothing would otherwise empty the table silently */
-	if (rc == 0 && !cs.have_header)
-		rc = irs__seterr(im->err, IRS_EINPUT, "%s: no header line (CSV starts with its column names)",
-				 im->name);
+	/* An empty file (or one of blank lines only) has no header and no rows: an empty
+	 * backup, as an empty JSONL file is (docs/design.md section 5). */
 	csv_free(&p);
 	im->st.csv_buffer_grows = csv_grows;
 	free(cs.field_col);

@@ -166,12 +166,15 @@ jcheck "$T/cv.json" 'd["verify_data"]["ok"] is True'
 : >"$T/empty.jsonl"
 expect 0 "$BIN" add "$C" --full "$T/empty.jsonl" --name empty_full
 expect 0 "$BIN" add "$C" --incremental "$T/empty.jsonl" --name empty_inc
+: >"$T/empty.csv"
+expect 0 "$BIN" add "$C" --full "$T/empty.csv" --name empty_csv
 printf '{"id": 42, "customer": "from stdin"}\n{"id": 43}\n' | expect 0 "$BIN" add "$C" --full - --name from_stdin
 expect 0 "$BIN" inspect "$C" --json
 cp "$T/out" "$T/c2.json"
 jcheck "$T/c2.json" \
-	'[b["records"] for b in d["backups"]][-3:] == [0, 0, 2]' \
-	'd["backups"][-3]["kind"] == "full" and d["backups"][-2]["base"] == "empty_full"'
+	'[b["records"] for b in d["backups"]][-4:] == [0, 0, 0, 2]' \
+	'd["backups"][-4]["kind"] == "full" and d["backups"][-3]["base"] == "empty_full"' \
+	'd["backups"][-2]["kind"] == "full" and d["backups"][-2]["name"] == "empty_csv"'
 
 # Repeated keys: collapsed in an incremental, an error naming both lines in a full.
 printf '%s\n' '{"op": "upsert", "row": {"id": 42, "qty": 1}}' '{"op": "upsert", "row": {"id": 42, "price": 2.5}}' \
