@@ -29,6 +29,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
+#include <strings.h>
 
 #include "engine/cli_support.h"
 #include "increstore.h"
@@ -253,6 +254,14 @@ static inline bool irs_cli_ends_with(const char *s, const char *suffix)
 {
 	size_t n = strlen(s), m = strlen(suffix);
 	return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+/* True when path ends with the extension ext (".csv"), in any case: how add's files
+ * and restore's --out are told apart (out.JSONL is a JSONL file, not a collection). */
+static inline bool irs_cli_has_ext(const char *path, const char *ext)
+{
+	size_t n = strlen(path), m = strlen(ext);
+	return n >= m && strcasecmp(path + n - m, ext) == 0;
 }
 
 #endif

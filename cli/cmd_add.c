@@ -45,18 +45,12 @@ typedef struct spec {
 	irs_import_stats stats;
 } spec;
 
-static bool has_ext(const char *path, const char *ext)
-{
-	size_t n = strlen(path), e = strlen(ext);
-	return n > e && strcasecmp(path + n - e, ext) == 0;
-}
-
 /* Rows: .csv is CSV, anything else (.jsonl, .json, .ndjson, stdin) is JSONL. */
 static irs_import_format format_of(const char *path, irs_backup_kind kind)
 {
 	if (kind == IRS_BACKUP_INCREMENTAL)
 		return IRS_IMPORT_CHANGES_JSONL;
-	return has_ext(path, ".csv") ? IRS_IMPORT_ROWS_CSV : IRS_IMPORT_ROWS_JSONL;
+	return irs_cli_has_ext(path, ".csv") ? IRS_IMPORT_ROWS_CSV : IRS_IMPORT_ROWS_JSONL;
 }
 
 /* Fills s->table/path from s->arg; prints a usage error and returns false on failure. */
@@ -245,7 +239,7 @@ static int open_inputs(const irs_cli_command *cmd, irs_collection *c, const char
 				return irs_cli_usage_error(cmd, "table '%s' has two files ('%s' and '%s')",
 							   d.name, a->specs[j].arg, s->arg);
 			}
-		if (a->kind == IRS_BACKUP_INCREMENTAL && has_ext(s->path, ".csv"))
+		if (a->kind == IRS_BACKUP_INCREMENTAL && irs_cli_has_ext(s->path, ".csv"))
 			return irs_cli_usage_error(cmd,
 						   "'%s': incremental backups take changes as JSONL "
 						   "({\"op\": ...} per line), not CSV",

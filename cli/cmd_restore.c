@@ -86,7 +86,7 @@ static void on_progress(void *ctx, const irs_progress *p)
  * .csv/, else ".jsonl". */
 static const char *table_file_ext(const char *out)
 {
-	return irs_cli_ends_with(out, ".csv/") ? ".csv" : ".jsonl";
+	return irs_cli_has_ext(out, ".csv/") ? ".csv" : ".jsonl";
 }
 
 /*
@@ -165,11 +165,11 @@ typedef enum out_kind { OUT_SQLITE, OUT_TEXT, OUT_TABLE_DIR, OUT_COLLECTION } ou
 static out_kind out_kind_of(const char *out)
 {
 	size_t n = strlen(out);
-	if (irs_cli_ends_with(out, ".sqlite") || irs_cli_ends_with(out, ".db"))
+	if (irs_cli_has_ext(out, ".sqlite") || irs_cli_has_ext(out, ".db"))
 		return OUT_SQLITE;
 	if (n > 0 && out[n - 1] == '/')
 		return OUT_TABLE_DIR;
-	if (irs_cli_ends_with(out, ".jsonl") || irs_cli_ends_with(out, ".csv"))
+	if (irs_cli_has_ext(out, ".jsonl") || irs_cli_has_ext(out, ".csv"))
 		return OUT_TEXT;
 	return OUT_COLLECTION;
 }
@@ -282,7 +282,7 @@ static int do_export(const irs_collection *c, irs_restore *r, const char *out, i
 	case OUT_SQLITE:
 		return irs_restore_export(r, IRS_EXPORT_SQLITE, 0, out, &err) ? irs_cli_fail(&err) : 0;
 	case OUT_TEXT: {
-		irs_export_format f = irs_cli_ends_with(out, ".csv") ? IRS_EXPORT_CSV : IRS_EXPORT_JSONL;
+		irs_export_format f = irs_cli_has_ext(out, ".csv") ? IRS_EXPORT_CSV : IRS_EXPORT_JSONL;
 		return irs_restore_export(r, f, table < 0 ? 0 : (uint32_t)table, out, &err) ? irs_cli_fail(&err)
 											   : 0;
 	}
@@ -751,7 +751,7 @@ const irs_cli_command irs_cli_cmd_restore = {
 	"  --shards N          shard threads, 1.." IRS_CLI_STR(IRS_MAX_SHARDS) " (default: online CPUs)\n"
 	"  --upto NAME         restore up to and including backup NAME\n"
 	"  --table T           restore only table T (and export only it)\n"
-	"  --out PATH          export the result; by PATH:\n"
+	"  --out PATH          export the result; by PATH (extensions in any case):\n"
 	"                        *.jsonl, *.csv   one table's rows in primary key order\n"
 	"                                         (with several tables, --table is needed)\n"
 	"                        *.sqlite, *.db   a SQLite database with every table restored,\n"

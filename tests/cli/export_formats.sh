@@ -43,6 +43,12 @@ check "doubles in CSV" 'k,v,u
 1.5,5e-324,0
 Infinity,1000,1
 NaN,1e+21,9223372036854775807' "$(cat "$W/d.out.csv")"
+# extensions in any case: out.JSONL is a JSONL file (it was a new collection), D.CSV/ CSV files
+"$BIN" restore "$W/d" --quiet --out "$W/d.OUT.JSONL"
+"$BIN" restore "$W/d" --quiet --out "$W/d.Out.Csv"
+"$BIN" restore "$W/d" --quiet --out "$W/d.DIR.CSV/"
+check "--out *.JSONL, *.Csv, DIR.CSV/: the same bytes as in lower case" "same same same" \
+  "$(cmp -s "$W/d.OUT.JSONL" "$W/d.out.jsonl" && echo same) $(cmp -s "$W/d.Out.Csv" "$W/d.out.csv" && echo same) $(cmp -s "$W/d.DIR.CSV/d.csv" "$W/d.out.csv" && echo same)"
 # a JSON reader keeps the sign of -0.0 and reads every value back exactly
 check "python reads -0.0 with its sign, the others exactly" "ok" "$(python3 - "$W/d.out.jsonl" <<'EOF'
 import json, math, sys
