@@ -52,7 +52,7 @@ static uint32_t progress_position(const progress_state *ps, const irs_progress *
 	return from_end < p->backups_total ? p->backups_total - from_end : 1;
 }
 
-/* A bar on a terminal, one plain line per backup otherwise, nothing with --quiet. */
+/* A bar on a terminal, one plain line per backup done otherwise, nothing with --quiet. */
 static void on_progress(void *ctx, const irs_progress *p)
 {
 	progress_state *ps = ctx;
@@ -74,7 +74,10 @@ static void on_progress(void *ctx, const irs_progress *p)
 			progress_position(ps, p), p->backups_total, p->backup_name,
 			(unsigned long long)p->changes_done, mbs, eta);
 		ps->drew = 1;
-	} else if (p->backups_done != ps->last_done) {
+	} else if (p->backups_done != ps->last_done && progress_position(ps, p) == p->backups_done) {
+		/* only a backup just done, the one the report both names and counts: while
+		 * a resumed restore loads its checkpoint, reports name the checkpoint's
+		 * backup but do not count it yet */
 		fprintf(stderr, "restored backup %u/%u %s: %llu changes so far, %.1f MB/s\n",
 			progress_position(ps, p), p->backups_total, p->backup_name,
 			(unsigned long long)p->changes_done, mbs);

@@ -63,8 +63,18 @@ int irs__fault_stage_end(uint32_t backup, uint32_t shard, irs_error *err)
 
 void irs__fault_slow_apply(uint32_t shard)
 {
+	/* read once, by whichever shard comes first: they all read the same value */
+	static int from_env = -1;
+	int us = __atomic_load_n(&from_env, __ATOMIC_RELAXED);
+	if (us < 0) {
+		const char *v = getenv("IRS_FAULT_SLOW_APPLY_US");
+		us = v ? atoi(v) : 0;
+		__atomic_store_n(&from_env, us < 0 ? 0 : us, __ATOMIC_RELAXED);
+	}
 	if (irs__fault.slow_shard == (int64_t)shard)
 		usleep(irs__fault.slow_us);
+	else if (us > 0)
+		usleep((useconds_t)us);
 }
 
 int irs__fault_thread_start(uint32_t shard)

@@ -25,7 +25,10 @@ typedef struct irs_fault_hooks {
 	int64_t eio_backup;    /* chain index whose frame eio_frame reads as EIO; -1 = off */
 	uint32_t eio_frame;    /* index in the backup's frame list */
 	int eio_pass;          /* only in this pass of a backup read twice (0, 1); -1 = any */
-	int64_t slow_shard;    /* this shard sleeps slow_us per run it applies; -1 = off */
+	int64_t slow_shard;    /* this shard sleeps slow_us per run it applies (a full
+				* backup's or a staged one); -1 = off. Off,
+				* every shard sleeps IRS_FAULT_SLOW_APPLY_US from the
+				* environment per run (so scripts see a slow restore) */
 	uint32_t slow_us;
 	int64_t fail_thread;   /* starting this shard's thread fails (EAGAIN); -1 = off */
 	uint32_t read_helpers; /* a digest scan or a text export starts this many helper

@@ -87,6 +87,7 @@ static void apply_full_run(irs_shard *sh, irs_run *run)
 	if (rc)
 		irs__shard_fail(sh, rc);
 	count_applied(sh, &ac);
+	irs__fault_slow_apply(sh->id);
 out:
 	irs__run_free(pool, run);
 }

@@ -168,7 +168,10 @@ run "$BIN" restore "$C" --quiet --shards 2 --checkpoint "$R" --checkpoint-second
 expect "a restore failing at inc-004 with checkpoints" 3 "backup inc-004" "through backup inc-003"
 cp "$W/seg.orig" "$seg"
 set +e
-"$BIN" restore "$C" --shards 2 --checkpoint "$R" --stats-json "$W/resume.json" >"$W/resume.out" 2>"$W/resume.err"
+# (a test build applies slowly here, so that progress reports come while the checkpoint
+# loads: they must not print its backup as restored before it is)
+IRS_FAULT_SLOW_APPLY_US=150000 \
+  "$BIN" restore "$C" --shards 2 --checkpoint "$R" --stats-json "$W/resume.json" >"$W/resume.out" 2>"$W/resume.err"
 rc=$?
 set -e
 progress=$(grep '^restored backup' "$W/resume.err" | sed 's/, [0-9.]* MB\/s$//' | paste -sd'|')
