@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <time.h>
@@ -383,14 +384,42 @@ bool irs_cli_value_equal(irs_type type, const irs_value *a, const irs_value *b)
 	return false;
 }
 
+int irs_cli_open_input(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	int fl = fd >= 0 ? fcntl(fd, F_GETFL) : -1;
+	if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0) {
+		int e = errno;
+		if (fd >= 0)
+			close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+bool irs_cli_wait_input(int fd, const volatile sig_atomic_t *cancel)
+{
+	for (;;) {
+		if (cancel && *cancel)
+			return false;
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		int n = poll(&p, 1, 100);
+		if (n > 0 || (n < 0 && errno != EINTR))
+			return true; /* readable, at its end, or an error read() will name */
+	}
+}
+
 int irs_cli_read_file(const char *path, size_t max, int too_large_code, char **buf, size_t *len,
 		      irs_error *err)
 {
 	*buf = NULL;
 	*len = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = irs_cli_open_input(path);
 	if (fd < 0)
 		return irs__seterr(err, IRS_EIO, "%s: cannot open: %s", path, strerror(errno));
+	struct stat st;
+	bool may_block = fstat(fd, &st) != 0 || !S_ISREG(st.st_mode);
 	size_t cap = 4096, n = 0;
 	char *b = NULL;
 	int rc = 0;
@@ -407,6 +436,10 @@ int irs_cli_read_file(const char *path, size_t max, int too_large_code, char **b
 			}
 			cap = b ? cap * 2 : cap;
 			b = nb;
+		}
+		if (may_block && !irs_cli_wait_input(fd, &irs_cli_cancelled)) {
+			rc = irs__seterr(err, IRS_ECANCELED, "%s: cancelled while waiting for input", path);
+			break;
 		}
 		ssize_t r = read(fd, b + n, cap - n);
 		if (r < 0 && errno == EINTR)

@@ -198,9 +198,25 @@ const char *irs_cli_kind_name(irs_backup_kind kind);
 int irs_cli_find_table(const irs_cli_command *cmd, const irs_collection *c, const char *name);
 
 /*
- * Reads the whole file at path (a pipe too) into *buf (malloc'd, *len bytes). A file of
- * more than max bytes is refused with too_large_code; the others are IRS_EIO and
- * IRS_ENOMEM. The caller frees *buf.
+ * Opens path for reading without waiting in open() for the writer of a FIFO (where no
+ * signal could cancel it): O_NONBLOCK for the open, blocking reads after it. Returns the
+ * fd, or -1 with errno set.
+ */
+int irs_cli_open_input(const char *path);
+
+/*
+ * Waits until fd (a pipe, FIFO or terminal) has input or its end, checking *cancel
+ * every 100 ms: a signal does not interrupt read() (the handlers restart it), so input
+ * that never comes would keep a cancelled command waiting. False when *cancel was set
+ * first.
+ */
+bool irs_cli_wait_input(int fd, const volatile sig_atomic_t *cancel);
+
+/*
+ * Reads the whole file at path (a pipe or FIFO too, waiting for it as
+ * irs_cli_wait_input does on irs_cli_cancelled) into *buf (malloc'd, *len bytes). A
+ * file of more than max bytes is refused with too_large_code; the others are IRS_EIO,
+ * IRS_ENOMEM and IRS_ECANCELED. The caller frees *buf.
  */
 int irs_cli_read_file(const char *path, size_t max, int too_large_code, char **buf, size_t *len,
 		      irs_error *err);

@@ -12,7 +12,6 @@
  *   Tables that get no file: in an incremental, no changes; in a full backup, no rows.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -254,19 +253,11 @@ static int open_inputs(const irs_cli_command *cmd, irs_collection *c, const char
 			s->fd = STDIN_FILENO;
 			s->shown = "<stdin>";
 		} else {
-			/* O_NONBLOCK: opening a FIFO no writer has opened yet returns at once
-			 * (it would block where no signal can cancel it); the importer then
-			 * waits for its input, checking the cancel flag. Reads block again. */
-			s->fd = open(s->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-			int fl = s->fd >= 0 ? fcntl(s->fd, F_GETFL) : -1;
-			if (fl < 0 || fcntl(s->fd, F_SETFL, fl & ~O_NONBLOCK) != 0) {
-				int e = errno;
-				if (s->fd >= 0)
-					close(s->fd);
-				s->fd = -1;
+			/* the importer waits for a FIFO's input, checking the cancel flag */
+			s->fd = irs_cli_open_input(s->path);
+			if (s->fd < 0)
 				return irs_cli_errorf(IRS_CLI_EXIT_IO, "%s: cannot open: %s", s->path,
-						      strerror(e));
-			}
+						      strerror(errno));
 			s->shown = s->path;
 		}
 	}

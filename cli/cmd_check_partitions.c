@@ -424,5 +424,5 @@ const irs_cli_command irs_cli_cmd_check_partitions = {
 	"3 a statistics file is unreadable or not restore statistics (the message names it),\n"
 	"or DIR is not a collection (no MANIFEST), 4 I/O error or no directory DIR\n",
 	run_check,
-	false, /* a signal ends it by default: it leaves nothing half written */
+	false, /* a signal ends it (docs/cli.md, "Signals") */
 };

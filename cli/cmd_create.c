@@ -100,5 +100,5 @@ const irs_cli_command irs_cli_cmd_create = {
 	"exit codes: 0 created, 2 usage, 3 invalid schema, 4 I/O error or DIR already\n"
 	"holds a collection\n",
 	run_create,
-	false, /* a signal ends it by default: it leaves nothing half written */
+	false, /* a signal ends it (docs/cli.md, "Signals") */
 };

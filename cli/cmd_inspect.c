@@ -281,5 +281,5 @@ const irs_cli_command irs_cli_cmd_inspect = {
 	"exit codes: 0 ok, 2 usage, 3 invalid or corrupt collection, or DIR is not a\n"
 	"collection (no MANIFEST), 4 I/O error or no directory DIR\n",
 	run_inspect,
-	false, /* a signal ends it by default: it leaves nothing half written */
+	false, /* a signal ends it (docs/cli.md, "Signals") */
 };

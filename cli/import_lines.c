@@ -9,9 +9,10 @@
  */
 #include "importer.h"
 
+#include "cli.h"
+
 #include <errno.h>
 #include <inttypes.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -19,11 +20,8 @@
 
 #define READ_CHUNK ((size_t)1 << 20)
 
-/*
- * Waits until fd has input, checking the cancel flag every 100 ms. A signal does not
- * interrupt read() (handlers restart it), so an idle pipe or terminal would keep a
- * cancelled import waiting for input that may never come. Files never block.
- */
+/* Waits until fd has input, checking the cancel flag (irs_cli_wait_input). Files
+ * never block. */
 static int wait_readable(irs_importer *im, int fd)
 {
 	irs_import_reader *r = &im->rd;
@@ -33,14 +31,7 @@ static int wait_readable(irs_importer *im, int fd)
 	}
 	if (!r->may_block || !im->o->cancel)
 		return 0;
-	for (;;) {
-		if (irs_import_cancelled(im))
-			return irs_import_cancel_error(im);
-		struct pollfd p = {.fd = fd, .events = POLLIN};
-		int n = poll(&p, 1, 100);
-		if (n > 0 || (n < 0 && errno != EINTR))
-			return 0; /* readable, at the end, or an error read() will name */
-	}
+	return irs_cli_wait_input(fd, im->o->cancel) ? 0 : irs_import_cancel_error(im);
 }
 
 static int read_more(irs_importer *im)

@@ -698,6 +698,9 @@ int irs_collection_diff(const irs_collection *c, const char *from, const char *t
 	irs__mem_init(&d.mem, alloc, o.memory_limit);
 	irs__buf_init(&d.ser, &d.mem);
 	rc = diff_setup(&d, c, from, to, &o, err);
+	if (!rc && cancelled(&d)) /* before any work, and so when there is none (from = to) */
+		rc = irs__seterr(err, IRS_ECANCELED, "cancelled before comparing backup %s with %s",
+				 c->backups[d.from].pb->name, c->backups[d.to].pb->name);
 	if (!rc && d.from != d.to)
 		rc = c->backups[d.to].base > d.from ? diff_whole(&d, &o, alloc, fn, ctx, &st, err)
 						    : diff_touched(&d, &o, alloc, fn, ctx, &st, err);

@@ -134,21 +134,26 @@ fi
 
 # `add` waiting for input that does not come, signalled (SIGINT, then SIGTERM): exit 5 at
 # once, one line holding `want`, no backup NAME
+# signals pid (a command left waiting for 0.3 s) with sig; sets rc to its exit code, or
+# reports the label failed and returns 1 when it still runs 5 s later
+signal_waiting() { # pid sig label
+  local pid=$1 sig=$2 label=$3
+  sleep 0.3
+  kill -s "$sig" "$pid" || true
+  for _ in $(seq 500); do kill -0 "$pid" 2>/dev/null || break; sleep 0.01; done
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -9 "$pid"; wait "$pid" 2>/dev/null || true
+    bad "$label (SIG$sig): still waiting for input 5 s after the signal"
+    return 1
+  fi
+  set +e; wait "$pid"; rc=$?; set -e
+}
 idle_add() { # label stdin want NAME add-args...
   local label=$1 in=$2 want=$3 name=$4; shift 4
   for sig in INT TERM; do
     rounds=$((rounds + 1))
     "$BIN" add "$C" "$@" --name "$name" 2>"$W/err" <"$in" &
-    pid=$!
-    sleep 0.3
-    kill -s $sig $pid || true
-    for _ in $(seq 500); do kill -0 $pid 2>/dev/null || break; sleep 0.01; done
-    if kill -0 $pid 2>/dev/null; then
-      kill -9 $pid; wait $pid 2>/dev/null || true
-      bad "$label (SIG$sig): still waiting for input 5 s after the signal"
-      continue
-    fi
-    set +e; wait $pid; rc=$?; set -e
+    signal_waiting $! $sig "$label" || continue
     if [ $rc = 5 ] && [ "$(grep -c . "$W/err")" = 1 ] && grep -qF "$want" "$W/err" &&
        ! "$BIN" inspect "$C" | grep -q " $name "; then
       ok "$label (SIG$sig): exit 5 at once: $(cat "$W/err")"
@@ -170,6 +175,19 @@ mkfifo "$W/nowriter"
 idle_add "add FIFO without a writer" /dev/null \
   "no backup was added: $W/nowriter: cancelled while waiting for input" nowriter \
   --incremental "t1=$W/nowriter"
+# `gen --schema FIFO` that no writer opens (the handlers are installed before the schema
+# is read, and read() restarts after them: it waited on, through SIGINT and SIGTERM)
+for sig in INT TERM; do
+  rounds=$((rounds + 1))
+  "$BIN" gen "$W/gfifo" --schema "$W/nowriter" --rows 10 --incrementals 1 --changes 1 2>"$W/err" &
+  signal_waiting $! $sig "gen --schema FIFO" || continue
+  if [ $rc = 5 ] && [ "$(cat "$W/err")" = "increstore: $W/nowriter: cancelled while waiting for input" ] &&
+     [ ! -e "$W/gfifo" ]; then
+    ok "gen --schema FIFO without a writer (SIG$sig): exit 5 at once, no collection"
+  else
+    bad "gen --schema FIFO without a writer (SIG$sig): exit $rc: $(cat "$W/err")"
+  fi
+done
 
 # `add` signalled while it commits (after reading its input): the commit stops, the
 # collection stays as it was (the MANIFEST byte for byte, no new data, no tmp-*).
@@ -269,7 +287,10 @@ printf '{"op": "erase", "key": {"id": 1}}\n' > "$W/changes.jsonl"
 startup_round restore "cancelled before backup full-000; the tables are empty$" \
   restore "$C" --table t1 --out "$W/out.jsonl"
 startup_round verify "cancelled before backup full-000; the tables are empty$" verify "$C"
-startup_round diff "cancelled" diff "$C" --from full-000 --table t1 --out "$W/diff.jsonl"
+startup_round diff "cancelled before comparing backup full-000 with inc-002$" \
+  diff "$C" --from full-000 --table t1 --out "$W/diff.jsonl"
+startup_round "diff of a backup with itself" "cancelled before comparing backup inc-001 with inc-001$" \
+  diff "$C" --from inc-001 --to inc-001 --table t1 --out "$W/diff.jsonl"
 startup_round gen "^increstore: gen: cancelled$" gen "$W/g" --rows 10 --incrementals 1 --changes 5
 startup_round "add FILE" "no backup was added: .*changes.jsonl:1: cancelled$" \
   add "$C" --incremental "t1=$W/changes.jsonl"
