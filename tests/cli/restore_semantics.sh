@@ -133,6 +133,31 @@ for shards in 1 2 3 4; do
   check "damaged length, $shards shards: exit 3" 3 "$(code "$BIN" restore "$D" --quiet --shards $shards)"
   check "damaged length, $shards shards: frame 0 named" 1 "$(grep -c 'frame 0 at byte 16: CRC32C mismatch' "$W/err")"
 done
+# two damaged frames (1 and 3) in the second table's segment, whose frames follow the
+# first table's in the restore's frame list: frame 1 is named, whichever is read first
+M=$W/two
+"$BIN" gen "$M" --rows 30000 --tables 2 --incrementals 1 --changes 100 --seed 5 -q >/dev/null
+seg=$(ls "$M"/data/b000001-*/t1-0000.seg)
+at=$(python3 - "$seg" <<'EOF'
+import struct, sys
+p = sys.argv[1]
+b = bytearray(open(p, "rb").read())
+offs, off = [], 16
+while off < len(b):
+    offs.append(off)
+    off += 8 + struct.unpack("<I", b[off:off + 4])[0]
+assert len(offs) == 4, len(offs)
+for k in (1, 3):
+    b[offs[k] + 8 + 10] ^= 0x40
+open(p, "wb").write(b)
+print(offs[1])
+EOF
+)
+for shards in 1 2 3 4; do
+  check "two bad frames, $shards shards: exit 3" 3 "$(code "$BIN" restore "$M" --quiet --shards $shards)"
+  check "two bad frames, $shards shards: the first named" 1 \
+    "$(grep -c "t1-0000.seg: frame 1 at byte $at: CRC32C mismatch" "$W/err")"
+done
 
 echo "$fails failed"
 [ "$fails" = 0 ]
