@@ -284,7 +284,7 @@ int irs_import_run_csv(irs_importer *im)
 			rc = cs.rc;
 	}
 	/* An empty file (or one of blank lines only) has no header and no rows: an empty
-	 * backup, as an empty JSONL file is (docs/design.md section 5). */
+	 * backup, as an empty JSONL file is (docs/cli.md, `add`). */
 	csv_free(&p);
 	im->st.csv_buffer_grows = csv_grows;
 	free(cs.field_col);
