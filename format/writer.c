@@ -40,6 +40,7 @@
 #include "collection.h"
 #include "common/cancel.h"
 #include "common/error.h"
+#include "common/fault_env.h"
 #include "common/options.h"
 
 /* A sorted run spilled to a file: records back to back (each padded to 8 bytes). */
@@ -434,12 +435,7 @@ void irs_backup_writer_abort(irs_backup_writer *w)
 static void fault_slow_commit(void)
 {
 	static int from_env = -1;
-	int us = __atomic_load_n(&from_env, __ATOMIC_RELAXED);
-	if (us < 0) {
-		const char *v = getenv("IRS_FAULT_SLOW_COMMIT_US");
-		us = v ? atoi(v) : 0;
-		__atomic_store_n(&from_env, us, __ATOMIC_RELAXED);
-	}
+	int us = irs__fault_env_int(&from_env, "IRS_FAULT_SLOW_COMMIT_US");
 	if (us > 0)
 		usleep((useconds_t)us);
 }

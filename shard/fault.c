@@ -6,6 +6,8 @@
  */
 #include "fault.h"
 
+#include "common/fault_env.h"
+
 #include <errno.h>
 #include <sched.h>
 #include <stdlib.h>
@@ -63,14 +65,8 @@ int irs__fault_stage_end(uint32_t backup, uint32_t shard, irs_error *err)
 
 void irs__fault_slow_apply(uint32_t shard)
 {
-	/* read once, by whichever shard comes first: they all read the same value */
 	static int from_env = -1;
-	int us = __atomic_load_n(&from_env, __ATOMIC_RELAXED);
-	if (us < 0) {
-		const char *v = getenv("IRS_FAULT_SLOW_APPLY_US");
-		us = v ? atoi(v) : 0;
-		__atomic_store_n(&from_env, us < 0 ? 0 : us, __ATOMIC_RELAXED);
-	}
+	int us = irs__fault_env_int(&from_env, "IRS_FAULT_SLOW_APPLY_US");
 	if (irs__fault.slow_shard == (int64_t)shard)
 		usleep(irs__fault.slow_us);
 	else if (us > 0)
@@ -94,12 +90,9 @@ int irs__fault_read_helper_start(uint32_t i)
 
 void irs__fault_slow_export(void)
 {
-	static int from_env = -1; /* read once; exports run on the caller's thread */
-	if (from_env < 0) {
-		const char *v = getenv("IRS_FAULT_SLOW_EXPORT_US");
-		from_env = v ? atoi(v) : 0;
-	}
-	uint32_t us = irs__fault.slow_export_us ? irs__fault.slow_export_us : (uint32_t)from_env;
+	static int from_env = -1;
+	int env_us = irs__fault_env_int(&from_env, "IRS_FAULT_SLOW_EXPORT_US");
+	uint32_t us = irs__fault.slow_export_us ? irs__fault.slow_export_us : (uint32_t)env_us;
 	if (us)
 		usleep(us);
 }
